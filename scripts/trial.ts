@@ -1,0 +1,227 @@
+// `npm start`: the whole suite on this machine with no cloud account and no internet.
+//   1. local secrets in .dev.vars (created once, never committed)
+//   2. D1 migrations applied to the local database
+//   3. the demo upstream (a stand-in for OpenAI, Anthropic and Gemini) on 127.0.0.1
+//   4. `wrangler dev` (local D1, Durable Objects, Queues, R2)
+//   5. the demo tenant seeded through the Worker's own routes, idempotently
+//   6. what a newcomer needs, printed and written to .outlay/trial.json
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startUpstream } from "../demo/upstream/server.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const PORT = Number(process.env.OUTLAY_PORT ?? 8787);
+const UPSTREAM_PORT = Number(process.env.OUTLAY_UPSTREAM_PORT ?? 8788);
+const BASE = `http://127.0.0.1:${PORT}`;
+const TENANT_ID = "demodemodemo";
+const TRIAL_FILE = join(ROOT, ".outlay", "trial.json");
+const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
+
+type Trial = { baseUrl: string; tenantId: string; proxyKey: string; adminToken: string; upstreamUrl: string };
+
+function ensureSecrets(): Record<string, string> {
+  const file = join(ROOT, ".dev.vars");
+  const vars: Record<string, string> = {};
+  if (existsSync(file)) {
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      const match = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+      if (match?.[1]) vars[match[1]] = match[2] ?? "";
+    }
+  }
+  const wanted: Record<string, () => string> = {
+    KEY_PEPPER: () => randomBytes(32).toString("base64url"),
+    DATA_KEYS: () => `v1:${randomBytes(32).toString("base64")}`,
+    SESSION_SECRET: () => randomBytes(32).toString("base64url"),
+    OPERATOR_TOKEN: () => randomBytes(32).toString("base64url"),
+  };
+  let changed = false;
+  for (const [name, make] of Object.entries(wanted)) {
+    if (!vars[name]) {
+      vars[name] = make();
+      changed = true;
+    }
+  }
+  if (changed) {
+    const text = Object.entries(vars)
+      .map(([k, v]) => `${k}=${v}`)
+      .join("\n");
+    writeFileSync(file, `# Local secrets for wrangler dev, made by npm start. Never commit.\n${text}\n`, {
+      mode: 0o600,
+    });
+    console.log("• created local secrets in .dev.vars");
+  }
+  return vars;
+}
+
+function migrate(): void {
+  const result = spawnSync(WRANGLER, ["d1", "migrations", "apply", "DB", "--local"], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    encoding: "utf8",
+    env: { ...process.env, CI: "true" },
+  });
+  if (result.status !== 0) {
+    console.error(result.stdout, result.stderr);
+    throw new Error("applying D1 migrations failed");
+  }
+  console.log("• local D1 migrations applied");
+}
+
+function startWorker(): ChildProcess {
+  const child = spawn(
+    WRANGLER,
+    [
+      "dev",
+      "--port",
+      String(PORT),
+      "--ip",
+      "127.0.0.1",
+      "--var",
+      "ALLOW_LOOPBACK_UPSTREAMS:true",
+      "--show-interactive-dev-session=false",
+    ],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  );
+  const relay = (data: Buffer) => {
+    for (const line of data.toString().split("\n")) if (line.trim()) console.log(`  [wrangler] ${line}`);
+  };
+  child.stdout?.on("data", relay);
+  child.stderr?.on("data", relay);
+  return child;
+}
+
+async function waitForHealth(child: ChildProcess): Promise<void> {
+  const until = Date.now() + 120_000;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`${BASE}/health`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error("wrangler dev did not answer /health within 120 s");
+}
+
+async function call(path: string, token: string, method = "GET", body?: unknown): Promise<Response> {
+  return fetch(`${BASE}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+async function expectOk(res: Response, what: string): Promise<unknown> {
+  if (!res.ok) throw new Error(`${what}: ${res.status} ${await res.text()}`);
+  return res.status === 204 ? null : res.json();
+}
+
+async function seed(operatorToken: string, upstreamUrl: string): Promise<Trial> {
+  const previous: Partial<Trial> = existsSync(TRIAL_FILE)
+    ? (JSON.parse(readFileSync(TRIAL_FILE, "utf8")) as Partial<Trial>)
+    : {};
+  await expectOk(
+    await call(`/internal/v1/tenants/${TENANT_ID}`, operatorToken, "PUT", { name: "Demo" }),
+    "create demo tenant",
+  );
+
+  let adminToken = previous.adminToken ?? "";
+  if (!adminToken || (await call("/api/v1/keys", adminToken)).status !== 200) {
+    const made = (await expectOk(
+      await call(`/internal/v1/tenants/${TENANT_ID}/admin-tokens`, operatorToken, "POST", { name: "trial" }),
+      "create admin token",
+    )) as { token: string };
+    adminToken = made.token;
+  }
+
+  for (const [name, path] of [
+    ["openai", "/openai/v1"],
+    ["anthropic", "/anthropic/v1"],
+    ["google", "/google"],
+  ]) {
+    await expectOk(
+      await call(`/api/v1/providers/${name}`, adminToken, "PUT", {
+        api_key: "demo-upstream-key-not-a-provider-key",
+        base_url: `${upstreamUrl}${path}`,
+      }),
+      `configure ${name}`,
+    );
+  }
+
+  const listed = (await expectOk(await call("/api/v1/keys", adminToken), "list keys")) as {
+    keys: { id: string; name: string; revoked_at: string | null }[];
+  };
+  let proxyKey = previous.proxyKey ?? "";
+  const previousId = proxyKey.split("_")[2];
+  const stillValid = listed.keys.some((k) => k.id === previousId && k.revoked_at === null);
+  if (!stillValid) {
+    for (const key of listed.keys) {
+      if (key.name === "Demo key" && key.revoked_at === null) {
+        await expectOk(await call(`/api/v1/keys/${key.id}/revoke`, adminToken, "POST"), "revoke old demo key");
+      }
+    }
+    const made = (await expectOk(
+      await call("/api/v1/keys", adminToken, "POST", { name: "Demo key", dimensions: { team: "demo" } }),
+      "create demo key",
+    )) as { key: string };
+    proxyKey = made.key;
+  }
+  return { baseUrl: BASE, tenantId: TENANT_ID, proxyKey, adminToken, upstreamUrl };
+}
+
+function explain(trial: Trial): void {
+  console.log(`
+Outlay is running at ${trial.baseUrl} (demo tenant ${trial.tenantId}).
+The same details are in .outlay/trial.json.
+
+  Proxy key:   ${trial.proxyKey}
+  Admin token: ${trial.adminToken}
+
+Point any SDK at Outlay by changing only its base URL (the demo upstream answers; no provider account needed):
+  OpenAI     new OpenAI({ baseURL: "${trial.baseUrl}/openai/v1", apiKey: "<proxy key>" })
+  Anthropic  new Anthropic({ baseURL: "${trial.baseUrl}/anthropic", apiKey: "<proxy key>" })
+  Gemini     new GoogleGenAI({ apiKey: "<proxy key>", httpOptions: { baseUrl: "${trial.baseUrl}/google" } })
+
+Try it:
+  curl ${trial.baseUrl}/openai/v1/chat/completions -H "authorization: Bearer $(node -p 'require("./.outlay/trial.json").proxyKey')" \\
+    -H "content-type: application/json" -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}'
+  curl "${trial.baseUrl}/api/v1/usage?group_by=model" -H "authorization: Bearer $(node -p 'require("./.outlay/trial.json").adminToken')"
+
+Press Ctrl+C to stop.`);
+}
+
+async function main(): Promise<void> {
+  const secrets = ensureSecrets();
+  migrate();
+  const upstream = await startUpstream({ port: UPSTREAM_PORT });
+  console.log(`• demo upstream at ${upstream.url}`);
+  const worker = startWorker();
+  const stop = async () => {
+    worker.kill("SIGTERM");
+    await upstream.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop());
+  worker.on("exit", (code) => {
+    console.error(`wrangler dev exited (${code ?? "signal"})`);
+    void upstream.close().then(() => process.exit(code ?? 1));
+  });
+  await waitForHealth(worker);
+  const trial = await seed(secrets.OPERATOR_TOKEN ?? "", upstream.url);
+  mkdirSync(join(ROOT, ".outlay"), { recursive: true });
+  writeFileSync(TRIAL_FILE, `${JSON.stringify(trial, null, 2)}\n`, { mode: 0o600 });
+  explain(trial);
+}
+
+main().catch((error: unknown) => {
+  console.error(`npm start failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

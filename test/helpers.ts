@@ -1,0 +1,128 @@
+// Test helpers: a fresh tenant with an admin token, providers pointed at the demo upstream and
+// a proxy key, all made through the Worker's own routes; polling D1 for queued usage events.
+import { env, exports } from "cloudflare:workers";
+import { newId } from "../shared/ids.ts";
+
+export const BASE = "http://outlay.test";
+
+export function worker(path: string, init?: RequestInit): Promise<Response> {
+  return exports.default.fetch(new Request(`${BASE}${path}`, init));
+}
+
+/** fetch for SDK clients: every request goes to the Worker under test. */
+export const workerFetch: typeof fetch = (input, init) => exports.default.fetch(new Request(input, init));
+
+export type Tenant = {
+  tenantId: string;
+  adminToken: string;
+  proxyKey: string;
+  keyId: string;
+  api: (path: string, init?: RequestInit & { json?: unknown }) => Promise<Response>;
+};
+
+export async function operator(path: string, method: string, body: unknown): Promise<Response> {
+  return worker(`/internal/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${env.OPERATOR_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+export async function newTenant(
+  options: { providers?: boolean; keyDimensions?: Record<string, string> } = {},
+): Promise<Tenant> {
+  const tenantId = newId();
+  const created = await operator(`/tenants/${tenantId}`, "PUT", { name: `Test ${tenantId}` });
+  if (created.status !== 200) throw new Error(`tenant: ${created.status}`);
+  const tokenRes = await operator(`/tenants/${tenantId}/admin-tokens`, "POST", { name: "tests" });
+  const { token } = (await tokenRes.json()) as { token: string };
+  const api = (path: string, init: RequestInit & { json?: unknown } = {}) => {
+    const headers = new Headers(init.headers);
+    headers.set("authorization", `Bearer ${token}`);
+    let body = init.body;
+    if (init.json !== undefined) {
+      headers.set("content-type", "application/json");
+      body = JSON.stringify(init.json);
+    }
+    return worker(`/api/v1${path}`, { ...init, headers, body });
+  };
+  if (options.providers !== false) {
+    for (const [name, path] of [
+      ["openai", "/openai/v1"],
+      ["anthropic", "/anthropic/v1"],
+      ["google", "/google"],
+    ] as const) {
+      const res = await api(`/providers/${name}`, {
+        method: "PUT",
+        json: { api_key: `demo-${name}-credential-0000`, base_url: `${env.UPSTREAM_URL}${path}` },
+      });
+      if (res.status !== 200) throw new Error(`provider ${name}: ${res.status} ${await res.text()}`);
+    }
+  }
+  const keyRes = await api("/keys", { method: "POST", json: { name: "test key", dimensions: options.keyDimensions } });
+  const key = (await keyRes.json()) as { key: string; id: string };
+  return { tenantId, adminToken: token, proxyKey: key.key, keyId: key.id, api };
+}
+
+export type EventRow = Record<string, unknown> & {
+  request_id: string;
+  outcome: string;
+  input_tokens: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cost_nano_usd: number | null;
+  usage_source: string;
+  status: number;
+  dimensions: string;
+};
+
+/** Waits until the usage event of a request is in D1 (the queue consumer runs asynchronously). */
+export async function waitForEvent(tenantId: string, requestId: string, timeoutMs = 10_000): Promise<EventRow> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await env.DB.prepare("SELECT * FROM usage_events WHERE tenant_id = ? AND request_id = ?")
+      .bind(tenantId, requestId)
+      .first<EventRow>();
+    if (row) return row;
+    if (Date.now() > until) throw new Error(`no usage event for ${requestId}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function eventsOf(tenantId: string): Promise<EventRow[]> {
+  const res = await env.DB.prepare("SELECT * FROM usage_events WHERE tenant_id = ? ORDER BY started_at")
+    .bind(tenantId)
+    .all<EventRow>();
+  return res.results;
+}
+
+export async function waitForEventCount(tenantId: string, count: number, timeoutMs = 10_000): Promise<EventRow[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await eventsOf(tenantId);
+    if (rows.length >= count) return rows;
+    if (Date.now() > until) throw new Error(`expected ${count} events for ${tenantId}, found ${rows.length}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export type UpstreamRecord = {
+  id: string;
+  provider: string;
+  path: string;
+  model: string | null;
+  stream: boolean;
+  scenario: string | null;
+  status: number;
+  usage: Record<string, unknown> | null;
+  completed: boolean;
+  keyPresent: boolean;
+  headers: Record<string, string>;
+};
+
+export async function upstreamLog(): Promise<UpstreamRecord[]> {
+  const res = await fetch(`${env.UPSTREAM_URL}/_demo/requests`);
+  return ((await res.json()) as { requests: UpstreamRecord[] }).requests;
+}

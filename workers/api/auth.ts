@@ -1,0 +1,35 @@
+// Admin-token authentication for /api/v1: `Authorization: Bearer ola_<tenant>_<id>_<secret>`.
+// Tokens are stored as HMAC-SHA-256(pepper, token) in D1 and compared in constant time. Every
+// failure answers the same 401, whether the tenant, the token or the secret was wrong.
+import { createMiddleware } from "hono/factory";
+import { keyHash, sameHash } from "../../shared/crypto.ts";
+import { AppError } from "../../shared/errors.ts";
+import { parseKey } from "../../shared/keys.ts";
+import { tenantDb, type TenantDb } from "../../shared/tenant-db.ts";
+import { readBearer } from "../gateway/providers/openai/api.ts";
+import { apiError } from "./errors.ts";
+
+export type ApiEnv = { Bindings: Env; Variables: { tenantId: string; db: TenantDb } };
+
+export const adminAuth = createMiddleware<ApiEnv>(async function adminAuth(c, next) {
+  const token = readBearer(c.req.raw.headers);
+  const parsed = parseKey(token, "ola");
+  const denied = new AppError("invalid_api_key", "A valid admin token is required.");
+  if (!token || !parsed) return apiError(c, denied);
+  const db = tenantDb(c.env.DB, parsed.tenantId);
+  const [row, hash] = await Promise.all([
+    db.first<{ token_hash: string; revoked_at: number | null }>(
+      "SELECT token_hash, revoked_at FROM admin_tokens WHERE tenant_id = ?1 AND id = ?2",
+      parsed.id,
+    ),
+    keyHash(c.env.KEY_PEPPER, token),
+  ]);
+  if (!row || row.revoked_at !== null || !sameHash(row.token_hash, hash)) return apiError(c, denied);
+  c.set("tenantId", parsed.tenantId);
+  c.set("db", db);
+  await next();
+});
+
+export function ledgerFor(env: Env, tenantId: string) {
+  return env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId));
+}

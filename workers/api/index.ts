@@ -1,0 +1,14 @@
+// Management JSON API under /api/v1, authorised by an admin token, every route tenant-scoped.
+import { Hono } from "hono";
+import { adminAuth, type ApiEnv } from "./auth.ts";
+import { keys } from "./keys.ts";
+import { providers } from "./providers.ts";
+import { settings } from "./settings.ts";
+import { usage } from "./usage.ts";
+
+export const api = new Hono<ApiEnv>();
+api.use("*", adminAuth);
+api.route("/keys", keys);
+api.route("/providers", providers);
+api.route("/usage", usage);
+api.route("/", settings);

@@ -1,0 +1,72 @@
+// Operator routes, for bootstrapping a deployment and the self-trial (sign-up comes with the
+// accounts component): PUT /internal/v1/tenants/{id} and POST /internal/v1/tenants/{id}/admin-tokens.
+// Authorised by the OPERATOR_TOKEN secret, compared as HMACs so the comparison is constant-time.
+import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
+import { z } from "zod";
+import { keyHash, sameHash } from "../../shared/crypto.ts";
+import { AppError } from "../../shared/errors.ts";
+import { mintKey, TENANT_ID } from "../../shared/keys.ts";
+import { tenantDb } from "../../shared/tenant-db.ts";
+import { readBearer } from "../gateway/providers/openai/api.ts";
+import { apiError, invalid, jsonBody } from "./errors.ts";
+
+type OperatorEnv = { Bindings: Env };
+
+const operatorAuth = createMiddleware<OperatorEnv>(async function operatorAuth(c, next) {
+  const token = readBearer(c.req.raw.headers) ?? "";
+  const expected = c.env.OPERATOR_TOKEN;
+  const denied = new AppError("invalid_api_key", "A valid operator token is required.");
+  if (!expected || expected.length < 32 || !token) return apiError(c, denied);
+  const [a, b] = await Promise.all([keyHash(c.env.KEY_PEPPER, token), keyHash(c.env.KEY_PEPPER, expected)]);
+  if (!sameHash(a, b)) return apiError(c, denied);
+  await next();
+});
+
+const TenantBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
+const TokenBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
+
+export const operator = new Hono<OperatorEnv>();
+operator.use("*", operatorAuth);
+
+operator.put("/tenants/:id", async (c) => {
+  const id = c.req.param("id");
+  if (!TENANT_ID.test(id))
+    return apiError(c, new AppError("bad_request", "A tenant id is 12 characters of a-z and 2-7.", "id"));
+  const parsed = TenantBody.safeParse(await jsonBody(c));
+  if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
+  await c.env.DB.prepare("INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING")
+    .bind(id, parsed.data.name, Date.now())
+    .run();
+  const row = await c.env.DB.prepare("SELECT id, name, created_at FROM tenants WHERE id = ?")
+    .bind(id)
+    .first<{ id: string; name: string; created_at: number }>();
+  return c.json({ id: row?.id, name: row?.name, created_at: new Date(row?.created_at ?? 0).toISOString() });
+});
+
+operator.post("/tenants/:id/admin-tokens", async (c) => {
+  const id = c.req.param("id");
+  const tenant = TENANT_ID.test(id)
+    ? await c.env.DB.prepare("SELECT id FROM tenants WHERE id = ?").bind(id).first()
+    : null;
+  if (!tenant) return apiError(c, new AppError("not_found", "No such tenant."));
+  const parsed = TokenBody.safeParse(await jsonBody(c));
+  if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
+  const minted = mintKey("ola", id);
+  const db = tenantDb(c.env.DB, id);
+  await db.batch([
+    db.prepare(
+      "UPDATE admin_tokens SET revoked_at = ?2 WHERE tenant_id = ?1 AND name = ?3 AND revoked_at IS NULL",
+      Date.now(),
+      parsed.data.name,
+    ),
+    db.prepare(
+      "INSERT INTO admin_tokens (tenant_id, id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+      minted.id,
+      parsed.data.name,
+      await keyHash(c.env.KEY_PEPPER, minted.key),
+      Date.now(),
+    ),
+  ]);
+  return c.json({ id: minted.id, name: parsed.data.name, token: minted.key }, 201);
+});

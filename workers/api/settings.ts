@@ -1,0 +1,93 @@
+// Tenant settings (GET/PATCH /api/v1/settings) and negotiated price overrides
+// (GET/PUT/DELETE /api/v1/prices/overrides). Both live in the tenant's ledger, which the
+// gateway reads on admission, so a change applies to the very next call.
+import { Hono } from "hono";
+import { z } from "zod";
+import { AppError } from "../../shared/errors.ts";
+import { parseDecimal } from "../../shared/money.ts";
+import { ledgerFor, type ApiEnv } from "./auth.ts";
+import { apiError, invalid, jsonBody } from "./errors.ts";
+
+const Settings = z.strictObject({ allow_passthrough_keys: z.boolean() });
+
+const Rate = z.string().refine((v) => parseDecimal(v) !== null, "must be a decimal string of USD per million tokens");
+
+const Override = z.strictObject({
+  provider: z.string().regex(/^[a-z][a-z0-9-]{1,31}$/),
+  model: z.string().min(1).max(200),
+  input_per_mtok: Rate,
+  cached_input_per_mtok: Rate.optional(),
+  cache_write_per_mtok: Rate.optional(),
+  output_per_mtok: Rate,
+});
+
+export const settings = new Hono<ApiEnv>();
+
+settings.get("/settings", async (c) => {
+  const s = await ledgerFor(c.env, c.get("tenantId")).getSettings();
+  return c.json({ allow_passthrough_keys: s.allowPassthroughKeys });
+});
+
+settings.patch("/settings", async (c) => {
+  const parsed = Settings.safeParse(await jsonBody(c));
+  if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
+  const tenantId = c.get("tenantId");
+  const s = await ledgerFor(c.env, tenantId).setSettings(tenantId, {
+    allowPassthroughKeys: parsed.data.allow_passthrough_keys,
+  });
+  return c.json({ allow_passthrough_keys: s.allowPassthroughKeys });
+});
+
+function overrideView(o: {
+  provider: string;
+  model: string;
+  input: string;
+  cachedInput: string;
+  cacheWrite: string;
+  output: string;
+}) {
+  return {
+    provider: o.provider,
+    model: o.model,
+    input_per_mtok: o.input,
+    cached_input_per_mtok: o.cachedInput,
+    cache_write_per_mtok: o.cacheWrite,
+    output_per_mtok: o.output,
+  };
+}
+
+settings.get("/prices/overrides", async (c) => {
+  const list = await ledgerFor(c.env, c.get("tenantId")).listPriceOverrides();
+  return c.json({ overrides: list.map(overrideView) });
+});
+
+settings.put("/prices/overrides", async (c) => {
+  const parsed = Override.safeParse(await jsonBody(c));
+  if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
+  const d = parsed.data;
+  const tenantId = c.get("tenantId");
+  const saved = await ledgerFor(c.env, tenantId).setPriceOverride(tenantId, {
+    provider: d.provider,
+    model: d.model,
+    input: d.input_per_mtok,
+    cachedInput: d.cached_input_per_mtok ?? d.input_per_mtok,
+    cacheWrite: d.cache_write_per_mtok ?? d.input_per_mtok,
+    output: d.output_per_mtok,
+  });
+  return c.json(overrideView(saved));
+});
+
+settings.delete("/prices/overrides", async (c) => {
+  const provider = c.req.query("provider");
+  const model = c.req.query("model");
+  if (!provider || !model) {
+    return apiError(
+      c,
+      new AppError("bad_request", "provider and model query parameters are required.", provider ? "model" : "provider"),
+    );
+  }
+  const tenantId = c.get("tenantId");
+  const removed = await ledgerFor(c.env, tenantId).deletePriceOverride(tenantId, provider, model);
+  if (!removed) return apiError(c, new AppError("not_found", "No such price override."));
+  return c.body(null, 204);
+});

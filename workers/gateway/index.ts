@@ -1,0 +1,41 @@
+// Gateway routes: each official SDK works with only its base URL changed.
+//   /openai/v1/*  and  /v1/*       OpenAI (baseURL http://host/openai/v1 or http://host/v1)
+//   /anthropic/v1/*                Anthropic (baseURL http://host/anthropic)
+//   /google/*                      Gemini (httpOptions.baseUrl http://host/google)
+//   /<name>/v1/*                   an OpenAI-compatible provider by name (groq, mistral, ...)
+import { Hono } from "hono";
+import { AppError } from "../../shared/errors.ts";
+import { newRequestId } from "../../shared/ids.ts";
+import { proxyCall, refusal } from "./proxy.ts";
+import { ADAPTERS, PROVIDER_NAME, RESERVED_NAMES } from "./providers/registry.ts";
+
+export const gateway = new Hono<{ Bindings: Env }>();
+
+function rest(path: string, prefix: string): string {
+  return path.slice(prefix.length) || "/";
+}
+
+gateway.all("/openai/v1/*", (c) =>
+  proxyCall(c, { adapter: ADAPTERS.openai, provider: "openai", path: rest(c.req.path, "/openai/v1") }),
+);
+gateway.all("/v1/*", (c) =>
+  proxyCall(c, { adapter: ADAPTERS.openai, provider: "openai", path: rest(c.req.path, "/v1") }),
+);
+gateway.all("/anthropic/v1/*", (c) =>
+  proxyCall(c, {
+    adapter: ADAPTERS.anthropic,
+    provider: "anthropic",
+    path: rest(c.req.path, "/anthropic/v1"),
+  }),
+);
+gateway.all("/google/*", (c) =>
+  proxyCall(c, { adapter: ADAPTERS.google, provider: "google", path: rest(c.req.path, "/google") }),
+);
+gateway.all("/:provider/v1/*", (c) => {
+  const provider = c.req.param("provider");
+  if (!PROVIDER_NAME.test(provider) || RESERVED_NAMES.has(provider)) {
+    const error = new AppError("unknown_provider", `There is no provider route /${provider.slice(0, 40)}/v1.`);
+    return refusal(ADAPTERS.openai, error, newRequestId());
+  }
+  return proxyCall(c, { adapter: ADAPTERS.openai, provider, path: rest(c.req.path, `/${provider}/v1`) });
+});

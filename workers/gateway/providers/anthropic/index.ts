@@ -1,0 +1,17 @@
+import type { ProviderAdapter } from "../types.ts";
+import { joinUrl } from "../openai/api.ts";
+import { anthropicError, readAnthropicKey } from "./api.ts";
+import { anthropicStreamMeter, meterAnthropicJson } from "./meter.ts";
+import { shapeAnthropic } from "./request.ts";
+
+export const anthropicAdapter: ProviderAdapter = {
+  format: "anthropic",
+  readKey: (headers) => readAnthropicKey(headers),
+  keyHeaders: ["x-api-key", "authorization"],
+  errorBody: anthropicError,
+  shape: shapeAnthropic,
+  upstreamUrl: joinUrl,
+  authHeaders: (credential) => ({ "x-api-key": credential }),
+  meterJson: meterAnthropicJson,
+  streamMeter: () => anthropicStreamMeter(),
+};

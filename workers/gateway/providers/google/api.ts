@@ -1,0 +1,34 @@
+// Gemini API wire format: https://ai.google.dev/api (google.rpc.Status errors, x-goog-api-key).
+import type { AppError } from "../../../../shared/errors.ts";
+import type { JsonObject } from "../types.ts";
+
+export const GOOGLE_BASE_URL = "https://generativelanguage.googleapis.com";
+
+const STATUS: Record<number, string> = {
+  400: "INVALID_ARGUMENT",
+  401: "UNAUTHENTICATED",
+  403: "PERMISSION_DENIED",
+  404: "NOT_FOUND",
+  413: "INVALID_ARGUMENT",
+  415: "INVALID_ARGUMENT",
+  429: "RESOURCE_EXHAUSTED",
+  500: "INTERNAL",
+  502: "UNAVAILABLE",
+  503: "UNAVAILABLE",
+};
+
+export function googleError(error: AppError): JsonObject {
+  return { error: { code: error.status, message: error.message, status: STATUS[error.status] ?? "UNKNOWN" } };
+}
+
+export function readGoogleKey(headers: Headers, url: URL): string | null {
+  return headers.get("x-goog-api-key")?.trim() || url.searchParams.get("key");
+}
+
+/** The Outlay key may arrive as ?key=; it must never reach the upstream. */
+export function googleUrl(baseUrl: string, path: string, search: URLSearchParams): string {
+  const query = new URLSearchParams(search);
+  query.delete("key");
+  const text = query.toString();
+  return `${baseUrl.replace(/\/+$/, "")}${path}${text ? `?${text}` : ""}`;
+}

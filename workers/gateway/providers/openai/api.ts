@@ -1,0 +1,36 @@
+// OpenAI wire format: https://platform.openai.com/docs/api-reference (error object, bearer auth).
+import type { AppError } from "../../../../shared/errors.ts";
+import type { JsonObject } from "../types.ts";
+
+export const OPENAI_BASE_URL = "https://api.openai.com/v1";
+
+export function readBearer(headers: Headers): string | null {
+  const value = headers.get("authorization");
+  if (!value) return null;
+  const match = /^Bearer\s+(\S+)$/i.exec(value.trim());
+  return match?.[1] ?? null;
+}
+
+const TYPES: Partial<Record<AppError["code"], string>> = {
+  invalid_api_key: "invalid_request_error",
+  forbidden: "permission_error",
+  ledger_unavailable: "server_error",
+  upstream_unreachable: "server_error",
+  internal_error: "server_error",
+};
+
+export function openaiError(error: AppError): JsonObject {
+  return {
+    error: {
+      message: error.message,
+      type: TYPES[error.code] ?? "invalid_request_error",
+      param: error.param,
+      code: error.code,
+    },
+  };
+}
+
+export function joinUrl(baseUrl: string, path: string, search: URLSearchParams): string {
+  const query = search.toString();
+  return `${baseUrl.replace(/\/+$/, "")}${path}${query ? `?${query}` : ""}`;
+}

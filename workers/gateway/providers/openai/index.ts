@@ -1,0 +1,16 @@
+import type { ProviderAdapter } from "../types.ts";
+import { joinUrl, openaiError, readBearer } from "./api.ts";
+import { meterOpenAiJson, openaiStreamMeter } from "./meter.ts";
+import { shapeOpenAi } from "./request.ts";
+
+export const openaiAdapter: ProviderAdapter = {
+  format: "openai",
+  readKey: (headers) => readBearer(headers),
+  keyHeaders: ["authorization"],
+  errorBody: openaiError,
+  shape: shapeOpenAi,
+  upstreamUrl: joinUrl,
+  authHeaders: (credential) => ({ authorization: `Bearer ${credential}` }),
+  meterJson: meterOpenAiJson,
+  streamMeter: openaiStreamMeter,
+};

@@ -1,0 +1,65 @@
+// The closed provider interface. Each wire format (OpenAI, Anthropic, Gemini) is one folder with
+// the same files: api.ts (URL, key placement, error shape), request.ts (what the call is),
+// meter.ts (usage from JSON bodies and SSE events). OpenAI-compatible providers are configuration
+// on the OpenAI adapter (compat.ts).
+import type { AppError } from "../../../shared/errors.ts";
+import type { TokenUsage } from "../../../shared/usage.ts";
+
+export type WireFormat = "openai" | "anthropic" | "google";
+
+export type JsonObject = Record<string, unknown>;
+
+/** What the gateway learned from the request, before any upstream call. */
+export type CallShape = {
+  endpoint: string;
+  model: string;
+  stream: boolean;
+  /** Whether the endpoint has a JSON body that must be read (false for GET /models). */
+  metered: boolean;
+  /** The body to send upstream when it had to change (e.g. include_usage added). */
+  rewrittenBody: JsonObject | null;
+  /** The proxy added a usage chunk to the stream that the client did not ask for: drop it. */
+  stripUsageChunk: boolean;
+  /** Dimensions the body itself carries (the OpenAI `user` field). */
+  bodyDimensions: Record<string, string>;
+};
+
+export type ParsedRequest = {
+  /** path after the provider prefix, e.g. "/chat/completions" or "/v1beta/models/x:generateContent" */
+  path: string;
+  method: string;
+  body: JsonObject | null;
+};
+
+/** Reads usage from a stream as it passes, one SSE event at a time. */
+export interface StreamMeter {
+  /** Returns false when the event must not be forwarded to the client. */
+  onEvent(event: string | undefined, data: string): boolean;
+  usage(): TokenUsage | null;
+  /** Characters of generated text seen, for estimates when a stream ends without usage. */
+  outputChars(): number;
+  /** Input tokens the stream reported before it ended, if any (Anthropic message_start). */
+  partialInput(): number | null;
+}
+
+export interface ProviderAdapter {
+  readonly format: WireFormat;
+  /** The Outlay key, from where this provider's SDK puts its key. */
+  readKey(headers: Headers, url: URL): string | null;
+  /** Headers (besides content-type) that must not reach the upstream because they carry keys. */
+  readonly keyHeaders: readonly string[];
+  errorBody(error: AppError): JsonObject;
+  shape(request: ParsedRequest): CallShape | AppError;
+  upstreamUrl(baseUrl: string, path: string, search: URLSearchParams): string;
+  authHeaders(credential: string): Record<string, string>;
+  meterJson(endpoint: string, body: unknown): TokenUsage | null;
+  streamMeter(endpoint: string, stripUsageChunk: boolean): StreamMeter;
+}
+
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
+}

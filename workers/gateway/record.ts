@@ -1,0 +1,72 @@
+// Turns what a call used into one metadata-only usage event, priced, and sends it to the usage
+// queue after the response (waitUntil). Exactly one event per authenticated call.
+import { priceCall, type PriceOverride } from "../../shared/pricing.ts";
+import { NO_TOKENS, type Outcome, type TokenUsage, type UsageEvent, type UsageSource } from "../../shared/usage.ts";
+
+export type CallRecord = {
+  requestId: string;
+  tenantId: string;
+  keyId: string;
+  provider: string;
+  model: string;
+  endpoint: string;
+  stream: boolean;
+  startedAt: number;
+  dimensions: Record<string, string>;
+  priceOverrides: readonly PriceOverride[];
+};
+
+export type Measured = {
+  status: number;
+  outcome: Outcome;
+  usage: TokenUsage | null;
+  usageSource: UsageSource;
+  firstByteAt: number | null;
+  endedAt: number;
+};
+
+/** Estimated tokens for text of a given length: about four characters a token. */
+export function estimateTokens(chars: number): number {
+  return Math.ceil(chars / 4);
+}
+
+export function buildEvent(call: CallRecord, measured: Measured): UsageEvent {
+  const usage = measured.usage ?? NO_TOKENS;
+  const used = usage.inputTokens + usage.outputTokens > 0;
+  const priced = used
+    ? priceCall(call.provider, call.model, usage, call.priceOverrides, new Date(call.startedAt))
+    : null;
+  return {
+    v: 1,
+    requestId: call.requestId,
+    tenantId: call.tenantId,
+    keyId: call.keyId,
+    provider: call.provider,
+    model: call.model,
+    endpoint: call.endpoint,
+    stream: call.stream,
+    status: measured.status,
+    outcome: measured.outcome,
+    usage,
+    usageSource: used ? measured.usageSource : "none",
+    costNanoUsd: used ? (priced?.costNanoUsd ?? null) : 0,
+    price: priced?.price ?? null,
+    startedAt: call.startedAt,
+    firstByteMs: measured.firstByteAt === null ? null : measured.firstByteAt - call.startedAt,
+    totalMs: measured.endedAt - call.startedAt,
+    dimensions: call.dimensions,
+  };
+}
+
+export async function sendEvent(queue: Queue<UsageEvent>, event: UsageEvent): Promise<void> {
+  try {
+    await queue.send(event, { contentType: "json" });
+  } catch {
+    // One retry; a second failure is logged by request id only (never the event's dimensions).
+    try {
+      await queue.send(event, { contentType: "json" });
+    } catch (error) {
+      console.error("usage event not queued", event.requestId, error instanceof Error ? error.name : "unknown");
+    }
+  }
+}

@@ -1,0 +1,31 @@
+// Outlay: one Worker composing the components. Routes per component; queue() dispatch; DO exports.
+import { Hono } from "hono";
+import { AppError } from "../shared/errors.ts";
+import { api } from "./api/index.ts";
+import { apiError } from "./api/errors.ts";
+import { operator } from "./api/operator.ts";
+import { gateway } from "./gateway/index.ts";
+import { consumeUsage } from "./ingest/usage-consumer.ts";
+
+export { TenantLedger } from "./ledger/tenant-ledger.ts";
+
+const app = new Hono<{ Bindings: Env }>();
+
+app.get("/health", (c) => c.json({ ok: true }));
+app.route("/api/v1", api);
+app.route("/internal/v1", operator);
+app.route("/", gateway);
+
+app.notFound((c) => apiError(c, new AppError("unknown_route", `No route for ${c.req.method} ${c.req.path}.`)));
+app.onError((error, c) => {
+  if (error instanceof AppError) return apiError(c, error);
+  console.error("unhandled error", error.name, error.message.slice(0, 200));
+  return apiError(c, new AppError("internal_error", "Something went wrong on our side."));
+});
+
+export default {
+  fetch: app.fetch,
+  async queue(batch, env) {
+    if (batch.queue.startsWith("outlay-usage")) await consumeUsage(batch, env);
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,98 @@
+// Usage queue consumer: writes raw events and hourly rollups to D1 in one batch (one
+// transaction) per tenant. Idempotent by request id: an event already stored is ignored, and
+// rollups only take events not yet rolled up, so a redelivered batch changes nothing.
+import { tenantDb } from "../../shared/tenant-db.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+
+const HOUR_MS = 3_600_000;
+
+function isUsageEvent(body: unknown): body is UsageEvent {
+  if (typeof body !== "object" || body === null) return false;
+  const e = body as Partial<UsageEvent>;
+  return e.v === 1 && typeof e.tenantId === "string" && typeof e.requestId === "string" && typeof e.usage === "object";
+}
+
+const ROLLUP_SUMS = `COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens),
+  SUM(reasoning_tokens), COALESCE(SUM(cost_nano_usd), 0), SUM(unpriced)`;
+const ROLLUP_COLUMNS = `(tenant_id, hour, provider, model, key_id, dim_name, dim_value, requests, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, reasoning_tokens, cost_nano_usd, unpriced_requests)`;
+const ROLLUP_UPSERT = `ON CONFLICT (tenant_id, dim_name, hour, provider, model, key_id, dim_value) DO UPDATE SET
+  requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
+  cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
+  cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, output_tokens = output_tokens + excluded.output_tokens,
+  reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, cost_nano_usd = cost_nano_usd + excluded.cost_nano_usd,
+  unpriced_requests = unpriced_requests + excluded.unpriced_requests`;
+
+export async function writeUsage(db: D1Database, tenantId: string, events: UsageEvent[]): Promise<void> {
+  const tdb = tenantDb(db, tenantId);
+  const inserts = events.map((e) =>
+    tdb.prepare(
+      `INSERT INTO usage_events (tenant_id, request_id, key_id, provider, model, endpoint, stream, status, outcome,
+         input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, usage_source,
+         cost_nano_usd, unpriced, price, started_at, first_byte_ms, total_ms, dimensions)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+       ON CONFLICT (tenant_id, request_id) DO NOTHING`,
+      e.requestId,
+      e.keyId,
+      e.provider,
+      e.model,
+      e.endpoint,
+      e.stream ? 1 : 0,
+      e.status,
+      e.outcome,
+      e.usage.inputTokens,
+      e.usage.cachedInputTokens,
+      e.usage.cacheWriteTokens,
+      e.usage.outputTokens,
+      e.usage.reasoningTokens,
+      e.usageSource,
+      e.costNanoUsd,
+      e.costNanoUsd === null ? 1 : 0,
+      e.price ? JSON.stringify(e.price) : null,
+      e.startedAt,
+      e.firstByteMs,
+      e.totalMs,
+      JSON.stringify(e.dimensions),
+    ),
+  );
+  const hour = `(started_at / ${HOUR_MS}) * ${HOUR_MS}`;
+  await tdb.batch([
+    ...inserts,
+    tdb.prepare(
+      `INSERT INTO usage_rollups_hourly ${ROLLUP_COLUMNS}
+       SELECT tenant_id, ${hour}, provider, model, key_id, '', '', ${ROLLUP_SUMS}
+       FROM usage_events WHERE tenant_id = ?1 AND rolled_up = 0 GROUP BY 2, 3, 4, 5 ${ROLLUP_UPSERT}`,
+    ),
+    tdb.prepare(
+      `INSERT INTO usage_rollups_hourly ${ROLLUP_COLUMNS}
+       SELECT e.tenant_id, ${hour}, provider, model, key_id, d.key, d.value, ${ROLLUP_SUMS}
+       FROM usage_events e, json_each(e.dimensions) d WHERE e.tenant_id = ?1 AND e.rolled_up = 0
+       GROUP BY 2, 3, 4, 5, 6, 7 ${ROLLUP_UPSERT}`,
+    ),
+    tdb.prepare("UPDATE usage_events SET rolled_up = 1 WHERE tenant_id = ?1 AND rolled_up = 0"),
+  ]);
+}
+
+export async function consumeUsage(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const byTenant = new Map<string, { events: UsageEvent[]; messages: Message<unknown>[] }>();
+  for (const message of batch.messages) {
+    if (!isUsageEvent(message.body)) {
+      console.error("usage queue: dropped a message that is not a usage event", message.id);
+      message.ack();
+      continue;
+    }
+    const group = byTenant.get(message.body.tenantId) ?? { events: [], messages: [] };
+    group.events.push(message.body);
+    group.messages.push(message);
+    byTenant.set(message.body.tenantId, group);
+  }
+  for (const [tenantId, group] of byTenant) {
+    try {
+      await writeUsage(env.DB, tenantId, group.events);
+      for (const m of group.messages) m.ack();
+    } catch (error) {
+      console.error("usage queue: batch write failed, retrying", error instanceof Error ? error.message : "unknown");
+      for (const m of group.messages) m.retry({ delaySeconds: Math.min(60, 2 ** m.attempts) });
+    }
+  }
+}

@@ -1,0 +1,30 @@
+// TenantLedger storage (SQLite-backed Durable Object storage), created behind a stored version.
+// Every table and row shape is documented in workers/ledger/README.md.
+
+export const SCHEMA_VERSION = 1;
+
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+   CREATE TABLE IF NOT EXISTS keys (
+     id TEXT PRIMARY KEY, hash TEXT NOT NULL, name TEXT NOT NULL, prefix TEXT NOT NULL,
+     dimensions TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER, revoked_at INTEGER);
+   CREATE TABLE IF NOT EXISTS providers (
+     name TEXT PRIMARY KEY, format TEXT NOT NULL, base_url TEXT, credential TEXT NOT NULL,
+     key_hint TEXT NOT NULL, updated_at INTEGER NOT NULL);
+   CREATE TABLE IF NOT EXISTS price_overrides (
+     provider TEXT NOT NULL, model TEXT NOT NULL, input TEXT NOT NULL, cached_input TEXT NOT NULL,
+     cache_write TEXT NOT NULL, output TEXT NOT NULL, PRIMARY KEY (provider, model));
+   CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, sql TEXT NOT NULL, params TEXT NOT NULL);`,
+];
+
+export function migrate(sql: SqlStorage): void {
+  sql.exec("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
+  const row = sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'schema_version'").toArray()[0];
+  let version = row ? Number(row.v) : 0;
+  while (version < MIGRATIONS.length) {
+    const step = MIGRATIONS[version];
+    if (step) sql.exec(step);
+    version += 1;
+    sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('schema_version', ?)", String(version));
+  }
+}
