@@ -1,0 +1,101 @@
+// The usage consumer: events and hourly rollups written in one batch, idempotent by request id
+// (a redelivered batch changes nothing), through the Worker's real queue() handler.
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { newId, newRequestId } from "../../shared/ids.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+import worker from "../../workers/index.ts";
+
+function event(tenantId: string, overrides: Partial<UsageEvent> = {}): UsageEvent {
+  const startedAt = Date.UTC(2026, 10, 20, 10, 15);
+  return {
+    v: 1,
+    requestId: newRequestId(startedAt),
+    tenantId,
+    keyId: "keykeykeykey",
+    provider: "openai",
+    model: "gpt-4o",
+    endpoint: "chat.completions",
+    stream: false,
+    status: 200,
+    outcome: "ok",
+    usage: { inputTokens: 100, cachedInputTokens: 20, cacheWriteTokens: 0, outputTokens: 50, reasoningTokens: 0 },
+    usageSource: "provider",
+    costNanoUsd: 725_000,
+    price: null,
+    startedAt,
+    firstByteMs: 12,
+    totalMs: 40,
+    dimensions: { team: "search" },
+    ...overrides,
+  };
+}
+
+async function deliver(events: UsageEvent[], attempts = 1) {
+  const batch = createMessageBatch<UsageEvent>(
+    "outlay-usage",
+    events.map((body, i) => ({ id: `m${i}-${attempts}`, timestamp: new Date(), attempts, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch as MessageBatch<unknown>, env);
+  return getQueueResult(batch, ctx);
+}
+
+async function rollups(tenantId: string) {
+  const res = await env.DB.prepare(
+    "SELECT dim_name, dim_value, model, requests, input_tokens, cost_nano_usd FROM usage_rollups_hourly WHERE tenant_id = ? ORDER BY dim_name, dim_value, model",
+  )
+    .bind(tenantId)
+    .all();
+  return res.results;
+}
+
+describe("usage consumer", () => {
+  it("writes events and rollups, and a redelivered batch changes nothing", async () => {
+    const tenantId = newId();
+    const events = [
+      event(tenantId),
+      event(tenantId, { dimensions: {} }),
+      event(tenantId, { costNanoUsd: null, model: "mystery" }),
+    ];
+    const first = await deliver(events);
+    expect(first.explicitAcks).toHaveLength(3);
+    const after = await rollups(tenantId);
+    await deliver(events, 2);
+    await deliver([events[0] as UsageEvent], 3);
+    expect(await rollups(tenantId)).toEqual(after);
+    const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM usage_events WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<{ n: number }>();
+    expect(count?.n).toBe(3);
+    expect(after).toEqual([
+      { dim_name: "", dim_value: "", model: "gpt-4o", requests: 2, input_tokens: 200, cost_nano_usd: 1_450_000 },
+      { dim_name: "", dim_value: "", model: "mystery", requests: 1, input_tokens: 100, cost_nano_usd: 0 },
+      {
+        dim_name: "team",
+        dim_value: "search",
+        model: "gpt-4o",
+        requests: 1,
+        input_tokens: 100,
+        cost_nano_usd: 725_000,
+      },
+      { dim_name: "team", dim_value: "search", model: "mystery", requests: 1, input_tokens: 100, cost_nano_usd: 0 },
+    ]);
+  });
+
+  it("acks and drops a message that is not a usage event, without losing the rest", async () => {
+    const tenantId = newId();
+    const good = event(tenantId);
+    const batch = createMessageBatch<unknown>("outlay-usage", [
+      { id: "bad", timestamp: new Date(), attempts: 1, body: { hello: "world" } },
+      { id: "good", timestamp: new Date(), attempts: 1, body: good },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks.sort()).toEqual(["bad", "good"]);
+    const stored = await env.DB.prepare("SELECT request_id FROM usage_events WHERE tenant_id = ?").bind(tenantId).all();
+    expect(stored.results).toEqual([{ request_id: good.requestId }]);
+  });
+});
