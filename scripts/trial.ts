@@ -84,8 +84,13 @@ function startWorker(): ChildProcess {
     ],
     { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
   );
+  // Offline, wrangler cannot fetch the Request.cf placeholder data and says so with a DNS stack
+  // trace; it falls back by itself, so those lines are left out of the trial's output.
+  const offlineNoise = /Request\.cf|getaddrinfo|GetAddrInfoReqWrap/;
   const relay = (data: Buffer) => {
-    for (const line of data.toString().split("\n")) if (line.trim()) console.log(`  [wrangler] ${line}`);
+    for (const line of data.toString().split("\n")) {
+      if (line.trim() && !offlineNoise.test(line)) console.log(`  [wrangler] ${line}`);
+    }
   };
   child.stdout?.on("data", relay);
   child.stderr?.on("data", relay);

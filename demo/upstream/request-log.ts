@@ -1,0 +1,86 @@
+// In-memory log of what the demo upstream served (GET/DELETE /_demo/requests). Tests use it as
+// the ground truth of "the usage the upstream sent". It never holds keys or message content.
+
+export type Provider = "openai" | "anthropic" | "google";
+
+export interface DemoRequestRecord {
+  /** The request id the upstream sent back (x-request-id / request-id / responseId). */
+  id: string;
+  provider: Provider;
+  method: string;
+  /** URL path without the query string (Gemini's `?key=` never reaches the log). */
+  path: string;
+  /** Model as echoed back (scenario suffix stripped), null when the request named none. */
+  model: string | null;
+  stream: boolean;
+  scenario: string | null;
+  status: number;
+  /** The last usage object sent, exactly as sent (native field names), or null. */
+  usage: object | null;
+  /** False while a stream runs, and for good when it was cut or the client went away. */
+  completed: boolean;
+  /** Output pieces (answer words, thinking words, tool-argument fragments) delivered. */
+  outputChunks: number;
+  keyPresent: boolean;
+  /** Non-secret request headers named `x-*`, `anthropic-*` or `openai-*`. */
+  headers: Record<string, string>;
+  /** ISO time the request arrived. */
+  at: string;
+}
+
+export interface RequestLog {
+  start(init: { id: string; provider: Provider; request: Request; key: string | null }): DemoRequestRecord;
+  list(): DemoRequestRecord[];
+  clear(): void;
+}
+
+export const DEFAULT_LOG_LIMIT = 1_000;
+
+const LOGGED_PREFIXES = ["x-", "anthropic-", "openai-"];
+const SECRET_NAME = /key|auth|secret|token|cookie|password|passwd|session|credential|signature|jwt/;
+
+/** The headers of a request that may be logged: prefixed names, nothing secret-looking. */
+export function loggableHeaders(headers: Headers, key: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, rawName) => {
+    const name = rawName.toLowerCase();
+    if (!LOGGED_PREFIXES.some((prefix) => name.startsWith(prefix))) return;
+    if (!name.startsWith("x-demo-") && SECRET_NAME.test(name)) return;
+    if (key !== null && key !== "" && value.includes(key)) return;
+    out[name] = value;
+  });
+  return out;
+}
+
+export function createRequestLog(limit: number = DEFAULT_LOG_LIMIT): RequestLog {
+  let entries: DemoRequestRecord[] = [];
+  return {
+    start({ id, provider, request, key }) {
+      const record: DemoRequestRecord = {
+        id,
+        provider,
+        method: request.method,
+        path: new URL(request.url).pathname,
+        model: null,
+        stream: false,
+        scenario: null,
+        status: 0,
+        usage: null,
+        completed: false,
+        outputChunks: 0,
+        keyPresent: key !== null && key !== "",
+        headers: loggableHeaders(request.headers, key),
+        at: new Date().toISOString(),
+      };
+      entries.push(record);
+      if (entries.length > limit) entries = entries.slice(entries.length - limit);
+      return record;
+    },
+    list() {
+      return entries.map((entry) => ({ ...entry, headers: { ...entry.headers } }));
+    },
+    clear() {
+      entries = [];
+    },
+  };
+}
