@@ -97,7 +97,7 @@ describe("keys", () => {
       expect(res.status).toBe(status);
       const error = (await json(res)).error as Json;
       expect(String(error.message).length).toBeGreaterThan(3);
-      if (field) expect(error.field).toBe(field);
+      expect(error.field).toBe(field ?? undefined);
     });
   }
 });

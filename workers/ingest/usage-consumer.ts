@@ -73,8 +73,8 @@ export async function writeUsage(db: D1Database, tenantId: string, events: Usage
   ]);
 }
 
-export async function consumeUsage(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const byTenant = new Map<string, { events: UsageEvent[]; messages: Message<unknown>[] }>();
+export async function consumeUsage(batch: MessageBatch, env: Env): Promise<void> {
+  const byTenant = new Map<string, { events: UsageEvent[]; messages: Message[] }>();
   for (const message of batch.messages) {
     if (!isUsageEvent(message.body)) {
       console.error("usage queue: dropped a message that is not a usage event", message.id);
