@@ -5,6 +5,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { parseDecimal } from "../../shared/money.ts";
+import type { PriceOverride } from "../../shared/pricing.ts";
 import { ledgerFor, type ApiEnv } from "./auth.ts";
 import { apiError, invalid, jsonBody } from "./errors.ts";
 

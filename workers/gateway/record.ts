@@ -3,18 +3,10 @@
 import { priceCall, type PriceOverride } from "../../shared/pricing.ts";
 import { NO_TOKENS, type Outcome, type TokenUsage, type UsageEvent, type UsageSource } from "../../shared/usage.ts";
 
-export type CallRecord = {
-  requestId: string;
-  tenantId: string;
-  keyId: string;
-  provider: string;
-  model: string;
-  endpoint: string;
-  stream: boolean;
-  startedAt: number;
-  dimensions: Record<string, string>;
-  priceOverrides: readonly PriceOverride[];
-};
+export type CallRecord = Pick<
+  UsageEvent,
+  "requestId" | "tenantId" | "keyId" | "provider" | "model" | "endpoint" | "stream" | "startedAt" | "dimensions"
+> & { priceOverrides: readonly PriceOverride[] };
 
 export type Measured = {
   status: number;
