@@ -39,14 +39,7 @@ settings.patch("/settings", async (c) => {
   return c.json({ allow_passthrough_keys: s.allowPassthroughKeys });
 });
 
-function overrideView(o: {
-  provider: string;
-  model: string;
-  input: string;
-  cachedInput: string;
-  cacheWrite: string;
-  output: string;
-}) {
+function overrideView(o: PriceOverride) {
   return {
     provider: o.provider,
     model: o.model,
