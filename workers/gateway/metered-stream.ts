@@ -105,7 +105,9 @@ export function meteredBody(
         }
       },
       async cancel(reason) {
-        end("client_abort");
+        // SDKs may stop reading at the stream's end marker (the openai SDK at [DONE]) and cancel
+        // the body before its close: that client had the whole response.
+        end(mode.kind === "sse" && mode.meter.sawEnd() ? "complete" : "client_abort");
         await reader.cancel(reason);
       },
     },

@@ -266,10 +266,11 @@ function relay(upstream: Response, ctx: RelayContext): Response {
     let usageSource: UsageSource = usage ? "provider" : "none";
     if (!usage && !failed && shape.metered) {
       const output = estimateTokens(meter ? meter.outputChars() : 0);
+      const partial = meter?.partialInput() ?? null;
       usage = {
-        inputTokens: meter?.partialInput() ?? ctx.inputEstimate,
-        cachedInputTokens: 0,
-        cacheWriteTokens: 0,
+        inputTokens: partial?.inputTokens ?? ctx.inputEstimate,
+        cachedInputTokens: partial?.cachedInputTokens ?? 0,
+        cacheWriteTokens: partial?.cacheWriteTokens ?? 0,
         outputTokens: output,
         reasoningTokens: 0,
       };

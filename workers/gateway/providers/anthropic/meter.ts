@@ -34,9 +34,11 @@ export function anthropicStreamMeter(): StreamMeter {
   const parts = { input: 0, cacheRead: 0, cacheWrite: 0, output: 0 };
   let started = false;
   let finished = false;
+  let stopped = false;
   let chars = 0;
   return {
     onEvent(event, data) {
+      if (event === "message_stop") stopped = true;
       if (event !== "message_start" && event !== "message_delta" && event !== "content_block_delta") return true;
       let parsed: unknown;
       try {
@@ -62,6 +64,11 @@ export function anthropicStreamMeter(): StreamMeter {
     },
     usage: () => (finished ? toUsage(parts) : null),
     outputChars: () => chars,
-    partialInput: () => (started ? parts.input + parts.cacheRead + parts.cacheWrite : null),
+    partialInput: () => {
+      if (!started) return null;
+      const { inputTokens, cachedInputTokens, cacheWriteTokens } = toUsage(parts);
+      return { inputTokens, cachedInputTokens, cacheWriteTokens };
+    },
+    sawEnd: () => stopped,
   };
 }

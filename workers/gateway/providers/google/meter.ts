@@ -53,6 +53,10 @@ export function googleStreamMeter(): StreamMeter {
     },
     usage: () => (finished ? usage : null),
     outputChars: () => chars,
-    partialInput: () => usage?.inputTokens ?? null,
+    partialInput: () =>
+      usage
+        ? { inputTokens: usage.inputTokens, cachedInputTokens: usage.cachedInputTokens, cacheWriteTokens: 0 }
+        : null,
+    sawEnd: () => finished,
   };
 }

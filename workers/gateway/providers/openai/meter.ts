@@ -60,9 +60,13 @@ const RESPONSE_DONE = new Set(["response.completed", "response.incomplete", "res
 export function openaiStreamMeter(endpoint: string, stripUsageChunk: boolean): StreamMeter {
   let usage: TokenUsage | null = null;
   let chars = 0;
+  let sawEnd = false;
   return {
     onEvent(event, data) {
-      if (data === "[DONE]") return true;
+      if (data === "[DONE]") {
+        sawEnd = true;
+        return true;
+      }
       let parsed: unknown;
       try {
         parsed = JSON.parse(data);
@@ -75,6 +79,7 @@ export function openaiStreamMeter(endpoint: string, stripUsageChunk: boolean): S
         if (type === "response.output_text.delta" && typeof parsed.delta === "string") chars += parsed.delta.length;
         if (type && RESPONSE_DONE.has(type) && isObject(parsed.response)) {
           usage = openaiUsage(parsed.response.usage) ?? usage;
+          sawEnd = true;
         }
         return true;
       }
@@ -89,5 +94,6 @@ export function openaiStreamMeter(endpoint: string, stripUsageChunk: boolean): S
     usage: () => usage,
     outputChars: () => chars,
     partialInput: () => null,
+    sawEnd: () => sawEnd,
   };
 }

@@ -1,0 +1,548 @@
+// Outlay stores metadata only. Unique markers go through every gateway route (prompts, system
+// prompts, tool arguments and results, a stored provider credential, a pass-through provider key,
+// bad requests, cut streams); then every place Outlay keeps anything is searched for them and for
+// the full proxy key and admin token: every D1 table, every TenantLedger's storage (where the
+// credential may exist only as ciphertext), every R2 object, every queue message, and the console.
+import Anthropic from "@anthropic-ai/sdk";
+import { GoogleGenAI } from "@google/genai";
+import { listDurableObjectIds, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from "vitest";
+import { dataKeyring, keyHash, open } from "../../shared/crypto.ts";
+import { newTenant, waitForEvent, waitForEventCount, worker, type Tenant } from "../helpers.ts";
+import { GATEWAY, recordingFetch, requestIdOf, spyOnUsageQueue, type QueueSpy, type Recorder } from "./support.ts";
+
+const RUN = crypto.randomUUID().replaceAll("-", "");
+const marker = (label: string) => `MARKER-${label}-${RUN}`;
+
+const M = {
+  chatSystem: marker("chat-system"),
+  chatPrompt: marker("chat-prompt"),
+  chatToolArgs: marker("chat-tool-args"),
+  chatToolResult: marker("chat-tool-result"),
+  chatStream: marker("chat-stream"),
+  responsesInstructions: marker("responses-instructions"),
+  responsesInput: marker("responses-input"),
+  responsesToolArgs: marker("responses-tool-args"),
+  responsesStream: marker("responses-stream"),
+  embeddingInput: marker("embedding-input"),
+  passthroughPrompt: marker("passthrough-prompt"),
+  customProviderPrompt: marker("custom-provider-prompt"),
+  anthropicSystem: marker("anthropic-system"),
+  anthropicPrompt: marker("anthropic-prompt"),
+  anthropicToolInput: marker("anthropic-tool-input"),
+  anthropicToolResult: marker("anthropic-tool-result"),
+  anthropicStream: marker("anthropic-stream"),
+  anthropicUpstream400: marker("anthropic-upstream-400"),
+  anthropicCutJson: marker("anthropic-cut-json"),
+  geminiSystem: marker("gemini-system"),
+  geminiPrompt: marker("gemini-prompt"),
+  geminiFunctionArgs: marker("gemini-function-args"),
+  geminiFunctionResult: marker("gemini-function-result"),
+  geminiStream: marker("gemini-stream"),
+  geminiQueryKey: marker("gemini-query-key"),
+  badRequestMissingModel: marker("bad-request-missing-model"),
+  badRequestMalformed: marker("bad-request-malformed"),
+  rateLimited: marker("rate-limited"),
+  cutStream: marker("cut-stream"),
+  storedCredential: marker("stored-credential"),
+  customCredential: marker("custom-credential"),
+  passthroughKey: marker("passthrough-key"),
+};
+
+/** Provider credentials as sent; each has a marker in the middle (the stored hint shows only the ends). */
+const STORED_CREDENTIAL = `sk-live-${M.storedCredential}-tail`;
+const CUSTOM_CREDENTIAL = `sk-acme-${M.customCredential}-tail`;
+const PASSTHROUGH_KEY = `sk-pass-${M.passthroughKey}-tail`;
+
+const CONSOLE_METHODS = ["log", "info", "warn", "error", "debug"] as const;
+
+let tenant: Tenant;
+let needles: { name: string; value: string }[];
+let consoleSpies: MockInstance[] = [];
+/** Console calls as made (vitest clears a spy's own call history before each test). */
+const consoleLog: { method: string; args: unknown[] }[] = [];
+let queue: QueueSpy;
+const requestIds: string[] = [];
+
+function findLeaks(where: string, haystack: string): string[] {
+  return needles.filter((n) => haystack.includes(n.value)).map((n) => `${n.name} found in ${where}`);
+}
+
+function stringify(value: unknown): string {
+  if (value instanceof Error) return `${value.name}: ${value.message}\n${value.stack ?? ""}`;
+  if (typeof value === "string") return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+async function settle<T>(work: Promise<T>): Promise<void> {
+  await work.then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
+/** Every call goes through one recorder; each response's x-outlay-request-id is collected. */
+function noteRequestIds(recorder: Recorder): void {
+  for (const exchange of recorder.exchanges) requestIds.push(requestIdOf(exchange.headers));
+}
+
+async function scanD1(): Promise<{ leaks: string[]; tables: string[]; ourRows: number }> {
+  const listed = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all<{
+    name: string;
+  }>();
+  // D1's own bookkeeping tables (_cf_*) cannot be read through the binding; everything else is.
+  const tables = listed.results.map((t) => t.name).filter((name) => !name.startsWith("_cf_"));
+  const leaks: string[] = [];
+  let ourRows = 0;
+  for (const name of tables) {
+    const rows = await env.DB.prepare(`SELECT * FROM "${name.replaceAll('"', '""')}"`).all();
+    for (const row of rows.results) {
+      const text = JSON.stringify(row);
+      if (text.includes(tenant.tenantId)) ourRows += 1;
+      leaks.push(...findLeaks(`D1 table ${name}`, text));
+    }
+  }
+  return { leaks, tables, ourRows };
+}
+
+async function scanR2(): Promise<{ leaks: string[]; keys: string[] }> {
+  const leaks: string[] = [];
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await env.AUDIT_ARCHIVE.list({ cursor, include: ["httpMetadata", "customMetadata"] });
+    for (const listed of page.objects) {
+      const object = await env.AUDIT_ARCHIVE.get(listed.key);
+      const body = object ? await object.text() : "";
+      const meta = JSON.stringify({ key: listed.key, http: listed.httpMetadata, custom: listed.customMetadata });
+      leaks.push(...findLeaks(`R2 object ${listed.key}`, `${meta}\n${body}`));
+      keys.push(listed.key);
+    }
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return { leaks, keys };
+}
+
+function consoleCalls(): { method: string; text: string }[] {
+  return consoleLog.map(({ method, args }) => ({ method, text: args.map(stringify).join(" ") }));
+}
+
+beforeAll(async () => {
+  for (const method of CONSOLE_METHODS) {
+    const original = console[method].bind(console);
+    const spy = vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+      consoleLog.push({ method, args });
+      original(...args);
+    });
+    consoleSpies.push(spy);
+  }
+  queue = spyOnUsageQueue();
+
+  tenant = await newTenant();
+  needles = [
+    ...Object.entries(M).map(([name, value]) => ({ name: `marker ${name}`, value })),
+    { name: "proxy key", value: tenant.proxyKey },
+    { name: "proxy key secret", value: tenant.proxyKey.slice(-32) },
+    { name: "admin token", value: tenant.adminToken },
+    { name: "admin token secret", value: tenant.adminToken.slice(-32) },
+    { name: "stored provider credential", value: STORED_CREDENTIAL },
+    { name: "custom provider credential", value: CUSTOM_CREDENTIAL },
+    { name: "pass-through provider key", value: PASSTHROUGH_KEY },
+  ];
+});
+
+afterAll(() => {
+  for (const spy of consoleSpies) spy.mockRestore();
+  consoleSpies = [];
+  queue.restore();
+});
+
+describe("no prompt, key or credential is stored or logged", () => {
+  it("every gateway route answers, and each call leaves exactly one event", async () => {
+    const stored = await tenant.api("/providers/openai", {
+      method: "PUT",
+      json: { api_key: STORED_CREDENTIAL, base_url: `${env.UPSTREAM_URL}/openai/v1` },
+    });
+    expect(stored.status).toBe(200);
+    expect(findLeaks("PUT /providers/openai response", await stored.text())).toEqual([]);
+    const custom = await tenant.api("/providers/acme", {
+      method: "PUT",
+      json: { api_key: CUSTOM_CREDENTIAL, base_url: `${env.UPSTREAM_URL}/openai/v1` },
+    });
+    expect(custom.status).toBe(200);
+    expect(findLeaks("PUT /providers/acme response", await custom.text())).toEqual([]);
+    const settings = await tenant.api("/settings", { method: "PATCH", json: { allow_passthrough_keys: true } });
+    expect(settings.status).toBe(200);
+    expect(await settings.json()).toEqual({ allow_passthrough_keys: true });
+
+    const recorder = recordingFetch();
+    const openai = new OpenAI({
+      apiKey: tenant.proxyKey,
+      baseURL: `${GATEWAY}/openai/v1`,
+      fetch: recorder.fetch,
+      maxRetries: 0,
+    });
+
+    // OpenAI chat JSON: system prompt, user prompt, an earlier tool call's arguments and its result.
+    await openai.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [
+        { role: "system", content: M.chatSystem },
+        { role: "user", content: M.chatPrompt },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [
+            {
+              id: "call_1",
+              type: "function",
+              function: { name: "lookup", arguments: JSON.stringify({ query: M.chatToolArgs }) },
+            },
+          ],
+        },
+        { role: "tool", tool_call_id: "call_1", content: M.chatToolResult },
+      ],
+    });
+    // OpenAI chat SSE on the short /v1 route (Outlay adds include_usage and strips the chunk).
+    const short = new OpenAI({
+      apiKey: tenant.proxyKey,
+      baseURL: `${GATEWAY}/v1`,
+      fetch: recorder.fetch,
+      maxRetries: 0,
+    });
+    for await (const chunk of await short.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: M.chatStream }],
+      stream: true,
+    })) {
+      expect(chunk.object).toBe("chat.completion.chunk");
+    }
+    // Responses JSON with an earlier function call, then a Responses stream.
+    await openai.responses.create({
+      model: "gpt-5-mini",
+      instructions: M.responsesInstructions,
+      input: [
+        { role: "user", content: M.responsesInput },
+        {
+          type: "function_call",
+          call_id: "call_2",
+          name: "lookup",
+          arguments: JSON.stringify({ q: M.responsesToolArgs }),
+        },
+        { type: "function_call_output", call_id: "call_2", output: M.responsesToolArgs },
+      ],
+    });
+    for await (const event of await openai.responses.create({
+      model: "gpt-5-mini",
+      input: M.responsesStream,
+      stream: true,
+    })) {
+      expect(event.type.startsWith("response.")).toBe(true);
+    }
+    // Embeddings.
+    await openai.embeddings.create({ model: "text-embedding-3-small", input: [M.embeddingInput] });
+    // A pass-through provider key instead of the stored credential.
+    const passthrough = new OpenAI({
+      apiKey: tenant.proxyKey,
+      baseURL: `${GATEWAY}/openai/v1`,
+      fetch: recorder.fetch,
+      maxRetries: 0,
+      defaultHeaders: { "x-outlay-provider-key": PASSTHROUGH_KEY },
+    });
+    await passthrough.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: M.passthroughPrompt }],
+    });
+    // An OpenAI-compatible provider by name (/acme/v1) with its own stored credential.
+    const acme = new OpenAI({
+      apiKey: tenant.proxyKey,
+      baseURL: `${GATEWAY}/acme/v1`,
+      fetch: recorder.fetch,
+      maxRetries: 0,
+    });
+    await acme.chat.completions.create({
+      model: "acme-large",
+      messages: [{ role: "user", content: M.customProviderPrompt }],
+    });
+    // An upstream 429 and an upstream-cut stream.
+    await settle(
+      openai.chat.completions.create({
+        model: "gpt-4o-mini@rate_limit",
+        messages: [{ role: "user", content: M.rateLimited }],
+      }),
+    );
+    await settle(
+      (async () => {
+        const cut = await openai.chat.completions.create(
+          { model: "gpt-4o-mini", messages: [{ role: "user", content: M.cutStream }], stream: true },
+          { headers: { "x-demo-scenario": "cut" } },
+        );
+        for await (const chunk of cut) expect(chunk.object).toBe("chat.completion.chunk");
+      })(),
+    );
+
+    // Anthropic JSON with system prompt, tool_use input and tool_result; a stream; an upstream 400
+    // (no max_tokens); a JSON body cut in half.
+    const anthropic = new Anthropic({
+      apiKey: tenant.proxyKey,
+      baseURL: `${GATEWAY}/anthropic`,
+      fetch: recorder.fetch,
+      maxRetries: 0,
+    });
+    await anthropic.messages.create({
+      model: "claude-haiku-4-5",
+      max_tokens: 128,
+      system: M.anthropicSystem,
+      messages: [
+        { role: "user", content: M.anthropicPrompt },
+        {
+          role: "assistant",
+          content: [{ type: "tool_use", id: "toolu_1", name: "lookup", input: { q: M.anthropicToolInput } }],
+        },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: M.anthropicToolResult }] },
+      ],
+    });
+    await anthropic.messages
+      .stream({ model: "claude-haiku-4-5", max_tokens: 128, messages: [{ role: "user", content: M.anthropicStream }] })
+      .finalMessage();
+    const upstream400 = await recorder.fetch(`${GATEWAY}/anthropic/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": tenant.proxyKey, "anthropic-version": "2023-06-01", "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "claude-haiku-4-5",
+        messages: [{ role: "user", content: M.anthropicUpstream400 }],
+      }),
+    });
+    expect(upstream400.status).toBe(400);
+    await upstream400.text();
+    await settle(
+      anthropic.messages.create(
+        { model: "claude-haiku-4-5", max_tokens: 128, messages: [{ role: "user", content: M.anthropicCutJson }] },
+        { headers: { "x-demo-scenario": "cut" } },
+      ),
+    );
+
+    // Gemini JSON with systemInstruction, a function call's args and its response; a stream; the
+    // key in the query string, as some clients send it.
+    const ai = new GoogleGenAI({
+      apiKey: tenant.proxyKey,
+      httpOptions: { baseUrl: `${GATEWAY}/google`, fetch: recorder.fetch },
+    });
+    await ai.models.generateContent({
+      model: "gemini-2.5-flash",
+      contents: [
+        { role: "user", parts: [{ text: M.geminiPrompt }] },
+        { role: "model", parts: [{ functionCall: { name: "lookup", args: { q: M.geminiFunctionArgs } } }] },
+        {
+          role: "user",
+          parts: [{ functionResponse: { name: "lookup", response: { result: M.geminiFunctionResult } } }],
+        },
+      ],
+      config: { systemInstruction: M.geminiSystem },
+    });
+    for await (const chunk of await ai.models.generateContentStream({
+      model: "gemini-2.0-flash",
+      contents: M.geminiStream,
+    })) {
+      expect(chunk.candidates?.length).toBe(1);
+    }
+    const queryKey = await recorder.fetch(
+      `${GATEWAY}/google/v1beta/models/gemini-2.0-flash:generateContent?key=${tenant.proxyKey}`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: M.geminiQueryKey }] }] }),
+      },
+    );
+    expect(queryKey.status).toBe(200);
+    await queryKey.text();
+
+    // Requests Outlay refuses after authentication: no model, and malformed JSON.
+    const missingModel = await recorder.fetch(`${GATEWAY}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tenant.proxyKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ messages: [{ role: "user", content: M.badRequestMissingModel }] }),
+    });
+    expect(missingModel.status).toBe(400);
+    expect(findLeaks("the 400 response", await missingModel.text())).toEqual([]);
+    const malformed = await recorder.fetch(`${GATEWAY}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tenant.proxyKey}`, "content-type": "application/json" },
+      body: `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"${M.badRequestMalformed}"`,
+    });
+    expect(malformed.status).toBe(400);
+    expect(findLeaks("the 400 response", await malformed.text())).toEqual([]);
+
+    noteRequestIds(recorder);
+    expect(requestIds).toHaveLength(18);
+    expect(new Set(requestIds).size).toBe(requestIds.length);
+    await waitForEventCount(tenant.tenantId, requestIds.length, 15_000);
+    for (const id of requestIds) await waitForEvent(tenant.tenantId, id);
+
+    const rows = await env.DB.prepare("SELECT request_id, outcome, provider FROM usage_events WHERE tenant_id = ?")
+      .bind(tenant.tenantId)
+      .all<{ request_id: string; outcome: string; provider: string }>();
+    expect(rows.results.map((r) => r.request_id).sort()).toEqual([...requestIds].sort());
+    expect(new Set(rows.results.map((r) => r.outcome))).toEqual(
+      new Set(["ok", "upstream_error", "upstream_cut", "bad_request"]),
+    );
+    expect(new Set(rows.results.map((r) => r.provider))).toEqual(new Set(["openai", "acme", "anthropic", "google"]));
+  }, 60_000);
+
+  it("D1: no table holds a marker, a key or a credential; keys appear only as HMAC hashes", async () => {
+    const { leaks, tables, ourRows } = await scanD1();
+    expect(tables).toEqual(
+      expect.arrayContaining([
+        "tenants",
+        "admin_tokens",
+        "api_keys",
+        "provider_credentials",
+        "usage_events",
+        "usage_rollups_hourly",
+      ]),
+    );
+    expect(leaks).toEqual([]);
+    expect(ourRows).toBeGreaterThan(requestIds.length);
+
+    const adminHash = await keyHash(env.KEY_PEPPER, tenant.adminToken);
+    const admin = await env.DB.prepare("SELECT token_hash FROM admin_tokens WHERE tenant_id = ?")
+      .bind(tenant.tenantId)
+      .all<{ token_hash: string }>();
+    expect(admin.results.map((r) => r.token_hash)).toContain(adminHash);
+    const credentials = await env.DB.prepare("SELECT provider, key_hint FROM provider_credentials WHERE tenant_id = ?")
+      .bind(tenant.tenantId)
+      .all<{ provider: string; key_hint: string }>();
+    expect(credentials.results).toEqual(
+      expect.arrayContaining([
+        { provider: "openai", key_hint: "sk-…tail" },
+        { provider: "acme", key_hint: "sk-…tail" },
+      ]),
+    );
+  });
+
+  it("every stored usage event is metadata only", async () => {
+    const events = await env.DB.prepare("SELECT * FROM usage_events WHERE tenant_id = ?").bind(tenant.tenantId).all();
+    expect(events.results).toHaveLength(requestIds.length);
+    const leaks = events.results.flatMap((row) => findLeaks("a usage event", JSON.stringify(row)));
+    expect(leaks).toEqual([]);
+  });
+
+  it("queue messages (the usage events as sent) carry no marker, key or credential", () => {
+    const messages = queue.messages;
+    const ours = messages.filter(
+      (m) => typeof m === "object" && m !== null && (m as { tenantId?: unknown }).tenantId === tenant.tenantId,
+    );
+    expect(ours).toHaveLength(requestIds.length);
+    const leaks = messages.flatMap((m) => findLeaks("a queue message", JSON.stringify(m)));
+    expect(leaks).toEqual([]);
+  });
+
+  it("TenantLedger storage: the credential only as ciphertext, the proxy key only as its hash", async () => {
+    const ids = await listDurableObjectIds(env.TENANT_LEDGER);
+    const ourId = env.TENANT_LEDGER.idFromName(tenant.tenantId);
+    expect(ids.some((id) => id.equals(ourId))).toBe(true);
+    const leaks: string[] = [];
+    for (const id of ids) {
+      const dump = await runInDurableObject(env.TENANT_LEDGER.get(id), async (_instance, state) => {
+        const tables = state.storage.sql
+          .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+          .toArray()
+          .map((t) => t.name);
+        const rows: Record<string, unknown[]> = {};
+        for (const name of tables) {
+          // _cf_* tables are the runtime's own (the KV API's storage, read below through list()).
+          if (name.startsWith("_cf_")) continue;
+          rows[name] = state.storage.sql.exec(`SELECT * FROM "${name.replaceAll('"', '""')}"`).toArray();
+        }
+        const kv = [...(await state.storage.list()).entries()];
+        return { tables, rows, kv };
+      });
+      leaks.push(...findLeaks(`TenantLedger ${id.toString()}`, JSON.stringify(dump)));
+      if (!id.equals(ourId)) continue;
+
+      expect(dump.tables).toEqual(expect.arrayContaining(["meta", "keys", "providers", "price_overrides", "outbox"]));
+      const keys = (dump.rows.keys ?? []) as { id: string; hash: string }[];
+      expect(keys.find((k) => k.id === tenant.keyId)?.hash).toBe(await keyHash(env.KEY_PEPPER, tenant.proxyKey));
+      const providers = (dump.rows.providers ?? []) as { name: string; credential: string }[];
+      for (const [name, plaintext] of [
+        ["openai", STORED_CREDENTIAL],
+        ["acme", CUSTOM_CREDENTIAL],
+      ] as const) {
+        const sealed = providers.find((p) => p.name === name)?.credential ?? "";
+        // Present, and the ciphertext of exactly this credential.
+        expect(sealed.length).toBeGreaterThan(plaintext.length);
+        expect(await open(dataKeyring(env.DATA_KEYS), sealed, `${tenant.tenantId}/${name}`)).toBe(plaintext);
+      }
+    }
+    expect(leaks).toEqual([]);
+  });
+
+  it("R2 audit archive: no object or object metadata holds a marker, key or credential", async () => {
+    expect((await scanR2()).leaks).toEqual([]);
+  });
+
+  it("console output during all of it carries no marker, key or credential", () => {
+    const leaks = consoleCalls().flatMap((call) => findLeaks(`console.${call.method}`, call.text));
+    expect(leaks).toEqual([]);
+  });
+});
+
+describe("the scan is not blind", () => {
+  it("D1: a marker sent as a dimension (stored by design) is found", async () => {
+    const probe = marker("dimension-probe");
+    const res = await worker("/openai/v1/chat/completions", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${tenant.proxyKey}`,
+        "content-type": "application/json",
+        "x-outlay-dimension-probe": probe,
+      },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "probe" }] }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    await waitForEvent(tenant.tenantId, requestIdOf(res.headers));
+    needles.push({ name: "dimension probe", value: probe });
+    try {
+      expect((await scanD1()).leaks).toEqual(
+        expect.arrayContaining(["dimension probe found in D1 table usage_events"]),
+      );
+    } finally {
+      needles.pop();
+    }
+  });
+
+  it("R2: a marker in an object is found", async () => {
+    const probe = marker("r2-probe");
+    const key = `e2e-probe/${RUN}`;
+    await env.AUDIT_ARCHIVE.put(key, `archived ${probe}`);
+    needles.push({ name: "r2 probe", value: probe });
+    try {
+      const { leaks, keys } = await scanR2();
+      expect(keys).toContain(key);
+      expect(leaks).toEqual([`r2 probe found in R2 object ${key}`]);
+    } finally {
+      needles.pop();
+      await env.AUDIT_ARCHIVE.delete(key);
+    }
+  });
+
+  it("console: the Worker's own log lines reach the spies", async () => {
+    const before = consoleCalls().length;
+    // Not a usage event: the queue consumer (Worker code, this isolate) drops it with a log line.
+    await env.USAGE_QUEUE.send({ probe: RUN });
+    const logged = () =>
+      consoleCalls()
+        .slice(before)
+        .some((c) => c.method === "error" && c.text.includes("usage queue: dropped"));
+    const until = Date.now() + 10_000;
+    while (!logged() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(logged()).toBe(true);
+  });
+});
