@@ -343,13 +343,16 @@ describe("broken streams", () => {
       outcome: "upstream_cut",
       usageSource: "estimated",
     });
-    // Input and its cached part as the provider reported them; output estimated from the text.
+    // What the provider reported before the cut is kept (input, cached, output with thoughts so
+    // far); output is never less than the text that passed.
+    const outputTokens = Math.max(partial.outputTokens, tokensForChars(delivered.length));
+    expect(partial.reasoningTokens).toBeGreaterThan(0);
     expectUsage(event, {
       inputTokens: partial.inputTokens,
       cachedInputTokens: partial.cachedInputTokens,
       cacheWriteTokens: 0,
-      outputTokens: tokensForChars(delivered.length),
-      reasoningTokens: 0,
+      outputTokens,
+      reasoningTokens: Math.min(partial.reasoningTokens, outputTokens),
     });
     expectCatalogCost(event);
   });

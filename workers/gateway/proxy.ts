@@ -18,7 +18,7 @@ import { collectDimensions } from "./dimensions.ts";
 import { meteredBody, type BodyEnd, type MeterMode } from "./metered-stream.ts";
 import { KNOWN_PROVIDERS } from "./providers/registry.ts";
 import type { CallShape, JsonObject, ProviderAdapter, StreamMeter } from "./providers/types.ts";
-import { buildEvent, estimateTokens, sendEvent, type CallRecord } from "./record.ts";
+import { buildEvent, estimateTokens, estimateUsage, sendEvent, type CallRecord } from "./record.ts";
 
 export const REQUEST_ID_HEADER = "x-outlay-request-id";
 export const REFUSAL_HEADER = "x-outlay-refusal";
@@ -265,15 +265,7 @@ function relay(upstream: Response, ctx: RelayContext): Response {
     let usage: TokenUsage | null = meter ? meter.usage() : jsonUsage;
     let usageSource: UsageSource = usage ? "provider" : "none";
     if (!usage && !failed && shape.metered) {
-      const output = estimateTokens(meter ? meter.outputChars() : 0);
-      const partial = meter?.partialInput() ?? null;
-      usage = {
-        inputTokens: partial?.inputTokens ?? ctx.inputEstimate,
-        cachedInputTokens: partial?.cachedInputTokens ?? 0,
-        cacheWriteTokens: partial?.cacheWriteTokens ?? 0,
-        outputTokens: output,
-        reasoningTokens: 0,
-      };
+      usage = estimateUsage(meter?.partialUsage() ?? null, meter?.outputChars() ?? 0, ctx.inputEstimate);
       usageSource = "estimated";
     }
     const outcome: Outcome = failed

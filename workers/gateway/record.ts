@@ -22,6 +22,22 @@ export function estimateTokens(chars: number): number {
   return Math.ceil(chars / 4);
 }
 
+/**
+ * Usage of a call whose body ended before the provider's final usage: what the provider already
+ * reported is kept (input with its cached parts, output and reasoning so far); input it never
+ * reported is estimated from the request size, output from the text that passed, whichever is more.
+ */
+export function estimateUsage(partial: TokenUsage | null, outputChars: number, inputEstimate: number): TokenUsage {
+  const outputTokens = Math.max(partial?.outputTokens ?? 0, estimateTokens(outputChars));
+  return {
+    inputTokens: partial ? partial.inputTokens : inputEstimate,
+    cachedInputTokens: partial?.cachedInputTokens ?? 0,
+    cacheWriteTokens: partial?.cacheWriteTokens ?? 0,
+    outputTokens,
+    reasoningTokens: Math.min(partial?.reasoningTokens ?? 0, outputTokens),
+  };
+}
+
 export function buildEvent(call: CallRecord, measured: Measured): UsageEvent {
   const usage = measured.usage ?? NO_TOKENS;
   const used = usage.inputTokens + usage.outputTokens > 0;

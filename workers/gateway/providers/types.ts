@@ -38,9 +38,9 @@ export interface StreamMeter {
   usage(): TokenUsage | null;
   /** Characters of generated text seen, for estimates when a stream ends without usage. */
   outputChars(): number;
-  /** Input tokens the stream reported before it ended, with their cached and cache-write parts,
-   * if any (Anthropic message_start, Gemini usageMetadata). */
-  partialInput(): Pick<TokenUsage, "inputTokens" | "cachedInputTokens" | "cacheWriteTokens"> | null;
+  /** Usage the stream reported before it ended, if any (Anthropic message_start, Gemini's
+   * running usageMetadata): the floor of an estimate when the final usage never came. */
+  partialUsage(): TokenUsage | null;
   /** Whether the stream's own end marker has passed ([DONE], message_stop, a finishReason,
    * response.completed): a client leaving after that has had the whole response. */
   sawEnd(): boolean;

@@ -64,11 +64,7 @@ export function anthropicStreamMeter(): StreamMeter {
     },
     usage: () => (finished ? toUsage(parts) : null),
     outputChars: () => chars,
-    partialInput: () => {
-      if (!started) return null;
-      const { inputTokens, cachedInputTokens, cacheWriteTokens } = toUsage(parts);
-      return { inputTokens, cachedInputTokens, cacheWriteTokens };
-    },
+    partialUsage: () => (started ? toUsage(parts) : null),
     sawEnd: () => stopped,
   };
 }

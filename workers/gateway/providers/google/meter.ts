@@ -53,10 +53,7 @@ export function googleStreamMeter(): StreamMeter {
     },
     usage: () => (finished ? usage : null),
     outputChars: () => chars,
-    partialInput: () =>
-      usage
-        ? { inputTokens: usage.inputTokens, cachedInputTokens: usage.cachedInputTokens, cacheWriteTokens: 0 }
-        : null,
+    partialUsage: () => usage,
     sawEnd: () => finished,
   };
 }

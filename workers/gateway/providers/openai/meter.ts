@@ -93,7 +93,7 @@ export function openaiStreamMeter(endpoint: string, stripUsageChunk: boolean): S
     },
     usage: () => usage,
     outputChars: () => chars,
-    partialInput: () => null,
+    partialUsage: () => null,
     sawEnd: () => sawEnd,
   };
 }
