@@ -206,6 +206,12 @@ describe("providers", () => {
 describe("price overrides", () => {
   it("prices the next call at the tenant's negotiated rate", async () => {
     const t = await newTenant();
+    // A call first, so the ledger has the catalog state in memory before the override arrives.
+    const before = await chat(t.proxyKey);
+    await before.text();
+    expect(
+      JSON.parse(String((await waitForEvent(t.tenantId, before.headers.get("x-outlay-request-id") ?? "")).price)),
+    ).toMatchObject({ source: "catalog" });
     const put = await t.api("/prices/overrides", {
       method: "PUT",
       json: { provider: "openai", model: "gpt-4o-mini", input_per_mtok: "1000", output_per_mtok: "2000" },
@@ -224,6 +230,11 @@ describe("price overrides", () => {
     expect(((await json(bad)).error as Json).field).toBe("input_per_mtok");
     const del = await t.api("/prices/overrides?provider=openai&model=gpt-4o-mini", { method: "DELETE" });
     expect(del.status).toBe(204);
+    const after = await chat(t.proxyKey);
+    await after.text();
+    expect(
+      JSON.parse(String((await waitForEvent(t.tenantId, after.headers.get("x-outlay-request-id") ?? "")).price)),
+    ).toMatchObject({ source: "catalog" });
   });
 });
 

@@ -6,7 +6,8 @@
 import { Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
 import { newRequestId } from "../../shared/ids.ts";
-import { proxyCall, refusal } from "./proxy.ts";
+import { proxyCall } from "./proxy.ts";
+import { refusal } from "./relay.ts";
 import { ADAPTERS, PROVIDER_NAME, RESERVED_NAMES } from "./providers/registry.ts";
 
 export const gateway = new Hono<{ Bindings: Env }>();

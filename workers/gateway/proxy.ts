@@ -11,17 +11,15 @@ import { dataKeyring, keyHash, open } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
 import { newRequestId } from "../../shared/ids.ts";
 import { parseKey } from "../../shared/keys.ts";
-import type { Outcome, TokenUsage, UsageEvent, UsageSource } from "../../shared/usage.ts";
+import type { Outcome, UsageEvent } from "../../shared/usage.ts";
 import type { Admitted, AdmitResult } from "../ledger/types.ts";
 import { parseJsonObject, readBody } from "./body.ts";
 import { collectDimensions } from "./dimensions.ts";
-import { meteredBody, type BodyEnd, type MeterMode } from "./metered-stream.ts";
 import { KNOWN_PROVIDERS } from "./providers/registry.ts";
-import type { CallShape, JsonObject, ProviderAdapter, StreamMeter } from "./providers/types.ts";
-import { buildEvent, estimateTokens, estimateUsage, sendEvent, type CallRecord } from "./record.ts";
+import type { JsonObject, ProviderAdapter } from "./providers/types.ts";
+import { buildEvent, estimateTokens, sendEvent, type CallRecord } from "./record.ts";
+import { refusal, relay } from "./relay.ts";
 
-export const REQUEST_ID_HEADER = "x-outlay-request-id";
-export const REFUSAL_HEADER = "x-outlay-refusal";
 export const PASSTHROUGH_HEADER = "x-outlay-provider-key";
 
 type GatewayContext = Context<{ Bindings: Env }>;
@@ -44,13 +42,6 @@ const DROP_REQUEST = new Set([
   "x-real-ip",
   "true-client-ip",
 ]);
-const DROP_RESPONSE = new Set(["content-length", "connection", "keep-alive", "transfer-encoding", "set-cookie"]);
-
-export function refusal(adapter: ProviderAdapter, error: AppError, requestId: string): Response {
-  const headers = new Headers({ "content-type": "application/json", [REQUEST_ID_HEADER]: requestId });
-  headers.set(REFUSAL_HEADER, error.code);
-  return new Response(JSON.stringify(adapter.errorBody(error)), { status: error.status, headers });
-}
 
 function upstreamHeaders(request: Request, adapter: ProviderAdapter, auth: Record<string, string>): Headers {
   const headers = new Headers();
@@ -219,75 +210,4 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
     emit: emitLater,
     inputEstimate: estimateTokens(bodyBytes.byteLength),
   });
-}
-
-type RelayContext = {
-  adapter: ProviderAdapter;
-  shape: CallShape;
-  record: CallRecord;
-  requestId: string;
-  emit: (event: UsageEvent) => void;
-  inputEstimate: number;
-};
-
-function relay(upstream: Response, ctx: RelayContext): Response {
-  const { adapter, shape, record } = ctx;
-  const headers = new Headers();
-  for (const [name, value] of upstream.headers) if (!DROP_RESPONSE.has(name)) headers.set(name, value);
-  headers.set(REQUEST_ID_HEADER, ctx.requestId);
-
-  const failed = !upstream.ok;
-  const isSse = (upstream.headers.get("content-type") ?? "").includes("text/event-stream");
-  let meter: StreamMeter | null = null;
-  let jsonUsage: TokenUsage | null = null;
-  let mode: MeterMode = { kind: "none" };
-  if (!failed && shape.metered) {
-    if (isSse) {
-      meter = adapter.streamMeter(shape.endpoint, shape.stripUsageChunk);
-      mode = { kind: "sse", meter, strip: shape.stripUsageChunk };
-    } else {
-      mode = {
-        kind: "json",
-        onJson: (text) => {
-          try {
-            jsonUsage = adapter.meterJson(shape.endpoint, JSON.parse(text));
-          } catch {
-            jsonUsage = null;
-          }
-        },
-      };
-    }
-  }
-
-  let firstByteAt: number | null = null;
-  const finish = (end: BodyEnd) => {
-    const endedAt = Date.now();
-    let usage: TokenUsage | null = meter ? meter.usage() : jsonUsage;
-    let usageSource: UsageSource = usage ? "provider" : "none";
-    if (!usage && !failed && shape.metered) {
-      usage = estimateUsage(meter?.partialUsage() ?? null, meter?.outputChars() ?? 0, ctx.inputEstimate);
-      usageSource = "estimated";
-    }
-    const outcome: Outcome = failed
-      ? "upstream_error"
-      : end === "complete"
-        ? "ok"
-        : end === "client_abort"
-          ? "client_abort"
-          : "upstream_cut";
-    ctx.emit(buildEvent(record, { status: upstream.status, outcome, usage, usageSource, firstByteAt, endedAt }));
-  };
-
-  if (!upstream.body) {
-    finish("complete");
-    return new Response(null, { status: upstream.status, headers });
-  }
-  const body = meteredBody(upstream.body, {
-    mode,
-    onFirstByte: () => {
-      firstByteAt = Date.now();
-    },
-    onEnd: finish,
-  });
-  return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers });
 }

@@ -9,6 +9,7 @@ import { tenantDb } from "../../shared/tenant-db.ts";
 import type { WireFormat } from "../gateway/providers/types.ts";
 import { migrate } from "./schema.ts";
 import type {
+  Admitted,
   AdmitRequest,
   AdmitResult,
   KeyRecord,
@@ -84,6 +85,12 @@ export class TenantLedger extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   /** One flush at a time, so mirrored changes reach D1 in the order the ledger made them. */
   #flushing: Promise<void> = Promise.resolve();
+  // In-memory copies of what `admit` reads. The ledger is the single writer of its storage, so
+  // each write below drops the entry it changed and the next read loads it again.
+  #keys = new Map<string, { row: KeyRow; dimensions: Record<string, string> }>();
+  #providers = new Map<string, Admitted["provider"]>();
+  #overrides = new Map<string, PriceOverride[]>();
+  #settings: TenantSettings | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -98,30 +105,56 @@ export class TenantLedger extends DurableObject<Env> {
   // ---- hot path ---------------------------------------------------------------------------
 
   admit(request: AdmitRequest): AdmitResult {
-    const row = this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", request.keyId).toArray()[0];
-    if (!row || !sameHash(row.hash, request.keyHash)) return { ok: false, code: "invalid_api_key", reason: "unknown" };
-    if (row.revoked_at !== null && row.revoked_at <= request.now) {
+    const key = this.#key(request.keyId);
+    if (!key || !sameHash(key.row.hash, request.keyHash))
+      return { ok: false, code: "invalid_api_key", reason: "unknown" };
+    if (key.row.revoked_at !== null && key.row.revoked_at <= request.now) {
       return { ok: false, code: "invalid_api_key", reason: "revoked" };
     }
-    if (row.expires_at !== null && row.expires_at <= request.now) {
+    if (key.row.expires_at !== null && key.row.expires_at <= request.now) {
       return { ok: false, code: "invalid_api_key", reason: "expired" };
     }
-    const provider = this.#sql
-      .exec<ProviderRow>("SELECT * FROM providers WHERE name = ?", request.provider)
-      .toArray()[0];
-    const overrides = this.#sql
-      .exec<OverrideRow>("SELECT * FROM price_overrides WHERE provider = ?", request.provider)
-      .toArray()
-      .map(overrideRecord);
     return {
       ok: true,
-      key: { id: row.id, dimensions: JSON.parse(row.dimensions) as Record<string, string> },
-      provider: provider
-        ? { format: provider.format as WireFormat, baseUrl: provider.base_url, sealedCredential: provider.credential }
-        : null,
+      key: { id: key.row.id, dimensions: key.dimensions },
+      provider: this.#provider(request.provider),
       allowPassthroughKeys: this.getSettings().allowPassthroughKeys,
-      priceOverrides: overrides,
+      priceOverrides: this.#overridesFor(request.provider),
     };
+  }
+
+  #key(id: string) {
+    let entry = this.#keys.get(id);
+    if (!entry) {
+      const row = this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", id).toArray()[0];
+      if (!row) return null;
+      entry = { row, dimensions: JSON.parse(row.dimensions) as Record<string, string> };
+      this.#keys.set(id, entry);
+    }
+    return entry;
+  }
+
+  #provider(name: string): Admitted["provider"] {
+    if (this.#providers.has(name)) return this.#providers.get(name) ?? null;
+    const row = this.#sql.exec<ProviderRow>("SELECT * FROM providers WHERE name = ?", name).toArray()[0];
+    const provider = row
+      ? { format: row.format as WireFormat, baseUrl: row.base_url, sealedCredential: row.credential }
+      : null;
+    if (provider) this.#providers.set(name, provider);
+    return provider;
+  }
+
+  #overridesFor(provider: string): PriceOverride[] {
+    let list = this.#overrides.get(provider);
+    if (!list) {
+      list = this.#sql
+        .exec<OverrideRow>("SELECT * FROM price_overrides WHERE provider = ?", provider)
+        .toArray()
+        .map(overrideRecord);
+      if (this.#overrides.size >= 256) this.#overrides.clear();
+      this.#overrides.set(provider, list);
+    }
+    return list;
   }
 
   // ---- keys -------------------------------------------------------------------------------
@@ -145,6 +178,7 @@ export class TenantLedger extends DurableObject<Env> {
         [key.id, key.name, key.prefix, dimensions, now, key.expiresAt],
       );
     });
+    this.#keys.delete(key.id);
     await this.#flush();
     const row = this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", key.id).one();
     return keyRecord(row);
@@ -159,6 +193,7 @@ export class TenantLedger extends DurableObject<Env> {
         this.#sql.exec("UPDATE keys SET revoked_at = ? WHERE id = ?", now, id);
         this.#enqueue("UPDATE api_keys SET revoked_at = ?2 WHERE tenant_id = ?1 AND id = ?3", [now, id]);
       });
+      this.#keys.delete(id);
       await this.#flush();
     }
     return keyRecord(this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", id).one());
@@ -191,6 +226,7 @@ export class TenantLedger extends DurableObject<Env> {
         [update.name, update.format, update.baseUrl, update.keyHint, now],
       );
     });
+    this.#providers.delete(update.name);
     await this.#flush();
     return providerRecord(this.#sql.exec<ProviderRow>("SELECT * FROM providers WHERE name = ?", update.name).one());
   }
@@ -203,6 +239,7 @@ export class TenantLedger extends DurableObject<Env> {
       this.#sql.exec("DELETE FROM providers WHERE name = ?", name);
       this.#enqueue("DELETE FROM provider_credentials WHERE tenant_id = ?1 AND provider = ?2", [name]);
     });
+    this.#providers.delete(name);
     await this.#flush();
     return true;
   }
@@ -214,14 +251,18 @@ export class TenantLedger extends DurableObject<Env> {
   // ---- settings and price overrides ---------------------------------------------------------
 
   getSettings(): TenantSettings {
-    const row = this.#sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'settings'").toArray()[0];
-    const stored = row ? (JSON.parse(row.v) as Partial<TenantSettings>) : {};
-    return { allowPassthroughKeys: stored.allowPassthroughKeys === true };
+    if (!this.#settings) {
+      const row = this.#sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'settings'").toArray()[0];
+      const stored = row ? (JSON.parse(row.v) as Partial<TenantSettings>) : {};
+      this.#settings = { allowPassthroughKeys: stored.allowPassthroughKeys === true };
+    }
+    return this.#settings;
   }
 
   setSettings(tenantId: string, settings: TenantSettings): TenantSettings {
     this.#bindTenant(tenantId);
     this.#sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('settings', ?)", JSON.stringify(settings));
+    this.#settings = null;
     return this.getSettings();
   }
 
@@ -243,11 +284,13 @@ export class TenantLedger extends DurableObject<Env> {
       o.cacheWrite,
       o.output,
     );
+    this.#overrides.delete(o.provider);
     return o;
   }
 
   deletePriceOverride(tenantId: string, provider: string, model: string): boolean {
     this.#bindTenant(tenantId);
+    this.#overrides.delete(provider);
     return (
       this.#sql.exec("DELETE FROM price_overrides WHERE provider = ? AND model = ?", provider, model).rowsWritten > 0
     );
