@@ -1,0 +1,295 @@
+// What each part of Outlay's hot path costs, by ablation: bundles patched copies of the Worker
+// (in a temp dir; the project is never modified), each with one part taken out, and measures
+// them against the null Worker B on the same mock upstream. A diagnostic, not a benchmark of
+// a shippable build: the variants skip work Outlay must do (accounting, auth checks).
+//   node test/bench/ablate.ts [--seconds 6] [--only base,no-usage,...]
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type Arm,
+  bundleOutlay,
+  ROOT,
+  startDirect,
+  startNullWorker,
+  startOutlay,
+  upstreamOrigin,
+  verifyArm,
+} from "./arms.ts";
+import { requestBody } from "./config.ts";
+import { settle, treeCpuMs } from "./cpu.ts";
+import { argFlag, killAllSync, stop, stopAll } from "./procs.ts";
+import { measureSequential } from "./sequential.ts";
+import { runWrk, writeScript } from "./wrk.ts";
+
+type Edit = { file: string; find: string; replace: string };
+/** Edit sets for successive versions of the hot path; the first whose edits all apply is used. */
+type Patch = { name: string; versions: Edit[][] };
+
+const CACHE_ADMIT: Patch = {
+  name: "CACHE_ADMIT",
+  versions: [
+    [
+      {
+        file: "workers/gateway/proxy.ts",
+        find: "async function admit(",
+        replace: `const admitCache = new Map<string, Promise<AdmitResult>>();
+function admit(env: Env, tenantId: string, keyId: string, hash: string, provider: string): Promise<AdmitResult> {
+  const key = [tenantId, keyId, hash, provider].join("/");
+  let found = admitCache.get(key);
+  if (!found) {
+    found = admitUncached(env, tenantId, keyId, hash, provider);
+    admitCache.set(key, found);
+  }
+  return found;
+}
+async function admitUncached(`,
+      },
+    ],
+  ],
+};
+const CACHE_CREDENTIAL: Patch = {
+  name: "CACHE_CREDENTIAL",
+  versions: [
+    [
+      {
+        file: "workers/gateway/proxy.ts",
+        find: "async function credentialFor(",
+        replace: `const credentialCache = new Map<string, Promise<string | AppError>>();
+function credentialFor(env: Env, tenantId: string, provider: string, admitted: Admitted, passthrough: string | null) {
+  const key = [tenantId, provider, passthrough ?? ""].join("/");
+  let found = credentialCache.get(key);
+  if (!found) {
+    found = credentialForUncached(env, tenantId, provider, admitted, passthrough);
+    credentialCache.set(key, found);
+  }
+  return found;
+}
+async function credentialForUncached(`,
+      },
+    ],
+  ],
+};
+const NO_USAGE: Patch = {
+  name: "NO_USAGE",
+  versions: [
+    [
+      {
+        file: "workers/gateway/record.ts",
+        find: "export async function sendEvent(queue: Queue<UsageEvent>, event: UsageEvent): Promise<void> {",
+        replace:
+          "export async function sendEvent(queue: Queue<UsageEvent>, event: UsageEvent): Promise<void> {\n  if (queue !== null) return;",
+      },
+    ],
+  ],
+};
+const NO_METER: Patch = {
+  name: "NO_METER",
+  versions: [
+    [
+      {
+        file: "workers/gateway/proxy.ts",
+        find: "  const body = meteredBody(upstream.body, {",
+        replace: `  finish("complete");
+  if (headers !== null) return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers });
+  const body = meteredBody(upstream.body, {`,
+      },
+    ],
+    // 6a041c6: relay.ts reads JSON whole and meters it; SSE goes through meteredBody.
+    [
+      {
+        file: "workers/gateway/relay.ts",
+        find: "    let bytes: ArrayBuffer;",
+        replace: `    record(upstream.status, { outcome: "ok", usage: null, usageSource: "none", firstByteAt: Date.now() });
+    if (headers !== null) return new Response(upstream.body, init);
+    let bytes: ArrayBuffer;`,
+      },
+      {
+        file: "workers/gateway/relay.ts",
+        find: "  const body = meteredBody(upstream.body, {",
+        replace: `  finish("complete");
+  if (headers !== null) return new Response(upstream.body, init);
+  const body = meteredBody(upstream.body, {`,
+      },
+    ],
+  ],
+};
+const CACHE_HASH: Patch = {
+  name: "CACHE_HASH",
+  versions: [
+    [
+      {
+        file: "shared/crypto.ts",
+        find: "export async function keyHash(pepper: string, value: string): Promise<string> {",
+        replace: `const hashCache = new Map<string, Promise<string>>();
+export function keyHash(pepper: string, value: string): Promise<string> {
+  let found = hashCache.get(value);
+  if (!found) {
+    found = keyHashUncached(pepper, value);
+    hashCache.set(value, found);
+  }
+  return found;
+}
+async function keyHashUncached(pepper: string, value: string): Promise<string> {`,
+      },
+    ],
+  ],
+};
+
+const NO_D1_WRITE: Patch = {
+  name: "NO_D1_WRITE",
+  versions: [
+    [
+      {
+        file: "workers/ingest/usage-consumer.ts",
+        find: "      await writeUsage(env.DB, tenantId, group.events);",
+        replace: "      if (group.events.length < 0) await writeUsage(env.DB, tenantId, group.events);",
+      },
+    ],
+  ],
+};
+
+const VARIANTS: Record<string, { what: string; patches: Patch[] }> = {
+  base: { what: "Outlay as it is", patches: [] },
+  "no-d1-write": {
+    what: "usage events sent and consumed, but the consumer writes nothing to D1",
+    patches: [NO_D1_WRITE],
+  },
+  "no-usage": { what: "no usage event (no queue.send, so no consumer or D1 write)", patches: [NO_USAGE] },
+  "no-ledger": { what: "TenantLedger.admit answered from an isolate cache (no DO round trip)", patches: [CACHE_ADMIT] },
+  "no-decrypt": { what: "provider credential decrypted once per isolate", patches: [CACHE_CREDENTIAL] },
+  "no-meter": { what: "upstream body returned as is (no metering stream)", patches: [NO_METER] },
+  "no-hmac": { what: "key HMAC computed once per isolate", patches: [CACHE_HASH] },
+  "-usage-ledger": { what: "cumulative: no usage event, no DO round trip", patches: [NO_USAGE, CACHE_ADMIT] },
+  "-usage-ledger-meter": {
+    what: "cumulative: no usage event, no DO round trip, no metering stream",
+    patches: [NO_USAGE, CACHE_ADMIT, NO_METER],
+  },
+  "all-five": {
+    what: "all five above together (what is left: routing, body parse, headers)",
+    patches: [NO_USAGE, CACHE_ADMIT, CACHE_CREDENTIAL, NO_METER, CACHE_HASH],
+  },
+  "base-again": { what: "Outlay as it is, measured again", patches: [] },
+};
+
+function patchedCopy(dir: string, patches: Patch[]): string {
+  for (const name of ["workers", "shared", "d1"]) cpSync(join(ROOT, name), join(dir, name), { recursive: true });
+  for (const name of ["wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(ROOT, name), join(dir, name));
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  for (const patch of patches) {
+    for (const edit of applicable(dir, patch)) {
+      const path = join(dir, edit.file);
+      writeFileSync(path, readFileSync(path, "utf8").replace(edit.find, edit.replace));
+    }
+  }
+  return dir;
+}
+
+/** The first version of a patch whose edits all find their text under `root`. */
+function applicable(root: string, patch: Patch): Edit[] {
+  const found = patch.versions.find((edits) =>
+    edits.every((edit) => readFileSync(join(root, edit.file), "utf8").includes(edit.find)),
+  );
+  if (!found) {
+    throw new Error(
+      `ablation patch ${patch.name} does not apply to this version of the hot path ` +
+        "(it knows commits cd7f247 and 6a041c6); update test/bench/ablate.ts.",
+    );
+  }
+  return found;
+}
+
+type Row = {
+  variant: string;
+  jsonP50: number;
+  jsonP99: number;
+  ssep50: number;
+  ttftP50: number;
+  rps: number;
+  cpuMs: number;
+};
+
+async function measure(arm: Arm, tmp: string, seconds: number): Promise<Omit<Row, "variant">> {
+  const json = await measureSequential(
+    { url: arm.url, headers: arm.headers, body: requestBody("json") },
+    { warmupS: 1, durationS: seconds, stream: false },
+  );
+  const sse = await measureSequential(
+    { url: arm.url, headers: arm.headers, body: requestBody("sse") },
+    { warmupS: 1, durationS: seconds, stream: true },
+  );
+  const script = writeScript(tmp, `ablate-${arm.proc.pid}`, {
+    url: arm.url,
+    headers: arm.headers,
+    body: requestBody("json"),
+  });
+  await runWrk(script, arm.url, { connections: 64, threads: 2, durationS: 1 });
+  await settle(arm.proc.pid, 15_000);
+  const before = treeCpuMs(arm.proc.pid);
+  const wrk = await runWrk(script, arm.url, { connections: 64, threads: 2, durationS: seconds });
+  await settle(arm.proc.pid, 15_000);
+  return {
+    jsonP50: json.latency.p50Ms,
+    jsonP99: json.latency.p99Ms,
+    ssep50: sse.latency.p50Ms,
+    ttftP50: sse.ttft?.p50Ms ?? Number.NaN,
+    rps: wrk.rps,
+    cpuMs: (treeCpuMs(arm.proc.pid) - before) / Math.max(1, wrk.requests),
+  };
+}
+
+function print(rows: Row[]): void {
+  const head = "variant          JSON p50  JSON p99   SSE p50  TTFT p50   req/s c=64  CPU ms/req";
+  const lines = rows.map((r) =>
+    [
+      r.variant.padEnd(15),
+      r.jsonP50.toFixed(3).padStart(9),
+      r.jsonP99.toFixed(3).padStart(9),
+      r.ssep50.toFixed(3).padStart(9),
+      r.ttftP50.toFixed(3).padStart(9),
+      r.rps.toFixed(0).padStart(12),
+      r.cpuMs.toFixed(3).padStart(11),
+    ].join(" "),
+  );
+  process.stdout.write(`\n${head}\n${lines.join("\n")}\n`);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const seconds = Number(argv.includes("--seconds") ? argFlag(argv, "seconds") : "6");
+  const only = argFlag(argv, "only")?.split(",");
+  const names = Object.keys(VARIANTS).filter((name) => !only || only.includes(name));
+  for (const name of names) for (const patch of VARIANTS[name]?.patches ?? []) applicable(ROOT, patch);
+  const tmp = mkdtempSync(join(tmpdir(), "outlay-ablate-"));
+  try {
+    const A = await startDirect(60_000);
+    const upstream = upstreamOrigin(A);
+    const B = await startNullWorker(upstream, 60_000);
+    const rows: Row[] = [{ variant: "B null Worker", ...(await measure(B, tmp, seconds)) }];
+    for (const name of names) {
+      const variant = VARIANTS[name];
+      if (!variant) continue;
+      const src = patchedCopy(join(tmp, name), variant.patches);
+      const bundle = await bundleOutlay(join(tmp, `${name}-bundle`), src);
+      const C = await startOutlay(upstream, bundle, 60_000);
+      await verifyArm(C, "json");
+      await verifyArm(C, "sse");
+      rows.push({ variant: name, ...(await measure(C, tmp, seconds)) });
+      process.stdout.write(`[ablate] ${name}: ${variant.what}\n`);
+      await stop(C.proc);
+    }
+    rows.push({ variant: "B again", ...(await measure(B, tmp, seconds)) });
+    print(rows);
+  } finally {
+    await stopAll();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+process.once("SIGINT", () => void stopAll().finally(() => process.exit(130)));
+process.on("exit", killAllSync);
+main().catch(async (error: unknown) => {
+  console.error("[ablate] failed:", error instanceof Error ? error.message : error);
+  await stopAll();
+  process.exitCode = 1;
+});

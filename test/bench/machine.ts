@@ -1,0 +1,67 @@
+// Facts about the machine and the software under test, for the report.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { availableParallelism, release } from "node:os";
+import { join } from "node:path";
+import { ROOT } from "./arms.ts";
+import type { Machine } from "./results.ts";
+
+function packageVersion(name: string): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === "string" ? pkg.version : "unknown";
+  } catch {
+    return "not installed";
+  }
+}
+
+function cpuModel(): string {
+  try {
+    const line = readFileSync("/proc/cpuinfo", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("model name"));
+    return line?.split(":")[1]?.trim() ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+function workerdVersion(): string {
+  try {
+    const out = execFileSync(join(ROOT, "node_modules/.bin/workerd"), ["--version"], {
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    return `${out.trim().replace(/^workerd\s+/, "")} (npm workerd ${packageVersion("workerd")})`;
+  } catch {
+    return `npm workerd ${packageVersion("workerd")}`;
+  }
+}
+
+export function machineFacts(wrk: string): Machine {
+  return {
+    nproc: availableParallelism(),
+    cpuModel: cpuModel(),
+    node: process.version,
+    workerd: workerdVersion(),
+    wrk,
+    miniflare: packageVersion("miniflare"),
+    wrangler: packageVersion("wrangler"),
+    portkey: packageVersion("@portkey-ai/gateway"),
+    kernel: release(),
+  };
+}
+
+/** The commit the Worker was bundled from, and whether its sources had uncommitted changes. */
+export function sourceRevision(): string {
+  const git = (args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8", timeout: 10_000 }).trim();
+  try {
+    const commit = git(["rev-parse", "--short", "HEAD"]);
+    const dirty = git(["status", "--porcelain", "--", "workers", "shared", "d1", "wrangler.toml"]);
+    return dirty === "" ? commit : `${commit} with uncommitted changes in workers/, shared/ or d1/`;
+  } catch {
+    return "unknown (not a git checkout)";
+  }
+}

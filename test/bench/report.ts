@@ -1,0 +1,193 @@
+// Renders the results as Markdown (printed, and written into docs/benchmarks.md between the
+// "latest run" markers) and writes the raw results to bench-results/latest.json.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ARM_IDS, ARM_NAMES, type ArmId } from "./arms.ts";
+import { MODES, type Mode } from "./config.ts";
+import { type BenchResults, type Load, type ModeResults, type PerArm, targets, ttftOf } from "./results.ts";
+import type { Percentiles } from "./sequential.ts";
+import { errorCount } from "./wrk.ts";
+
+export const START_MARK = "<!-- bench:latest:start -->";
+export const END_MARK = "<!-- bench:latest:end -->";
+
+const MODE_TITLES: Record<Mode, string> = {
+  json: "Non-streaming (JSON)",
+  sse: "Streaming (SSE, `stream: true`)",
+};
+
+function ms(v: number): string {
+  return Number.isFinite(v) ? v.toFixed(3) : "n/a";
+}
+
+function ratio(v: number): string {
+  if (v === Number.POSITIVE_INFINITY) return "∞";
+  return Number.isFinite(v) ? `${v.toFixed(2)}×` : "n/a";
+}
+
+function row(label: string, cells: PerArm<string>): string {
+  return `| ${label} | ${ARM_IDS.map((id) => cells[id]).join(" | ")} |`;
+}
+
+function perArm(fn: (id: ArmId) => string): PerArm<string> {
+  return { A: fn("A"), B: fn("B"), C: fn("C"), D: fn("D") };
+}
+
+function foreign(load: Load): string {
+  const tries = load.attempts > 1 ? ` (${load.attempts} tries)` : "";
+  return `${load.foreignCpuPct.toFixed(0)}%${tries}`;
+}
+
+function latencyOf(r: ModeResults): PerArm<Percentiles> {
+  return { A: r.latency.A.latency, B: r.latency.B.latency, C: r.latency.C.latency, D: r.latency.D.latency };
+}
+
+function armTable(r: ModeResults): string[] {
+  const lat = latencyOf(r);
+  const thr = r.throughput;
+  const cpu = r.cpu;
+  const dash = (id: ArmId, text: string) => (id === "A" ? "—" : text);
+  const lines = [
+    `| | ${ARM_IDS.map((id) => ARM_NAMES[id]).join(" | ")} |`,
+    `|---|${ARM_IDS.map(() => "---:").join("|")}|`,
+    row(
+      "p50 latency, c=1 (ms)",
+      perArm((id) => ms(lat[id].p50Ms)),
+    ),
+    row(
+      "p99 latency, c=1 (ms)",
+      perArm((id) => ms(lat[id].p99Ms)),
+    ),
+    row(
+      "added p50 over A (ms)",
+      perArm((id) => dash(id, ms(lat[id].p50Ms - lat.A.p50Ms))),
+    ),
+    row(
+      "added p99 over A (ms)",
+      perArm((id) => dash(id, ms(lat[id].p99Ms - lat.A.p99Ms))),
+    ),
+    row(
+      "p50 latency ÷ A / ÷ B",
+      perArm((id) => `${ratio(lat[id].p50Ms / lat.A.p50Ms)} / ${ratio(lat[id].p50Ms / lat.B.p50Ms)}`),
+    ),
+    row(
+      "requests measured at c=1",
+      perArm((id) => String(r.latency[id].requests)),
+    ),
+  ];
+  const t = ttftOf(r);
+  if (t) {
+    lines.push(
+      row(
+        "time to first token p50 / p99 (ms)",
+        perArm((id) => `${ms(t[id].p50Ms)} / ${ms(t[id].p99Ms)}`),
+      ),
+      row(
+        "added TTFT over A, p50 / p99 (ms)",
+        perArm((id) => dash(id, `${ms(t[id].p50Ms - t.A.p50Ms)} / ${ms(t[id].p99Ms - t.A.p99Ms)}`)),
+      ),
+    );
+  }
+  lines.push(
+    row(
+      "throughput, c=64 (req/s)",
+      perArm((id) => thr[id].rps.toFixed(0)),
+    ),
+    row(
+      "throughput ÷ A / ÷ B",
+      perArm((id) => `${ratio(thr[id].rps / thr.A.rps)} / ${ratio(thr[id].rps / thr.B.rps)}`),
+    ),
+    row(
+      "CPU per request at c=64 (ms)",
+      perArm((id) => ms(cpu[id].msPerRequest)),
+    ),
+    row(
+      "CPU per request ÷ A / ÷ B",
+      perArm(
+        (id) =>
+          `${ratio(cpu[id].msPerRequest / cpu.A.msPerRequest)} / ${ratio(cpu[id].msPerRequest / cpu.B.msPerRequest)}`,
+      ),
+    ),
+    row(
+      "failed requests (c=1, c=64)",
+      perArm((id) => `${r.latency[id].failures}, ${errorCount(thr[id])}`),
+    ),
+    row(
+      "other processes' CPU (c=1, c=64)",
+      perArm((id) => `${foreign(r.latency[id])}, ${foreign(thr[id])}`),
+    ),
+  );
+  return lines;
+}
+
+function comparison(results: BenchResults): string[] {
+  const m = results.modes;
+  const cell = (fn: (r: ModeResults) => string) => MODES.map((mode) => fn(m[mode])).join(" | ");
+  const diff = (r: ModeResults, p: "p50Ms" | "p99Ms") => ms(latencyOf(r).C[p] - latencyOf(r).B[p]);
+  const ttftDiff = (r: ModeResults) => {
+    const t = ttftOf(r);
+    return t ? `${ms(t.C.p50Ms - t.B.p50Ms)} / ${ms(t.C.p99Ms - t.B.p99Ms)}` : "—";
+  };
+  return [
+    "| Outlay against B and D | JSON | SSE |",
+    "|---|---:|---:|",
+    `| C − B, p50 at c=1 (ms) | ${cell((r) => diff(r, "p50Ms"))} |`,
+    `| C − B, p99 at c=1 (ms) | ${cell((r) => diff(r, "p99Ms"))} |`,
+    `| TTFT C − B, p50 / p99 (ms) | ${cell(ttftDiff)} |`,
+    `| throughput C ÷ B at c=64 | ${cell((r) => ratio(r.throughput.C.rps / r.throughput.B.rps))} |`,
+    `| throughput C ÷ D at c=64 | ${cell((r) => ratio(r.throughput.C.rps / r.throughput.D.rps))} |`,
+    `| CPU per request C − B (ms) | ${cell((r) => ms(r.cpu.C.msPerRequest - r.cpu.B.msPerRequest))} |`,
+    `| CPU per request D ÷ C | ${cell((r) => ratio(r.cpu.D.msPerRequest / r.cpu.C.msPerRequest))} |`,
+  ];
+}
+
+export function renderLatest(results: BenchResults): string {
+  const mc = results.machine;
+  const lines: string[] = [
+    "## Latest run",
+    "",
+    `- Date: ${results.date} (whole run ${results.elapsedS.toFixed(0)} s)`,
+    `- Command: \`${results.command}\`; Outlay bundled from ${results.revision}`,
+    `- Machine: ${mc.nproc} CPUs, ${mc.cpuModel}, Linux ${mc.kernel}`,
+    `- Software: Node ${mc.node}, workerd ${mc.workerd}, miniflare ${mc.miniflare}, wrangler ${mc.wrangler}, ${mc.wrk}, @portkey-ai/gateway ${mc.portkey}`,
+    `- Points: ${results.config.durationS} s measured after ${results.config.warmupS} s warm-up each; c=1 (latency, TTFT) with the sequential raw-socket client, c=64 (throughput, CPU) with \`wrk -t${results.config.throughputThreads} -c64\``,
+    "",
+  ];
+  for (const mode of MODES) {
+    lines.push(`### ${MODE_TITLES[mode]}`, "", ...armTable(results.modes[mode]), "");
+  }
+  lines.push("### Outlay against the null proxy and Portkey", "", ...comparison(results), "");
+  lines.push("### Targets", "", "| Target | Mode | Result | Limit | Met |", "|---|---|---:|---|---|");
+  for (const mode of MODES) {
+    for (const t of targets(mode, results.modes[mode])) {
+      lines.push(`| ${t.name} | ${mode.toUpperCase()} | ${t.detail} | ${t.limit} | ${t.met ? "met" : "**not met**"} |`);
+    }
+  }
+  const ev = results.outlayEvents;
+  lines.push(
+    "",
+    `Usage events written to D1 by the queue consumer during the run: ${ev.recorded} (requests to C completed and counted by the clients: ${ev.completedRequests}; requests still in flight when wrk stops are served and recorded but not counted by wrk).`,
+    "",
+  );
+  return lines.join("\n");
+}
+
+export function writeDocs(docsPath: string, latest: string, methodTemplate: string): void {
+  const block = `${START_MARK}\n${latest}\n${END_MARK}`;
+  let text = existsSync(docsPath) ? readFileSync(docsPath, "utf8") : "";
+  const start = text.indexOf(START_MARK);
+  const end = text.indexOf(END_MARK);
+  if (start >= 0 && end > start) {
+    text = `${text.slice(0, start)}${block}${text.slice(end + END_MARK.length)}`;
+  } else {
+    text = `${methodTemplate.trimEnd()}\n\n${block}\n`;
+  }
+  writeFileSync(docsPath, text);
+}
+
+export function writeJson(dir: string, results: BenchResults): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, "latest.json");
+  writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
+  return path;
+}

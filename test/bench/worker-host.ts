@@ -1,0 +1,154 @@
+// Child process of the benchmark: runs one Worker on workerd through Miniflare's programmatic API
+// and exposes it on a plain loopback socket that reaches the Worker directly (unsafeDirectSockets:
+// no Miniflare entry worker, no wrangler dev proxy). workerd is a child of this process, so the
+// orchestrator can account its CPU by process tree.
+//   node test/bench/worker-host.ts --arm null   --port N --upstream http://127.0.0.1:M
+//   node test/bench/worker-host.ts --arm outlay --port N --bundle /tmp/dir/index.js
+// Prints one line `READY {"url": ...}` on stdout when the Worker answers, then runs until SIGTERM.
+import { readFileSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4MiniflareOptions } from "miniflare";
+import { argFlag } from "./procs.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** compatibility_date and compatibility_flags of wrangler.toml: both arms run with Outlay's. */
+function compatibility(): { compatibilityDate: string; compatibilityFlags: string[] } {
+  const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? "";
+  if (!date) throw new Error("wrangler.toml has no compatibility_date");
+  return { compatibilityDate: date, compatibilityFlags: [...flags.matchAll(/"([^"]+)"/g)].flatMap((m) => m[1] ?? []) };
+}
+
+/** B: forwards method, headers and body to the mock upstream and returns its response as is. */
+const NULL_WORKER = `
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    return fetch(env.UPSTREAM + url.pathname + url.search, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+    });
+  },
+};
+`;
+
+function randomBase64(bytes: number): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("base64");
+}
+
+function randomToken(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+}
+
+function nullOptions(port: number, upstream: string): V4MiniflareOptions {
+  return {
+    name: "bench-null",
+    modules: true,
+    script: NULL_WORKER,
+    ...compatibility(),
+    bindings: { UPSTREAM: upstream },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port }],
+    cf: false,
+    log: new Log(LogLevel.WARN),
+  };
+}
+
+function outlayOptions(port: number, bundle: string, operatorToken: string): V4MiniflareOptions {
+  return {
+    name: "outlay",
+    modules: [{ type: "ESModule", path: bundle, contents: readFileSync(bundle, "utf8") }],
+    modulesRoot: dirname(bundle),
+    ...compatibility(),
+    bindings: {
+      KEY_PEPPER: randomToken(),
+      DATA_KEYS: `v1:${randomBase64(32)}`,
+      SESSION_SECRET: randomToken(),
+      OPERATOR_TOKEN: operatorToken,
+      ALLOW_LOOPBACK_UPSTREAMS: "true",
+    },
+    d1Databases: { DB: "outlay-bench" },
+    durableObjects: { TENANT_LEDGER: { className: "TenantLedger", useSQLite: true } },
+    queueProducers: { USAGE_QUEUE: { queueName: "outlay-usage" } },
+    queueConsumers: {
+      "outlay-usage": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10, deadLetterQueue: "outlay-usage-dlq" },
+    },
+    r2Buckets: { AUDIT_ARCHIVE: "outlay-audit" },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port }],
+    cf: false,
+    log: new Log(LogLevel.WARN),
+  };
+}
+
+/** Splits a migration file into statements: `;` at a line end, `--` comments dropped. */
+export function sqlStatements(sql: string): string[] {
+  const lines = sql.split("\n").filter((line) => !line.trim().startsWith("--"));
+  return lines
+    .join("\n")
+    .split(/;\s*\n/)
+    .map((s) => s.trim().replace(/;$/, ""))
+    .filter((s) => s.length > 0);
+}
+
+async function applyMigrations(mf: Miniflare): Promise<number> {
+  const dir = join(ROOT, "d1/migrations");
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".sql")).sort();
+  const db = await mf.getD1Database("DB");
+  let count = 0;
+  for (const file of files) {
+    const statements = sqlStatements(readFileSync(join(dir, file), "utf8"));
+    await db.batch(statements.map((s) => db.prepare(s)));
+    count += statements.length;
+  }
+  return count;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const arm = argFlag(argv, "arm");
+  const port = Number(argFlag(argv, "port"));
+  if (!Number.isInteger(port) || port <= 0) throw new Error("--port is required");
+  let options: V4MiniflareOptions;
+  if (arm === "null") {
+    const upstream = argFlag(argv, "upstream");
+    if (!upstream) throw new Error("--upstream is required for --arm null");
+    options = nullOptions(port, upstream);
+  } else if (arm === "outlay") {
+    const bundle = argFlag(argv, "bundle");
+    const operatorToken = process.env.BENCH_OPERATOR_TOKEN;
+    if (!bundle || !operatorToken) throw new Error("--bundle and BENCH_OPERATOR_TOKEN are required for --arm outlay");
+    options = outlayOptions(port, bundle, operatorToken);
+  } else {
+    throw new Error(`unknown --arm ${String(arm)}`);
+  }
+
+  const mf = new Miniflare(convertV4MiniflareOptions(options));
+  let disposing = false;
+  const stop = (): void => {
+    if (disposing) return;
+    disposing = true;
+    const force = setTimeout(() => process.exit(0), 5_000);
+    void mf.dispose().finally(() => {
+      clearTimeout(force);
+      process.exit(0);
+    });
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  // The orchestrator owns this process: when it goes away (stdin closes), so do we.
+  process.stdin.on("end", stop);
+  process.stdin.resume();
+
+  await mf.ready;
+  const url = await mf.unsafeGetDirectURL();
+  const migrations = arm === "outlay" ? await applyMigrations(mf) : 0;
+  process.stdout.write(`READY ${JSON.stringify({ url: url.origin, migrations })}\n`);
+}
+
+main().catch((error: unknown) => {
+  console.error("worker-host failed:", error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exit(1);
+});
