@@ -1,8 +1,8 @@
 // Passes an SSE body to the client chunk by chunk (never buffered) while a meter reads each
 // event on the side. Pull-based, so a client abort cancels the upstream read at once. The end
 // of the body, however it comes (complete, upstream cut, client abort), calls `onEnd` once.
-// With `strip`, events are forwarded one by one so that the meter can drop one (the usage chunk
-// the proxy asked for on the client's behalf).
+// With `strip`, text is handed over up to the last complete event, so that an event the meter
+// drops (the usage chunk the proxy asked for on the client's behalf) can be cut out of it.
 import { createParser } from "eventsource-parser";
 import { utf8 } from "../../shared/encoding.ts";
 import type { StreamMeter } from "./providers/types.ts";
@@ -16,6 +16,26 @@ export type MeteredBodyOptions = {
   onEnd: (end: BodyEnd) => void;
 };
 
+const EVENT_END = /\r\n\r\n|\n\n|\r\r/g;
+
+/** Index just past the last blank line (the end of the last complete event), or 0. */
+function completeUpTo(text: string): number {
+  let end = 0;
+  for (const match of text.matchAll(EVENT_END)) end = match.index + match[0].length;
+  return end;
+}
+
+/** Removes the events whose data is one of `dropped` from text made of complete events. */
+function withoutEvents(text: string, dropped: string[]): string {
+  const parts = text.split(/(\r\n\r\n|\n\n|\r\r)/);
+  let out = "";
+  for (let i = 0; i < parts.length; i += 2) {
+    const block = parts[i] ?? "";
+    if (!dropped.some((data) => block.includes(data))) out += block + (parts[i + 1] ?? "");
+  }
+  return out;
+}
+
 export function meteredBody(
   upstream: ReadableStream<Uint8Array>,
   options: MeteredBodyOptions,
@@ -25,7 +45,8 @@ export function meteredBody(
   const decoder = new TextDecoder();
   let ended = false;
   let sawFirstByte = false;
-  let pending: string[] = [];
+  let carry = "";
+  let dropped: string[] = [];
 
   const end = (how: BodyEnd) => {
     if (ended) return;
@@ -35,11 +56,18 @@ export function meteredBody(
 
   const parser = createParser({
     onEvent(message) {
-      const forward = meter.onEvent(message.event, message.data);
-      if (strip && forward)
-        pending.push(`${message.event ? `event: ${message.event}\n` : ""}data: ${message.data}\n\n`);
+      if (!meter.onEvent(message.event, message.data) && strip) dropped.push(message.data);
     },
   });
+
+  /** Text to hand over once `text` (complete events only) went through the parser. */
+  const strippedText = (text: string): string => {
+    parser.feed(text);
+    if (dropped.length === 0) return text;
+    const kept = withoutEvents(text, dropped);
+    dropped = [];
+    return kept;
+  };
 
   return new ReadableStream<Uint8Array>(
     {
@@ -55,8 +83,11 @@ export function meteredBody(
             return;
           }
           if (result.done) {
+            if (strip && carry) {
+              const rest = strippedText(`${carry}\n\n`).replace(/\n\n$/, "");
+              if (rest) controller.enqueue(utf8.encode(rest));
+            }
             parser.reset({ consume: true });
-            if (pending.length > 0) controller.enqueue(utf8.encode(pending.join("")));
             end("complete");
             controller.close();
             return;
@@ -70,10 +101,13 @@ export function meteredBody(
             parser.feed(decoder.decode(result.value, { stream: true }));
             return;
           }
-          parser.feed(decoder.decode(result.value, { stream: true }));
-          if (pending.length === 0) continue;
-          controller.enqueue(utf8.encode(pending.join("")));
-          pending = [];
+          const text = carry + decoder.decode(result.value, { stream: true });
+          const cut = completeUpTo(text);
+          carry = text.slice(cut);
+          if (cut === 0) continue;
+          const out = strippedText(text.slice(0, cut));
+          if (!out) continue;
+          controller.enqueue(utf8.encode(out));
           return;
         }
       },
