@@ -1,7 +1,7 @@
 // Byte encodings used in ids, keys and ciphertexts.
 // base32: RFC 4648 section 6 alphabet, lower-cased, no padding (case-insensitive safe in URLs and headers).
 
-const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
+export const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
 
 export function base32(bytes: Uint8Array): string {
   let out = "";

@@ -1,6 +1,6 @@
 // Random identifiers. Public ids are base32 (lower case, no padding) so they survive any
 // transport; secrets carry at least 128 bits of randomness.
-import { base32 } from "./encoding.ts";
+import { BASE32, base32 } from "./encoding.ts";
 
 export function randomBytes(length: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(length));
@@ -21,7 +21,7 @@ export function newRequestId(now = Date.now()): string {
   let time = "";
   let value = now;
   for (let i = 0; i < 11; i++) {
-    time = "abcdefghijklmnopqrstuvwxyz234567"[value % 32] + time;
+    time = BASE32[value % 32] + time;
     value = Math.floor(value / 32);
   }
   return `req_${time}${base32(randomBytes(7)).slice(0, 10)}`;
