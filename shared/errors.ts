@@ -13,6 +13,9 @@ export type ErrorCode =
   | "provider_not_configured"
   | "invalid_api_key"
   | "forbidden"
+  | "budget_exceeded"
+  | "policy_denied"
+  | "rate_limited"
   | "not_found"
   | "ledger_unavailable"
   | "upstream_unreachable"
@@ -30,6 +33,9 @@ const STATUS: Record<ErrorCode, number> = {
   provider_not_configured: 400,
   invalid_api_key: 401,
   forbidden: 403,
+  budget_exceeded: 402,
+  policy_denied: 403,
+  rate_limited: 429,
   not_found: 404,
   ledger_unavailable: 503,
   upstream_unreachable: 502,

@@ -29,7 +29,11 @@ export type Outcome =
   | "upstream_cut"
   | "upstream_unreachable"
   | "client_abort"
-  | "bad_request";
+  | "bad_request"
+  /** refused by a budget, policy or rate limit: never sent upstream */
+  | "refused"
+  /** a stream Outlay ended early because a blocking budget ran out */
+  | "budget_cut";
 
 export type PriceRecord = {
   source: "catalog" | "override";

@@ -5,6 +5,7 @@ import { api } from "./api/index.ts";
 import { apiError } from "./api/errors.ts";
 import { operator } from "./api/operator.ts";
 import { gateway } from "./gateway/index.ts";
+import { consumeAudit } from "./ingest/audit-consumer.ts";
 import { consumeUsage } from "./ingest/usage-consumer.ts";
 
 export { TenantLedger } from "./ledger/tenant-ledger.ts";
@@ -27,5 +28,6 @@ export default {
   fetch: app.fetch,
   async queue(batch, env) {
     if (batch.queue.startsWith("outlay-usage")) await consumeUsage(batch, env);
+    else if (batch.queue.startsWith("outlay-audit")) await consumeAudit(batch, env);
   },
 } satisfies ExportedHandler<Env>;

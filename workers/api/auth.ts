@@ -2,6 +2,7 @@
 // Tokens are stored as HMAC-SHA-256(pepper, token) in D1 and compared in constant time. Every
 // failure answers the same 401, whether the tenant, the token or the secret was wrong.
 import { createMiddleware } from "hono/factory";
+import type { AuditActor } from "../../shared/audit.ts";
 import { keyHash, sameHash } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
 import { parseKey } from "../../shared/keys.ts";
@@ -9,7 +10,7 @@ import { tenantDb, type TenantDb } from "../../shared/tenant-db.ts";
 import { readBearer } from "../gateway/providers/openai/api.ts";
 import { apiError } from "./errors.ts";
 
-export type ApiEnv = { Bindings: Env; Variables: { tenantId: string; db: TenantDb } };
+export type ApiEnv = { Bindings: Env; Variables: { tenantId: string; db: TenantDb; actor: AuditActor } };
 
 export const adminAuth = createMiddleware<ApiEnv>(async function adminAuth(c, next) {
   const token = readBearer(c.req.raw.headers);
@@ -27,6 +28,7 @@ export const adminAuth = createMiddleware<ApiEnv>(async function adminAuth(c, ne
   if (!row || row.revoked_at !== null || !sameHash(row.token_hash, hash)) return apiError(c, denied);
   c.set("tenantId", parsed.tenantId);
   c.set("db", db);
+  c.set("actor", { kind: "admin", id: parsed.id });
   await next();
 });
 

@@ -74,7 +74,7 @@ keys.post("/", async (c) => {
     prefix: minted.prefix,
     dimensions,
     expiresAt,
-  });
+  }, Date.now(), c.get("actor"));
   return c.json({ ...keyView(record), key: minted.key }, 201);
 });
 
@@ -102,7 +102,7 @@ keys.post("/:id/revoke", async (c) => {
   const notFound = new AppError("not_found", "No such key.");
   if (!ID_PATTERN.test(id)) return apiError(c, notFound);
   const tenantId = c.get("tenantId");
-  const record = await ledgerFor(c.env, tenantId).revokeKey(tenantId, id);
+  const record = await ledgerFor(c.env, tenantId).revokeKey(tenantId, id, Date.now(), c.get("actor"));
   if (!record) return apiError(c, notFound);
   return c.json(keyView(record));
 });

@@ -1,4 +1,4 @@
-// Tenant settings (GET/PATCH /api/v1/settings) and negotiated price overrides
+// Tenant settings (GET/PATCH /api/v1/settings: pass-through keys, the budgets' time zone) and negotiated price overrides
 // (GET/PUT/DELETE /api/v1/prices/overrides). Both live in the tenant's ledger, which the
 // gateway reads on admission, so a change applies to the very next call.
 import { Hono } from "hono";
@@ -6,10 +6,21 @@ import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { parseDecimal } from "../../shared/money.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
+import { isTimeZone } from "../../shared/windows.ts";
+import type { TenantSettings } from "../ledger/types.ts";
 import { ledgerFor, type ApiEnv } from "./auth.ts";
 import { apiError, invalid, jsonBody } from "./errors.ts";
 
-const Settings = z.strictObject({ allow_passthrough_keys: z.boolean() });
+const Settings = z.strictObject({
+  allow_passthrough_keys: z.boolean().optional(),
+  time_zone: z
+    .string()
+    .max(64)
+    .refine(isTimeZone, "must be an IANA time zone name such as Europe/Berlin or UTC")
+    .optional(),
+});
+
+const settingsView = (s: TenantSettings) => ({ allow_passthrough_keys: s.allowPassthroughKeys, time_zone: s.timeZone });
 
 const Rate = z.string().refine((v) => parseDecimal(v) !== null, "must be a decimal string of USD per million tokens");
 
@@ -25,18 +36,17 @@ const Override = z.strictObject({
 export const settings = new Hono<ApiEnv>();
 
 settings.get("/settings", async (c) => {
-  const s = await ledgerFor(c.env, c.get("tenantId")).getSettings();
-  return c.json({ allow_passthrough_keys: s.allowPassthroughKeys });
+  return c.json(settingsView(await ledgerFor(c.env, c.get("tenantId")).getSettings()));
 });
 
 settings.patch("/settings", async (c) => {
   const parsed = Settings.safeParse(await jsonBody(c));
   if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
   const tenantId = c.get("tenantId");
-  const s = await ledgerFor(c.env, tenantId).setSettings(tenantId, {
-    allowPassthroughKeys: parsed.data.allow_passthrough_keys,
-  });
-  return c.json({ allow_passthrough_keys: s.allowPassthroughKeys });
+  const change: Partial<TenantSettings> = {};
+  if (parsed.data.allow_passthrough_keys !== undefined) change.allowPassthroughKeys = parsed.data.allow_passthrough_keys;
+  if (parsed.data.time_zone !== undefined) change.timeZone = parsed.data.time_zone;
+  return c.json(settingsView(await ledgerFor(c.env, tenantId).setSettings(tenantId, change)));
 });
 
 function overrideView(o: PriceOverride) {

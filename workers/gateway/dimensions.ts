@@ -25,9 +25,10 @@ export function checkDimension(name: string, value: string): AppError | null {
   return null;
 }
 
+/** The request's own dimensions (body, then headers). The key's bound ones are added by the
+ * ledger, which refuses a request that tries to change one. */
 export function collectDimensions(
   headers: Headers,
-  bound: Record<string, string>,
   fromBody: Record<string, string>,
 ): Record<string, string> | AppError {
   const out: Record<string, string> = { ...fromBody };
@@ -37,16 +38,8 @@ export function collectDimensions(
     const value = raw.trim();
     const problem = checkDimension(name, value);
     if (problem) return problem;
-    const boundValue = bound[name];
-    if (boundValue !== undefined && boundValue !== value) {
-      return new AppError(
-        "invalid_dimension",
-        `Dimension "${name}" is bound to this key and cannot be changed per request.`,
-      );
-    }
     out[name] = value;
   }
-  Object.assign(out, bound);
   if (Object.keys(out).length > MAX_DIMENSIONS) {
     return new AppError("invalid_dimension", `A call may carry at most ${MAX_DIMENSIONS} dimensions.`);
   }

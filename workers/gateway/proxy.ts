@@ -1,24 +1,28 @@
 // The hot path of one proxied call:
 //
 //   request ─┬─ parse key (routing part: tenant, key id) ── 401 if malformed
-//            ├─ TenantLedger(tenant).admit(key hash, provider)   ┐ in parallel:
-//            ├─ read body under the size limit                   ┘ one DO round trip, no D1
-//            ├─ shape: endpoint, model, stream; dimensions; credential (decrypted in memory)
+//            ├─ key hash ∥ read body under the size limit
+//            ├─ learn: endpoint, model, stream, output limit, prompt estimate, dimensions
+//            ├─ TenantLedger(tenant).admit(...)  one DO round trip, no D1: key, policies, rate
+//            │    limits, budgets; holds the worst-case cost ── refusal in the provider's shape
+//            ├─ credential (decrypted in memory); the policy's output limit added if needed
 //            ├─ fetch upstream ── body streamed back through meteredBody (usage read on the side)
-//            └─ after the last byte (waitUntil): price, one usage event to USAGE_QUEUE
+//            └─ after the last byte (waitUntil): price, one usage event to USAGE_QUEUE, settle
 import type { Context } from "hono";
 import { dataKeyring, keyHash, open } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
 import { newRequestId } from "../../shared/ids.ts";
 import { parseKey } from "../../shared/keys.ts";
 import type { Outcome, UsageEvent } from "../../shared/usage.ts";
-import type { Admitted, AdmitResult } from "../ledger/types.ts";
+import { formatUsd } from "../../shared/money.ts";
+import type { TenantLedger } from "../ledger/tenant-ledger.ts";
+import type { Admitted, AdmitRequest, AdmitResult, BudgetHeadroom, CallFacts, Refused } from "../ledger/types.ts";
 import { parseJsonObject, readBody } from "./body.ts";
 import { collectDimensions } from "./dimensions.ts";
 import { KNOWN_PROVIDERS } from "./providers/registry.ts";
-import type { JsonObject, ProviderAdapter } from "./providers/types.ts";
-import { buildEvent, estimateTokens, sendEvent, type CallRecord } from "./record.ts";
-import { refusal, relay } from "./relay.ts";
+import type { CallShape, JsonObject, ProviderAdapter } from "./providers/types.ts";
+import { buildEvent, estimateInputTokens, sendEvent, type CallRecord } from "./record.ts";
+import { BUDGET_REMAINING_HEADER, REFUSAL_RULE_HEADER, refusal, relay } from "./relay.ts";
 
 export const PASSTHROUGH_HEADER = "x-outlay-provider-key";
 
@@ -54,13 +58,75 @@ function upstreamHeaders(request: Request, adapter: ProviderAdapter, auth: Recor
   return headers;
 }
 
-async function admit(env: Env, tenantId: string, keyId: string, hash: string, provider: string): Promise<AdmitResult> {
+type Ledger = DurableObjectStub<TenantLedger>;
+
+const LEDGER_UNAVAILABLE = "Outlay could not check this request and refused it; retry shortly.";
+
+function ledgerOf(env: Env, tenantId: string): Ledger {
   try {
-    const ledger = env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId));
-    return await ledger.admit({ keyId, keyHash: hash, provider, now: Date.now() });
+    return env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId));
   } catch {
-    throw new AppError("ledger_unavailable", "Outlay could not check this request and refused it; retry shortly.");
+    throw new AppError("ledger_unavailable", LEDGER_UNAVAILABLE);
   }
+}
+
+async function admit(ledger: Ledger, request: AdmitRequest): Promise<AdmitResult> {
+  try {
+    return await ledger.admit(request);
+  } catch {
+    throw new AppError("ledger_unavailable", LEDGER_UNAVAILABLE);
+  }
+}
+
+async function settle(ledger: Ledger, event: UsageEvent): Promise<void> {
+  try {
+    await ledger.settle([event]);
+  } catch (error) {
+    // The usage consumer settles the call again from its event (reconciliation).
+    console.error(
+      "settle failed; the usage consumer will reconcile",
+      event.requestId,
+      error instanceof Error ? error.name : "unknown",
+    );
+  }
+}
+
+/** Response headers naming what refused the call and, for rate limits, when to retry. */
+function refusalHeaders(refused: Refused): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (refused.ruleId) headers[REFUSAL_RULE_HEADER] = refused.ruleId;
+  if (refused.retryAfterSeconds !== undefined) headers["retry-after"] = String(refused.retryAfterSeconds);
+  return headers;
+}
+
+function budgetHeaders(budgets: readonly BudgetHeadroom[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const b of budgets) headers[`${BUDGET_REMAINING_HEADER}${b.id}`] = formatUsd(b.remainingNano);
+  return headers;
+}
+
+type Learned = { body: JsonObject | null; shape: CallShape; dimensions: Record<string, string> };
+
+/** What the call is, from its body and headers; an AppError when the request is malformed. */
+function learn(
+  request: Request,
+  bytes: Uint8Array | AppError,
+  adapter: ProviderAdapter,
+  path: string,
+  hasBody: boolean,
+): Learned | AppError {
+  if (bytes instanceof AppError) return bytes;
+  let body: JsonObject | null = null;
+  if (hasBody) {
+    const json = parseJsonObject(bytes, request.headers.get("content-type"));
+    if (json instanceof AppError) return json;
+    body = json;
+  }
+  const shape = adapter.shape({ path, method: request.method, body });
+  if (shape instanceof AppError) return shape;
+  const dimensions = collectDimensions(request.headers, shape.bodyDimensions);
+  if (dimensions instanceof AppError) return dimensions;
+  return { body, shape, dimensions };
 }
 
 async function credentialFor(
@@ -95,27 +161,13 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
   const { adapter, provider } = call;
   const request = c.req.raw;
   const url = new URL(request.url);
+  const invalidKey = new AppError("invalid_api_key", "Incorrect or missing Outlay API key.");
 
   const presented = adapter.readKey(request.headers, url);
   const parsed = parseKey(presented, "olk");
-  if (!presented || !parsed) {
-    return refusal(adapter, new AppError("invalid_api_key", "Incorrect or missing Outlay API key."), requestId);
-  }
+  if (!presented || !parsed) return refusal(adapter, invalidKey, requestId);
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
-  let admission: AdmitResult;
-  let bodyBytes: Uint8Array | AppError;
-  try {
-    [admission, bodyBytes] = await Promise.all([
-      keyHash(c.env.KEY_PEPPER, presented).then((hash) => admit(c.env, parsed.tenantId, parsed.id, hash, provider)),
-      hasBody ? readBody(request) : Promise.resolve(new Uint8Array(0)),
-    ]);
-  } catch (error) {
-    if (error instanceof AppError) return refusal(adapter, error, requestId);
-    throw error;
-  }
-  if (!admission.ok) {
-    return refusal(adapter, new AppError("invalid_api_key", "Incorrect or missing Outlay API key."), requestId);
-  }
+  let ledger: Ledger;
 
   const record: CallRecord = {
     requestId,
@@ -126,13 +178,17 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
     endpoint: "",
     stream: false,
     startedAt,
-    dimensions: { ...admission.key.dimensions },
-    priceOverrides: admission.priceOverrides,
+    dimensions: {},
+    priceOverrides: [],
   };
-  const emit = (event: UsageEvent) =>
-    c.executionCtx.waitUntil(sendEvent(c.env.USAGE_QUEUE as Queue<UsageEvent>, event));
-  const refuseAfterAuth = (error: AppError, outcome: Outcome = "bad_request") => {
-    emit(
+  let held = false;
+  // One usage event per authenticated call, and the hold (if any) settled by it.
+  const finish = (event: UsageEvent) =>
+    c.executionCtx.waitUntil(
+      Promise.all([sendEvent(c.env.USAGE_QUEUE as Queue<UsageEvent>, event), held ? settle(ledger, event) : null]),
+    );
+  const refuseAfterAuth = (error: AppError, outcome: Outcome = "bad_request", headers: Record<string, string> = {}) => {
+    finish(
       buildEvent(record, {
         status: error.status,
         outcome,
@@ -142,25 +198,67 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
         endedAt: Date.now(),
       }),
     );
-    return refusal(adapter, error, requestId);
+    return refusal(adapter, error, requestId, headers);
   };
 
-  if (bodyBytes instanceof AppError) return refuseAfterAuth(bodyBytes);
-  let body: JsonObject | null = null;
-  if (hasBody) {
-    const json = parseJsonObject(bodyBytes, request.headers.get("content-type"));
-    if (json instanceof AppError) return refuseAfterAuth(json);
-    body = json;
+  let admission: AdmitResult;
+  let learned: Learned | AppError;
+  let bytes: Uint8Array | AppError;
+  let inputEstimate = 0;
+  try {
+    ledger = ledgerOf(c.env, parsed.tenantId);
+    let hash: string;
+    [hash, bytes] = await Promise.all([
+      keyHash(c.env.KEY_PEPPER, presented),
+      hasBody ? readBody(request) : Promise.resolve(new Uint8Array(0)),
+    ]);
+    learned = learn(request, bytes, adapter, call.path, hasBody);
+    inputEstimate =
+      learned instanceof AppError || bytes instanceof AppError
+        ? 0
+        : estimateInputTokens(bytes.byteLength, learned.body);
+    const facts: CallFacts | null =
+      learned instanceof AppError
+        ? null
+        : {
+            model: learned.shape.model,
+            endpoint: learned.shape.endpoint,
+            stream: learned.shape.stream,
+            metered: learned.shape.metered,
+            inputTokens: inputEstimate,
+            maxOutputTokens: learned.shape.maxOutputTokens,
+            dimensions: learned.dimensions,
+            source: request.headers.get("cf-connecting-ip"),
+          };
+    // One round trip decides the key, policies, rate limits and budgets; a malformed request
+    // is only authenticated (so the key is checked before anything is said about the request).
+    admission = await admit(ledger, {
+      keyId: parsed.id,
+      keyHash: hash,
+      provider,
+      requestId,
+      now: Date.now(),
+      call: facts,
+    });
+  } catch (error) {
+    if (error instanceof AppError) return refusal(adapter, error, requestId);
+    throw error;
   }
-  const shape = adapter.shape({ path: call.path, method: request.method, body });
-  if (shape instanceof AppError) return refuseAfterAuth(shape);
-  record.model = shape.model;
-  record.endpoint = shape.endpoint;
-  record.stream = shape.stream;
-
-  const dimensions = collectDimensions(request.headers, admission.key.dimensions, shape.bodyDimensions);
-  if (dimensions instanceof AppError) return refuseAfterAuth(dimensions);
-  record.dimensions = dimensions;
+  if (!admission.ok && admission.code === "invalid_api_key") return refusal(adapter, invalidKey, requestId);
+  if (!(learned instanceof AppError)) {
+    record.model = learned.shape.model;
+    record.endpoint = learned.shape.endpoint;
+    record.stream = learned.shape.stream;
+    record.dimensions = learned.dimensions;
+  }
+  if (!admission.ok) {
+    return refuseAfterAuth(new AppError(admission.code, admission.message), "refused", refusalHeaders(admission));
+  }
+  record.dimensions = admission.dimensions;
+  record.priceOverrides = admission.priceOverrides;
+  held = admission.held;
+  if (learned instanceof AppError) return refuseAfterAuth(learned);
+  const { shape } = learned;
 
   const baseUrl = admission.provider?.baseUrl ?? KNOWN_PROVIDERS[provider]?.baseUrl;
   if (!baseUrl) {
@@ -185,7 +283,17 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
   }
   if (credential instanceof AppError) return refuseAfterAuth(credential);
 
-  const upstreamBody = shape.rewrittenBody ? JSON.stringify(shape.rewrittenBody) : hasBody ? bodyBytes : undefined;
+  let rewritten = shape.rewrittenBody;
+  if (admission.injectMaxOutputTokens !== null && learned.body) {
+    rewritten = adapter.withMaxOutputTokens(
+      rewritten ?? learned.body,
+      shape,
+      admission.injectMaxOutputTokens,
+      provider,
+    );
+  }
+  const sent = bytes instanceof AppError ? undefined : bytes;
+  const upstreamBody = rewritten ? JSON.stringify(rewritten) : hasBody ? sent : undefined;
   let upstream: Response;
   try {
     upstream = await fetch(adapter.upstreamUrl(baseUrl, call.path, url.searchParams), {
@@ -199,15 +307,13 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
       "upstream_unreachable",
     );
   }
-  // The event is sent when the body ends, which may be after this handler returned.
-  const { promise: ended, resolve: emitLater } = Promise.withResolvers<UsageEvent>();
-  c.executionCtx.waitUntil(ended.then((event) => sendEvent(c.env.USAGE_QUEUE as Queue<UsageEvent>, event)));
   return relay(upstream, {
     adapter,
     shape,
     record,
     requestId,
-    emit: emitLater,
-    inputEstimate: estimateTokens(bodyBytes.byteLength),
+    emit: finish,
+    inputEstimate,
+    headers: budgetHeaders(admission.budgets),
   });
 }

@@ -22,6 +22,35 @@ export function estimateTokens(chars: number): number {
   return Math.ceil(chars / 4);
 }
 
+/** Tokens counted for one inline image, audio or file (base64 or data: URL): about a large image. */
+export const INLINE_MEDIA_TOKENS = 1600;
+const INLINE_MEDIA_MIN = 1024;
+const BASE64 = /^(data:[^,]{1,100},)?[A-Za-z0-9+/=\r\n]+$/;
+
+function inlineMedia(value: unknown, found: { count: number; chars: number }): void {
+  if (typeof value === "string") {
+    if (value.length >= INLINE_MEDIA_MIN && BASE64.test(value.slice(0, 4096))) {
+      found.count += 1;
+      found.chars += value.length;
+    }
+  } else if (Array.isArray(value)) {
+    for (const item of value) inlineMedia(item, found);
+  } else if (typeof value === "object" && value !== null) {
+    for (const item of Object.values(value)) inlineMedia(item, found);
+  }
+}
+
+/**
+ * The prompt's size in tokens for holds and token rate limits, before the provider counts it:
+ * the body's bytes / 4 (JSON syntax makes this err high), with each inline base64 blob counted
+ * as INLINE_MEDIA_TOKENS instead of by its length.
+ */
+export function estimateInputTokens(bodyBytes: number, body: unknown): number {
+  const media = { count: 0, chars: 0 };
+  inlineMedia(body, media);
+  return estimateTokens(bodyBytes - media.chars) + media.count * INLINE_MEDIA_TOKENS;
+}
+
 /**
  * Usage of a call whose body ended before the provider's final usage: what the provider already
  * reported is kept (input with its cached parts, output and reasoning so far); input it never

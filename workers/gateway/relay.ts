@@ -12,11 +12,20 @@ import { buildEvent, estimateUsage, type CallRecord } from "./record.ts";
 
 export const REQUEST_ID_HEADER = "x-outlay-request-id";
 export const REFUSAL_HEADER = "x-outlay-refusal";
+/** The id of the budget, policy or rate limit that refused a call. */
+export const REFUSAL_RULE_HEADER = "x-outlay-refusal-rule";
+/** Prefix of one header per budget the call counts against: what is left, in USD, after its hold. */
+export const BUDGET_REMAINING_HEADER = "x-outlay-budget-remaining-";
 
 const DROP_RESPONSE = new Set(["content-length", "connection", "keep-alive", "transfer-encoding", "set-cookie"]);
 
-export function refusal(adapter: ProviderAdapter, error: AppError, requestId: string): Response {
-  const headers = new Headers({ "content-type": "application/json", [REQUEST_ID_HEADER]: requestId });
+export function refusal(
+  adapter: ProviderAdapter,
+  error: AppError,
+  requestId: string,
+  extra: Record<string, string> = {},
+): Response {
+  const headers = new Headers({ ...extra, "content-type": "application/json", [REQUEST_ID_HEADER]: requestId });
   headers.set(REFUSAL_HEADER, error.code);
   return new Response(JSON.stringify(adapter.errorBody(error)), { status: error.status, headers });
 }
@@ -29,6 +38,8 @@ export type RelayContext = {
   emit: (event: UsageEvent) => void;
   /** Estimated input tokens of the request, for calls that end before the provider reports usage. */
   inputEstimate: number;
+  /** Outlay's own response headers (remaining budgets). */
+  headers: Record<string, string>;
 };
 
 type Measure = { outcome: Outcome; usage: TokenUsage | null; usageSource: UsageSource; firstByteAt: number | null };
@@ -37,6 +48,7 @@ export async function relay(upstream: Response, ctx: RelayContext): Promise<Resp
   const { adapter, shape } = ctx;
   const headers = new Headers();
   for (const [name, value] of upstream.headers) if (!DROP_RESPONSE.has(name)) headers.set(name, value);
+  for (const [name, value] of Object.entries(ctx.headers)) headers.set(name, value);
   headers.set(REQUEST_ID_HEADER, ctx.requestId);
   const init = { status: upstream.status, statusText: upstream.statusText, headers };
   const record = (status: number, m: Measure) =>

@@ -1,8 +1,10 @@
-// Usage queue consumer: writes raw events and hourly rollups to D1 in one batch (one
-// transaction) per tenant. Idempotent by request id: an event already stored is ignored, and
-// rollups only take events not yet rolled up, so a redelivered batch changes nothing.
+// Usage queue consumer: settles events with the tenant's ledger (reconciliation), then writes raw
+// events and hourly rollups to D1 in one batch (one transaction) per tenant. Idempotent by request
+// id: an event already stored is ignored, and rollups only take events not yet rolled up, so a
+// redelivered batch changes nothing.
 import { tenantDb } from "../../shared/tenant-db.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
+import { perTenant } from "./batches.ts";
 
 const HOUR_MS = 3_600_000;
 
@@ -73,26 +75,22 @@ export async function writeUsage(db: D1Database, tenantId: string, events: Usage
   ]);
 }
 
-export async function consumeUsage(batch: MessageBatch, env: Env): Promise<void> {
-  const byTenant = new Map<string, { events: UsageEvent[]; messages: Message[] }>();
-  for (const message of batch.messages) {
-    if (!isUsageEvent(message.body)) {
-      console.error("usage queue: dropped a message that is not a usage event", message.id);
-      message.ack();
-      continue;
-    }
-    const group = byTenant.get(message.body.tenantId) ?? { events: [], messages: [] };
-    group.events.push(message.body);
-    group.messages.push(message);
-    byTenant.set(message.body.tenantId, group);
-  }
-  for (const [tenantId, group] of byTenant) {
-    try {
-      await writeUsage(env.DB, tenantId, group.events);
-      for (const m of group.messages) m.ack();
-    } catch (error) {
-      console.error("usage queue: batch write failed, retrying", error instanceof Error ? error.message : "unknown");
-      for (const m of group.messages) m.retry({ delaySeconds: Math.min(60, 2 ** m.attempts) });
-    }
-  }
+/**
+ * Settles the events the ledger may not have seen (the gateway settles each call as it ends; if
+ * that was lost, this books the call and releases or reconciles its hold), then stores them.
+ * Events already in D1 were settled when first stored; the ledger ignores a settle it has had.
+ */
+async function settleAndWrite(env: Env, tenantId: string, events: UsageEvent[]): Promise<void> {
+  const stored = await tenantDb(env.DB, tenantId).all<{ request_id: string }>(
+    "SELECT request_id FROM usage_events WHERE tenant_id = ?1 AND request_id IN (SELECT value FROM json_each(?2))",
+    JSON.stringify(events.map((e) => e.requestId)),
+  );
+  const known = new Set(stored.map((r) => r.request_id));
+  const fresh = events.filter((e) => !known.has(e.requestId));
+  if (fresh.length > 0) await env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId)).settle(fresh);
+  await writeUsage(env.DB, tenantId, events);
+}
+
+export function consumeUsage(batch: MessageBatch, env: Env): Promise<void> {
+  return perTenant(batch, env, "usage", isUsageEvent, settleAndWrite);
 }

@@ -1,7 +1,7 @@
 // TenantLedger storage (SQLite-backed Durable Object storage), created behind a stored version.
 // Every table and row shape is documented in workers/ledger/README.md.
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -15,6 +15,20 @@ export const MIGRATIONS: readonly string[] = [
      provider TEXT NOT NULL, model TEXT NOT NULL, input TEXT NOT NULL, cached_input TEXT NOT NULL,
      cache_write TEXT NOT NULL, output TEXT NOT NULL, PRIMARY KEY (provider, model));
    CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, sql TEXT NOT NULL, params TEXT NOT NULL);`,
+  `CREATE TABLE rules (
+     id TEXT PRIMARY KEY, kind TEXT NOT NULL, spec TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+   CREATE TABLE holds (
+     request_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, amount TEXT NOT NULL, drawn TEXT NOT NULL, tokens INTEGER NOT NULL,
+     budgets TEXT NOT NULL, limits TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+   CREATE INDEX holds_by_expiry ON holds (expires_at);
+   CREATE TABLE budget_spend (
+     budget_id TEXT NOT NULL, window_key INTEGER NOT NULL, spent TEXT NOT NULL, PRIMARY KEY (budget_id, window_key));
+   CREATE TABLE budget_alerts (
+     budget_id TEXT NOT NULL, window_key INTEGER NOT NULL, percent INTEGER NOT NULL, at INTEGER NOT NULL,
+     PRIMARY KEY (budget_id, window_key, percent));
+   CREATE TABLE settled (request_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
+   CREATE INDEX settled_by_time ON settled (at);
+   CREATE TABLE audit_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);`,
 ];
 
 export function migrate(sql: SqlStorage): void {

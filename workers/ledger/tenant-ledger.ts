@@ -1,21 +1,35 @@
-// TenantLedger: one Durable Object per tenant, the single writer of its hot-path state (keys,
-// provider credentials, settings, price overrides). `admit` answers a proxied call in one round
-// trip with no D1 query. Changes are mirrored to D1 for listing through an outbox flushed after
-// each change (and retried by alarm), so D1 never misses a change the ledger made.
+// TenantLedger: one Durable Object per tenant, the single writer of its hot-path state: keys,
+// provider credentials, settings, price overrides, budgets, policies, rate limits and the holds
+// of calls in flight. `admit` decides a proxied call in one round trip with no D1 query and
+// holds its worst-case cost; `settle` replaces the hold by the actual cost, once per request id.
+// Changes are mirrored to D1 and decisions sent as audit events through the outbox (outbox.ts).
 import { DurableObject } from "cloudflare:workers";
+import { SYSTEM, type AuditActor } from "../../shared/audit.ts";
 import { sameHash } from "../../shared/crypto.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
-import { tenantDb } from "../../shared/tenant-db.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+import { isTimeZone, windowKey } from "../../shared/windows.ts";
 import type { WireFormat } from "../gateway/providers/types.ts";
+import { decide } from "./admission.ts";
+import { budgetCovers, BudgetBook, type Crossing } from "./budgets.ts";
+import { Outbox } from "./outbox.ts";
+import { RateLimiter } from "./rate-limits.ts";
+import { RuleStore } from "./rules.ts";
 import { migrate } from "./schema.ts";
 import type {
   Admitted,
   AdmitRequest,
   AdmitResult,
+  BudgetStatus,
   KeyRecord,
   NewKey,
   ProviderRecord,
   ProviderUpdate,
+  Refused,
+  AnyRule,
+  RuleDraft,
+  RuleKind,
+  RuleRecord,
   TenantSettings,
 } from "./types.ts";
 
@@ -46,7 +60,26 @@ type OverrideRow = {
   output: string;
 };
 
+type HoldRow = {
+  request_id: string;
+  key_id: string;
+  amount: string;
+  drawn: string;
+  tokens: number;
+  budgets: string;
+  limits: string;
+  created_at: number;
+  expires_at: number;
+};
+
 const OUTBOX_RETRY_MS = 10_000;
+/** Audit events are sent in batches at most this long after the decision. */
+const AUDIT_FLUSH_MS = 500;
+/** A hold whose call never settles is released after this long (the usage event reconciles it). */
+export const HOLD_TTL_MS = 15 * 60_000;
+/** Settled request ids are remembered this long, so a second settle of the same call is ignored. */
+export const SETTLED_KEEP_MS = 24 * 3_600_000;
+const DEFAULT_SETTINGS: TenantSettings = { allowPassthroughKeys: false, timeZone: "UTC" };
 
 function keyRecord(row: KeyRow): KeyRecord {
   return {
@@ -83,8 +116,12 @@ function overrideRecord(row: OverrideRow): PriceOverride {
 
 export class TenantLedger extends DurableObject<Env> {
   readonly #sql: SqlStorage;
-  /** One flush at a time, so mirrored changes reach D1 in the order the ledger made them. */
-  #flushing: Promise<void> = Promise.resolve();
+  readonly #outbox: Outbox;
+  readonly #rules: RuleStore;
+  readonly #book: BudgetBook;
+  readonly #limiter = new RateLimiter();
+  /** When the alarm is set for, as far as this instance knows. */
+  #alarmAt: number | null = null;
   // In-memory copies of what `admit` reads. The ledger is the single writer of its storage, so
   // each write below drops the entry it changed and the next read loads it again.
   #keys = new Map<string, { row: KeyRow; dimensions: Record<string, string> }>();
@@ -95,6 +132,9 @@ export class TenantLedger extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
+    this.#outbox = new Outbox(this.#sql, env);
+    this.#rules = new RuleStore(this.#sql);
+    this.#book = new BudgetBook(this.#sql);
     ctx
       .blockConcurrencyWhile(async () => migrate(this.#sql))
       .catch((error: unknown) => {
@@ -104,23 +144,201 @@ export class TenantLedger extends DurableObject<Env> {
 
   // ---- hot path ---------------------------------------------------------------------------
 
-  admit(request: AdmitRequest): AdmitResult {
+  async admit(request: AdmitRequest): Promise<AdmitResult> {
+    const result = this.#admit(request);
+    await this.#schedule(request.now + AUDIT_FLUSH_MS);
+    return result;
+  }
+
+  #admit(request: AdmitRequest): AdmitResult {
+    const { now, call } = request;
     const key = this.#key(request.keyId);
-    if (!key || !sameHash(key.row.hash, request.keyHash))
-      return { ok: false, code: "invalid_api_key", reason: "unknown" };
-    if (key.row.revoked_at !== null && key.row.revoked_at <= request.now) {
-      return { ok: false, code: "invalid_api_key", reason: "revoked" };
+    const reason =
+      !key || !sameHash(key.row.hash, request.keyHash)
+        ? "unknown"
+        : key.row.revoked_at !== null && key.row.revoked_at <= now
+          ? "revoked"
+          : key.row.expires_at !== null && key.row.expires_at <= now
+            ? "expired"
+            : null;
+    if (!key || reason) {
+      const refused: Refused = {
+        ok: false,
+        code: "invalid_api_key",
+        reason: reason ?? "unknown",
+        message: "Incorrect or missing Outlay API key.",
+      };
+      // An unknown key id or a wrong secret is not the tenant's key: nothing is recorded for it.
+      if (key && reason !== "unknown") this.#refused(request, refused);
+      return refused;
     }
-    if (key.row.expires_at !== null && key.row.expires_at <= request.now) {
-      return { ok: false, code: "invalid_api_key", reason: "expired" };
-    }
-    return {
-      ok: true,
+    const settings = this.getSettings();
+    const base = {
+      ok: true as const,
       key: { id: key.row.id, dimensions: key.dimensions },
       provider: this.#provider(request.provider),
-      allowPassthroughKeys: this.getSettings().allowPassthroughKeys,
+      allowPassthroughKeys: settings.allowPassthroughKeys,
       priceOverrides: this.#overridesFor(request.provider),
     };
+    if (!call)
+      return {
+        ...base,
+        dimensions: key.dimensions,
+        injectMaxOutputTokens: null,
+        heldNano: 0n,
+        held: false,
+        budgets: [],
+      };
+
+    const take = decide(
+      {
+        budgets: this.#rules.list("budget"),
+        policies: this.#rules.list("policy"),
+        rateLimits: this.#rules.list("rate_limit"),
+        book: this.#book,
+        limiter: this.#limiter,
+        timeZone: settings.timeZone,
+        priceOverrides: base.priceOverrides,
+      },
+      base.key,
+      request.provider,
+      call,
+      now,
+    );
+    if ("ok" in take) {
+      this.#refused(request, take);
+      return take;
+    }
+    const budgetIds = take.budgets.map((b) => b.budget.id);
+    // A hold row when there is money held or token allowance to give back at settlement.
+    const held = take.amount > 0n || (take.tokens > 0 && take.limits.some((l) => l.spec.tokensPerMinute !== null));
+    this.ctx.storage.transactionSync(() => {
+      this.#limiter.take(take.limits, take.tokens, now);
+      if (held) {
+        this.#sql.exec(
+          `INSERT OR REPLACE INTO holds (request_id, key_id, amount, drawn, tokens, budgets, limits, created_at, expires_at)
+           VALUES (?, ?, ?, '0', ?, ?, ?, ?, ?)`,
+          request.requestId,
+          key.row.id,
+          take.amount.toString(),
+          take.tokens,
+          JSON.stringify(take.budgets.map((b) => [b.budget.id, b.key])),
+          JSON.stringify(take.limits.map((l) => l.id)),
+          now,
+          now + HOLD_TTL_MS,
+        );
+        this.#book.adjustHeld(budgetIds, take.amount);
+      }
+      this.#outbox.audit({
+        at: now,
+        type: "call.admitted",
+        actor: { kind: "key", id: key.row.id },
+        requestId: request.requestId,
+        subject: null,
+        data: {
+          provider: request.provider,
+          model: call.model,
+          heldNanoUsd: take.amount.toString(),
+          tokens: take.tokens,
+          budgets: budgetIds,
+        },
+      });
+    });
+    return {
+      ...base,
+      dimensions: take.dimensions,
+      injectMaxOutputTokens: take.injectMaxOutputTokens,
+      heldNano: take.amount,
+      held,
+      budgets: take.headroom,
+    };
+  }
+
+  #refused(request: AdmitRequest, refused: Refused): void {
+    this.#outbox.audit({
+      at: request.now,
+      type: "call.refused",
+      actor: { kind: "key", id: request.keyId },
+      requestId: request.requestId,
+      subject: refused.ruleId ?? null,
+      data: {
+        code: refused.code,
+        reason: refused.reason ?? null,
+        provider: request.provider,
+        model: request.call?.model ?? null,
+      },
+    });
+  }
+
+  /**
+   * Replaces each call's hold by its actual cost, once per request id: the gateway settles when a
+   * call ends, and the usage consumer settles again from the stored event (a no-op unless the
+   * gateway's settle was lost), which also reconciles holds that expired.
+   */
+  async settle(events: readonly UsageEvent[], now = Date.now()): Promise<void> {
+    const crossings: Crossing[] = [];
+    this.ctx.storage.transactionSync(() => {
+      for (const event of events) crossings.push(...this.#settleOne(event, now));
+      this.#thresholds(crossings, now);
+    });
+    await this.#schedule(now + (crossings.length > 0 ? AUDIT_FLUSH_MS : SETTLED_KEEP_MS));
+  }
+
+  #settleOne(event: UsageEvent, now: number): Crossing[] {
+    if (this.#sql.exec("SELECT 1 FROM settled WHERE request_id = ?", event.requestId).toArray().length > 0) return [];
+    const hold = this.#sql.exec<HoldRow>("SELECT * FROM holds WHERE request_id = ?", event.requestId).toArray()[0];
+    const cost = BigInt(event.costNanoUsd ?? 0);
+    if (!hold && cost === 0n) return [];
+    const { timeZone } = this.getSettings();
+    const drawn = hold ? BigInt(hold.drawn) : 0n;
+    let booked: [RuleRecord<"budget">, number][];
+    if (hold) {
+      const entries = JSON.parse(hold.budgets) as [string, number][];
+      this.#book.adjustHeld(
+        entries.map(([id]) => id),
+        drawn - BigInt(hold.amount),
+      );
+      booked = entries.flatMap(([id, key]) => {
+        const budget = this.#rules.get("budget", id);
+        return budget ? [[budget, key] as [RuleRecord<"budget">, number]] : [];
+      });
+      const limits = (JSON.parse(hold.limits) as string[]).flatMap((id) => this.#rules.get("rate_limit", id) ?? []);
+      this.#limiter.refund(limits, hold.tokens - event.usage.inputTokens - event.usage.outputTokens, now);
+      this.#sql.exec("DELETE FROM holds WHERE request_id = ?", event.requestId);
+    } else {
+      const attribution = {
+        keyId: event.keyId,
+        provider: event.provider,
+        model: event.model,
+        dimensions: event.dimensions,
+      };
+      booked = this.#rules
+        .list("budget")
+        .filter((b) => budgetCovers(b, attribution))
+        .map((b) => [b, windowKey(b.spec.window, timeZone, event.startedAt)]);
+    }
+    this.#sql.exec("INSERT INTO settled (request_id, at) VALUES (?, ?)", event.requestId, now);
+    return booked.flatMap(([budget, key]) => this.#book.charge(budget, key, cost - drawn, timeZone, now));
+  }
+
+  #thresholds(crossings: readonly Crossing[], now: number): void {
+    for (const c of crossings) {
+      this.#outbox.audit({
+        at: now,
+        type: "budget.threshold",
+        actor: SYSTEM,
+        requestId: null,
+        subject: c.budget.id,
+        data: {
+          name: c.budget.spec.name,
+          percent: c.percent,
+          mode: c.budget.spec.mode,
+          windowKey: c.windowKey,
+          spentNanoUsd: c.spentNano.toString(),
+          limitNanoUsd: c.budget.spec.limitNano,
+        },
+      });
+    }
   }
 
   #key(id: string) {
@@ -159,7 +377,7 @@ export class TenantLedger extends DurableObject<Env> {
 
   // ---- keys -------------------------------------------------------------------------------
 
-  async createKey(tenantId: string, key: NewKey, now = Date.now()): Promise<KeyRecord> {
+  async createKey(tenantId: string, key: NewKey, now = Date.now(), actor: AuditActor = SYSTEM): Promise<KeyRecord> {
     this.#bindTenant(tenantId);
     const dimensions = JSON.stringify(key.dimensions);
     this.ctx.storage.transactionSync(() => {
@@ -173,28 +391,42 @@ export class TenantLedger extends DurableObject<Env> {
         now,
         key.expiresAt,
       );
-      this.#enqueue(
+      this.#outbox.mirror(
         "INSERT INTO api_keys (tenant_id, id, name, prefix, dimensions, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (tenant_id, id) DO NOTHING",
         [key.id, key.name, key.prefix, dimensions, now, key.expiresAt],
       );
+      this.#outbox.audit({
+        at: now,
+        type: "key.created",
+        actor,
+        requestId: null,
+        subject: key.id,
+        data: { name: key.name, prefix: key.prefix, expiresAt: key.expiresAt },
+      });
     });
     this.#keys.delete(key.id);
-    await this.#flush();
+    await this.#send();
     const row = this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", key.id).one();
     return keyRecord(row);
   }
 
-  async revokeKey(tenantId: string, id: string, now = Date.now()): Promise<KeyRecord | null> {
+  async revokeKey(
+    tenantId: string,
+    id: string,
+    now = Date.now(),
+    actor: AuditActor = SYSTEM,
+  ): Promise<KeyRecord | null> {
     this.#bindTenant(tenantId);
     const row = this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", id).toArray()[0];
     if (!row) return null;
     if (row.revoked_at === null) {
       this.ctx.storage.transactionSync(() => {
         this.#sql.exec("UPDATE keys SET revoked_at = ? WHERE id = ?", now, id);
-        this.#enqueue("UPDATE api_keys SET revoked_at = ?2 WHERE tenant_id = ?1 AND id = ?3", [now, id]);
+        this.#outbox.mirror("UPDATE api_keys SET revoked_at = ?2 WHERE tenant_id = ?1 AND id = ?3", [now, id]);
+        this.#outbox.audit({ at: now, type: "key.revoked", actor, requestId: null, subject: id, data: {} });
       });
       this.#keys.delete(id);
-      await this.#flush();
+      await this.#send();
     }
     return keyRecord(this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", id).one());
   }
@@ -219,7 +451,7 @@ export class TenantLedger extends DurableObject<Env> {
         update.keyHint,
         now,
       );
-      this.#enqueue(
+      this.#outbox.mirror(
         `INSERT INTO provider_credentials (tenant_id, provider, kind, base_url, key_hint, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (tenant_id, provider) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url,
            key_hint = excluded.key_hint, updated_at = excluded.updated_at`,
@@ -227,7 +459,7 @@ export class TenantLedger extends DurableObject<Env> {
       );
     });
     this.#providers.delete(update.name);
-    await this.#flush();
+    await this.#send();
     return providerRecord(this.#sql.exec<ProviderRow>("SELECT * FROM providers WHERE name = ?", update.name).one());
   }
 
@@ -237,10 +469,10 @@ export class TenantLedger extends DurableObject<Env> {
     if (!existed) return false;
     this.ctx.storage.transactionSync(() => {
       this.#sql.exec("DELETE FROM providers WHERE name = ?", name);
-      this.#enqueue("DELETE FROM provider_credentials WHERE tenant_id = ?1 AND provider = ?2", [name]);
+      this.#outbox.mirror("DELETE FROM provider_credentials WHERE tenant_id = ?1 AND provider = ?2", [name]);
     });
     this.#providers.delete(name);
-    await this.#flush();
+    await this.#send();
     return true;
   }
 
@@ -254,14 +486,18 @@ export class TenantLedger extends DurableObject<Env> {
     if (!this.#settings) {
       const row = this.#sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'settings'").toArray()[0];
       const stored = row ? (JSON.parse(row.v) as Partial<TenantSettings>) : {};
-      this.#settings = { allowPassthroughKeys: stored.allowPassthroughKeys === true };
+      this.#settings = {
+        allowPassthroughKeys: stored.allowPassthroughKeys === true,
+        timeZone: stored.timeZone && isTimeZone(stored.timeZone) ? stored.timeZone : DEFAULT_SETTINGS.timeZone,
+      };
     }
     return this.#settings;
   }
 
-  setSettings(tenantId: string, settings: TenantSettings): TenantSettings {
+  setSettings(tenantId: string, settings: Partial<TenantSettings>): TenantSettings {
     this.#bindTenant(tenantId);
-    this.#sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('settings', ?)", JSON.stringify(settings));
+    const next = { ...this.getSettings(), ...settings };
+    this.#sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('settings', ?)", JSON.stringify(next));
     this.#settings = null;
     return this.getSettings();
   }
@@ -296,10 +532,131 @@ export class TenantLedger extends DurableObject<Env> {
     );
   }
 
-  // ---- D1 mirror ----------------------------------------------------------------------------
+  // ---- budgets, policies, rate limits ------------------------------------------------------
+
+  async putRule(tenantId: string, id: string, draft: RuleDraft, actor: AuditActor, now = Date.now()): Promise<AnyRule> {
+    this.#bindTenant(tenantId);
+    const before = this.#rules.get(draft.kind, id);
+    const window = draft.kind === "budget" ? this.#rules.get("budget", id)?.spec.window : undefined;
+    const saved = this.ctx.storage.transactionSync(() => {
+      const record = this.#rules.put(draft, id, now);
+      // A budget whose window changed counts afresh: old window keys mean something else now.
+      if (record.kind === "budget" && window && JSON.stringify(window) !== JSON.stringify(record.spec.window)) {
+        this.#book.reset(id);
+      }
+      this.#outbox.mirror(
+        `INSERT INTO ledger_rules (tenant_id, kind, id, name, spec, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, spec = excluded.spec, updated_at = excluded.updated_at`,
+        [record.kind, id, record.spec.name, JSON.stringify(record.spec), record.createdAt, now],
+      );
+      this.#outbox.audit({
+        at: now,
+        type: before ? "rule.updated" : "rule.created",
+        actor,
+        requestId: null,
+        subject: id,
+        data: { kind: record.kind, name: record.spec.name },
+      });
+      return record;
+    });
+    if (saved.kind === "rate_limit") this.#limiter.forget(id);
+    await this.#send();
+    return saved;
+  }
+
+  async deleteRule(
+    tenantId: string,
+    kind: RuleKind,
+    id: string,
+    actor: AuditActor,
+    now = Date.now(),
+  ): Promise<boolean> {
+    this.#bindTenant(tenantId);
+    const existing = this.#rules.get(kind, id);
+    if (!existing) return false;
+    this.ctx.storage.transactionSync(() => {
+      this.#rules.delete(kind, id);
+      if (kind === "budget") this.#book.reset(id);
+      this.#outbox.mirror("DELETE FROM ledger_rules WHERE tenant_id = ?1 AND id = ?2", [id]);
+      this.#outbox.audit({
+        at: now,
+        type: "rule.deleted",
+        actor,
+        requestId: null,
+        subject: id,
+        data: { kind, name: existing.spec.name },
+      });
+    });
+    if (kind === "rate_limit") this.#limiter.forget(id);
+    await this.#send();
+    return true;
+  }
+
+  getRule(kind: RuleKind, id: string): AnyRule | null {
+    return this.#rules.get(kind, id) as AnyRule | null;
+  }
+
+  budgetStatus(id: string, now = Date.now()): BudgetStatus | null {
+    const budget = this.#rules.get("budget", id);
+    return budget ? this.#book.status(budget, this.getSettings().timeZone, now) : null;
+  }
+
+  /** Holds not yet settled, for reconciliation checks (amounts as decimal nano-USD text). */
+  openHolds(): { requestId: string; amountNano: string; expiresAt: number }[] {
+    return this.#sql
+      .exec<HoldRow>("SELECT * FROM holds ORDER BY created_at")
+      .toArray()
+      .map((h) => ({ requestId: h.request_id, amountNano: h.amount, expiresAt: h.expires_at }));
+  }
+
+  // ---- housekeeping: outbox, hold expiry -----------------------------------------------------
 
   override async alarm(): Promise<void> {
-    await this.#flush();
+    this.#alarmAt = null;
+    const now = Date.now();
+    this.#expireHolds(now);
+    this.#sql.exec("DELETE FROM settled WHERE at < ?", now - SETTLED_KEEP_MS);
+    this.#book.prune(this.#rules.list("budget"), this.getSettings().timeZone, now);
+    await this.#send();
+    const next = this.#sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM holds").one().at;
+    const oldestSettled = this.#sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM settled").one().at;
+    const wake = Math.min(next ?? Infinity, oldestSettled === null ? Infinity : oldestSettled + SETTLED_KEEP_MS);
+    if (Number.isFinite(wake)) await this.#schedule(wake);
+  }
+
+  /** Releases holds of calls that never settled; their usage events settle them later if they come. */
+  #expireHolds(now: number): void {
+    const expired = this.#sql.exec<HoldRow>("SELECT * FROM holds WHERE expires_at <= ?", now).toArray();
+    if (expired.length === 0) return;
+    this.ctx.storage.transactionSync(() => {
+      for (const hold of expired) {
+        const ids = (JSON.parse(hold.budgets) as [string, number][]).map(([id]) => id);
+        this.#book.adjustHeld(ids, BigInt(hold.drawn) - BigInt(hold.amount));
+        this.#sql.exec("DELETE FROM holds WHERE request_id = ?", hold.request_id);
+        this.#outbox.audit({
+          at: now,
+          type: "hold.expired",
+          actor: SYSTEM,
+          requestId: hold.request_id,
+          subject: null,
+          data: { heldNanoUsd: hold.amount, keyId: hold.key_id },
+        });
+      }
+    });
+  }
+
+  /** Sends the outbox now; on failure the alarm retries. */
+  async #send(): Promise<void> {
+    const sent = await this.#outbox.flush(this.#tenantId());
+    if (!sent) await this.#schedule(Date.now() + OUTBOX_RETRY_MS);
+    else if (this.#outbox.hasAudit()) await this.#schedule(Date.now() + AUDIT_FLUSH_MS);
+  }
+
+  /** Makes sure the alarm fires no later than `at`. */
+  async #schedule(at: number): Promise<void> {
+    if (this.#alarmAt !== null && this.#alarmAt <= at) return;
+    this.#alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 
   #bindTenant(tenantId: string): void {
@@ -310,37 +667,5 @@ export class TenantLedger extends DurableObject<Env> {
 
   #tenantId(): string | null {
     return this.#sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'tenant_id'").toArray()[0]?.v ?? null;
-  }
-
-  /** Params exclude the tenant: it is always ?1, bound by the tenant-scoped accessor. */
-  #enqueue(sql: string, params: unknown[]): void {
-    this.#sql.exec("INSERT INTO outbox (sql, params) VALUES (?, ?)", sql, JSON.stringify(params));
-  }
-
-  #flush(): Promise<void> {
-    this.#flushing = this.#flushing.then(() => this.#flushPending());
-    return this.#flushing;
-  }
-
-  async #flushPending(): Promise<void> {
-    const tenantId = this.#tenantId();
-    const pending = this.#sql
-      .exec<{ seq: number; sql: string; params: string }>("SELECT seq, sql, params FROM outbox ORDER BY seq LIMIT 50")
-      .toArray();
-    if (!tenantId || pending.length === 0) return;
-    const db = tenantDb(this.env.DB, tenantId);
-    try {
-      await db.batch(pending.map((p) => db.prepare(p.sql, ...(JSON.parse(p.params) as unknown[]))));
-    } catch (error) {
-      console.error(
-        "ledger mirror to D1 failed; retrying by alarm",
-        error instanceof Error ? error.message : "unknown",
-      );
-      await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
-      return;
-    }
-    const last = pending[pending.length - 1];
-    if (last) this.#sql.exec("DELETE FROM outbox WHERE seq <= ?", last.seq);
-    if (pending.length === 50) await this.#flushPending();
   }
 }

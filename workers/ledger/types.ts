@@ -1,5 +1,6 @@
 // What the TenantLedger answers over RPC. Plain data only (structured-clone safe).
 import type { PriceOverride } from "../../shared/pricing.ts";
+import type { BudgetWindow } from "../../shared/windows.ts";
 import type { WireFormat } from "../gateway/providers/types.ts";
 
 export type KeyRecord = {
@@ -20,9 +21,117 @@ export type ProviderRecord = {
   updatedAt: number;
 };
 
-export type TenantSettings = { allowPassthroughKeys: boolean };
+export type TenantSettings = {
+  allowPassthroughKeys: boolean;
+  /** IANA zone of the tenant's calendar budget windows (daily, weekly, monthly). */
+  timeZone: string;
+};
 
-export type AdmitRequest = { keyId: string; keyHash: string; provider: string; now: number };
+// ---- rules: budgets, policies, rate limits ---------------------------------------------------
+
+/** Which calls a budget counts: every field set must match (AND); an empty scope is the tenant. */
+export type BudgetScope = {
+  keyId?: string;
+  /** glob */
+  provider?: string;
+  /** glob */
+  model?: string;
+  /** exact values; every one must be present on the call */
+  dimensions?: Record<string, string>;
+};
+
+export type BudgetSpec = {
+  name: string;
+  scope: BudgetScope;
+  window: BudgetWindow;
+  /** integer nano-USD, as a decimal string */
+  limitNano: string;
+  mode: "block" | "alert";
+  /** percents of the limit, ascending, each announced once per window */
+  thresholds: number[];
+  /** admit calls this budget covers when the ledger cannot answer (opt-in; fail closed otherwise) */
+  failOpen: boolean;
+};
+
+export type PolicySpec = {
+  name: string;
+  /** null: every key of the tenant */
+  keyId: string | null;
+  /** globs; null allows every model not denied */
+  allowModels: string[] | null;
+  denyModels: string[];
+  allowProviders: string[] | null;
+  denyProviders: string[];
+  /** refuse a request asking for more output tokens than this */
+  maxTokensCap: number | null;
+  /** output-token limit added to a request that sets none */
+  defaultMaxTokens: number | null;
+  requiredDimensions: string[];
+  /** IP addresses or CIDR ranges; null allows any source */
+  allowedSources: string[] | null;
+};
+
+export type RateLimitSpec = {
+  name: string;
+  /** null: the tenant as a whole (all keys together) */
+  keyId: string | null;
+  requestsPerMinute: number | null;
+  tokensPerMinute: number | null;
+};
+
+export type RuleSpecs = { budget: BudgetSpec; policy: PolicySpec; rate_limit: RateLimitSpec };
+export type RuleKind = keyof RuleSpecs;
+
+export type RuleRecord<K extends RuleKind = RuleKind> = {
+  id: string;
+  kind: K;
+  spec: RuleSpecs[K];
+  createdAt: number;
+  updatedAt: number;
+};
+
+/** A spec tagged with its kind, and a stored rule of any kind (both narrow on `kind`). */
+export type RuleDraft = { [K in RuleKind]: { kind: K; spec: RuleSpecs[K] } }[RuleKind];
+export type AnyRule = { [K in RuleKind]: RuleRecord<K> }[RuleKind];
+
+export type BudgetStatus = RuleRecord<"budget"> & {
+  windowStart: number;
+  windowEnd: number;
+  spentNano: bigint;
+  heldNano: bigint;
+  remainingNano: bigint;
+};
+
+// ---- admission ---------------------------------------------------------------------------------
+
+/** What the gateway learned from the request. */
+export type CallFacts = {
+  model: string;
+  endpoint: string;
+  stream: boolean;
+  /** false for calls that use no tokens (listing models): no hold, no token limits */
+  metered: boolean;
+  /** estimate of the prompt in tokens */
+  inputTokens: number;
+  /** output limit the request set, null when it set none */
+  maxOutputTokens: number | null;
+  /** dimensions from headers and body (validated); the key's bound ones are added by the ledger */
+  dimensions: Record<string, string>;
+  /** the client's address (cf-connecting-ip), null when unknown */
+  source: string | null;
+};
+
+export type AdmitRequest = {
+  keyId: string;
+  keyHash: string;
+  provider: string;
+  requestId: string;
+  now: number;
+  /** null: authenticate only (the request is malformed and will not be sent) */
+  call: CallFacts | null;
+};
+
+export type BudgetHeadroom = { id: string; remainingNano: bigint };
 
 export type Admitted = {
   ok: true;
@@ -31,9 +140,35 @@ export type Admitted = {
   provider: { format: WireFormat; baseUrl: string | null; sealedCredential: string } | null;
   allowPassthroughKeys: boolean;
   priceOverrides: PriceOverride[];
+  /** the call's dimensions: the request's plus the key's bound ones */
+  dimensions: Record<string, string>;
+  /** an output limit the gateway must add to the request (a policy's default), or null */
+  injectMaxOutputTokens: number | null;
+  /** worst-case cost held for this call, nano-USD (0 when nothing is held) */
+  heldNano: bigint;
+  /** the ledger holds something for this call (money or rate-limit tokens): settle it */
+  held: boolean;
+  /** blocking and alerting budgets the call counts against, after this call's hold */
+  budgets: BudgetHeadroom[];
 };
 
-export type Refused = { ok: false; code: "invalid_api_key"; reason: "unknown" | "revoked" | "expired" };
+export type RefusalCode =
+  | "invalid_api_key"
+  | "invalid_dimension"
+  | "budget_exceeded"
+  | "policy_denied"
+  | "rate_limited";
+
+export type Refused = {
+  ok: false;
+  code: RefusalCode;
+  message: string;
+  /** for invalid_api_key: why (never shown to the caller) */
+  reason?: "unknown" | "revoked" | "expired";
+  /** the budget, policy or rate limit that refused */
+  ruleId?: string;
+  retryAfterSeconds?: number;
+};
 
 export type AdmitResult = Admitted | Refused;
 

@@ -22,6 +22,9 @@ export type CallShape = {
   stripUsageChunk: boolean;
   /** Dimensions the body itself carries (the OpenAI `user` field). */
   bodyDimensions: Record<string, string>;
+  /** The output-token limit the request set (0 for calls with no generated output, e.g.
+   * embeddings), null when it set none. */
+  maxOutputTokens: number | null;
 };
 
 export type ParsedRequest = {
@@ -44,6 +47,17 @@ export interface StreamMeter {
   /** Whether the stream's own end marker has passed ([DONE], message_stop, a finishReason,
    * response.completed): a client leaving after that has had the whole response. */
   sawEnd(): boolean;
+  /**
+   * SSE text (complete events, each ending in a blank line) that ends this stream cleanly as if the
+   * provider had stopped at its output limit: OpenAI chat/completions a chunk with finish_reason "length"
+   * (plus a usage chunk when the client itself asked for include_usage, i.e. the proxy does not strip it)
+   * then "data: [DONE]"; OpenAI Responses "response.incomplete" with incomplete_details.reason
+   * "max_output_tokens"; Anthropic content_block_stop for a block still open, message_delta with
+   * stop_reason "max_tokens" and usage, message_stop; Gemini a chunk with finishReason "MAX_TOKENS" and
+   * usageMetadata. `usage` is what the call is charged (the gateway's estimate), reported in the final events.
+   * Empty once the stream's own end marker has passed (sawEnd()): nothing is left to end.
+   */
+  finish(usage: TokenUsage): string;
 }
 
 export interface ProviderAdapter {
@@ -54,6 +68,8 @@ export interface ProviderAdapter {
   readonly keyHeaders: readonly string[];
   errorBody(error: AppError): JsonObject;
   shape(request: ParsedRequest): CallShape | AppError;
+  /** The body with an output-token limit set where this API takes it (a policy's default cap). */
+  withMaxOutputTokens(body: JsonObject, shape: CallShape, limit: number, provider: string): JsonObject;
   upstreamUrl(baseUrl: string, path: string, search: URLSearchParams): string;
   authHeaders(credential: string): Record<string, string>;
   meterJson(endpoint: string, body: unknown): TokenUsage | null;
@@ -62,6 +78,11 @@ export interface ProviderAdapter {
 
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A positive integer token limit from a request field, or null when absent or not one. */
+export function tokenLimit(value: unknown): number | null {
+  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : null;
 }
 
 export function count(value: unknown): number {

@@ -2,7 +2,7 @@ import type { ProviderAdapter } from "../types.ts";
 import { joinUrl } from "../openai/api.ts";
 import { anthropicError, readAnthropicKey } from "./api.ts";
 import { anthropicStreamMeter, meterAnthropicJson } from "./meter.ts";
-import { shapeAnthropic } from "./request.ts";
+import { shapeAnthropic, withAnthropicMaxTokens } from "./request.ts";
 
 export const anthropicAdapter: ProviderAdapter = {
   format: "anthropic",
@@ -10,6 +10,7 @@ export const anthropicAdapter: ProviderAdapter = {
   keyHeaders: ["x-api-key", "authorization"],
   errorBody: anthropicError,
   shape: shapeAnthropic,
+  withMaxOutputTokens: withAnthropicMaxTokens,
   upstreamUrl: joinUrl,
   authHeaders: (credential) => ({ "x-api-key": credential }),
   meterJson: meterAnthropicJson,

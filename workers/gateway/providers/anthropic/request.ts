@@ -1,6 +1,6 @@
 // Anthropic Messages API calls: /v1/messages (JSON or SSE) and /v1/messages/count_tokens.
 import { AppError } from "../../../../shared/errors.ts";
-import type { CallShape, ParsedRequest } from "../types.ts";
+import { tokenLimit, type CallShape, type JsonObject, type ParsedRequest } from "../types.ts";
 
 const ENDPOINTS: Record<string, string> = {
   "/messages": "messages",
@@ -25,5 +25,10 @@ export function shapeAnthropic(request: ParsedRequest): CallShape | AppError {
     rewrittenBody: null,
     stripUsageChunk: false,
     bodyDimensions: {},
+    maxOutputTokens: endpoint === "messages" ? tokenLimit(body.max_tokens) : 0,
   };
+}
+
+export function withAnthropicMaxTokens(body: JsonObject, _shape: CallShape, limit: number): JsonObject {
+  return { ...body, max_tokens: limit };
 }

@@ -1,7 +1,7 @@
 // Gemini calls: /v1beta/models/{model}:generateContent, :streamGenerateContent (SSE with
 // alt=sse), :countTokens, :embedContent; also GET /v1beta/models for listing.
 import { AppError } from "../../../../shared/errors.ts";
-import type { CallShape, ParsedRequest } from "../types.ts";
+import { isObject, tokenLimit, type CallShape, type JsonObject, type ParsedRequest } from "../types.ts";
 
 const PATH = /^\/(v1|v1beta|v1alpha)\/models\/([^/:]+):([A-Za-z]+)$/;
 
@@ -22,6 +22,7 @@ export function shapeGoogle(request: ParsedRequest): CallShape | AppError {
       rewrittenBody: null,
       stripUsageChunk: false,
       bodyDimensions: {},
+      maxOutputTokens: 0,
     };
   }
   const match = PATH.exec(request.path);
@@ -32,5 +33,12 @@ export function shapeGoogle(request: ParsedRequest): CallShape | AppError {
   if (!request.body) return new AppError("invalid_json", "The request body must be a JSON object.");
   const model = decodeURIComponent(match[2] ?? "");
   if (!model) return new AppError("missing_model", "The model is missing from the path.", "model");
-  return { ...method, model, rewrittenBody: null, stripUsageChunk: false, bodyDimensions: {} };
+  const config = isObject(request.body.generationConfig) ? request.body.generationConfig : {};
+  const maxOutputTokens = method.endpoint === "embedContent" ? 0 : tokenLimit(config.maxOutputTokens);
+  return { ...method, model, rewrittenBody: null, stripUsageChunk: false, bodyDimensions: {}, maxOutputTokens };
+}
+
+export function withGoogleMaxTokens(body: JsonObject, _shape: CallShape, limit: number): JsonObject {
+  const config = isObject(body.generationConfig) ? body.generationConfig : {};
+  return { ...body, generationConfig: { ...config, maxOutputTokens: limit } };
 }

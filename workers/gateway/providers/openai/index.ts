@@ -1,7 +1,7 @@
 import type { ProviderAdapter } from "../types.ts";
 import { joinUrl, openaiError, readBearer } from "./api.ts";
 import { meterOpenAiJson, openaiStreamMeter } from "./meter.ts";
-import { shapeOpenAi } from "./request.ts";
+import { shapeOpenAi, withOpenAiMaxTokens } from "./request.ts";
 
 export const openaiAdapter: ProviderAdapter = {
   format: "openai",
@@ -9,6 +9,7 @@ export const openaiAdapter: ProviderAdapter = {
   keyHeaders: ["authorization"],
   errorBody: openaiError,
   shape: shapeOpenAi,
+  withMaxOutputTokens: withOpenAiMaxTokens,
   upstreamUrl: joinUrl,
   authHeaders: (credential) => ({ authorization: `Bearer ${credential}` }),
   meterJson: meterOpenAiJson,

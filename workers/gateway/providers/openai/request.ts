@@ -1,7 +1,7 @@
 // Which OpenAI endpoint a call is, its model and stream flag; adds stream_options.include_usage
 // to streamed chat/completions calls so usage is always reported (and noted for stripping).
 import { AppError } from "../../../../shared/errors.ts";
-import { isObject, type CallShape, type ParsedRequest } from "../types.ts";
+import { isObject, tokenLimit, type CallShape, type JsonObject, type ParsedRequest } from "../types.ts";
 
 const METERED: Record<string, string> = {
   "/chat/completions": "chat.completions",
@@ -22,6 +22,7 @@ export function shapeOpenAi(request: ParsedRequest): CallShape | AppError {
       rewrittenBody: null,
       stripUsageChunk: false,
       bodyDimensions: {},
+      maxOutputTokens: 0,
     };
   }
   const endpoint = request.method === "POST" ? METERED[request.path] : undefined;
@@ -45,5 +46,29 @@ export function shapeOpenAi(request: ParsedRequest): CallShape | AppError {
   }
   const bodyDimensions: Record<string, string> = {};
   if (typeof body.user === "string" && body.user.length > 0) bodyDimensions.user = body.user.slice(0, 128);
-  return { endpoint, model: body.model, stream, metered: true, rewrittenBody, stripUsageChunk, bodyDimensions };
+  return {
+    endpoint,
+    model: body.model,
+    stream,
+    metered: true,
+    rewrittenBody,
+    stripUsageChunk,
+    bodyDimensions,
+    maxOutputTokens: requestedOutput(endpoint, body),
+  };
+}
+
+function requestedOutput(endpoint: string, body: JsonObject): number | null {
+  if (endpoint === "embeddings") return 0;
+  if (endpoint === "responses") return tokenLimit(body.max_output_tokens);
+  const limits = [tokenLimit(body.max_completion_tokens), tokenLimit(body.max_tokens)].filter((n) => n !== null);
+  return limits.length > 0 ? Math.min(...limits) : null;
+}
+
+/** OpenAI's own API takes max_completion_tokens (reasoning models refuse max_tokens); compatible
+ * providers mostly know only max_tokens. */
+export function withOpenAiMaxTokens(body: JsonObject, shape: CallShape, limit: number, provider: string): JsonObject {
+  if (shape.endpoint === "responses") return { ...body, max_output_tokens: limit };
+  if (shape.endpoint === "chat.completions" && provider === "openai") return { ...body, max_completion_tokens: limit };
+  return { ...body, max_tokens: limit };
 }
