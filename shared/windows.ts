@@ -26,8 +26,7 @@ export function isTimeZone(tz: string): boolean {
   if (!/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(tz)) return false;
   try {
     // Not cached: user input in any letter case must not grow the per-zone cache.
-    new Intl.DateTimeFormat("en-US", { timeZone: tz });
-    return true;
+    return new Intl.DateTimeFormat("en-US", { timeZone: tz }).resolvedOptions().timeZone.length > 0;
   } catch {
     return false;
   }
