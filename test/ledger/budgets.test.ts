@@ -48,7 +48,10 @@ describe("budgets", () => {
 
   it("counts only the calls its scope covers: key, model glob, dimension, combined", async () => {
     const tenant = await newTenant();
-    const team = await createBudget(tenant, { limit_usd: "5", scope: { dimensions: { team: "search" }, model: "gpt-4o*" } });
+    const team = await createBudget(tenant, {
+      limit_usd: "5",
+      scope: { dimensions: { team: "search" }, model: "gpt-4o*" },
+    });
     const key = await createBudget(tenant, { limit_usd: "5", scope: { key_id: tenant.keyId } });
     const claude = await createBudget(tenant, { limit_usd: "5", scope: { provider: "anthropic" } });
     const search = await chat(tenant, { headers: { "x-outlay-dimension-team": "search" } });
@@ -111,7 +114,8 @@ describe("budgets", () => {
 
   it("200 concurrent calls against a budget that fits 20: exactly 20 admitted, never overspent", async () => {
     const tenant = await newTenant();
-    const call = () => chat(tenant, { maxTokens: 1000, headers: { "x-demo-output-tokens": "1000", "x-demo-delay-ms": "200" } });
+    const call = () =>
+      chat(tenant, { maxTokens: 1000, headers: { "x-demo-output-tokens": "1000", "x-demo-delay-ms": "200" } });
     // The worst case of one call, read from the remaining-budget header under a large budget.
     const probeBudget = await createBudget(tenant, { limit_usd: "1000" });
     const probe = await call();

@@ -22,7 +22,10 @@ export const usdOf = (nanoUsd: bigint): string => {
 };
 
 export async function createBudget(tenant: Tenant, body: Record<string, unknown>): Promise<string> {
-  const res = await tenant.api("/budgets", { method: "POST", json: { name: "test budget", window: "monthly", ...body } });
+  const res = await tenant.api("/budgets", {
+    method: "POST",
+    json: { name: "test budget", window: "monthly", ...body },
+  });
   const json = (await res.json()) as { id: string };
   expect(res.status, JSON.stringify(json)).toBe(201);
   return json.id;
@@ -69,7 +72,10 @@ export function chat(tenant: Tenant, options: ChatOptions = {}): Promise<Respons
   });
 }
 
-export async function auditEvents(tenant: Tenant, type: string): Promise<{ subject: string; data: Record<string, unknown> }[]> {
+export async function auditEvents(
+  tenant: Tenant,
+  type: string,
+): Promise<{ subject: string; data: Record<string, unknown> }[]> {
   const res = await tenant.api(`/audit?type=${type}&limit=500`);
   return ((await res.json()) as { events: { subject: string; data: Record<string, unknown> }[] }).events;
 }

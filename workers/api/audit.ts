@@ -22,7 +22,8 @@ audit.get("/", async (c) => {
   const after = c.req.query("after") ?? "0";
   const limit = c.req.query("limit") ?? "100";
   const type = c.req.query("type") ?? null;
-  if (!/^\d{1,15}$/.test(after)) return apiError(c, new AppError("bad_request", "after must be a sequence number.", "after"));
+  if (!/^\d{1,15}$/.test(after))
+    return apiError(c, new AppError("bad_request", "after must be a sequence number.", "after"));
   if (!/^\d{1,3}$/.test(limit) || Number(limit) < 1 || Number(limit) > 500) {
     return apiError(c, new AppError("bad_request", "limit must be 1-500.", "limit"));
   }

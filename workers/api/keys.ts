@@ -67,14 +67,19 @@ keys.post("/", async (c) => {
   const tenantId = c.get("tenantId");
   const minted = mintKey("olk", tenantId);
   const hash = await keyHash(c.env.KEY_PEPPER, minted.key);
-  const record = await ledgerFor(c.env, tenantId).createKey(tenantId, {
-    id: minted.id,
-    hash,
-    name: parsed.data.name,
-    prefix: minted.prefix,
-    dimensions,
-    expiresAt,
-  }, Date.now(), c.get("actor"));
+  const record = await ledgerFor(c.env, tenantId).createKey(
+    tenantId,
+    {
+      id: minted.id,
+      hash,
+      name: parsed.data.name,
+      prefix: minted.prefix,
+      dimensions,
+      expiresAt,
+    },
+    Date.now(),
+    c.get("actor"),
+  );
   return c.json({ ...keyView(record), key: minted.key }, 201);
 });
 

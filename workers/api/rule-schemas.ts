@@ -18,20 +18,23 @@ const Usd = z
   .refine((v) => parseDecimal(v) !== null, 'must be a decimal string of USD, e.g. "25" or "0.50"')
   .refine((v) => (parseDecimal(v) ?? 0n) <= 1_000_000_000n * NANO_PER_USD, "must be at most 1000000000");
 
-const Dimensions = z
-  .record(z.string(), z.string())
-  .superRefine((dims, ctx) => {
-    for (const [name, value] of Object.entries(dims)) {
-      const problem = checkDimension(name, value);
-      if (problem) ctx.addIssue({ code: "custom", message: problem.message, path: [name] });
-    }
-  });
+const Dimensions = z.record(z.string(), z.string()).superRefine((dims, ctx) => {
+  for (const [name, value] of Object.entries(dims)) {
+    const problem = checkDimension(name, value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem.message, path: [name] });
+  }
+});
 
 export const BudgetBody = z
   .strictObject({
     name: Name,
     scope: z
-      .strictObject({ key_id: KeyId.optional(), provider: Glob.optional(), model: Glob.optional(), dimensions: Dimensions.optional() })
+      .strictObject({
+        key_id: KeyId.optional(),
+        provider: Glob.optional(),
+        model: Glob.optional(),
+        dimensions: Dimensions.optional(),
+      })
       .default({}),
     window: z.enum(["daily", "weekly", "monthly", "rolling", "lifetime"]),
     rolling_hours: z.number().int().min(1).max(8760).optional(),
@@ -56,7 +59,8 @@ export function budgetSpec(b: z.infer<typeof BudgetBody>): BudgetSpec {
   if (b.scope.key_id !== undefined) scope.keyId = b.scope.key_id;
   if (b.scope.provider !== undefined) scope.provider = b.scope.provider;
   if (b.scope.model !== undefined) scope.model = b.scope.model;
-  if (b.scope.dimensions !== undefined && Object.keys(b.scope.dimensions).length > 0) scope.dimensions = b.scope.dimensions;
+  if (b.scope.dimensions !== undefined && Object.keys(b.scope.dimensions).length > 0)
+    scope.dimensions = b.scope.dimensions;
   return {
     name: b.name,
     scope,

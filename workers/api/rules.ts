@@ -98,7 +98,13 @@ function ruleRoutes<S extends z.ZodType>(options: RuleApiOptions<S>): Hono<ApiEn
       kind,
     );
     const list = rows.map((r) =>
-      ruleView({ kind, id: r.id, spec: JSON.parse(r.spec), createdAt: r.created_at, updatedAt: r.updated_at } as AnyRule),
+      ruleView({
+        kind,
+        id: r.id,
+        spec: JSON.parse(r.spec),
+        createdAt: r.created_at,
+        updatedAt: r.updated_at,
+      } as AnyRule),
     );
     return c.json({ [options.plural]: list });
   });

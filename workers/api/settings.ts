@@ -44,7 +44,8 @@ settings.patch("/settings", async (c) => {
   if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
   const tenantId = c.get("tenantId");
   const change: Partial<TenantSettings> = {};
-  if (parsed.data.allow_passthrough_keys !== undefined) change.allowPassthroughKeys = parsed.data.allow_passthrough_keys;
+  if (parsed.data.allow_passthrough_keys !== undefined)
+    change.allowPassthroughKeys = parsed.data.allow_passthrough_keys;
   if (parsed.data.time_zone !== undefined) change.timeZone = parsed.data.time_zone;
   return c.json(settingsView(await ledgerFor(c.env, tenantId).setSettings(tenantId, change)));
 });

@@ -1,17 +1,21 @@
 // Passes an SSE body to the client chunk by chunk (never buffered) while a meter reads each
 // event on the side. Pull-based, so a client abort cancels the upstream read at once. The end
 // of the body, however it comes (complete, upstream cut, client abort), calls `onEnd` once.
-// With `strip`, text is handed over up to the last complete event, so that an event the meter
-// drops (the usage chunk the proxy asked for on the client's behalf) can be cut out of it.
+// With `strip` or `credit`, text is handed over up to the last complete event, so that an event
+// the meter drops (the usage chunk the proxy asked for on the client's behalf) can be cut out
+// of it, and so that a stream whose budget ran out can end between two events.
 import { createParser } from "eventsource-parser";
 import { utf8 } from "../../shared/encoding.ts";
 import type { StreamMeter } from "./providers/types.ts";
+import type { CreditMeter } from "./stream-credit.ts";
 
-export type BodyEnd = "complete" | "upstream_cut" | "client_abort";
+export type BodyEnd = "complete" | "upstream_cut" | "client_abort" | "budget_cut";
 
 export type MeteredBodyOptions = {
   meter: StreamMeter;
   strip: boolean;
+  /** A stream drawn down as it runs: when it may not go on, it ends with the meter's final events. */
+  credit?: CreditMeter | null;
   onFirstByte: () => void;
   onEnd: (end: BodyEnd) => void;
 };
@@ -41,6 +45,9 @@ export function meteredBody(
   options: MeteredBodyOptions,
 ): ReadableStream<Uint8Array> {
   const { meter, strip } = options;
+  const credit = options.credit ?? null;
+  // Whole events only: to cut events out (strip) or to end the stream between two (credit).
+  const framed = strip || credit !== null;
   const reader = upstream.getReader();
   const decoder = new TextDecoder();
   let ended = false;
@@ -83,7 +90,7 @@ export function meteredBody(
             return;
           }
           if (result.done) {
-            if (strip && carry) {
+            if (framed && carry) {
               const rest = strippedText(`${carry}\n\n`).replace(/\n\n$/, "");
               if (rest) controller.enqueue(utf8.encode(rest));
             }
@@ -96,7 +103,7 @@ export function meteredBody(
             sawFirstByte = true;
             options.onFirstByte();
           }
-          if (!strip) {
+          if (!framed) {
             controller.enqueue(result.value);
             parser.feed(decoder.decode(result.value, { stream: true }));
             return;
@@ -106,6 +113,14 @@ export function meteredBody(
           carry = text.slice(cut);
           if (cut === 0) continue;
           const out = strippedText(text.slice(0, cut));
+          if (credit && !(await credit.allows())) {
+            // What passed was generated and is charged; the stream ends here, as the provider would.
+            controller.enqueue(utf8.encode(out + meter.finish(credit.usage())));
+            end("budget_cut");
+            controller.close();
+            await reader.cancel("budget exhausted");
+            return;
+          }
           if (!out) continue;
           controller.enqueue(utf8.encode(out));
           return;

@@ -315,5 +315,7 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
     emit: finish,
     inputEstimate,
     headers: budgetHeaders(admission.budgets),
+    credit: shape.stream ? admission.credit : null,
+    draw: (used, want) => ledger.draw(requestId, used, want),
   });
 }

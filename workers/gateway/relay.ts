@@ -9,6 +9,8 @@ import type { Outcome, TokenUsage, UsageEvent, UsageSource } from "../../shared/
 import { meteredBody, type BodyEnd } from "./metered-stream.ts";
 import type { CallShape, ProviderAdapter } from "./providers/types.ts";
 import { buildEvent, estimateUsage, type CallRecord } from "./record.ts";
+import { CreditMeter, type Draw } from "./stream-credit.ts";
+import type { StreamCredit } from "../ledger/types.ts";
 
 export const REQUEST_ID_HEADER = "x-outlay-request-id";
 export const REFUSAL_HEADER = "x-outlay-refusal";
@@ -40,6 +42,9 @@ export type RelayContext = {
   inputEstimate: number;
   /** Outlay's own response headers (remaining budgets). */
   headers: Record<string, string>;
+  /** Set for a stream whose hold is drawn down as it runs. */
+  credit: StreamCredit | null;
+  draw: Draw;
 };
 
 type Measure = { outcome: Outcome; usage: TokenUsage | null; usageSource: UsageSource; firstByteAt: number | null };
@@ -93,6 +98,7 @@ export async function relay(upstream: Response, ctx: RelayContext): Promise<Resp
   const body = meteredBody(upstream.body, {
     meter,
     strip: shape.stripUsageChunk,
+    credit: ctx.credit ? new CreditMeter(ctx.credit, meter, ctx.inputEstimate, ctx.draw) : null,
     onFirstByte: () => {
       firstByteAt = Date.now();
     },

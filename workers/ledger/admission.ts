@@ -4,17 +4,20 @@
 //
 // The hold is the worst case: prompt estimate x input price + output limit x output price. The
 // output limit is the request's, else the one a policy adds, else DEFAULT_OUTPUT_HOLD_TOKENS.
-import { formatUsd } from "../../shared/money.ts";
+import { formatUsd, parseDecimal } from "../../shared/money.ts";
 import { priceCall, type PriceOverride } from "../../shared/pricing.ts";
+import { NO_TOKENS } from "../../shared/usage.ts";
 import { windowKey } from "../../shared/windows.ts";
 import { MAX_DIMENSIONS } from "../gateway/dimensions.ts";
 import { budgetCovers, type Budget, type BudgetBook } from "./budgets.ts";
 import { checkPolicies } from "./policies.ts";
 import type { RateLimiter } from "./rate-limits.ts";
-import type { BudgetHeadroom, CallFacts, Refused, RuleRecord } from "./types.ts";
+import type { BudgetHeadroom, CallFacts, Refused, RuleRecord, StreamCredit } from "./types.ts";
 
 /** Output tokens held for a call that sets no output limit and has no policy to add one. */
 export const DEFAULT_OUTPUT_HOLD_TOKENS = 4096;
+/** A stream admitted on what is left of a budget must at least afford this much output. */
+export const MIN_STREAM_OUTPUT_TOKENS = 16n;
 
 export type Books = {
   budgets: readonly Budget[];
@@ -35,6 +38,8 @@ export type Take = {
   budgets: { budget: Budget; key: number }[];
   limits: RuleRecord<"rate_limit">[];
   headroom: BudgetHeadroom[];
+  /** set for a stream the gateway must draw down as it runs (see StreamCredit) */
+  credit: StreamCredit | null;
 };
 
 export function bindDimensions(
@@ -88,42 +93,66 @@ export function decide(
 
   const attribution = { keyId: key.id, provider, model: call.model, dimensions: dims };
   const covering = call.metered ? books.budgets.filter((b) => budgetCovers(b, attribution)) : [];
+  const blocking = covering.filter((b) => b.spec.mode === "block");
   let amount = 0n;
+  let credit: StreamCredit | null = null;
   if (covering.length > 0) {
-    const usage = {
-      inputTokens: call.inputTokens,
-      cachedInputTokens: 0,
-      cacheWriteTokens: 0,
-      outputTokens: outputLimit,
-      reasoningTokens: 0,
-    };
-    const priced = priceCall(provider, call.model, usage, books.priceOverrides, new Date(now));
-    const blocking = covering.find((b) => b.spec.mode === "block");
-    if (!priced && blocking) {
+    const at = new Date(now);
+    const usage = { ...NO_TOKENS, inputTokens: call.inputTokens, outputTokens: outputLimit };
+    const priced = priceCall(provider, call.model, usage, books.priceOverrides, at);
+    const first = blocking[0];
+    if (!priced && first) {
       return {
         ok: false,
         code: "policy_denied",
-        ruleId: blocking.id,
-        message: `Model "${call.model}" has no known price, so budget "${blocking.spec.name}" cannot be enforced; add a price override for it.`,
+        ruleId: first.id,
+        message: `Model "${call.model}" has no known price, so budget "${first.spec.name}" cannot be enforced; add a price override for it.`,
       };
     }
     amount = BigInt(priced?.costNanoUsd ?? 0);
+    if (priced && call.stream && blocking.length > 0) {
+      const input = BigInt(
+        priceCall(provider, call.model, { ...NO_TOKENS, inputTokens: call.inputTokens }, books.priceOverrides, at)
+          ?.costNanoUsd ?? 0,
+      );
+      const outputRate = parseDecimal(priced.price.output) ?? 0n;
+      // The output limit bounds a stream only when the request or a policy set one.
+      const bounded = call.maxOutputTokens !== null || verdict.injectMaxOutputTokens !== null;
+      credit = {
+        grantedNano: amount,
+        inputNano: input,
+        outputRate,
+        stepNano: amount - input,
+        ceilingNano: bounded ? amount : null,
+      };
+    }
   }
 
-  const headroom: BudgetHeadroom[] = [];
-  for (const budget of covering) {
-    const remaining =
-      BigInt(budget.spec.limitNano) - books.book.spent(budget, books.timeZone, now) - books.book.held(budget.id);
-    if (budget.spec.mode === "block" && amount > remaining) {
+  const remaining = (budget: Budget) =>
+    BigInt(budget.spec.limitNano) - books.book.spent(budget, books.timeZone, now) - books.book.held(budget.id);
+  const short = blocking.find((b) => amount > remaining(b));
+  if (short) {
+    // A stream may start on what is left when that covers its prompt and a first stretch of
+    // output: the gateway draws the hold down as output arrives and ends the stream cleanly
+    // when a blocking budget runs out.
+    const left = blocking.reduce((min, b) => (remaining(b) < min ? remaining(b) : min), amount);
+    const floor = credit ? credit.inputNano + (credit.outputRate * MIN_STREAM_OUTPUT_TOKENS) / 1_000_000n : 0n;
+    if (!credit || left < floor || left <= 0n) {
+      const r = remaining(short);
       return {
         ok: false,
         code: "budget_exceeded",
-        ruleId: budget.id,
-        message: `Budget "${budget.spec.name}" has ${formatUsd(remaining > 0n ? remaining : 0n)} USD left; this call may cost up to ${formatUsd(amount)} USD.`,
+        ruleId: short.id,
+        message: `Budget "${short.spec.name}" has ${formatUsd(r > 0n ? r : 0n)} USD left; this call may cost up to ${formatUsd(amount)} USD.`,
       };
     }
-    headroom.push({ id: budget.id, remainingNano: remaining - amount });
+    amount = left;
+    credit = { ...credit, grantedNano: left };
+  } else if (credit && credit.ceilingNano !== null) {
+    // The whole worst case is held and the provider stops at the output limit: nothing to draw.
+    credit = null;
   }
+  const headroom = covering.map((b) => ({ id: b.id, remainingNano: remaining(b) - amount }));
 
   return {
     dimensions: dims,
@@ -133,5 +162,6 @@ export function decide(
     budgets: covering.map((budget) => ({ budget, key: windowKey(budget.spec.window, books.timeZone, now) })),
     limits,
     headroom,
+    credit,
   };
 }

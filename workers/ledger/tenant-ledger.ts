@@ -188,6 +188,7 @@ export class TenantLedger extends DurableObject<Env> {
         heldNano: 0n,
         held: false,
         budgets: [],
+        credit: null,
       };
 
     const take = decide(
@@ -251,6 +252,7 @@ export class TenantLedger extends DurableObject<Env> {
       heldNano: take.amount,
       held,
       budgets: take.headroom,
+      credit: take.credit,
     };
   }
 
@@ -319,6 +321,56 @@ export class TenantLedger extends DurableObject<Env> {
     }
     this.#sql.exec("INSERT INTO settled (request_id, at) VALUES (?, ?)", event.requestId, now);
     return booked.flatMap(([budget, key]) => this.#book.charge(budget, key, cost - drawn, timeZone, now));
+  }
+
+  /**
+   * A running stream's draw-down: books what it has used so far (moved from held to spent, up to
+   * the hold) and, when it wants more, extends the hold by what every blocking budget it counts
+   * against still has, up to `wantNano` in all. Returns the hold's amount now; 0n when the hold
+   * is gone (settled or expired), which ends the stream.
+   */
+  async draw(requestId: string, usedNano: bigint, wantNano: bigint, now = Date.now()): Promise<bigint> {
+    const crossings: Crossing[] = [];
+    const granted = this.ctx.storage.transactionSync(() => {
+      const hold = this.#sql.exec<HoldRow>("SELECT * FROM holds WHERE request_id = ?", requestId).toArray()[0];
+      if (!hold) return 0n;
+      const { timeZone } = this.getSettings();
+      const entries = JSON.parse(hold.budgets) as [string, number][];
+      const ids = entries.map(([id]) => id);
+      const booked = entries.flatMap(([id, key]) => {
+        const budget = this.#rules.get("budget", id);
+        return budget ? [{ budget, key }] : [];
+      });
+      let amount = BigInt(hold.amount);
+      let drawn = BigInt(hold.drawn);
+      if (wantNano > amount) {
+        let room = wantNano - amount;
+        for (const { budget } of booked) {
+          if (budget.spec.mode !== "block") continue;
+          const left = this.#book.status(budget, timeZone, now).remainingNano;
+          if (left < room) room = left > 0n ? left : 0n;
+        }
+        amount += room;
+        this.#book.adjustHeld(ids, room);
+      }
+      const use = (usedNano < amount ? usedNano : amount) - drawn;
+      if (use > 0n) {
+        drawn += use;
+        this.#book.adjustHeld(ids, -use);
+        for (const { budget, key } of booked) crossings.push(...this.#book.charge(budget, key, use, timeZone, now));
+      }
+      this.#sql.exec(
+        "UPDATE holds SET amount = ?, drawn = ?, expires_at = ? WHERE request_id = ?",
+        amount.toString(),
+        drawn.toString(),
+        now + HOLD_TTL_MS,
+        requestId,
+      );
+      this.#thresholds(crossings, now);
+      return amount;
+    });
+    if (crossings.length > 0) await this.#schedule(now + AUDIT_FLUSH_MS);
+    return granted;
   }
 
   #thresholds(crossings: readonly Crossing[], now: number): void {

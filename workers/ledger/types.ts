@@ -133,6 +133,24 @@ export type AdmitRequest = {
 
 export type BudgetHeadroom = { id: string; remainingNano: bigint };
 
+/**
+ * A stream whose hold does not cover its worst case (it started on what was left of a blocking
+ * budget, or it has no output limit): the gateway estimates what it has used as output arrives
+ * and asks the ledger to `draw` more before the hold runs out; when none is left it ends the
+ * stream with the provider's own final events.
+ */
+export type StreamCredit = {
+  grantedNano: bigint;
+  /** cost of the prompt estimate */
+  inputNano: bigint;
+  /** nano-USD per million output tokens */
+  outputRate: bigint;
+  /** how much more to ask for at a time */
+  stepNano: bigint;
+  /** the worst case of a call with an output limit (no more is ever needed); null when unbounded */
+  ceilingNano: bigint | null;
+};
+
 export type Admitted = {
   ok: true;
   key: { id: string; dimensions: Record<string, string> };
@@ -150,6 +168,7 @@ export type Admitted = {
   held: boolean;
   /** blocking and alerting budgets the call counts against, after this call's hold */
   budgets: BudgetHeadroom[];
+  credit: StreamCredit | null;
 };
 
 export type RefusalCode =
