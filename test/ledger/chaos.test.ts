@@ -1,0 +1,194 @@
+// 1,000 calls with random client aborts, upstream 429/500 and cut streams, JSON and SSE, OpenAI
+// and Anthropic: afterwards the ledger's spent equals the sum of the usage events to the
+// nano-dollar, no hold is left, and redelivering every event (queue and direct settle) changes
+// nothing. Then a hold whose settle was lost expires and is reconciled from its usage event.
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { keyHash } from "../../shared/crypto.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+import { eventsOf, newTenant, waitForEvent, waitForEventCount, worker, type EventRow, type Tenant } from "../helpers.ts";
+import { budgetStatus, createBudget, nano, settledStatus } from "./support.ts";
+
+/** mulberry32: a small seeded generator, so a failing mix can be replayed. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Kind = "json" | "stream" | "abort" | "rate_limit" | "server_error" | "cut" | "anthropic";
+const KINDS: Kind[] = ["json", "stream", "abort", "rate_limit", "server_error", "cut", "anthropic"];
+
+async function oneCall(tenant: Tenant, kind: Kind, rand: () => number): Promise<void> {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "x-demo-output-tokens": String(1 + Math.floor(rand() * 150)),
+  };
+  if (kind === "rate_limit" || kind === "server_error" || kind === "cut") headers["x-demo-scenario"] = kind;
+  const stream = kind !== "json" && kind !== "rate_limit" && kind !== "server_error";
+  const controller = new AbortController();
+  let res: Response;
+  if (kind === "anthropic") {
+    res = await worker("/anthropic/v1/messages", {
+      method: "POST",
+      headers: { ...headers, "x-api-key": tenant.proxyKey, "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model: "claude-3-5-haiku-latest", max_tokens: 200, stream: rand() < 0.5, messages: [{ role: "user", content: "hi" }] }),
+    });
+  } else {
+    res = await worker("/openai/v1/chat/completions", {
+      method: "POST",
+      headers: { ...headers, authorization: `Bearer ${tenant.proxyKey}` },
+      body: JSON.stringify({ model: "gpt-4o-mini", max_tokens: 200, stream, messages: [{ role: "user", content: "hi" }] }),
+      signal: controller.signal,
+    });
+  }
+  if (kind === "abort" && res.body) {
+    const reader = res.body.getReader();
+    await reader.read();
+    await reader.cancel();
+    return;
+  }
+  await res.text().catch(() => "");
+}
+
+function toEvent(row: EventRow, tenantId: string): UsageEvent {
+  const r = row as EventRow & Record<string, never>;
+  return {
+    v: 1,
+    requestId: row.request_id,
+    tenantId,
+    keyId: String(r.key_id),
+    provider: String(r.provider),
+    model: String(r.model),
+    endpoint: String(r.endpoint),
+    stream: Number(r.stream) === 1,
+    status: row.status,
+    outcome: row.outcome as UsageEvent["outcome"],
+    usage: {
+      inputTokens: row.input_tokens,
+      cachedInputTokens: row.cached_input_tokens,
+      cacheWriteTokens: row.cache_write_tokens,
+      outputTokens: row.output_tokens,
+      reasoningTokens: row.reasoning_tokens,
+    },
+    usageSource: row.usage_source as UsageEvent["usageSource"],
+    costNanoUsd: row.cost_nano_usd,
+    price: null,
+    startedAt: Number(r.started_at),
+    firstByteMs: null,
+    totalMs: Number(r.total_ms),
+    dimensions: JSON.parse(row.dimensions) as Record<string, string>,
+  };
+}
+
+const ledgerOf = (tenantId: string) => env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId));
+const sum = (rows: EventRow[]) => rows.reduce((total, e) => total + BigInt(e.cost_nano_usd ?? 0), 0n);
+
+describe("ledger under chaos", () => {
+  it("1,000 mixed calls: spent equals the events exactly, no hold left, redelivery changes nothing", async () => {
+    const tenant = await newTenant();
+    const budget = await createBudget(tenant, { limit_usd: "100" });
+    const alert = await createBudget(tenant, { limit_usd: "0.01", mode: "alert", window: "rolling", rolling_hours: 1 });
+    const rand = random(20261123);
+    const plan = Array.from({ length: 1000 }, () => KINDS[Math.floor(rand() * KINDS.length)] ?? "json");
+    for (let i = 0; i < plan.length; i += 25) {
+      await Promise.all(plan.slice(i, i + 25).map((kind) => oneCall(tenant, kind, rand)));
+    }
+    const events = await waitForEventCount(tenant.tenantId, 1000, 60_000);
+    expect(events.length).toBe(1000);
+    const outcomes = new Set(events.map((e) => e.outcome));
+    for (const outcome of ["ok", "upstream_error", "upstream_cut", "client_abort"]) expect(outcomes).toContain(outcome);
+
+    const status = await settledStatus(tenant, budget, 30_000);
+    const total = sum(events);
+    expect(total).toBeGreaterThan(0n);
+    expect(nano(status.spent_usd)).toBe(total);
+    expect(nano((await settledStatus(tenant, alert)).spent_usd)).toBe(total);
+    expect(await ledgerOf(tenant.tenantId).openHolds()).toEqual([]);
+
+    // Redeliver every event: through the queue (as a retried batch would) and straight to settle.
+    const again = events.map((row) => toEvent(row, tenant.tenantId));
+    for (let i = 0; i < again.length; i += 100) {
+      await env.USAGE_QUEUE.sendBatch(again.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
+    }
+    await ledgerOf(tenant.tenantId).settle(again);
+    await ledgerOf(tenant.tenantId).settle(again.slice(0, 10));
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await eventsOf(tenant.tenantId)).length).toBe(1000);
+    expect(nano((await budgetStatus(tenant, budget)).spent_usd)).toBe(total);
+    const rollups = await env.DB.prepare(
+      "SELECT SUM(cost_nano_usd) AS cost, SUM(requests) AS n FROM usage_rollups_hourly WHERE tenant_id = ? AND dim_name = ''",
+    )
+      .bind(tenant.tenantId)
+      .first<{ cost: number; n: number }>();
+    expect(BigInt(rollups?.cost ?? 0)).toBe(total);
+    expect(rollups?.n).toBe(1000);
+  }, 180_000);
+
+  it("a hold whose settle was lost expires, and its usage event reconciles the budget", async () => {
+    const tenant = await newTenant();
+    const budget = await createBudget(tenant, { limit_usd: "1" });
+    const ledger = ledgerOf(tenant.tenantId);
+    const hash = await keyHash(env.KEY_PEPPER, tenant.proxyKey);
+    const startedAt = Date.now() - 16 * 60_000;
+    const requestId = `req_lost${crypto.randomUUID().replaceAll("-", "").slice(0, 17)}`;
+    const admitted = await ledger.admit({
+      keyId: tenant.keyId,
+      keyHash: hash,
+      provider: "openai",
+      requestId,
+      now: startedAt,
+      call: {
+        model: "gpt-4o-mini",
+        endpoint: "chat.completions",
+        stream: false,
+        metered: true,
+        inputTokens: 10,
+        maxOutputTokens: 1000,
+        dimensions: {},
+        source: null,
+      },
+    });
+    expect(admitted.ok).toBe(true);
+    expect(nano((await budgetStatus(tenant, budget)).held_usd)).toBeGreaterThan(0n);
+    // The isolate that ran the call died before settling: the hold expires on the alarm.
+    expect(await runDurableObjectAlarm(ledger)).toBe(true);
+    expect(await ledger.openHolds()).toEqual([]);
+    const released = await budgetStatus(tenant, budget);
+    expect(nano(released.held_usd)).toBe(0n);
+    expect(nano(released.spent_usd)).toBe(0n);
+    // Its usage event arrives through the queue and is booked by attribution.
+    const event: UsageEvent = {
+      v: 1,
+      requestId,
+      tenantId: tenant.tenantId,
+      keyId: tenant.keyId,
+      provider: "openai",
+      model: "gpt-4o-mini",
+      endpoint: "chat.completions",
+      stream: false,
+      status: 200,
+      outcome: "ok",
+      usage: { inputTokens: 10, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 500, reasoningTokens: 0 },
+      usageSource: "provider",
+      costNanoUsd: 301_500,
+      price: null,
+      startedAt,
+      firstByteMs: 5,
+      totalMs: 10,
+      dimensions: {},
+    };
+    await env.USAGE_QUEUE.send(event, { contentType: "json" });
+    await waitForEvent(tenant.tenantId, requestId);
+    const until = Date.now() + 10_000;
+    while (nano((await budgetStatus(tenant, budget)).spent_usd) === 0n && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(nano((await budgetStatus(tenant, budget)).spent_usd)).toBe(301_500n);
+  });
+});
