@@ -12,6 +12,7 @@ import { isTimeZone, windowKey } from "../../shared/windows.ts";
 import type { WireFormat } from "../gateway/providers/types.ts";
 import { decide } from "./admission.ts";
 import { budgetCovers, BudgetBook, type Crossing } from "./budgets.ts";
+import { Holds, SETTLED_KEEP_MS } from "./holds.ts";
 import { Outbox } from "./outbox.ts";
 import { RateLimiter } from "./rate-limits.ts";
 import { RuleStore } from "./rules.ts";
@@ -60,25 +61,9 @@ type OverrideRow = {
   output: string;
 };
 
-type HoldRow = {
-  request_id: string;
-  key_id: string;
-  amount: string;
-  drawn: string;
-  tokens: number;
-  budgets: string;
-  limits: string;
-  created_at: number;
-  expires_at: number;
-};
-
 const OUTBOX_RETRY_MS = 10_000;
 /** Audit events are sent in batches at most this long after the decision. */
 const AUDIT_FLUSH_MS = 500;
-/** A hold whose call never settles is released after this long (the usage event reconciles it). */
-export const HOLD_TTL_MS = 15 * 60_000;
-/** Settled request ids are remembered this long, so a second settle of the same call is ignored. */
-export const SETTLED_KEEP_MS = 24 * 3_600_000;
 const DEFAULT_SETTINGS: TenantSettings = { allowPassthroughKeys: false, timeZone: "UTC" };
 
 function keyRecord(row: KeyRow): KeyRecord {
@@ -120,6 +105,7 @@ export class TenantLedger extends DurableObject<Env> {
   readonly #rules: RuleStore;
   readonly #book: BudgetBook;
   readonly #limiter = new RateLimiter();
+  readonly #holds: Holds;
   /** When the alarm is set for, as far as this instance knows. */
   #alarmAt: number | null = null;
   // In-memory copies of what `admit` reads. The ledger is the single writer of its storage, so
@@ -135,6 +121,7 @@ export class TenantLedger extends DurableObject<Env> {
     this.#outbox = new Outbox(this.#sql, env);
     this.#rules = new RuleStore(this.#sql);
     this.#book = new BudgetBook(this.#sql);
+    this.#holds = new Holds(this.#sql, this.#book, this.#rules, this.#limiter, this.#outbox);
     ctx
       .blockConcurrencyWhile(async () => migrate(this.#sql))
       .catch((error: unknown) => {
@@ -211,25 +198,8 @@ export class TenantLedger extends DurableObject<Env> {
       return take;
     }
     const budgetIds = take.budgets.map((b) => b.budget.id);
-    // A hold row when there is money held or token allowance to give back at settlement.
-    const held = take.amount > 0n || (take.tokens > 0 && take.limits.some((l) => l.spec.tokensPerMinute !== null));
-    this.ctx.storage.transactionSync(() => {
-      this.#limiter.take(take.limits, take.tokens, now);
-      if (held) {
-        this.#sql.exec(
-          `INSERT OR REPLACE INTO holds (request_id, key_id, amount, drawn, tokens, budgets, limits, created_at, expires_at)
-           VALUES (?, ?, ?, '0', ?, ?, ?, ?, ?)`,
-          request.requestId,
-          key.row.id,
-          take.amount.toString(),
-          take.tokens,
-          JSON.stringify(take.budgets.map((b) => [b.budget.id, b.key])),
-          JSON.stringify(take.limits.map((l) => l.id)),
-          now,
-          now + HOLD_TTL_MS,
-        );
-        this.#book.adjustHeld(budgetIds, take.amount);
-      }
+    const held = this.ctx.storage.transactionSync(() => {
+      const opened = this.#holds.open(request.requestId, key.row.id, take, now);
       this.#outbox.audit({
         at: now,
         type: "call.admitted",
@@ -244,6 +214,7 @@ export class TenantLedger extends DurableObject<Env> {
           budgets: budgetIds,
         },
       });
+      return opened;
     });
     return {
       ...base,
@@ -278,119 +249,19 @@ export class TenantLedger extends DurableObject<Env> {
    * gateway's settle was lost), which also reconciles holds that expired.
    */
   async settle(events: readonly UsageEvent[], now = Date.now()): Promise<void> {
-    const crossings: Crossing[] = [];
-    this.ctx.storage.transactionSync(() => {
-      for (const event of events) crossings.push(...this.#settleOne(event, now));
-      this.#thresholds(crossings, now);
-    });
-    await this.#schedule(now + (crossings.length > 0 ? AUDIT_FLUSH_MS : SETTLED_KEEP_MS));
-  }
-
-  #settleOne(event: UsageEvent, now: number): Crossing[] {
-    if (this.#sql.exec("SELECT 1 FROM settled WHERE request_id = ?", event.requestId).toArray().length > 0) return [];
-    const hold = this.#sql.exec<HoldRow>("SELECT * FROM holds WHERE request_id = ?", event.requestId).toArray()[0];
-    const cost = BigInt(event.costNanoUsd ?? 0);
-    if (!hold && cost === 0n) return [];
     const { timeZone } = this.getSettings();
-    const drawn = hold ? BigInt(hold.drawn) : 0n;
-    let booked: [RuleRecord<"budget">, number][];
-    if (hold) {
-      const entries = JSON.parse(hold.budgets) as [string, number][];
-      this.#book.adjustHeld(
-        entries.map(([id]) => id),
-        drawn - BigInt(hold.amount),
-      );
-      booked = entries.flatMap(([id, key]) => {
-        const budget = this.#rules.get("budget", id);
-        return budget ? [[budget, key] as [RuleRecord<"budget">, number]] : [];
-      });
-      const limits = (JSON.parse(hold.limits) as string[]).flatMap((id) => this.#rules.get("rate_limit", id) ?? []);
-      this.#limiter.refund(limits, hold.tokens - event.usage.inputTokens - event.usage.outputTokens, now);
-      this.#sql.exec("DELETE FROM holds WHERE request_id = ?", event.requestId);
-    } else {
-      const attribution = {
-        keyId: event.keyId,
-        provider: event.provider,
-        model: event.model,
-        dimensions: event.dimensions,
-      };
-      booked = this.#rules
-        .list("budget")
-        .filter((b) => budgetCovers(b, attribution))
-        .map((b) => [b, windowKey(b.spec.window, timeZone, event.startedAt)]);
-    }
-    this.#sql.exec("INSERT INTO settled (request_id, at) VALUES (?, ?)", event.requestId, now);
-    return booked.flatMap(([budget, key]) => this.#book.charge(budget, key, cost - drawn, timeZone, now));
+    const crossings = this.ctx.storage.transactionSync(() => this.#holds.settle(events, timeZone, now));
+    await this.#schedule(now + (crossings > 0 ? AUDIT_FLUSH_MS : SETTLED_KEEP_MS));
   }
 
-  /**
-   * A running stream's draw-down: books what it has used so far (moved from held to spent, up to
-   * the hold) and, when it wants more, extends the hold by what every blocking budget it counts
-   * against still has, up to `wantNano` in all. Returns the hold's amount now; 0n when the hold
-   * is gone (settled or expired), which ends the stream.
-   */
+  /** A running stream's draw-down (see Holds.draw). Returns the hold's amount now. */
   async draw(requestId: string, usedNano: bigint, wantNano: bigint, now = Date.now()): Promise<bigint> {
-    const crossings: Crossing[] = [];
-    const granted = this.ctx.storage.transactionSync(() => {
-      const hold = this.#sql.exec<HoldRow>("SELECT * FROM holds WHERE request_id = ?", requestId).toArray()[0];
-      if (!hold) return 0n;
-      const { timeZone } = this.getSettings();
-      const entries = JSON.parse(hold.budgets) as [string, number][];
-      const ids = entries.map(([id]) => id);
-      const booked = entries.flatMap(([id, key]) => {
-        const budget = this.#rules.get("budget", id);
-        return budget ? [{ budget, key }] : [];
-      });
-      let amount = BigInt(hold.amount);
-      let drawn = BigInt(hold.drawn);
-      if (wantNano > amount) {
-        let room = wantNano - amount;
-        for (const { budget } of booked) {
-          if (budget.spec.mode !== "block") continue;
-          const left = this.#book.status(budget, timeZone, now).remainingNano;
-          if (left < room) room = left > 0n ? left : 0n;
-        }
-        amount += room;
-        this.#book.adjustHeld(ids, room);
-      }
-      const use = (usedNano < amount ? usedNano : amount) - drawn;
-      if (use > 0n) {
-        drawn += use;
-        this.#book.adjustHeld(ids, -use);
-        for (const { budget, key } of booked) crossings.push(...this.#book.charge(budget, key, use, timeZone, now));
-      }
-      this.#sql.exec(
-        "UPDATE holds SET amount = ?, drawn = ?, expires_at = ? WHERE request_id = ?",
-        amount.toString(),
-        drawn.toString(),
-        now + HOLD_TTL_MS,
-        requestId,
-      );
-      this.#thresholds(crossings, now);
-      return amount;
-    });
-    if (crossings.length > 0) await this.#schedule(now + AUDIT_FLUSH_MS);
-    return granted;
-  }
-
-  #thresholds(crossings: readonly Crossing[], now: number): void {
-    for (const c of crossings) {
-      this.#outbox.audit({
-        at: now,
-        type: "budget.threshold",
-        actor: SYSTEM,
-        requestId: null,
-        subject: c.budget.id,
-        data: {
-          name: c.budget.spec.name,
-          percent: c.percent,
-          mode: c.budget.spec.mode,
-          windowKey: c.windowKey,
-          spentNanoUsd: c.spentNano.toString(),
-          limitNanoUsd: c.budget.spec.limitNano,
-        },
-      });
-    }
+    const { timeZone } = this.getSettings();
+    const drawn = this.ctx.storage.transactionSync(() =>
+      this.#holds.draw(requestId, usedNano, wantNano, timeZone, now),
+    );
+    if (drawn.crossings > 0) await this.#schedule(now + AUDIT_FLUSH_MS);
+    return drawn.amount;
   }
 
   #key(id: string) {
@@ -655,10 +526,7 @@ export class TenantLedger extends DurableObject<Env> {
 
   /** Holds not yet settled, for reconciliation checks (amounts as decimal nano-USD text). */
   openHolds(): { requestId: string; amountNano: string; expiresAt: number }[] {
-    return this.#sql
-      .exec<HoldRow>("SELECT * FROM holds ORDER BY created_at")
-      .toArray()
-      .map((h) => ({ requestId: h.request_id, amountNano: h.amount, expiresAt: h.expires_at }));
+    return this.#holds.list();
   }
 
   // ---- housekeeping: outbox, hold expiry -----------------------------------------------------
@@ -666,35 +534,13 @@ export class TenantLedger extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
     const now = Date.now();
-    this.#expireHolds(now);
-    this.#sql.exec("DELETE FROM settled WHERE at < ?", now - SETTLED_KEEP_MS);
-    this.#book.prune(this.#rules.list("budget"), this.getSettings().timeZone, now);
-    await this.#send();
-    const next = this.#sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM holds").one().at;
-    const oldestSettled = this.#sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM settled").one().at;
-    const wake = Math.min(next ?? Infinity, oldestSettled === null ? Infinity : oldestSettled + SETTLED_KEEP_MS);
-    if (Number.isFinite(wake)) await this.#schedule(wake);
-  }
-
-  /** Releases holds of calls that never settled; their usage events settle them later if they come. */
-  #expireHolds(now: number): void {
-    const expired = this.#sql.exec<HoldRow>("SELECT * FROM holds WHERE expires_at <= ?", now).toArray();
-    if (expired.length === 0) return;
     this.ctx.storage.transactionSync(() => {
-      for (const hold of expired) {
-        const ids = (JSON.parse(hold.budgets) as [string, number][]).map(([id]) => id);
-        this.#book.adjustHeld(ids, BigInt(hold.drawn) - BigInt(hold.amount));
-        this.#sql.exec("DELETE FROM holds WHERE request_id = ?", hold.request_id);
-        this.#outbox.audit({
-          at: now,
-          type: "hold.expired",
-          actor: SYSTEM,
-          requestId: hold.request_id,
-          subject: null,
-          data: { heldNanoUsd: hold.amount, keyId: hold.key_id },
-        });
-      }
+      this.#holds.expire(now);
+      this.#book.prune(this.#rules.list("budget"), this.getSettings().timeZone, now);
     });
+    await this.#send();
+    const wake = this.#holds.nextWake();
+    if (wake !== null) await this.#schedule(wake);
   }
 
   /** Sends the outbox now; on failure the alarm retries. */

@@ -1,0 +1,218 @@
+// Holds of calls in flight and their settlement. Admission opens a hold for the call's worst
+// case; a running stream draws it down (what it used moves from held to spent, and the hold may
+// grow while blocking budgets have room); settlement replaces it by the actual cost, once per
+// request id; a hold whose call never settles expires and its usage event, when it comes, is
+// booked by attribution instead. Every method runs inside the ledger's transaction.
+import { SYSTEM } from "../../shared/audit.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+import { windowKey } from "../../shared/windows.ts";
+import type { Take } from "./admission.ts";
+import { budgetCovers, type Budget, type BudgetBook, type Crossing } from "./budgets.ts";
+import type { Outbox } from "./outbox.ts";
+import type { RateLimiter } from "./rate-limits.ts";
+import type { RuleStore } from "./rules.ts";
+
+/** A hold whose call never settles is released after this long (the usage event reconciles it). */
+export const HOLD_TTL_MS = 15 * 60_000;
+/** Settled request ids are remembered this long, so a second settle of the same call is ignored. */
+export const SETTLED_KEEP_MS = 24 * 3_600_000;
+
+type HoldRow = {
+  request_id: string;
+  key_id: string;
+  amount: string;
+  drawn: string;
+  tokens: number;
+  budgets: string;
+  limits: string;
+  created_at: number;
+  expires_at: number;
+};
+
+type Booked = { budget: Budget; key: number };
+
+export class Holds {
+  readonly #sql: SqlStorage;
+  readonly #book: BudgetBook;
+  readonly #rules: RuleStore;
+  readonly #limiter: RateLimiter;
+  readonly #outbox: Outbox;
+
+  constructor(sql: SqlStorage, book: BudgetBook, rules: RuleStore, limiter: RateLimiter, outbox: Outbox) {
+    this.#sql = sql;
+    this.#book = book;
+    this.#rules = rules;
+    this.#limiter = limiter;
+    this.#outbox = outbox;
+  }
+
+  /** Takes what admission decided; returns whether a hold row was written (then the call must settle). */
+  open(requestId: string, keyId: string, take: Take, now: number): boolean {
+    this.#limiter.take(take.limits, take.tokens, now);
+    // A hold row when there is money held or token allowance to give back at settlement.
+    const held = take.amount > 0n || (take.tokens > 0 && take.limits.some((l) => l.spec.tokensPerMinute !== null));
+    if (!held) return false;
+    this.#sql.exec(
+      `INSERT OR REPLACE INTO holds (request_id, key_id, amount, drawn, tokens, budgets, limits, created_at, expires_at)
+       VALUES (?, ?, ?, '0', ?, ?, ?, ?, ?)`,
+      requestId,
+      keyId,
+      take.amount.toString(),
+      take.tokens,
+      JSON.stringify(take.budgets.map((b) => [b.budget.id, b.key])),
+      JSON.stringify(take.limits.map((l) => l.id)),
+      now,
+      now + HOLD_TTL_MS,
+    );
+    this.#book.adjustHeld(
+      take.budgets.map((b) => b.budget.id),
+      take.amount,
+    );
+    return true;
+  }
+
+  #row(requestId: string): HoldRow | undefined {
+    return this.#sql.exec<HoldRow>("SELECT * FROM holds WHERE request_id = ?", requestId).toArray()[0];
+  }
+
+  #booked(hold: HoldRow): { ids: string[]; booked: Booked[] } {
+    const entries = JSON.parse(hold.budgets) as [string, number][];
+    const booked = entries.flatMap(([id, key]) => {
+      const budget = this.#rules.get("budget", id);
+      return budget ? [{ budget, key }] : [];
+    });
+    return { ids: entries.map(([id]) => id), booked };
+  }
+
+  /** Settles each event once; returns how many thresholds were crossed (announced as audit events). */
+  settle(events: readonly UsageEvent[], timeZone: string, now: number): number {
+    const crossings: Crossing[] = [];
+    for (const event of events) crossings.push(...this.#settleOne(event, timeZone, now));
+    this.#announce(crossings, now);
+    return crossings.length;
+  }
+
+  #settleOne(event: UsageEvent, timeZone: string, now: number): Crossing[] {
+    if (this.#sql.exec("SELECT 1 FROM settled WHERE request_id = ?", event.requestId).toArray().length > 0) return [];
+    const hold = this.#row(event.requestId);
+    const cost = BigInt(event.costNanoUsd ?? 0);
+    let booked: Booked[];
+    let drawn = 0n;
+    if (hold) {
+      drawn = BigInt(hold.drawn);
+      const entries = this.#booked(hold);
+      booked = entries.booked;
+      this.#book.adjustHeld(entries.ids, drawn - BigInt(hold.amount));
+      const limits = (JSON.parse(hold.limits) as string[]).flatMap((id) => this.#rules.get("rate_limit", id) ?? []);
+      this.#limiter.refund(limits, hold.tokens - event.usage.inputTokens - event.usage.outputTokens, now);
+      this.#sql.exec("DELETE FROM holds WHERE request_id = ?", event.requestId);
+    } else {
+      // No hold: its call was admitted before any budget covered it, or the hold expired.
+      const attribution = {
+        keyId: event.keyId,
+        provider: event.provider,
+        model: event.model,
+        dimensions: event.dimensions,
+      };
+      booked = this.#rules
+        .list("budget")
+        .filter((b) => budgetCovers(b, attribution))
+        .map((budget) => ({ budget, key: windowKey(budget.spec.window, timeZone, event.startedAt) }));
+      if (booked.length === 0 || cost === 0n) return [];
+    }
+    this.#sql.exec("INSERT INTO settled (request_id, at) VALUES (?, ?)", event.requestId, now);
+    return booked.flatMap(({ budget, key }) => this.#book.charge(budget, key, cost - drawn, timeZone, now));
+  }
+
+  /**
+   * A running stream's draw-down: books what it has used so far (moved from held to spent, up to
+   * the hold) and, when it wants more, extends the hold by what every blocking budget it counts
+   * against still has, up to `wantNano` in all. The amount is 0n when the hold is gone (settled
+   * or expired), which ends the stream.
+   */
+  draw(requestId: string, usedNano: bigint, wantNano: bigint, timeZone: string, now: number) {
+    const hold = this.#row(requestId);
+    if (!hold) return { amount: 0n, crossings: 0 };
+    const { ids, booked } = this.#booked(hold);
+    let amount = BigInt(hold.amount);
+    let drawn = BigInt(hold.drawn);
+    if (wantNano > amount) {
+      let room = wantNano - amount;
+      for (const { budget } of booked) {
+        if (budget.spec.mode !== "block") continue;
+        const left = this.#book.status(budget, timeZone, now).remainingNano;
+        if (left < room) room = left > 0n ? left : 0n;
+      }
+      amount += room;
+      this.#book.adjustHeld(ids, room);
+    }
+    const use = (usedNano < amount ? usedNano : amount) - drawn;
+    const crossings: Crossing[] = [];
+    if (use > 0n) {
+      drawn += use;
+      this.#book.adjustHeld(ids, -use);
+      for (const { budget, key } of booked) crossings.push(...this.#book.charge(budget, key, use, timeZone, now));
+    }
+    this.#sql.exec(
+      "UPDATE holds SET amount = ?, drawn = ?, expires_at = ? WHERE request_id = ?",
+      amount.toString(),
+      drawn.toString(),
+      now + HOLD_TTL_MS,
+      requestId,
+    );
+    this.#announce(crossings, now);
+    return { amount, crossings: crossings.length };
+  }
+
+  /** Releases holds of calls that never settled; their usage events settle them later if they come. */
+  expire(now: number): void {
+    for (const hold of this.#sql.exec<HoldRow>("SELECT * FROM holds WHERE expires_at <= ?", now).toArray()) {
+      this.#book.adjustHeld(this.#booked(hold).ids, BigInt(hold.drawn) - BigInt(hold.amount));
+      this.#sql.exec("DELETE FROM holds WHERE request_id = ?", hold.request_id);
+      this.#outbox.audit({
+        at: now,
+        type: "hold.expired",
+        actor: SYSTEM,
+        requestId: hold.request_id,
+        subject: null,
+        data: { heldNanoUsd: hold.amount, keyId: hold.key_id },
+      });
+    }
+    this.#sql.exec("DELETE FROM settled WHERE at < ?", now - SETTLED_KEEP_MS);
+  }
+
+  /** When the alarm must next look at holds and settled ids, or null. */
+  nextWake(): number | null {
+    const expiry = this.#sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM holds").one().at;
+    const oldest = this.#sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM settled").one().at;
+    const wake = Math.min(expiry ?? Infinity, oldest === null ? Infinity : oldest + SETTLED_KEEP_MS);
+    return Number.isFinite(wake) ? wake : null;
+  }
+
+  list(): { requestId: string; amountNano: string; expiresAt: number }[] {
+    return this.#sql
+      .exec<HoldRow>("SELECT * FROM holds ORDER BY created_at")
+      .toArray()
+      .map((h) => ({ requestId: h.request_id, amountNano: h.amount, expiresAt: h.expires_at }));
+  }
+
+  #announce(crossings: readonly Crossing[], now: number): void {
+    for (const c of crossings) {
+      this.#outbox.audit({
+        at: now,
+        type: "budget.threshold",
+        actor: SYSTEM,
+        requestId: null,
+        subject: c.budget.id,
+        data: {
+          name: c.budget.spec.name,
+          percent: c.percent,
+          mode: c.budget.spec.mode,
+          windowKey: c.windowKey,
+          spentNanoUsd: c.spentNano.toString(),
+          limitNanoUsd: c.budget.spec.limitNano,
+        },
+      });
+    }
+  }
+}
