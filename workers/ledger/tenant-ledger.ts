@@ -8,17 +8,15 @@ import { SYSTEM, type AuditActor } from "../../shared/audit.ts";
 import { sameHash } from "../../shared/crypto.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
-import { isTimeZone, windowKey } from "../../shared/windows.ts";
-import type { WireFormat } from "../gateway/providers/types.ts";
 import { decide } from "./admission.ts";
-import { budgetCovers, BudgetBook, type Crossing } from "./budgets.ts";
+import { BudgetBook } from "./budgets.ts";
 import { Holds, SETTLED_KEEP_MS } from "./holds.ts";
+import { Catalog } from "./catalog.ts";
 import { Outbox } from "./outbox.ts";
 import { RateLimiter } from "./rate-limits.ts";
 import { RuleStore } from "./rules.ts";
 import { migrate } from "./schema.ts";
 import type {
-  Admitted,
   AdmitRequest,
   AdmitResult,
   BudgetStatus,
@@ -30,74 +28,12 @@ import type {
   AnyRule,
   RuleDraft,
   RuleKind,
-  RuleRecord,
   TenantSettings,
 } from "./types.ts";
-
-type KeyRow = {
-  id: string;
-  hash: string;
-  name: string;
-  prefix: string;
-  dimensions: string;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
-};
-type ProviderRow = {
-  name: string;
-  format: string;
-  base_url: string | null;
-  credential: string;
-  key_hint: string;
-  updated_at: number;
-};
-type OverrideRow = {
-  provider: string;
-  model: string;
-  input: string;
-  cached_input: string;
-  cache_write: string;
-  output: string;
-};
 
 const OUTBOX_RETRY_MS = 10_000;
 /** Audit events are sent in batches at most this long after the decision. */
 const AUDIT_FLUSH_MS = 500;
-const DEFAULT_SETTINGS: TenantSettings = { allowPassthroughKeys: false, timeZone: "UTC" };
-
-function keyRecord(row: KeyRow): KeyRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    prefix: row.prefix,
-    dimensions: JSON.parse(row.dimensions) as Record<string, string>,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    revokedAt: row.revoked_at,
-  };
-}
-
-function providerRecord(row: ProviderRow): ProviderRecord {
-  return {
-    name: row.name,
-    format: row.format as WireFormat,
-    baseUrl: row.base_url,
-    keyHint: row.key_hint,
-    updatedAt: row.updated_at,
-  };
-}
-
-function overrideRecord(row: OverrideRow): PriceOverride {
-  return {
-    provider: row.provider,
-    model: row.model,
-    input: row.input,
-    cachedInput: row.cached_input,
-    cacheWrite: row.cache_write,
-    output: row.output,
-  };
-}
 
 export class TenantLedger extends DurableObject<Env> {
   readonly #sql: SqlStorage;
@@ -108,17 +44,13 @@ export class TenantLedger extends DurableObject<Env> {
   readonly #holds: Holds;
   /** When the alarm is set for, as far as this instance knows. */
   #alarmAt: number | null = null;
-  // In-memory copies of what `admit` reads. The ledger is the single writer of its storage, so
-  // each write below drops the entry it changed and the next read loads it again.
-  #keys = new Map<string, { row: KeyRow; dimensions: Record<string, string> }>();
-  #providers = new Map<string, Admitted["provider"]>();
-  #overrides = new Map<string, PriceOverride[]>();
-  #settings: TenantSettings | null = null;
+  readonly #catalog: Catalog;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
     this.#outbox = new Outbox(this.#sql, env);
+    this.#catalog = new Catalog(this.#sql);
     this.#rules = new RuleStore(this.#sql);
     this.#book = new BudgetBook(this.#sql);
     this.#holds = new Holds(this.#sql, this.#book, this.#rules, this.#limiter, this.#outbox);
@@ -139,7 +71,7 @@ export class TenantLedger extends DurableObject<Env> {
 
   #admit(request: AdmitRequest): AdmitResult {
     const { now, call } = request;
-    const key = this.#key(request.keyId);
+    const key = this.#catalog.key(request.keyId);
     const reason =
       !key || !sameHash(key.row.hash, request.keyHash)
         ? "unknown"
@@ -163,9 +95,9 @@ export class TenantLedger extends DurableObject<Env> {
     const base = {
       ok: true as const,
       key: { id: key.row.id, dimensions: key.dimensions },
-      provider: this.#provider(request.provider),
+      provider: this.#catalog.provider(request.provider),
       allowPassthroughKeys: settings.allowPassthroughKeys,
-      priceOverrides: this.#overridesFor(request.provider),
+      priceOverrides: this.#catalog.overridesFor(request.provider),
     };
     if (!call)
       return {
@@ -264,59 +196,15 @@ export class TenantLedger extends DurableObject<Env> {
     return drawn.amount;
   }
 
-  #key(id: string) {
-    let entry = this.#keys.get(id);
-    if (!entry) {
-      const row = this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", id).toArray()[0];
-      if (!row) return null;
-      entry = { row, dimensions: JSON.parse(row.dimensions) as Record<string, string> };
-      this.#keys.set(id, entry);
-    }
-    return entry;
-  }
-
-  #provider(name: string): Admitted["provider"] {
-    if (this.#providers.has(name)) return this.#providers.get(name) ?? null;
-    const row = this.#sql.exec<ProviderRow>("SELECT * FROM providers WHERE name = ?", name).toArray()[0];
-    const provider = row
-      ? { format: row.format as WireFormat, baseUrl: row.base_url, sealedCredential: row.credential }
-      : null;
-    if (provider) this.#providers.set(name, provider);
-    return provider;
-  }
-
-  #overridesFor(provider: string): PriceOverride[] {
-    let list = this.#overrides.get(provider);
-    if (!list) {
-      list = this.#sql
-        .exec<OverrideRow>("SELECT * FROM price_overrides WHERE provider = ?", provider)
-        .toArray()
-        .map(overrideRecord);
-      if (this.#overrides.size >= 256) this.#overrides.clear();
-      this.#overrides.set(provider, list);
-    }
-    return list;
-  }
-
   // ---- keys -------------------------------------------------------------------------------
 
   async createKey(tenantId: string, key: NewKey, now = Date.now(), actor: AuditActor = SYSTEM): Promise<KeyRecord> {
     this.#bindTenant(tenantId);
-    const dimensions = JSON.stringify(key.dimensions);
     this.ctx.storage.transactionSync(() => {
-      this.#sql.exec(
-        "INSERT INTO keys (id, hash, name, prefix, dimensions, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-        key.id,
-        key.hash,
-        key.name,
-        key.prefix,
-        dimensions,
-        now,
-        key.expiresAt,
-      );
+      this.#catalog.insertKey(key, now);
       this.#outbox.mirror(
         "INSERT INTO api_keys (tenant_id, id, name, prefix, dimensions, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (tenant_id, id) DO NOTHING",
-        [key.id, key.name, key.prefix, dimensions, now, key.expiresAt],
+        [key.id, key.name, key.prefix, JSON.stringify(key.dimensions), now, key.expiresAt],
       );
       this.#outbox.audit({
         at: now,
@@ -327,10 +215,10 @@ export class TenantLedger extends DurableObject<Env> {
         data: { name: key.name, prefix: key.prefix, expiresAt: key.expiresAt },
       });
     });
-    this.#keys.delete(key.id);
     await this.#send();
-    const row = this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", key.id).one();
-    return keyRecord(row);
+    const record = this.#catalog.keyRecord(key.id);
+    if (!record) throw new Error("key vanished after insert");
+    return record;
   }
 
   async revokeKey(
@@ -340,119 +228,77 @@ export class TenantLedger extends DurableObject<Env> {
     actor: AuditActor = SYSTEM,
   ): Promise<KeyRecord | null> {
     this.#bindTenant(tenantId);
-    const row = this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", id).toArray()[0];
-    if (!row) return null;
-    if (row.revoked_at === null) {
-      this.ctx.storage.transactionSync(() => {
-        this.#sql.exec("UPDATE keys SET revoked_at = ? WHERE id = ?", now, id);
-        this.#outbox.mirror("UPDATE api_keys SET revoked_at = ?2 WHERE tenant_id = ?1 AND id = ?3", [now, id]);
-        this.#outbox.audit({ at: now, type: "key.revoked", actor, requestId: null, subject: id, data: {} });
-      });
-      this.#keys.delete(id);
-      await this.#send();
-    }
-    return keyRecord(this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", id).one());
+    const before = this.#catalog.keyRecord(id);
+    if (!before || before.revokedAt !== null) return before;
+    this.ctx.storage.transactionSync(() => {
+      this.#catalog.revokeKey(id, now);
+      this.#outbox.mirror("UPDATE api_keys SET revoked_at = ?2 WHERE tenant_id = ?1 AND id = ?3", [now, id]);
+      this.#outbox.audit({ at: now, type: "key.revoked", actor, requestId: null, subject: id, data: {} });
+    });
+    await this.#send();
+    return this.#catalog.keyRecord(id);
   }
 
   listKeys(): KeyRecord[] {
-    return this.#sql.exec<KeyRow>("SELECT * FROM keys ORDER BY created_at DESC, id").toArray().map(keyRecord);
+    return this.#catalog.listKeys();
   }
 
   // ---- providers --------------------------------------------------------------------------
 
   async setProvider(tenantId: string, update: ProviderUpdate, now = Date.now()): Promise<ProviderRecord> {
     this.#bindTenant(tenantId);
-    this.ctx.storage.transactionSync(() => {
-      this.#sql.exec(
-        `INSERT INTO providers (name, format, base_url, credential, key_hint, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET format = excluded.format, base_url = excluded.base_url,
-           credential = excluded.credential, key_hint = excluded.key_hint, updated_at = excluded.updated_at`,
-        update.name,
-        update.format,
-        update.baseUrl,
-        update.sealedCredential,
-        update.keyHint,
-        now,
-      );
+    const record = this.ctx.storage.transactionSync(() => {
       this.#outbox.mirror(
         `INSERT INTO provider_credentials (tenant_id, provider, kind, base_url, key_hint, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (tenant_id, provider) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url,
            key_hint = excluded.key_hint, updated_at = excluded.updated_at`,
         [update.name, update.format, update.baseUrl, update.keyHint, now],
       );
+      return this.#catalog.upsertProvider(update, now);
     });
-    this.#providers.delete(update.name);
     await this.#send();
-    return providerRecord(this.#sql.exec<ProviderRow>("SELECT * FROM providers WHERE name = ?", update.name).one());
+    return record;
   }
 
   async deleteProvider(tenantId: string, name: string): Promise<boolean> {
     this.#bindTenant(tenantId);
-    const existed = this.#sql.exec("SELECT name FROM providers WHERE name = ?", name).toArray().length > 0;
-    if (!existed) return false;
-    this.ctx.storage.transactionSync(() => {
-      this.#sql.exec("DELETE FROM providers WHERE name = ?", name);
+    const removed = this.ctx.storage.transactionSync(() => {
+      if (!this.#catalog.deleteProvider(name)) return false;
       this.#outbox.mirror("DELETE FROM provider_credentials WHERE tenant_id = ?1 AND provider = ?2", [name]);
+      return true;
     });
-    this.#providers.delete(name);
-    await this.#send();
-    return true;
+    if (removed) await this.#send();
+    return removed;
   }
 
   listProviders(): ProviderRecord[] {
-    return this.#sql.exec<ProviderRow>("SELECT * FROM providers ORDER BY name").toArray().map(providerRecord);
+    return this.#catalog.listProviders();
   }
 
   // ---- settings and price overrides ---------------------------------------------------------
 
   getSettings(): TenantSettings {
-    if (!this.#settings) {
-      const row = this.#sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'settings'").toArray()[0];
-      const stored = row ? (JSON.parse(row.v) as Partial<TenantSettings>) : {};
-      this.#settings = {
-        allowPassthroughKeys: stored.allowPassthroughKeys === true,
-        timeZone: stored.timeZone && isTimeZone(stored.timeZone) ? stored.timeZone : DEFAULT_SETTINGS.timeZone,
-      };
-    }
-    return this.#settings;
+    return this.#catalog.settings();
   }
 
   setSettings(tenantId: string, settings: Partial<TenantSettings>): TenantSettings {
     this.#bindTenant(tenantId);
-    const next = { ...this.getSettings(), ...settings };
-    this.#sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('settings', ?)", JSON.stringify(next));
-    this.#settings = null;
-    return this.getSettings();
+    return this.#catalog.setSettings(settings);
   }
 
   listPriceOverrides(): PriceOverride[] {
-    return this.#sql
-      .exec<OverrideRow>("SELECT * FROM price_overrides ORDER BY provider, model")
-      .toArray()
-      .map(overrideRecord);
+    return this.#catalog.listOverrides();
   }
 
   setPriceOverride(tenantId: string, o: PriceOverride): PriceOverride {
     this.#bindTenant(tenantId);
-    this.#sql.exec(
-      "INSERT OR REPLACE INTO price_overrides (provider, model, input, cached_input, cache_write, output) VALUES (?, ?, ?, ?, ?, ?)",
-      o.provider,
-      o.model,
-      o.input,
-      o.cachedInput,
-      o.cacheWrite,
-      o.output,
-    );
-    this.#overrides.delete(o.provider);
+    this.#catalog.setOverride(o);
     return o;
   }
 
   deletePriceOverride(tenantId: string, provider: string, model: string): boolean {
     this.#bindTenant(tenantId);
-    this.#overrides.delete(provider);
-    return (
-      this.#sql.exec("DELETE FROM price_overrides WHERE provider = ? AND model = ?", provider, model).rowsWritten > 0
-    );
+    return this.#catalog.deleteOverride(provider, model);
   }
 
   // ---- budgets, policies, rate limits ------------------------------------------------------
