@@ -92,7 +92,7 @@ describe("budgets", () => {
     await new Promise((r) => setTimeout(r, 1500));
     const again = await auditEvents(tenant, "budget.threshold");
     expect(again.length).toBe(3);
-    expect(crossings.map((e) => e.data.percent).sort()).toEqual([10, 100, 50]);
+    expect(crossings.map((e) => Number(e.data.percent)).sort((x, y) => x - y)).toEqual([10, 50, 100]);
     expect(crossings.every((e) => e.subject === id)).toBe(true);
   });
 

@@ -27,7 +27,7 @@ export async function createBudget(tenant: Tenant, body: Record<string, unknown>
     json: { name: "test budget", window: "monthly", ...body },
   });
   const json = (await res.json()) as { id: string };
-  expect(res.status, JSON.stringify(json)).toBe(201);
+  if (res.status !== 201) throw new Error(`budget not created: ${res.status} ${JSON.stringify(json)}`);
   return json.id;
 }
 

@@ -19,6 +19,7 @@ import type { TenantLedger } from "../ledger/tenant-ledger.ts";
 import type { Admitted, AdmitRequest, AdmitResult, BudgetHeadroom, CallFacts, Refused } from "../ledger/types.ts";
 import { parseJsonObject, readBody } from "./body.ts";
 import { collectDimensions } from "./dimensions.ts";
+import { ADMISSION_HEADER, failOpenAdmission, rememberAdmission } from "./fail-open.ts";
 import { KNOWN_PROVIDERS } from "./providers/registry.ts";
 import type { CallShape, JsonObject, ProviderAdapter } from "./providers/types.ts";
 import { buildEvent, estimateInputTokens, sendEvent, type CallRecord } from "./record.ts";
@@ -62,24 +63,36 @@ type Ledger = DurableObjectStub<TenantLedger>;
 
 const LEDGER_UNAVAILABLE = "Outlay could not check this request and refused it; retry shortly.";
 
-function ledgerOf(env: Env, tenantId: string): Ledger {
+function ledgerOf(env: Env, tenantId: string): Ledger | null {
   try {
     return env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId));
   } catch {
-    throw new AppError("ledger_unavailable", LEDGER_UNAVAILABLE);
+    return null;
   }
 }
 
-async function admit(ledger: Ledger, request: AdmitRequest): Promise<AdmitResult> {
+/** The ledger's decision; when it cannot answer, a remembered fail-open admission or a 503. */
+async function admit(ledger: Ledger | null, tenantId: string, request: AdmitRequest): Promise<AdmitResult> {
+  const { call } = request;
   try {
-    return await ledger.admit(request);
+    if (!ledger) throw new Error("no ledger stub");
+    const result = await ledger.admit(request);
+    if (result.ok && call) {
+      rememberAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, result, request.now);
+    }
+    return result;
   } catch {
+    const fallback = call
+      ? failOpenAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, request.now)
+      : null;
+    if (fallback) return { ...fallback, failedOpen: true };
     throw new AppError("ledger_unavailable", LEDGER_UNAVAILABLE);
   }
 }
 
-async function settle(ledger: Ledger, event: UsageEvent): Promise<void> {
+async function settle(ledger: Ledger | null, event: UsageEvent): Promise<void> {
   try {
+    if (!ledger) throw new Error("no ledger stub");
     await ledger.settle([event]);
   } catch (error) {
     // The usage consumer settles the call again from its event (reconciliation).
@@ -167,7 +180,7 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
   const parsed = parseKey(presented, "olk");
   if (!presented || !parsed) return refusal(adapter, invalidKey, requestId);
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
-  let ledger: Ledger;
+  const ledger = ledgerOf(c.env, parsed.tenantId);
 
   const record: CallRecord = {
     requestId,
@@ -206,7 +219,6 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
   let bytes: Uint8Array | AppError;
   let inputEstimate = 0;
   try {
-    ledger = ledgerOf(c.env, parsed.tenantId);
     let hash: string;
     [hash, bytes] = await Promise.all([
       keyHash(c.env.KEY_PEPPER, presented),
@@ -232,7 +244,7 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
           };
     // One round trip decides the key, policies, rate limits and budgets; a malformed request
     // is only authenticated (so the key is checked before anything is said about the request).
-    admission = await admit(ledger, {
+    admission = await admit(ledger, parsed.tenantId, {
       keyId: parsed.id,
       keyHash: hash,
       provider,
@@ -314,8 +326,8 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
     requestId,
     emit: finish,
     inputEstimate,
-    headers: budgetHeaders(admission.budgets),
+    headers: admission.failedOpen ? { [ADMISSION_HEADER]: "fail-open" } : budgetHeaders(admission.budgets),
     credit: shape.stream ? admission.credit : null,
-    draw: (used, want) => ledger.draw(requestId, used, want),
+    draw: async (used, want) => (ledger ? ledger.draw(requestId, used, want) : 0n),
   });
 }

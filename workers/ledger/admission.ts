@@ -40,6 +40,7 @@ export type Take = {
   headroom: BudgetHeadroom[];
   /** set for a stream the gateway must draw down as it runs (see StreamCredit) */
   credit: StreamCredit | null;
+  failOpen: boolean;
 };
 
 export function bindDimensions(
@@ -163,5 +164,6 @@ export function decide(
     limits,
     headroom,
     credit,
+    failOpen: covering.some((b) => b.spec.failOpen) && blocking.every((b) => b.spec.failOpen),
   };
 }

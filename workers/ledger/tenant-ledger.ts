@@ -108,6 +108,7 @@ export class TenantLedger extends DurableObject<Env> {
         held: false,
         budgets: [],
         credit: null,
+        failOpen: false,
       };
 
     const take = decide(
@@ -156,6 +157,7 @@ export class TenantLedger extends DurableObject<Env> {
       held,
       budgets: take.headroom,
       credit: take.credit,
+      failOpen: take.failOpen,
     };
   }
 

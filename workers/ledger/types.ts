@@ -169,6 +169,10 @@ export type Admitted = {
   /** blocking and alerting budgets the call counts against, after this call's hold */
   budgets: BudgetHeadroom[];
   credit: StreamCredit | null;
+  /** every budget the call counts against allows it through when the ledger cannot answer */
+  failOpen: boolean;
+  /** set by the gateway: admitted from a remembered admission while the ledger could not answer */
+  failedOpen?: true;
 };
 
 export type RefusalCode =
