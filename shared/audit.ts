@@ -14,7 +14,8 @@ export type AuditType =
   | "key.revoked"
   | "rule.created"
   | "rule.updated"
-  | "rule.deleted";
+  | "rule.deleted"
+  | "settings.updated";
 
 export type AuditActor = { kind: "key"; id: string } | { kind: "admin"; id: string } | { kind: "system" };
 

@@ -7,7 +7,15 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { keyHash } from "../../shared/crypto.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
-import { eventsOf, newTenant, waitForEvent, waitForEventCount, worker, type EventRow, type Tenant } from "../helpers.ts";
+import {
+  eventsOf,
+  newTenant,
+  waitForEvent,
+  waitForEventCount,
+  worker,
+  type EventRow,
+  type Tenant,
+} from "../helpers.ts";
 import { budgetStatus, createBudget, nano, settledStatus } from "./support.ts";
 
 /** mulberry32: a small seeded generator, so a failing mix can be replayed. */
@@ -37,13 +45,23 @@ async function oneCall(tenant: Tenant, kind: Kind, rand: () => number): Promise<
     res = await worker("/anthropic/v1/messages", {
       method: "POST",
       headers: { ...headers, "x-api-key": tenant.proxyKey, "anthropic-version": "2023-06-01" },
-      body: JSON.stringify({ model: "claude-3-5-haiku-latest", max_tokens: 200, stream: rand() < 0.5, messages: [{ role: "user", content: "hi" }] }),
+      body: JSON.stringify({
+        model: "claude-3-5-haiku-latest",
+        max_tokens: 200,
+        stream: rand() < 0.5,
+        messages: [{ role: "user", content: "hi" }],
+      }),
     });
   } else {
     res = await worker("/openai/v1/chat/completions", {
       method: "POST",
       headers: { ...headers, authorization: `Bearer ${tenant.proxyKey}` },
-      body: JSON.stringify({ model: "gpt-4o-mini", max_tokens: 200, stream, messages: [{ role: "user", content: "hi" }] }),
+      body: JSON.stringify({
+        model: "gpt-4o-mini",
+        max_tokens: 200,
+        stream,
+        messages: [{ role: "user", content: "hi" }],
+      }),
       signal: controller.signal,
     });
   }

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { ID_PATTERN } from "../../shared/ids.ts";
 import { formatUsd, NANO_PER_USD, parseDecimal } from "../../shared/money.ts";
 import type { BudgetWindow } from "../../shared/windows.ts";
-import { checkDimension, DIMENSION_NAME } from "../gateway/dimensions.ts";
+import { checkDimension, DIMENSION_NAME, MAX_DIMENSIONS } from "../gateway/dimensions.ts";
 import { isSourceEntry } from "../ledger/policies.ts";
 import type { BudgetSpec, PolicySpec, RateLimitSpec } from "../ledger/types.ts";
 
@@ -15,7 +15,10 @@ const Globs = z.array(Glob).max(100);
 const TokenCount = z.number().int().positive().max(10_000_000);
 const Usd = z
   .string()
-  .refine((v) => parseDecimal(v) !== null, 'must be a decimal string of USD, e.g. "25" or "0.50"')
+  .refine(
+    (v) => /^\d/.test(v) && /\d$/.test(v) && parseDecimal(v) !== null,
+    'must be a decimal string of USD, e.g. "25" or "0.50"',
+  )
   .refine((v) => (parseDecimal(v) ?? 0n) <= 1_000_000_000n * NANO_PER_USD, "must be at most 1000000000");
 
 const Dimensions = z.record(z.string(), z.string()).superRefine((dims, ctx) => {
@@ -100,7 +103,11 @@ export const PolicyBody = z
     deny_providers: Globs.default([]),
     max_tokens_cap: TokenCount.nullable().default(null),
     default_max_tokens: TokenCount.nullable().default(null),
-    required_dimensions: z.array(z.string().regex(DIMENSION_NAME, "must be a dimension name")).max(10).default([]),
+    required_dimensions: z
+      .array(z.string().regex(DIMENSION_NAME, "must be a dimension name"))
+      .max(MAX_DIMENSIONS)
+      .refine((names) => new Set(names).size === names.length, "must not repeat a dimension")
+      .default([]),
     allowed_sources: z
       .array(z.string().refine(isSourceEntry, "must be an IP address or a CIDR range"))
       .min(1)

@@ -47,7 +47,7 @@ settings.patch("/settings", async (c) => {
   if (parsed.data.allow_passthrough_keys !== undefined)
     change.allowPassthroughKeys = parsed.data.allow_passthrough_keys;
   if (parsed.data.time_zone !== undefined) change.timeZone = parsed.data.time_zone;
-  return c.json(settingsView(await ledgerFor(c.env, tenantId).setSettings(tenantId, change)));
+  return c.json(settingsView(await ledgerFor(c.env, tenantId).setSettings(tenantId, change, c.get("actor"))));
 });
 
 function overrideView(o: PriceOverride) {

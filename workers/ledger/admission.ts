@@ -9,9 +9,9 @@ import { priceCall, type PriceOverride } from "../../shared/pricing.ts";
 import { NO_TOKENS } from "../../shared/usage.ts";
 import { windowKey } from "../../shared/windows.ts";
 import { MAX_DIMENSIONS } from "../gateway/dimensions.ts";
-import { budgetCovers, type Budget, type BudgetBook } from "./budgets.ts";
+import { budgetCovers, type Budget } from "./budgets.ts";
 import { checkPolicies } from "./policies.ts";
-import type { RateLimiter } from "./rate-limits.ts";
+import type { RateVerdict } from "./rate-limits.ts";
 import type { BudgetHeadroom, CallFacts, Refused, RuleRecord, StreamCredit } from "./types.ts";
 
 /** Output tokens held for a call that sets no output limit and has no policy to add one. */
@@ -19,12 +19,23 @@ export const DEFAULT_OUTPUT_HOLD_TOKENS = 4096;
 /** A stream admitted on what is left of a budget must at least afford this much output. */
 export const MIN_STREAM_OUTPUT_TOKENS = 16n;
 
+/** What a budget has spent and holds: the ledger's books, or a gateway isolate's lease. */
+export type SpendView = {
+  spent(budget: Budget, timeZone: string, at: number): bigint;
+  held(budgetId: string): bigint;
+};
+
+/** Whether rate limits have room: the ledger's buckets, or a lease's share of them. */
+export type RateView = {
+  check(limits: readonly RuleRecord<"rate_limit">[], tokens: number, now: number): RateVerdict;
+};
+
 export type Books = {
   budgets: readonly Budget[];
   policies: readonly RuleRecord<"policy">[];
   rateLimits: readonly RuleRecord<"rate_limit">[];
-  book: BudgetBook;
-  limiter: RateLimiter;
+  book: SpendView;
+  limiter: RateView;
   timeZone: string;
   priceOverrides: readonly PriceOverride[];
 };

@@ -169,6 +169,38 @@ export class BudgetBook {
     return crossings;
   }
 
+  /**
+   * The tenant's time zone changed: the spend and alerts of the window that was current move to
+   * the window that is current in the new zone, so a zone change neither drops nor doubles them.
+   */
+  rekey(budgetId: string, from: number, to: number): void {
+    if (from === to) return;
+    const row = this.#sql
+      .exec<{ spent: string }>("SELECT spent FROM budget_spend WHERE budget_id = ? AND window_key = ?", budgetId, from)
+      .toArray()[0];
+    if (row) {
+      const existing = this.#sql
+        .exec<{ spent: string }>("SELECT spent FROM budget_spend WHERE budget_id = ? AND window_key = ?", budgetId, to)
+        .toArray()[0];
+      const total = BigInt(row.spent) + (existing ? BigInt(existing.spent) : 0n);
+      this.#sql.exec("DELETE FROM budget_spend WHERE budget_id = ? AND window_key = ?", budgetId, from);
+      this.#sql.exec(
+        "INSERT OR REPLACE INTO budget_spend (budget_id, window_key, spent) VALUES (?, ?, ?)",
+        budgetId,
+        to,
+        total.toString(),
+      );
+    }
+    this.#sql.exec(
+      "UPDATE OR IGNORE budget_alerts SET window_key = ? WHERE budget_id = ? AND window_key = ?",
+      to,
+      budgetId,
+      from,
+    );
+    this.#sql.exec("DELETE FROM budget_alerts WHERE budget_id = ? AND window_key = ?", budgetId, from);
+    this.#spent.delete(budgetId);
+  }
+
   /** A budget's window changed or the budget is gone: its spend and alerts start afresh. */
   reset(budgetId: string): void {
     this.#sql.exec("DELETE FROM budget_spend WHERE budget_id = ?", budgetId);

@@ -26,9 +26,13 @@ export function sourceAllowed(allowed: readonly string[], source: string | null)
   });
 }
 
-/** Whether an allowed-sources entry is an IP address or a CIDR range. */
+/** Whether an allowed-sources entry is an IP address or a CIDR range, written plainly: IPv4 as
+ * four decimal parts (not the inet_aton forms "010.0.0.1", "0xa.0.0.1", "10.1"), IPv6 without
+ * a zone ("%eth0"). */
 export function isSourceEntry(entry: string): boolean {
-  return entry.includes("/") ? ipaddr.isValidCIDR(entry) : ipaddr.isValid(entry);
+  if (entry.includes("%")) return false;
+  if (entry.includes("/")) return ipaddr.IPv4.isValidCIDRFourPartDecimal(entry) || ipaddr.IPv6.isValidCIDR(entry);
+  return ipaddr.IPv4.isValidFourPartDecimal(entry) || ipaddr.IPv6.isValid(entry);
 }
 
 export function checkPolicies(

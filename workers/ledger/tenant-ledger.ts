@@ -6,6 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { SYSTEM, type AuditActor } from "../../shared/audit.ts";
 import { sameHash } from "../../shared/crypto.ts";
+import { windowKey } from "../../shared/windows.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { decide } from "./admission.ts";
@@ -283,9 +284,35 @@ export class TenantLedger extends DurableObject<Env> {
     return this.#catalog.settings();
   }
 
-  setSettings(tenantId: string, settings: Partial<TenantSettings>): TenantSettings {
+  async setSettings(
+    tenantId: string,
+    change: Partial<TenantSettings>,
+    actor: AuditActor = SYSTEM,
+    now = Date.now(),
+  ): Promise<TenantSettings> {
     this.#bindTenant(tenantId);
-    return this.#catalog.setSettings(settings);
+    const before = this.#catalog.settings();
+    const after = this.ctx.storage.transactionSync(() => {
+      const next = this.#catalog.setSettings(change);
+      if (next.timeZone !== before.timeZone) {
+        for (const budget of this.#rules.list("budget")) {
+          const { window } = budget.spec;
+          if (window.kind === "rolling" || window.kind === "lifetime") continue;
+          this.#book.rekey(budget.id, windowKey(window, before.timeZone, now), windowKey(window, next.timeZone, now));
+        }
+      }
+      this.#outbox.audit({
+        at: now,
+        type: "settings.updated",
+        actor,
+        requestId: null,
+        subject: null,
+        data: { ...next },
+      });
+      return next;
+    });
+    await this.#send();
+    return after;
   }
 
   listPriceOverrides(): PriceOverride[] {

@@ -8,6 +8,9 @@ export const ANTHROPIC_BASE_URL = "https://api.anthropic.com/v1";
 const TYPES: Partial<Record<AppError["code"], string>> = {
   invalid_api_key: "authentication_error",
   forbidden: "permission_error",
+  policy_denied: "permission_error",
+  budget_exceeded: "billing_error",
+  rate_limited: "rate_limit_error",
   unknown_route: "not_found_error",
   unknown_provider: "not_found_error",
   not_found: "not_found_error",

@@ -7,6 +7,7 @@ export const GOOGLE_BASE_URL = "https://generativelanguage.googleapis.com";
 const STATUS: Record<number, string> = {
   400: "INVALID_ARGUMENT",
   401: "UNAUTHENTICATED",
+  402: "RESOURCE_EXHAUSTED",
   403: "PERMISSION_DENIED",
   404: "NOT_FOUND",
   413: "INVALID_ARGUMENT",

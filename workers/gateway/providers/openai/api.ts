@@ -14,6 +14,9 @@ export function readBearer(headers: Headers): string | null {
 const TYPES: Partial<Record<AppError["code"], string>> = {
   invalid_api_key: "invalid_request_error",
   forbidden: "permission_error",
+  policy_denied: "permission_error",
+  budget_exceeded: "insufficient_quota",
+  rate_limited: "requests",
   ledger_unavailable: "server_error",
   upstream_unreachable: "server_error",
   internal_error: "server_error",
