@@ -631,13 +631,25 @@ describe("audit", () => {
 describe("settings: time zone", () => {
   it("defaults to UTC, accepts an IANA zone, and refuses anything else", async () => {
     const t = await newTenant({ providers: false });
-    expect(await json(await t.api("/settings"))).toEqual({ allow_passthrough_keys: false, time_zone: "UTC" });
+    expect(await json(await t.api("/settings"))).toEqual({
+      allow_passthrough_keys: false,
+      time_zone: "UTC",
+      admission_mode: "strict",
+    });
     const res = await t.api("/settings", { method: "PATCH", json: { time_zone: "Europe/Berlin" } });
     expect(res.status).toBe(200);
-    expect(await json(res)).toEqual({ allow_passthrough_keys: false, time_zone: "Europe/Berlin" });
+    expect(await json(res)).toEqual({
+      allow_passthrough_keys: false,
+      time_zone: "Europe/Berlin",
+      admission_mode: "strict",
+    });
     // A PATCH changes only what it names.
     await json(await t.api("/settings", { method: "PATCH", json: { allow_passthrough_keys: true } }));
-    expect(await json(await t.api("/settings"))).toEqual({ allow_passthrough_keys: true, time_zone: "Europe/Berlin" });
+    expect(await json(await t.api("/settings"))).toEqual({
+      allow_passthrough_keys: true,
+      time_zone: "Europe/Berlin",
+      admission_mode: "strict",
+    });
 
     for (const zone of ["Mars/Olympus", "+05:30", "", "Europe/Berlin; DROP", 5]) {
       const bad = await t.api("/settings", { method: "PATCH", json: { time_zone: zone } });

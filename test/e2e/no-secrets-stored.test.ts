@@ -179,7 +179,7 @@ describe("no prompt, key or credential is stored or logged", () => {
     expect(findLeaks("PUT /providers/acme response", await custom.text())).toEqual([]);
     const settings = await tenant.api("/settings", { method: "PATCH", json: { allow_passthrough_keys: true } });
     expect(settings.status).toBe(200);
-    expect(await settings.json()).toEqual({ allow_passthrough_keys: true, time_zone: "UTC" });
+    expect(await settings.json()).toEqual({ allow_passthrough_keys: true, time_zone: "UTC", admission_mode: "strict" });
 
     const recorder = recordingFetch();
     const openai = new OpenAI({

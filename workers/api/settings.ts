@@ -18,9 +18,14 @@ const Settings = z.strictObject({
     .max(64)
     .refine(isTimeZone, "must be an IANA time zone name such as Europe/Berlin or UTC")
     .optional(),
+  admission_mode: z.enum(["strict", "lease"]).optional(),
 });
 
-const settingsView = (s: TenantSettings) => ({ allow_passthrough_keys: s.allowPassthroughKeys, time_zone: s.timeZone });
+const settingsView = (s: TenantSettings) => ({
+  allow_passthrough_keys: s.allowPassthroughKeys,
+  time_zone: s.timeZone,
+  admission_mode: s.admissionMode,
+});
 
 const Rate = z.string().refine((v) => parseDecimal(v) !== null, "must be a decimal string of USD per million tokens");
 
@@ -47,6 +52,7 @@ settings.patch("/settings", async (c) => {
   if (parsed.data.allow_passthrough_keys !== undefined)
     change.allowPassthroughKeys = parsed.data.allow_passthrough_keys;
   if (parsed.data.time_zone !== undefined) change.timeZone = parsed.data.time_zone;
+  if (parsed.data.admission_mode !== undefined) change.admissionMode = parsed.data.admission_mode;
   return c.json(settingsView(await ledgerFor(c.env, tenantId).setSettings(tenantId, change, c.get("actor"))));
 });
 

@@ -15,14 +15,14 @@ import { newRequestId } from "../../shared/ids.ts";
 import { parseKey } from "../../shared/keys.ts";
 import type { Outcome, UsageEvent } from "../../shared/usage.ts";
 import { formatUsd } from "../../shared/money.ts";
-import type { TenantLedger } from "../ledger/tenant-ledger.ts";
-import type { Admitted, AdmitRequest, AdmitResult, BudgetHeadroom, CallFacts, Refused } from "../ledger/types.ts";
+import type { Admitted, AdmitResult, BudgetHeadroom, CallFacts, Refused } from "../ledger/types.ts";
 import { parseJsonObject, readBody } from "./body.ts";
 import { collectDimensions } from "./dimensions.ts";
-import { ADMISSION_HEADER, failOpenAdmission, rememberAdmission } from "./fail-open.ts";
+import { admitCall, finishCall, ledgerOf } from "./admit.ts";
+import { ADMISSION_HEADER } from "./fail-open.ts";
 import { KNOWN_PROVIDERS } from "./providers/registry.ts";
 import type { CallShape, JsonObject, ProviderAdapter } from "./providers/types.ts";
-import { buildEvent, estimateInputTokens, sendEvent, type CallRecord } from "./record.ts";
+import { buildEvent, estimateInputTokens, type CallRecord } from "./record.ts";
 import { BUDGET_REMAINING_HEADER, REFUSAL_RULE_HEADER, refusal, relay } from "./relay.ts";
 
 export const PASSTHROUGH_HEADER = "x-outlay-provider-key";
@@ -57,51 +57,6 @@ function upstreamHeaders(request: Request, adapter: ProviderAdapter, auth: Recor
   }
   for (const [name, value] of Object.entries(auth)) headers.set(name, value);
   return headers;
-}
-
-type Ledger = DurableObjectStub<TenantLedger>;
-
-const LEDGER_UNAVAILABLE = "Outlay could not check this request and refused it; retry shortly.";
-
-function ledgerOf(env: Env, tenantId: string): Ledger | null {
-  try {
-    return env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId));
-  } catch {
-    return null;
-  }
-}
-
-/** The ledger's decision; when it cannot answer, a remembered fail-open admission or a 503. */
-async function admit(ledger: Ledger | null, tenantId: string, request: AdmitRequest): Promise<AdmitResult> {
-  const { call } = request;
-  try {
-    if (!ledger) throw new Error("no ledger stub");
-    const result = await ledger.admit(request);
-    if (result.ok && call) {
-      rememberAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, result, request.now);
-    }
-    return result;
-  } catch {
-    const fallback = call
-      ? failOpenAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, request.now)
-      : null;
-    if (fallback) return { ...fallback, failedOpen: true };
-    throw new AppError("ledger_unavailable", LEDGER_UNAVAILABLE);
-  }
-}
-
-async function settle(ledger: Ledger | null, event: UsageEvent): Promise<void> {
-  try {
-    if (!ledger) throw new Error("no ledger stub");
-    await ledger.settle([event]);
-  } catch (error) {
-    // The usage consumer settles the call again from its event (reconciliation).
-    console.error(
-      "settle failed; the usage consumer will reconcile",
-      event.requestId,
-      error instanceof Error ? error.name : "unknown",
-    );
-  }
 }
 
 /** Response headers naming what refused the call and, for rate limits, when to retry. */
@@ -194,12 +149,9 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
     dimensions: {},
     priceOverrides: [],
   };
-  let held = false;
+  let admitted: Admitted | null = null;
   // One usage event per authenticated call, and the hold (if any) settled by it.
-  const finish = (event: UsageEvent) =>
-    c.executionCtx.waitUntil(
-      Promise.all([sendEvent(c.env.USAGE_QUEUE as Queue<UsageEvent>, event), held ? settle(ledger, event) : null]),
-    );
+  const finish = (event: UsageEvent) => finishCall(c.executionCtx, c.env, ledger, parsed.tenantId, admitted, event);
   const refuseAfterAuth = (error: AppError, outcome: Outcome = "bad_request", headers: Record<string, string> = {}) => {
     finish(
       buildEvent(record, {
@@ -244,7 +196,7 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
           };
     // One round trip decides the key, policies, rate limits and budgets; a malformed request
     // is only authenticated (so the key is checked before anything is said about the request).
-    admission = await admit(ledger, parsed.tenantId, {
+    admission = await admitCall(ledger, parsed.tenantId, {
       keyId: parsed.id,
       keyHash: hash,
       provider,
@@ -268,7 +220,7 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
   }
   record.dimensions = admission.dimensions;
   record.priceOverrides = admission.priceOverrides;
-  held = admission.held;
+  admitted = admission;
   if (learned instanceof AppError) return refuseAfterAuth(learned);
   const { shape } = learned;
 
@@ -326,7 +278,9 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
     requestId,
     emit: finish,
     inputEstimate,
-    headers: admission.failedOpen ? { [ADMISSION_HEADER]: "fail-open" } : budgetHeaders(admission.budgets),
+    headers: admission.failedOpen
+      ? { [ADMISSION_HEADER]: "fail-open" }
+      : { ...budgetHeaders(admission.budgets), ...(admission.leased ? { [ADMISSION_HEADER]: "lease" } : {}) },
     credit: shape.stream ? admission.credit : null,
     draw: async (used, want) => (ledger ? ledger.draw(requestId, used, want) : 0n),
   });

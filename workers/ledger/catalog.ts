@@ -5,7 +5,15 @@
 import type { PriceOverride } from "../../shared/pricing.ts";
 import { isTimeZone } from "../../shared/windows.ts";
 import type { WireFormat } from "../gateway/providers/types.ts";
-import type { Admitted, KeyRecord, NewKey, ProviderRecord, ProviderUpdate, TenantSettings } from "./types.ts";
+import type {
+  Admitted,
+  KeyRecord,
+  LeasedKey,
+  NewKey,
+  ProviderRecord,
+  ProviderUpdate,
+  TenantSettings,
+} from "./types.ts";
 
 export type KeyRow = {
   id: string;
@@ -34,7 +42,9 @@ type OverrideRow = {
   output: string;
 };
 
-const DEFAULT_SETTINGS: TenantSettings = { allowPassthroughKeys: false, timeZone: "UTC" };
+const DEFAULT_SETTINGS: TenantSettings = { allowPassthroughKeys: false, timeZone: "UTC", admissionMode: "strict" };
+/** A lease carries at most this many keys; calls with other keys are admitted by the ledger. */
+export const LEASED_KEYS_MAX = 10_000;
 
 function keyRecord(row: KeyRow): KeyRecord {
   return {
@@ -117,6 +127,23 @@ export class Catalog {
     this.#keys.delete(id);
   }
 
+  /** Keys that may be used at `now` (not revoked, not expired), newest first, for a lease. */
+  activeKeys(now: number): LeasedKey[] {
+    return this.#sql
+      .exec<KeyRow>(
+        `SELECT * FROM keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+         ORDER BY created_at DESC LIMIT ${LEASED_KEYS_MAX}`,
+        now,
+      )
+      .toArray()
+      .map((row) => ({
+        id: row.id,
+        hash: row.hash,
+        dimensions: JSON.parse(row.dimensions) as Record<string, string>,
+        expiresAt: row.expires_at,
+      }));
+  }
+
   listKeys(): KeyRecord[] {
     return this.#sql.exec<KeyRow>("SELECT * FROM keys ORDER BY created_at DESC, id").toArray().map(keyRecord);
   }
@@ -152,6 +179,15 @@ export class Catalog {
   deleteProvider(name: string): boolean {
     this.#providers.delete(name);
     return this.#sql.exec("DELETE FROM providers WHERE name = ?", name).rowsWritten > 0;
+  }
+
+  /** Every provider with its sealed credential, for a lease. */
+  providerConfigs(): Record<string, NonNullable<Admitted["provider"]>> {
+    const out: Record<string, NonNullable<Admitted["provider"]>> = {};
+    for (const row of this.#sql.exec<ProviderRow>("SELECT * FROM providers")) {
+      out[row.name] = { format: row.format as WireFormat, baseUrl: row.base_url, sealedCredential: row.credential };
+    }
+    return out;
   }
 
   listProviders(): ProviderRecord[] {
@@ -209,6 +245,7 @@ export class Catalog {
       this.#settings = {
         allowPassthroughKeys: stored.allowPassthroughKeys === true,
         timeZone: stored.timeZone && isTimeZone(stored.timeZone) ? stored.timeZone : DEFAULT_SETTINGS.timeZone,
+        admissionMode: stored.admissionMode === "lease" ? "lease" : "strict",
       };
     }
     return this.#settings;

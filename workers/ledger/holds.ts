@@ -71,6 +71,28 @@ export class Holds {
     return true;
   }
 
+  /**
+   * Changes a lease's hold on one budget by `delta` (never below zero) and keeps it alive for
+   * `ttlMs`; returns the new amount. One hold row per lease and budget, id "lease:<lease>:<budget>".
+   */
+  adjustLease(leaseId: string, budget: Budget, key: number, delta: bigint, now: number, ttlMs: number): bigint {
+    const id = `lease:${leaseId}:${budget.id}`;
+    const before = BigInt(this.#row(id)?.amount ?? "0");
+    const after = before + delta > 0n ? before + delta : 0n;
+    this.#sql.exec(
+      `INSERT INTO holds (request_id, key_id, amount, drawn, tokens, budgets, limits, created_at, expires_at)
+       VALUES (?, '', ?, '0', 0, ?, '[]', ?, ?)
+       ON CONFLICT (request_id) DO UPDATE SET amount = excluded.amount, expires_at = excluded.expires_at`,
+      id,
+      after.toString(),
+      JSON.stringify([[budget.id, key]]),
+      now,
+      now + ttlMs,
+    );
+    this.#book.adjustHeld([budget.id], after - before);
+    return after;
+  }
+
   #row(requestId: string): HoldRow | undefined {
     return this.#sql.exec<HoldRow>("SELECT * FROM holds WHERE request_id = ?", requestId).toArray()[0];
   }

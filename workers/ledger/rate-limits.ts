@@ -84,6 +84,27 @@ export class RateLimiter {
     }
   }
 
+  /** Lends a gateway isolate 1/`share` of what each bucket holds now (taken from the bucket). */
+  lend(limit: RuleRecord<"rate_limit">, share: number, now: number): { requests: number; tokens: number } {
+    const { requestsPerMinute: rpm, tokensPerMinute: tpm } = limit.spec;
+    const buckets = this.#for(limit, now);
+    const requests = rpm === null ? Number.MAX_SAFE_INTEGER : Math.floor(refill(buckets.requests, rpm, now) / share);
+    const tokens = tpm === null ? Number.MAX_SAFE_INTEGER : Math.floor(refill(buckets.tokens, tpm, now) / share);
+    if (rpm !== null) buckets.requests.level -= requests;
+    if (tpm !== null) buckets.tokens.level -= tokens;
+    return { requests, tokens };
+  }
+
+  /** Takes back what an isolate did not use of what it was lent. */
+  giveBack(limit: RuleRecord<"rate_limit">, requests: number, tokens: number, now: number): void {
+    const { requestsPerMinute: rpm, tokensPerMinute: tpm } = limit.spec;
+    const buckets = this.#buckets.get(limit.id);
+    if (!buckets) return;
+    if (rpm !== null && requests > 0)
+      buckets.requests.level = Math.min(rpm, refill(buckets.requests, rpm, now) + requests);
+    if (tpm !== null && tokens > 0) buckets.tokens.level = Math.min(tpm, refill(buckets.tokens, tpm, now) + tokens);
+  }
+
   /** A limit changed or went away: its buckets start full under the new numbers. */
   forget(id: string): void {
     this.#buckets.delete(id);

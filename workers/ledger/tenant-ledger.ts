@@ -4,7 +4,7 @@
 // holds its worst-case cost; `settle` replaces the hold by the actual cost, once per request id.
 // Changes are mirrored to D1 and decisions sent as audit events through the outbox (outbox.ts).
 import { DurableObject } from "cloudflare:workers";
-import { SYSTEM, type AuditActor } from "../../shared/audit.ts";
+import { SYSTEM, type AuditActor, type AuditDraft } from "../../shared/audit.ts";
 import { sameHash } from "../../shared/crypto.ts";
 import { windowKey } from "../../shared/windows.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
@@ -13,6 +13,7 @@ import { decide } from "./admission.ts";
 import { BudgetBook } from "./budgets.ts";
 import { Holds, SETTLED_KEEP_MS } from "./holds.ts";
 import { Catalog } from "./catalog.ts";
+import { renewLease } from "./leases.ts";
 import { Outbox } from "./outbox.ts";
 import { RateLimiter } from "./rate-limits.ts";
 import { RuleStore } from "./rules.ts";
@@ -22,6 +23,8 @@ import type {
   AdmitResult,
   BudgetStatus,
   KeyRecord,
+  LeaseGrant,
+  LeaseReport,
   NewKey,
   ProviderRecord,
   ProviderUpdate,
@@ -99,6 +102,7 @@ export class TenantLedger extends DurableObject<Env> {
       provider: this.#catalog.provider(request.provider),
       allowPassthroughKeys: settings.allowPassthroughKeys,
       priceOverrides: this.#catalog.overridesFor(request.provider),
+      leaseMode: settings.admissionMode === "lease",
     };
     if (!call)
       return {
@@ -187,6 +191,21 @@ export class TenantLedger extends DurableObject<Env> {
     const { timeZone } = this.getSettings();
     const crossings = this.ctx.storage.transactionSync(() => this.#holds.settle(events, timeZone, now));
     await this.#schedule(now + (crossings > 0 ? AUDIT_FLUSH_MS : SETTLED_KEEP_MS));
+  }
+
+  /** Lease mode: books what an isolate admitted from its lease and grants the next one. */
+  async lease(report: LeaseReport): Promise<LeaseGrant | null> {
+    const parts = {
+      catalog: this.#catalog,
+      rules: this.#rules,
+      book: this.#book,
+      holds: this.#holds,
+      limiter: this.#limiter,
+      audit: (draft: AuditDraft) => this.#outbox.audit(draft),
+    };
+    const grant = this.ctx.storage.transactionSync(() => renewLease(parts, report));
+    await this.#schedule(report.now + AUDIT_FLUSH_MS);
+    return grant;
   }
 
   /** A running stream's draw-down (see Holds.draw). Returns the hold's amount now. */

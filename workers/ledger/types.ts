@@ -1,5 +1,6 @@
 // What the TenantLedger answers over RPC. Plain data only (structured-clone safe).
 import type { PriceOverride } from "../../shared/pricing.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
 import type { BudgetWindow } from "../../shared/windows.ts";
 import type { WireFormat } from "../gateway/providers/types.ts";
 
@@ -25,6 +26,8 @@ export type TenantSettings = {
   allowPassthroughKeys: boolean;
   /** IANA zone of the tenant's calendar budget windows (daily, weekly, monthly). */
   timeZone: string;
+  /** "strict": one ledger call per request; "lease": gateway isolates admit from leased slices */
+  admissionMode: "strict" | "lease";
 };
 
 // ---- rules: budgets, policies, rate limits ---------------------------------------------------
@@ -173,6 +176,47 @@ export type Admitted = {
   failOpen: boolean;
   /** set by the gateway: admitted from a remembered admission while the ledger could not answer */
   failedOpen?: true;
+  /** the tenant admits in lease mode: the gateway should hold a lease */
+  leaseMode: boolean;
+  /** set by the gateway for a call admitted from its lease, without a ledger round trip */
+  leased?: LocalHold;
+};
+
+/** What a call admitted from a lease took from it, given back (less its cost) when it ends. */
+export type LocalHold = { leaseId: string; amount: bigint; budgetIds: string[]; tokens: number; limitIds: string[] };
+
+// ---- leases ------------------------------------------------------------------------------------
+
+export type LeasedKey = { id: string; hash: string; dimensions: Record<string, string>; expiresAt: number | null };
+
+/** What a gateway isolate reports when it renews its lease. */
+export type LeaseReport = {
+  /** null for a first lease */
+  leaseId: string | null;
+  now: number;
+  /** usage events of calls admitted from the lease since the last report */
+  events: UsageEvent[];
+  /** per leased budget: the free slice the isolate still has and how much of it it gives back */
+  budgets: { id: string; freeNano: bigint; releaseNano: bigint }[];
+  /** rate allowance the isolate gives back */
+  rates: { id: string; requests: number; tokens: number }[];
+};
+
+export type LeaseGrant = {
+  leaseId: string;
+  /** the isolate admits from the lease for this long after receiving it, then asks again */
+  ttlMs: number;
+  keys: LeasedKey[];
+  providers: Record<string, NonNullable<Admitted["provider"]>>;
+  priceOverrides: PriceOverride[];
+  settings: TenantSettings;
+  budgets: RuleRecord<"budget">[];
+  policies: RuleRecord<"policy">[];
+  rateLimits: RuleRecord<"rate_limit">[];
+  /** per budget: money added to the isolate's free slice (0 for alert budgets) and what the
+   * budget has left beyond every hold, for the remaining-budget headers */
+  grants: { id: string; grantNano: bigint; remainingNano: bigint }[];
+  rateGrants: { id: string; requests: number; tokens: number }[];
 };
 
 export type RefusalCode =

@@ -1,0 +1,106 @@
+// How the gateway gets a call admitted and accounted, whatever the tenant's admission mode:
+//
+//   admitCall ─┬─ lease mode, lease fresh, the lease can decide alone ─── admitted here, no round trip
+//              ├─ TenantLedger.admit (strict; also every call the lease cannot decide)
+//              └─ the ledger cannot answer ── a remembered fail-open admission, or 503
+//   finishCall ─┬─ admitted from the lease ── slices credited; event reported at the next renewal
+//              └─ otherwise ── event to USAGE_QUEUE now, and the hold settled with the ledger
+//   then, for a tenant in lease mode, the lease renewed when due (ledger/leases.ts, lease.ts)
+import { AppError } from "../../shared/errors.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+import type { TenantLedger } from "../ledger/tenant-ledger.ts";
+import type { Admitted, AdmitRequest, AdmitResult } from "../ledger/types.ts";
+import { failOpenAdmission, rememberAdmission } from "./fail-open.ts";
+import { admitFromLease, afterCall, settleFromLease, type Renewal } from "./lease.ts";
+import { sendEvent } from "./record.ts";
+
+export type Ledger = DurableObjectStub<TenantLedger>;
+
+const LEDGER_UNAVAILABLE = "Outlay could not check this request and refused it; retry shortly.";
+/** sendBatch takes at most 100 messages. */
+const QUEUE_BATCH = 100;
+
+export function ledgerOf(env: Env, tenantId: string): Ledger | null {
+  try {
+    return env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId));
+  } catch {
+    return null;
+  }
+}
+
+export async function admitCall(ledger: Ledger | null, tenantId: string, request: AdmitRequest): Promise<AdmitResult> {
+  const local = admitFromLease(tenantId, request);
+  if (local) return local;
+  const { call } = request;
+  try {
+    if (!ledger) throw new Error("no ledger stub");
+    const result = await ledger.admit(request);
+    if (result.ok && call) {
+      rememberAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, result, request.now);
+    }
+    return result;
+  } catch {
+    const fallback = call
+      ? failOpenAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, request.now)
+      : null;
+    if (fallback) return { ...fallback, failedOpen: true };
+    throw new AppError("ledger_unavailable", LEDGER_UNAVAILABLE);
+  }
+}
+
+async function settle(ledger: Ledger | null, event: UsageEvent): Promise<void> {
+  try {
+    if (!ledger) throw new Error("no ledger stub");
+    await ledger.settle([event]);
+  } catch (error) {
+    // The usage consumer settles the call again from its event (reconciliation).
+    console.error(
+      "settle failed; the usage consumer will reconcile",
+      event.requestId,
+      error instanceof Error ? error.name : "unknown",
+    );
+  }
+}
+
+function renewal(env: Env, ledger: Ledger | null): Renewal {
+  const queue = env.USAGE_QUEUE as Queue<UsageEvent>;
+  return {
+    lease: async (report) => {
+      if (!ledger) throw new Error("no ledger stub");
+      return ledger.lease(report);
+    },
+    sendEvents: async (events) => {
+      for (let i = 0; i < events.length; i += QUEUE_BATCH) {
+        const batch = events.slice(i, i + QUEUE_BATCH).map((body) => ({ body, contentType: "json" as const }));
+        try {
+          await queue.sendBatch(batch);
+        } catch {
+          await Promise.all(batch.map((m) => sendEvent(queue, m.body)));
+        }
+      }
+    },
+  };
+}
+
+/** Accounts for a finished call (exactly once per authenticated call). */
+export function finishCall(
+  ctx: Pick<ExecutionContext, "waitUntil">,
+  env: Env,
+  ledger: Ledger | null,
+  tenantId: string,
+  admission: Admitted | null,
+  event: UsageEvent,
+): void {
+  if (admission?.leased) {
+    settleFromLease(tenantId, admission.leased, event);
+  } else {
+    const held = admission?.held === true;
+    ctx.waitUntil(
+      Promise.all([sendEvent(env.USAGE_QUEUE as Queue<UsageEvent>, event), held ? settle(ledger, event) : null]),
+    );
+  }
+  if (admission?.leaseMode) {
+    const work = afterCall(tenantId, renewal(env, ledger), Date.now());
+    if (work) ctx.waitUntil(work);
+  }
+}
