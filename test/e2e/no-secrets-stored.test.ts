@@ -46,6 +46,10 @@ const M = {
   badRequestMalformed: marker("bad-request-malformed"),
   rateLimited: marker("rate-limited"),
   cutStream: marker("cut-stream"),
+  policyRefused: marker("policy-refused"),
+  budgetRefused: marker("budget-refused"),
+  budgetCut: marker("budget-cut"),
+  leased: marker("leased"),
   storedCredential: marker("stored-credential"),
   customCredential: marker("custom-credential"),
   passthroughKey: marker("passthrough-key"),
@@ -395,6 +399,67 @@ describe("no prompt, key or credential is stored or logged", () => {
     expect(new Set(rows.results.map((r) => r.provider))).toEqual(new Set(["openai", "acme", "anthropic", "google"]));
   }, 60_000);
 
+  it("the ledger's paths: policy and budget refusals, a stream cut by its budget, lease mode", async () => {
+    const before = requestIds.length;
+    const recorder = recordingFetch();
+    const chatCall = (content: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+      recorder.fetch(`${GATEWAY}/openai/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${tenant.proxyKey}`, "content-type": "application/json", ...headers },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }], ...extra }),
+      });
+    const policy = await tenant.api("/policies", {
+      method: "POST",
+      json: { name: "No big models", deny_models: ["gpt-4o"] },
+    });
+    expect(policy.status).toBe(201);
+    const budget = await tenant.api("/budgets", {
+      method: "POST",
+      json: { name: "Small", window: "daily", limit_usd: "0.0005", thresholds: [1, 100] },
+    });
+    expect(budget.status).toBe(201);
+
+    const denied = await chatCall(M.policyRefused, { model: "gpt-4o" });
+    expect(denied.status).toBe(403);
+    expect(findLeaks("the 403 response", await denied.text())).toEqual([]);
+    const tooBig = await chatCall(M.budgetRefused, { max_tokens: 100_000 });
+    expect(tooBig.status).toBe(402);
+    expect(findLeaks("the 402 response", await tooBig.text())).toEqual([]);
+    const cut = await chatCall(M.budgetCut, { stream: true }, { "x-demo-output-tokens": "3000" });
+    expect(cut.status).toBe(200);
+    expect(await cut.text()).toContain('"finish_reason":"length"');
+
+    expect(
+      (await tenant.api(`/budgets/${((await budget.json()) as { id: string }).id}`, { method: "DELETE" })).status,
+    ).toBe(204);
+    expect((await tenant.api("/settings", { method: "PATCH", json: { admission_mode: "lease" } })).status).toBe(200);
+    let leased = 0;
+    for (let i = 0; i < 30 && leased < 3; i++) {
+      const res = await chatCall(`${M.leased} ${i}`, { max_tokens: 20 });
+      expect(res.status).toBe(200);
+      await res.text();
+      if (res.headers.get("x-outlay-admission") === "lease") leased += 1;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(leased).toBe(3);
+    expect((await tenant.api("/settings", { method: "PATCH", json: { admission_mode: "strict" } })).status).toBe(200);
+
+    noteRequestIds(recorder);
+    await waitForEventCount(tenant.tenantId, requestIds.length, 15_000);
+    for (const id of requestIds.slice(before)) await waitForEvent(tenant.tenantId, id);
+    // Audit events reach D1 through the audit queue: wait for the lease's.
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      const found = await env.DB.prepare(
+        "SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = ? AND type = 'lease.granted'",
+      )
+        .bind(tenant.tenantId)
+        .first<{ n: number }>();
+      if ((found?.n ?? 0) > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }, 60_000);
+
   it("D1: no table holds a marker, a key or a credential; keys appear only as HMAC hashes", async () => {
     const { leaks, tables, ourRows } = await scanD1();
     expect(tables).toEqual(
@@ -405,6 +470,8 @@ describe("no prompt, key or credential is stored or logged", () => {
         "provider_credentials",
         "usage_events",
         "usage_rollups_hourly",
+        "ledger_rules",
+        "audit_events",
       ]),
     );
     expect(leaks).toEqual([]);
@@ -466,7 +533,18 @@ describe("no prompt, key or credential is stored or logged", () => {
       leaks.push(...findLeaks(`TenantLedger ${id.toString()}`, JSON.stringify(dump)));
       if (!id.equals(ourId)) continue;
 
-      expect(dump.tables).toEqual(expect.arrayContaining(["meta", "keys", "providers", "price_overrides", "outbox"]));
+      expect(dump.tables).toEqual(
+        expect.arrayContaining([
+          "meta",
+          "keys",
+          "providers",
+          "price_overrides",
+          "outbox",
+          "rules",
+          "holds",
+          "audit_outbox",
+        ]),
+      );
       const keys = (dump.rows.keys ?? []) as { id: string; hash: string }[];
       expect(keys.find((k) => k.id === tenant.keyId)?.hash).toBe(await keyHash(env.KEY_PEPPER, tenant.proxyKey));
       const providers = (dump.rows.providers ?? []) as { name: string; credential: string }[];

@@ -272,10 +272,16 @@ export type QueueSpy = { messages: unknown[]; sendsFor(requestId: string): numbe
 export function spyOnUsageQueue(): QueueSpy {
   const queue = env.USAGE_QUEUE;
   const send = queue.send.bind(queue);
+  const sendBatch = queue.sendBatch.bind(queue);
   const messages: unknown[] = [];
   const spy = vi.spyOn(queue, "send").mockImplementation((message, options) => {
     messages.push(message);
     return send(message, options);
+  });
+  // Lease mode sends the usage events of calls admitted from a lease in batches.
+  const batchSpy = vi.spyOn(queue, "sendBatch").mockImplementation((batch, options) => {
+    for (const m of batch) messages.push(m.body);
+    return sendBatch(batch, options);
   });
   return {
     messages,
@@ -289,6 +295,7 @@ export function spyOnUsageQueue(): QueueSpy {
     },
     restore() {
       spy.mockRestore();
+      batchSpy.mockRestore();
     },
   };
 }
