@@ -3,7 +3,7 @@
 // them against the null Worker B on the same mock upstream. A diagnostic, not a benchmark of
 // a shippable build: the variants skip work Outlay must do (accounting, auth checks).
 //   node test/bench/ablate.ts [--seconds 6] [--only base,no-usage,...]
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -18,13 +18,10 @@ import {
 } from "./arms.ts";
 import { requestBody } from "./config.ts";
 import { settle, treeCpuMs } from "./cpu.ts";
+import { applicable, NO_USAGE, type Patch, patchedCopy } from "./patch.ts";
 import { argFlag, killAllSync, stop, stopAll } from "./procs.ts";
 import { measureSequential } from "./sequential.ts";
 import { runWrk, writeScript } from "./wrk.ts";
-
-type Edit = { file: string; find: string; replace: string };
-/** Edit sets for successive versions of the hot path; the first whose edits all apply is used. */
-type Patch = { name: string; versions: Edit[][] };
 
 const CACHE_ADMIT: Patch = {
   name: "CACHE_ADMIT",
@@ -66,19 +63,6 @@ function credentialFor(env: Env, tenantId: string, provider: string, admitted: A
   return found;
 }
 async function credentialForUncached(`,
-      },
-    ],
-  ],
-};
-const NO_USAGE: Patch = {
-  name: "NO_USAGE",
-  versions: [
-    [
-      {
-        file: "workers/gateway/record.ts",
-        find: "export async function sendEvent(queue: Queue<UsageEvent>, event: UsageEvent): Promise<void> {",
-        replace:
-          "export async function sendEvent(queue: Queue<UsageEvent>, event: UsageEvent): Promise<void> {\n  if (queue !== null) return;",
       },
     ],
   ],
@@ -171,33 +155,6 @@ const VARIANTS: Record<string, { what: string; patches: Patch[] }> = {
   },
   "base-again": { what: "Outlay as it is, measured again", patches: [] },
 };
-
-function patchedCopy(dir: string, patches: Patch[]): string {
-  for (const name of ["workers", "shared", "d1"]) cpSync(join(ROOT, name), join(dir, name), { recursive: true });
-  for (const name of ["wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(ROOT, name), join(dir, name));
-  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  for (const patch of patches) {
-    for (const edit of applicable(dir, patch)) {
-      const path = join(dir, edit.file);
-      writeFileSync(path, readFileSync(path, "utf8").replace(edit.find, edit.replace));
-    }
-  }
-  return dir;
-}
-
-/** The first version of a patch whose edits all find their text under `root`. */
-function applicable(root: string, patch: Patch): Edit[] {
-  const found = patch.versions.find((edits) =>
-    edits.every((edit) => readFileSync(join(root, edit.file), "utf8").includes(edit.find)),
-  );
-  if (!found) {
-    throw new Error(
-      `ablation patch ${patch.name} does not apply to this version of the hot path ` +
-        "(it knows commits cd7f247 and 6a041c6); update test/bench/ablate.ts.",
-    );
-  }
-  return found;
-}
 
 type Row = {
   variant: string;

@@ -1,7 +1,7 @@
 // The four arms, each in its own process tree, all against the same mock upstream:
 //   A  the demo upstream directly (node demo/upstream/server.ts)
 //   B  a null pass-through Worker on workerd (worker-host.ts --arm null)
-//   C  Outlay's bundled Worker on workerd with D1, the TenantLedger DO, the usage queue and R2
+//   C  Outlay's bundled Worker on workerd with D1, the TenantLedger DO, the usage and audit queues, R2
 //   D  the Portkey gateway (@portkey-ai/gateway's start-server, with portkey-preload.ts)
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -25,9 +25,12 @@ export type Arm = {
   headers: Record<string, string>;
   /** Root of the arm's process tree (for CPU accounting). */
   proc: Tracked;
-  /** Outlay only: the Worker origin and an admin token of the bench tenant. */
-  admin?: { base: string; token: string };
+  /** Outlay only: the Worker origin, an admin token of the bench tenant, the operator token (to
+   * create more tenants) and the mock upstream's origin. */
+  admin?: OutlayAdmin;
 };
+
+export type OutlayAdmin = { base: string; token: string; operatorToken: string; upstream: string };
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 const NODE = process.execPath;
@@ -109,7 +112,7 @@ export async function startOutlay(upstream: string, bundle: string, timeoutMs: n
     url: `${origin}${CHAT}`,
     headers: { ...JSON_HEADERS, authorization: `Bearer ${tenant.proxyKey}` },
     proc,
-    admin: { base: origin, token: tenant.adminToken },
+    admin: { base: origin, token: tenant.adminToken, operatorToken, upstream },
   };
 }
 

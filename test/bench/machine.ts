@@ -1,5 +1,6 @@
 // Facts about the machine and the software under test, for the report.
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { availableParallelism, release } from "node:os";
 import { join } from "node:path";
@@ -54,13 +55,22 @@ export function machineFacts(wrk: string): Machine {
   };
 }
 
-/** The commit the Worker was bundled from, and whether its sources had uncommitted changes. */
+/**
+ * The commit the Worker was bundled from and, when its sources had uncommitted changes, a
+ * fingerprint of them (the first 8 hex digits of the SHA-256 of `git diff HEAD` over them).
+ */
 export function sourceRevision(): string {
   const git = (args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8", timeout: 10_000 }).trim();
+  const paths = ["--", "workers", "shared", "d1", "wrangler.toml"];
   try {
     const commit = git(["rev-parse", "--short", "HEAD"]);
-    const dirty = git(["status", "--porcelain", "--", "workers", "shared", "d1", "wrangler.toml"]);
-    return dirty === "" ? commit : `${commit} with uncommitted changes in workers/, shared/ or d1/`;
+    const dirty = git(["status", "--porcelain", ...paths]);
+    if (dirty === "") return commit;
+    const diff = createHash("sha256")
+      .update(git(["diff", "HEAD", ...paths]))
+      .digest("hex")
+      .slice(0, 8);
+    return `${commit} with uncommitted changes in workers/, shared/ or d1/ (diff ${diff})`;
   } catch {
     return "unknown (not a git checkout)";
   }

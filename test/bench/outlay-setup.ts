@@ -3,11 +3,12 @@
 // upstream, and one proxy key. Returns the proxy key (olk_...).
 import { newId } from "../../shared/ids.ts";
 
-async function call(url: string, method: string, token: string, body: unknown): Promise<unknown> {
+/** One JSON call to Outlay's API; the parsed body of a 200 or 201, else an error. */
+export async function apiCall(url: string, method: string, token: string, body?: unknown): Promise<unknown> {
   const res = await fetch(url, {
     method,
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
+    body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(10_000),
   });
   const text = await res.text();
@@ -15,7 +16,7 @@ async function call(url: string, method: string, token: string, body: unknown): 
   return JSON.parse(text) as unknown;
 }
 
-function stringField(value: unknown, field: string): string {
+export function stringField(value: unknown, field: string): string {
   if (typeof value === "object" && value !== null && field in value) {
     const found = (value as Record<string, unknown>)[field];
     if (typeof found === "string") return found;
@@ -25,18 +26,23 @@ function stringField(value: unknown, field: string): string {
 
 export type OutlayTenant = { proxyKey: string; adminToken: string };
 
-export async function provisionOutlay(base: string, operatorToken: string, upstream: string): Promise<OutlayTenant> {
+export async function provisionOutlay(
+  base: string,
+  operatorToken: string,
+  upstream: string,
+  name = "Benchmark",
+): Promise<OutlayTenant> {
   const tenantId = newId();
-  await call(`${base}/internal/v1/tenants/${tenantId}`, "PUT", operatorToken, { name: "Benchmark" });
+  await apiCall(`${base}/internal/v1/tenants/${tenantId}`, "PUT", operatorToken, { name });
   const adminToken = stringField(
-    await call(`${base}/internal/v1/tenants/${tenantId}/admin-tokens`, "POST", operatorToken, { name: "bench" }),
+    await apiCall(`${base}/internal/v1/tenants/${tenantId}/admin-tokens`, "POST", operatorToken, { name: "bench" }),
     "token",
   );
-  await call(`${base}/api/v1/providers/openai`, "PUT", adminToken, {
+  await apiCall(`${base}/api/v1/providers/openai`, "PUT", adminToken, {
     api_key: "demo-openai-credential-0000",
     base_url: `${upstream}/openai/v1`,
   });
-  const proxyKey = stringField(await call(`${base}/api/v1/keys`, "POST", adminToken, { name: "bench key" }), "key");
+  const proxyKey = stringField(await apiCall(`${base}/api/v1/keys`, "POST", adminToken, { name: "bench key" }), "key");
   return { proxyKey, adminToken };
 }
 

@@ -172,22 +172,37 @@ export function renderLatest(results: BenchResults): string {
   return lines.join("\n");
 }
 
-export function writeDocs(docsPath: string, latest: string, methodTemplate: string): void {
-  const block = `${START_MARK}\n${latest}\n${END_MARK}`;
+/**
+ * Replaces what is between two markers in a Markdown file by `content`; when the markers are
+ * missing, `whenMissing` makes the file's new text from its old text and the marked block.
+ */
+export function writeBlock(
+  docsPath: string,
+  marks: { start: string; end: string },
+  content: string,
+  whenMissing: (text: string, block: string) => string,
+): void {
+  const block = `${marks.start}\n${content}\n${marks.end}`;
   let text = existsSync(docsPath) ? readFileSync(docsPath, "utf8") : "";
-  const start = text.indexOf(START_MARK);
-  const end = text.indexOf(END_MARK);
+  const start = text.indexOf(marks.start);
+  const end = text.indexOf(marks.end);
   if (start >= 0 && end > start) {
-    text = `${text.slice(0, start)}${block}${text.slice(end + END_MARK.length)}`;
+    text = `${text.slice(0, start)}${block}${text.slice(end + marks.end.length)}`;
   } else {
-    text = `${methodTemplate.trimEnd()}\n\n${block}\n`;
+    text = whenMissing(text, block);
   }
   writeFileSync(docsPath, text);
 }
 
-export function writeJson(dir: string, results: BenchResults): string {
+export function writeDocs(docsPath: string, latest: string, methodTemplate: string): void {
+  writeBlock(docsPath, { start: START_MARK, end: END_MARK }, latest, (_, block) => {
+    return `${methodTemplate.trimEnd()}\n\n${block}\n`;
+  });
+}
+
+export function writeJson(dir: string, results: unknown, name = "latest.json"): string {
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, "latest.json");
+  const path = join(dir, name);
   writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
   return path;
 }

@@ -2,7 +2,12 @@
 // Worker on workerd, C Outlay on workerd, D Portkey), JSON and SSE: latency and time to first
 // token at c=1 with a sequential raw-socket client, throughput at c=64 with wrk, CPU per
 // request from /proc. Prints a table, rewrites the "latest run" section of docs/benchmarks.md
-// and writes bench-results/latest.json. See docs/benchmarks.md for the method.
+// and writes bench-results/latest.json. Then the ledger part (ledger.ts) on the same Outlay arm:
+// admission cost in strict and lease mode, lease throughput and overshoot; it rewrites the
+// "ledger" block and writes bench-results/ledger.json. See docs/benchmarks.md for the method.
+//   npm run bench                       both parts
+//   npm run bench -- --ledger-only      the ledger part alone (arms A and C); BENCH_PART=ledger
+//   npm run bench -- --gateway-only     the first part alone; BENCH_PART=gateway
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,21 +26,44 @@ import {
   verifyArm,
 } from "./arms.ts";
 import { CONFIG, MODES, type Mode, requestBody } from "./config.ts";
-import { idleCpuRate, settle, treeCpuMs, watchForeignLoad } from "./cpu.ts";
+import { idleCpuRate } from "./cpu.ts";
+import { measureLedger } from "./ledger.ts";
+import { renderLedger, writeLedgerDocs } from "./ledger-report.ts";
+import type { LedgerResults } from "./ledger-results.ts";
 import { machineFacts, sourceRevision } from "./machine.ts";
 import { recordedRequests } from "./outlay-setup.ts";
-import { killAllSync, sleep, stopAll } from "./procs.ts";
+import { log, throughputWithCpu, undisturbed } from "./points.ts";
+import { argFlag, killAllSync, sleep, stopAll } from "./procs.ts";
 import { renderLatest, writeDocs, writeJson } from "./report.ts";
 import type { BenchResults, CpuResult, Load, ModeResults, PerArm } from "./results.ts";
 import { measureSequential, type SequentialResult } from "./sequential.ts";
-import { errorCount, runWrk, type WrkResult, wrkVersion, writeScript } from "./wrk.ts";
+import { errorCount, type WrkResult, wrkVersion, writeScript } from "./wrk.ts";
 
-const COMMAND = "npm run bench";
 const DOCS = join(ROOT, "docs/benchmarks.md");
 const FALLBACK_DOC = "# Benchmarks\n\nProduced by `npm run bench` (test/bench/run.ts).\n";
 
-function log(message: string): void {
-  process.stdout.write(`[bench] ${message}\n`);
+type Part = "all" | "gateway" | "ledger";
+
+/** Which parts to run: `--ledger-only` / `--gateway-only`, or BENCH_PART=ledger|gateway|all. */
+function partToRun(argv: readonly string[]): Part {
+  const flags = [argv.includes("--ledger-only") ? "ledger" : null, argv.includes("--gateway-only") ? "gateway" : null];
+  const chosen = flags.filter((f) => f !== null);
+  const env = process.env.BENCH_PART ?? argFlag(argv, "part");
+  if (chosen.length > 1) throw new Error("--ledger-only and --gateway-only exclude each other");
+  const part = chosen[0] ?? env ?? "all";
+  if (part !== "all" && part !== "gateway" && part !== "ledger") {
+    throw new Error(`BENCH_PART must be all, gateway or ledger, got "${part}"`);
+  }
+  return part;
+}
+
+function commandOf(part: Part): string {
+  const vars = [
+    process.env.BENCH_DURATION ? `BENCH_DURATION=${process.env.BENCH_DURATION}` : "",
+    process.env.BENCH_WARMUP ? `BENCH_WARMUP=${process.env.BENCH_WARMUP}` : "",
+  ].filter((v) => v !== "");
+  const flag = part === "all" ? "" : ` -- --${part}-only`;
+  return `${vars.length > 0 ? `${vars.join(" ")} ` : ""}npm run bench${flag}`;
 }
 
 async function perArm<T>(arms: PerArm<Arm>, fn: (arm: Arm) => Promise<T>): Promise<PerArm<T>> {
@@ -58,28 +86,9 @@ function roots(run: Runner): number[] {
   return [run.arms.A, run.arms.B, run.arms.C, run.arms.D].map((arm) => arm.proc.pid);
 }
 
-/**
- * Runs a point; when other processes on the machine used more than the allowed CPU meanwhile,
- * waits and runs it again (bounded), keeping the least disturbed attempt.
- */
-async function undisturbed<T>(run: Runner, label: string, measure: () => Promise<T>): Promise<T & Load> {
-  let best: (T & Load) | null = null;
-  for (let attempt = 1; attempt <= CONFIG.maxAttempts; attempt += 1) {
-    const foreign = watchForeignLoad(roots(run));
-    const result = await measure();
-    const foreignCpuPct = foreign();
-    if (!best || foreignCpuPct < best.foreignCpuPct) best = { ...result, foreignCpuPct, attempts: attempt };
-    if (foreignCpuPct <= CONFIG.foreignLoadMaxPct) break;
-    log(`${label}: other processes used ${foreignCpuPct.toFixed(0)}% of a CPU meanwhile; measuring again`);
-    await sleep(3_000);
-  }
-  if (!best) throw new Error(`${label}: no attempt`);
-  return { ...best, attempts: Math.min(best.attempts, CONFIG.maxAttempts) };
-}
-
 async function latencyPoint(run: Runner, arm: Arm, mode: Mode): Promise<SequentialResult & Load> {
   const label = `${ARM_NAMES[arm.id]} ${mode} c=1`;
-  const result = await undisturbed(run, label, async () => {
+  const result = await undisturbed(roots(run), label, async () => {
     const once = await measureSequential(
       { url: arm.url, headers: arm.headers, body: requestBody(mode) },
       { warmupS: CONFIG.warmupS, durationS: CONFIG.durationS, stream: mode === "sse" },
@@ -94,34 +103,19 @@ async function latencyPoint(run: Runner, arm: Arm, mode: Mode): Promise<Sequenti
 }
 
 async function throughputOnce(run: Runner, arm: Arm, mode: Mode): Promise<{ wrk: WrkResult; cpu: CpuResult }> {
-  const path = script(run, arm.id, mode);
-  const opts = { connections: CONFIG.throughputConnections, threads: CONFIG.throughputThreads };
-  if (CONFIG.warmupS > 0) {
-    const warm = await runWrk(path, arm.url, { ...opts, durationS: CONFIG.warmupS });
-    if (arm.id === "C") run.sentToC += warm.requests;
-    await settle(arm.proc.pid, CONFIG.settleMaxMs);
-  }
-  const startedAt = performance.now();
-  const before = treeCpuMs(arm.proc.pid);
-  const wrk = await runWrk(path, arm.url, { ...opts, durationS: CONFIG.durationS });
-  await settle(arm.proc.pid, CONFIG.settleMaxMs);
-  const wallMs = performance.now() - startedAt;
-  const idle = run.idle[arm.id];
-  const cpuMs = Math.max(0, treeCpuMs(arm.proc.pid) - before - (idle * wallMs) / 1_000);
-  if (arm.id === "C") run.sentToC += wrk.requests;
-  const cpu = {
-    cpuMs,
-    requests: wrk.requests,
-    msPerRequest: cpuMs / Math.max(1, wrk.requests),
-    idleMsPerSecond: idle,
-    wallMs,
-  };
-  return { wrk, cpu };
+  const measured = await throughputWithCpu(script(run, arm.id, mode), arm.url, {
+    root: arm.proc.pid,
+    idleMsPerSecond: run.idle[arm.id],
+  });
+  if (arm.id === "C") run.sentToC += measured.warmupRequests + measured.wrk.requests;
+  return { wrk: measured.wrk, cpu: measured.cpu };
 }
 
 async function throughputPoint(run: Runner, arm: Arm, mode: Mode): Promise<{ wrk: WrkResult & Load; cpu: CpuResult }> {
   const label = `${ARM_NAMES[arm.id]} ${mode} c=${CONFIG.throughputConnections}`;
-  const { wrk, cpu, foreignCpuPct, attempts } = await undisturbed(run, label, () => throughputOnce(run, arm, mode));
+  const { wrk, cpu, foreignCpuPct, attempts } = await undisturbed(roots(run), label, () =>
+    throughputOnce(run, arm, mode),
+  );
   const errors = errorCount(wrk) > 0 ? ` (${errorCount(wrk)} errors: ${JSON.stringify(wrk.errors)})` : "";
   log(`${label}: ${wrk.rps.toFixed(0)} req/s, CPU ${cpu.msPerRequest.toFixed(3)} ms/req${errors}`);
   return { wrk: { ...wrk, foreignCpuPct, attempts }, cpu };
@@ -137,7 +131,90 @@ async function measureMode(run: Runner, mode: Mode): Promise<ModeResults> {
   };
 }
 
+type Context = { tmp: string; wrk: string; revision: string; command: string };
+
+function configOf(): Record<string, number> {
+  return {
+    durationS: CONFIG.durationS,
+    warmupS: CONFIG.warmupS,
+    throughputThreads: CONFIG.throughputThreads,
+    foreignLoadMaxPct: CONFIG.foreignLoadMaxPct,
+    maxAttempts: CONFIG.maxAttempts,
+  };
+}
+
+/** The four arms, JSON and SSE: the "Latest run" block and bench-results/latest.json. */
+async function gatewayPart(ctx: Context, arms: PerArm<Arm>): Promise<void> {
+  const began = performance.now();
+  const { A, B, C, D } = arms;
+  const run: Runner = { arms, scripts: new Map(), idle: { A: 0, B: 0, C: 0, D: 0 }, sentToC: 0 };
+  for (const arm of [A, B, C, D]) {
+    for (const mode of MODES) {
+      await verifyArm(arm, mode);
+      if (arm.id === "C") run.sentToC += 1;
+      run.scripts.set(
+        `${arm.id}-${mode}`,
+        writeScript(ctx.tmp, `${arm.id}-${mode}`, { ...arm, body: requestBody(mode) }),
+      );
+    }
+    log(`${ARM_NAMES[arm.id]} answers 200 with a completion (JSON and SSE) at ${arm.url}`);
+  }
+  await sleep(1_500);
+  const idle = await Promise.all([A, B, C, D].map((arm) => idleCpuRate(arm.proc.pid, CONFIG.idleSampleMs)));
+  run.idle = { A: idle[0] ?? 0, B: idle[1] ?? 0, C: idle[2] ?? 0, D: idle[3] ?? 0 };
+  log(`idle CPU (ms/s): ${JSON.stringify(run.idle)}`);
+
+  const json = await measureMode(run, "json");
+  const sse = await measureMode(run, "sse");
+  const adminInfo = C.admin;
+  const recorded = adminInfo ? await recordedRequests(adminInfo.base, adminInfo.token) : 0;
+
+  const results: BenchResults = {
+    date: new Date().toISOString(),
+    command: ctx.command,
+    revision: ctx.revision,
+    machine: machineFacts(ctx.wrk),
+    config: configOf(),
+    modes: { json, sse },
+    outlayEvents: { recorded, completedRequests: run.sentToC },
+    elapsedS: (performance.now() - began) / 1_000,
+  };
+  const latest = renderLatest(results);
+  process.stdout.write(`\n${latest}\n`);
+  writeDocs(DOCS, latest, FALLBACK_DOC);
+  const jsonPath = writeJson(join(ROOT, "bench-results"), results);
+  log(`wrote ${DOCS} and ${jsonPath}`);
+}
+
+/** Outlay's admission in strict and lease mode (ledger.ts): the "ledger" block and bench-results/ledger.json. */
+async function ledgerPart(ctx: Context, outlay: Arm, all: readonly Arm[]): Promise<void> {
+  const began = performance.now();
+  log("ledger part: admission cost, lease throughput and overshoot (Outlay tenants C0, C-strict, C-lease)");
+  const idleMsPerSecond = await idleCpuRate(outlay.proc.pid, CONFIG.idleSampleMs);
+  const measured = await measureLedger({
+    outlay,
+    roots: all.map((arm) => arm.proc.pid),
+    tmp: ctx.tmp,
+    idleMsPerSecond,
+  });
+  const results: LedgerResults = {
+    date: new Date().toISOString(),
+    command: ctx.command,
+    revision: ctx.revision,
+    machine: machineFacts(ctx.wrk),
+    config: configOf(),
+    ...measured,
+    elapsedS: (performance.now() - began) / 1_000,
+  };
+  const markdown = renderLedger(results);
+  process.stdout.write(`\n${markdown}\n`);
+  writeLedgerDocs(DOCS, markdown);
+  const jsonPath = writeJson(join(ROOT, "bench-results"), results, "ledger.json");
+  log(`wrote the ledger block of ${DOCS} and ${jsonPath}`);
+}
+
 async function main(): Promise<void> {
+  const part = partToRun(process.argv.slice(2));
   const wrk = wrkVersion();
   if (!wrk) {
     console.error(
@@ -146,65 +223,29 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const began = performance.now();
   const tmp = mkdtempSync(join(tmpdir(), "outlay-bench-"));
   tmpDir = tmp;
   try {
     const revision = sourceRevision();
+    const ctx: Context = { tmp, wrk, revision, command: commandOf(part) };
     log(`bundling the Worker at ${revision} (wrangler deploy --dry-run)`);
     const bundle = await bundleOutlay(join(tmp, "bundle"));
-    log("starting the arms");
+    log(part === "ledger" ? "starting arms A and C" : "starting the arms");
     const A = await startDirect(CONFIG.startupTimeoutMs);
     const upstream = upstreamOrigin(A);
-    const [B, C, D] = await Promise.all([
-      startNullWorker(upstream, CONFIG.startupTimeoutMs),
-      startOutlay(upstream, bundle, CONFIG.startupTimeoutMs),
-      startPortkey(upstream, CONFIG.startupTimeoutMs),
-    ]);
-    const arms: PerArm<Arm> = { A, B, C, D };
-    const run: Runner = { arms, scripts: new Map(), idle: { A: 0, B: 0, C: 0, D: 0 }, sentToC: 0 };
-    for (const arm of [A, B, C, D]) {
-      for (const mode of MODES) {
-        await verifyArm(arm, mode);
-        if (arm.id === "C") run.sentToC += 1;
-        run.scripts.set(
-          `${arm.id}-${mode}`,
-          writeScript(tmp, `${arm.id}-${mode}`, { ...arm, body: requestBody(mode) }),
-        );
-      }
-      log(`${ARM_NAMES[arm.id]} answers 200 with a completion (JSON and SSE) at ${arm.url}`);
+    const timeout = CONFIG.startupTimeoutMs;
+    if (part === "ledger") {
+      const C = await startOutlay(upstream, bundle, timeout);
+      await ledgerPart(ctx, C, [A, C]);
+      return;
     }
-    await sleep(1_500);
-    const idle = await Promise.all([A, B, C, D].map((arm) => idleCpuRate(arm.proc.pid, CONFIG.idleSampleMs)));
-    run.idle = { A: idle[0] ?? 0, B: idle[1] ?? 0, C: idle[2] ?? 0, D: idle[3] ?? 0 };
-    log(`idle CPU (ms/s): ${JSON.stringify(run.idle)}`);
-
-    const json = await measureMode(run, "json");
-    const sse = await measureMode(run, "sse");
-    const adminInfo = C.admin;
-    const recorded = adminInfo ? await recordedRequests(adminInfo.base, adminInfo.token) : 0;
-
-    const results: BenchResults = {
-      date: new Date().toISOString(),
-      command: COMMAND,
-      revision,
-      machine: machineFacts(wrk),
-      config: {
-        durationS: CONFIG.durationS,
-        warmupS: CONFIG.warmupS,
-        throughputThreads: CONFIG.throughputThreads,
-        foreignLoadMaxPct: CONFIG.foreignLoadMaxPct,
-        maxAttempts: CONFIG.maxAttempts,
-      },
-      modes: { json, sse },
-      outlayEvents: { recorded, completedRequests: run.sentToC },
-      elapsedS: (performance.now() - began) / 1_000,
-    };
-    const latest = renderLatest(results);
-    process.stdout.write(`\n${latest}\n`);
-    writeDocs(DOCS, latest, FALLBACK_DOC);
-    const jsonPath = writeJson(join(ROOT, "bench-results"), results);
-    log(`wrote ${DOCS} and ${jsonPath}`);
+    const [B, C, D] = await Promise.all([
+      startNullWorker(upstream, timeout),
+      startOutlay(upstream, bundle, timeout),
+      startPortkey(upstream, timeout),
+    ]);
+    await gatewayPart(ctx, { A, B, C, D });
+    if (part === "all") await ledgerPart(ctx, C, [A, B, C, D]);
   } finally {
     await stopAll();
     rmSync(tmp, { recursive: true, force: true });

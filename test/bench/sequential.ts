@@ -10,6 +10,8 @@ export type Percentiles = { p50Ms: number; p90Ms: number; p99Ms: number; meanMs:
 
 export type SequentialResult = {
   requests: number;
+  /** Measured responses that carried the `mark` header with its value (0 without a mark). */
+  marked: number;
   /** Requests answered during the warm-up (not measured). */
   warmupRequests: number;
   durationS: number;
@@ -26,7 +28,15 @@ const MAX_REQUESTS = 500_000;
 const MAX_FAILURES = 10;
 const CHUNKED_END = "\r\n0\r\n\r\n";
 
-function open(url: URL): Promise<Socket> {
+/** A response header and value to count, e.g. `x-outlay-admission: lease`. */
+export type Mark = { header: string; value: string };
+
+export function markPattern(mark: Mark): RegExp {
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`\r\n${escape(mark.header)}:[ \t]*${escape(mark.value)}[ \t]*(\r\n|$)`, "i");
+}
+
+export function open(url: URL): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(Number(url.port), url.hostname);
     socket.setNoDelay(true);
@@ -47,12 +57,15 @@ export function rawRequest(target: Target): string {
   return `POST ${url.pathname}${url.search} HTTP/1.1\r\n${lines.join("")}\r\n${target.body}`;
 }
 
-type Sample = { totalMs: number; firstDataMs: number };
+/** One response: its status, its head (status line and headers) and timings from the write. */
+export type Exchange = { status: number; head: string; totalMs: number; firstDataMs: number };
 
 /** One request on an open connection; resolves when the whole response has arrived. */
-function once(socket: Socket, request: string): Promise<Sample> {
+export function exchange(socket: Socket, request: string): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     let text = "";
+    let head = "";
+    let status = 0;
     let bodyAt = -1;
     let contentLength = -1;
     let firstDataMs = -1;
@@ -64,7 +77,7 @@ function once(socket: Socket, request: string): Promise<Sample> {
       socket.off("error", finish);
       socket.off("close", onClose);
       if (error) reject(error);
-      else resolve({ totalMs, firstDataMs });
+      else resolve({ status, head, totalMs, firstDataMs });
     };
     const onData = (chunk: Buffer): void => {
       text += chunk.toString("latin1");
@@ -72,11 +85,8 @@ function once(socket: Socket, request: string): Promise<Sample> {
         const end = text.indexOf("\r\n\r\n");
         if (end < 0) return;
         bodyAt = end + 4;
-        const head = text.slice(0, end);
-        if (!head.startsWith("HTTP/1.1 200 ")) {
-          finish(new Error(`unexpected response: ${head.split("\r\n")[0] ?? ""}`));
-          return;
-        }
+        head = text.slice(0, end);
+        status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
         const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
         contentLength = length?.[1] ? Number(length[1]) : -1;
       }
@@ -110,15 +120,20 @@ function summarize(values: number[]): Percentiles {
   };
 }
 
-/** Runs for `warmupS` (discarded), then for `durationS`, one request at a time. */
+/**
+ * Runs for `warmupS` (discarded), then for `durationS`, one request at a time; counts the
+ * measured responses that carry `mark`, when given.
+ */
 export async function measureSequential(
   target: Target,
-  opts: { warmupS: number; durationS: number; stream: boolean },
+  opts: { warmupS: number; durationS: number; stream: boolean; mark?: Mark },
 ): Promise<SequentialResult> {
   const url = new URL(target.url);
   const request = rawRequest(target);
+  const marker = opts.mark ? markPattern(opts.mark) : null;
   const totals: number[] = [];
   const firsts: number[] = [];
+  let marked = 0;
   let failures = 0;
   let warmupRequests = 0;
   let socket: Socket | null = null;
@@ -132,13 +147,15 @@ export async function measureSequential(
       if (measuring && Number.isNaN(measuredFrom)) measuredFrom = performance.now();
       try {
         socket ??= await open(url);
-        const sample = await once(socket, request);
+        const sample = await exchange(socket, request);
+        if (sample.status !== 200) throw new Error(`unexpected response: ${sample.head.split("\r\n")[0] ?? ""}`);
         if (opts.stream && sample.firstDataMs < 0) throw new Error("no SSE data in the response");
         if (!measuring) {
           warmupRequests += 1;
           continue;
         }
         totals.push(sample.totalMs);
+        if (marker?.test(sample.head)) marked += 1;
         if (opts.stream) firsts.push(sample.firstDataMs);
       } catch (error) {
         failures += 1;
@@ -157,6 +174,7 @@ export async function measureSequential(
   }
   return {
     requests: totals.length,
+    marked,
     warmupRequests,
     durationS: (performance.now() - measuredFrom) / 1_000,
     failures,

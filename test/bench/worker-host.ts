@@ -57,7 +57,12 @@ function nullOptions(port: number, upstream: string): V4MiniflareOptions {
   };
 }
 
-function outlayOptions(port: number, bundle: string, operatorToken: string): V4MiniflareOptions {
+function outlayOptions(
+  port: number,
+  bundle: string,
+  operatorToken: string,
+  inspectorPort: number | null,
+): V4MiniflareOptions {
   return {
     name: "outlay",
     modules: [{ type: "ESModule", path: bundle, contents: readFileSync(bundle, "utf8") }],
@@ -72,12 +77,16 @@ function outlayOptions(port: number, bundle: string, operatorToken: string): V4M
     },
     d1Databases: { DB: "outlay-bench" },
     durableObjects: { TENANT_LEDGER: { className: "TenantLedger", useSQLite: true } },
-    queueProducers: { USAGE_QUEUE: { queueName: "outlay-usage" } },
+    // As wrangler.toml: the usage queue and the ledger's audit queue, each with its consumer.
+    queueProducers: { USAGE_QUEUE: { queueName: "outlay-usage" }, AUDIT_QUEUE: { queueName: "outlay-audit" } },
     queueConsumers: {
       "outlay-usage": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10, deadLetterQueue: "outlay-usage-dlq" },
+      "outlay-audit": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10, deadLetterQueue: "outlay-audit-dlq" },
     },
     r2Buckets: { AUDIT_ARCHIVE: "outlay-audit" },
     unsafeDirectSockets: [{ host: "127.0.0.1", port }],
+    // For CPU profiles (ledger-profile.ts): the V8 inspector of the Worker's isolate.
+    ...(inspectorPort ? { inspectorPort, unsafeInspectorProxy: true } : {}),
     cf: false,
     log: new Log(LogLevel.WARN),
   };
@@ -120,7 +129,8 @@ async function main(): Promise<void> {
     const bundle = argFlag(argv, "bundle");
     const operatorToken = process.env.BENCH_OPERATOR_TOKEN;
     if (!bundle || !operatorToken) throw new Error("--bundle and BENCH_OPERATOR_TOKEN are required for --arm outlay");
-    options = outlayOptions(port, bundle, operatorToken);
+    const inspect = Number(process.env.BENCH_INSPECTOR_PORT ?? "");
+    options = outlayOptions(port, bundle, operatorToken, Number.isInteger(inspect) && inspect > 0 ? inspect : null);
   } else {
     throw new Error(`unknown --arm ${String(arm)}`);
   }

@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runToEnd } from "./procs.ts";
+import type { Mark } from "./sequential.ts";
 
 export type WrkResult = {
   connections: number;
@@ -19,6 +20,8 @@ export type WrkResult = {
   meanMs: number;
   maxMs: number;
   errors: { connect: number; read: number; write: number; status: number; timeout: number };
+  /** With a marked script: responses wrk read, those with status 200, those with the mark. */
+  marks: { responses: number; ok: number; marked: number } | null;
 };
 
 export type WrkTarget = { url: string; headers: Record<string, string>; body: string };
@@ -49,14 +52,39 @@ done = function(summary, latency, requests)
 end
 `;
 
-/** Writes the request script for a target; returns its path. */
-export function writeScript(dir: string, name: string, target: WrkTarget): string {
+/**
+ * Counts every response, those with status 200 and those carrying a header with a value, per
+ * thread (wrk gives each thread its own Lua state), and prints the sums after the summary. The
+ * header is looked up by its name in lower case, as workerd sends the headers a Worker sets.
+ */
+function markHooks(mark: Mark): string {
+  return `
+local bench_threads = {}
+setup = function(thread) table.insert(bench_threads, thread) end
+init = function(args) bench_responses = 0; bench_ok = 0; bench_marked = 0 end
+response = function(status, headers, body)
+  bench_responses = bench_responses + 1
+  if status == 200 then bench_ok = bench_ok + 1 end
+  if headers[ ${luaString(mark.header.toLowerCase())} ] == ${luaString(mark.value)} then bench_marked = bench_marked + 1 end
+end
+local bench_done = done
+done = function(summary, latency, requests)
+  bench_done(summary, latency, requests)
+  local r, o, m = 0, 0, 0
+  for _, t in ipairs(bench_threads) do r = r + t:get("bench_responses"); o = o + t:get("bench_ok"); m = m + t:get("bench_marked") end
+  io.write(string.format("BENCH_MARK {\\"responses\\":%d,\\"ok\\":%d,\\"marked\\":%d}\\n", r, o, m))
+end
+`;
+}
+
+/** Writes the request script for a target (counting responses with `mark`, when given); returns its path. */
+export function writeScript(dir: string, name: string, target: WrkTarget, mark?: Mark): string {
   const lines = ['wrk.method = "POST"', `wrk.body = ${luaString(target.body)}`];
   for (const [header, value] of Object.entries(target.headers)) {
     lines.push(`wrk.headers[ ${luaString(header)} ] = ${luaString(value)}`);
   }
   const path = join(dir, `${name}.lua`);
-  writeFileSync(path, `${lines.join("\n")}\n${DONE_HOOK}`);
+  writeFileSync(path, `${lines.join("\n")}\n${DONE_HOOK}${mark ? markHooks(mark) : ""}`);
   return path;
 }
 
@@ -79,6 +107,11 @@ function parse(output: string): Raw {
   const line = output.split("\n").find((l) => l.startsWith("BENCH_JSON "));
   if (!line) throw new Error(`wrk printed no summary:\n${output}`);
   return JSON.parse(line.slice("BENCH_JSON ".length)) as Raw;
+}
+
+function parseMarks(output: string): WrkResult["marks"] {
+  const line = output.split("\n").find((l) => l.startsWith("BENCH_MARK "));
+  return line ? (JSON.parse(line.slice("BENCH_MARK ".length)) as WrkResult["marks"]) : null;
 }
 
 export async function runWrk(
@@ -111,6 +144,7 @@ export async function runWrk(
     meanMs: raw.mean / 1_000,
     maxMs: raw.max / 1_000,
     errors: { connect: raw.connect, read: raw.read, write: raw.write, status: raw.status, timeout: raw.timeout },
+    marks: parseMarks(output),
   };
 }
 

@@ -28,7 +28,13 @@ export function ledgerOf(env: Env, tenantId: string): Ledger | null {
   }
 }
 
-export async function admitCall(ledger: Ledger | null, tenantId: string, request: AdmitRequest): Promise<AdmitResult> {
+export async function admitCall(
+  ctx: Pick<ExecutionContext, "waitUntil">,
+  env: Env,
+  ledger: Ledger | null,
+  tenantId: string,
+  request: AdmitRequest,
+): Promise<AdmitResult> {
   const local = admitFromLease(tenantId, request);
   if (local) return local;
   const { call } = request;
@@ -38,6 +44,8 @@ export async function admitCall(ledger: Ledger | null, tenantId: string, request
     if (result.ok && call) {
       rememberAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, result, request.now);
     }
+    // A tenant in lease mode whose isolate has no usable lease: ask for one now, not after the call.
+    if (result.ok && result.leaseMode) renewWhenDue(ctx, env, ledger, tenantId);
     return result;
   } catch {
     const fallback = call
@@ -99,8 +107,10 @@ export function finishCall(
       Promise.all([sendEvent(env.USAGE_QUEUE as Queue<UsageEvent>, event), held ? settle(ledger, event) : null]),
     );
   }
-  if (admission?.leaseMode) {
-    const work = afterCall(tenantId, renewal(env, ledger), Date.now());
-    if (work) ctx.waitUntil(work);
-  }
+  if (admission?.leaseMode) renewWhenDue(ctx, env, ledger, tenantId);
+}
+
+function renewWhenDue(ctx: Pick<ExecutionContext, "waitUntil">, env: Env, ledger: Ledger | null, tenantId: string) {
+  const work = afterCall(tenantId, renewal(env, ledger), Date.now());
+  if (work) ctx.waitUntil(work);
 }

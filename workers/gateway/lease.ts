@@ -51,6 +51,8 @@ function spendView(lease: Lease): SpendView {
       return BigInt(budget.spec.limitNano) - left;
     },
     held: () => 0n,
+    // Leased calls are booked by the ledger when reported; the isolate needs no window keys.
+    keyAt: () => 0,
   };
 }
 
@@ -170,7 +172,10 @@ function apply(state: TenantState, grant: LeaseGrant | null, receivedAt: number)
     slices.set(g.id, { free, remaining: g.remainingNano + free, granted: free });
   }
   const rates = new Map<string, { requests: number; tokens: number }>();
-  for (const r of grant.rateGrants) rates.set(r.id, { requests: r.requests, tokens: r.tokens });
+  for (const r of grant.rateGrants) {
+    const before = previous?.rates.get(r.id);
+    rates.set(r.id, { requests: (before?.requests ?? 0) + r.requests, tokens: (before?.tokens ?? 0) + r.tokens });
+  }
   state.lease = {
     grant,
     receivedAt,
@@ -192,15 +197,34 @@ export function renew(tenantId: string, via: Renewal): Promise<void> {
   if (state.renewing) return state.renewing;
   const events = state.pending.splice(0);
   const lease = state.lease;
+  const now = Date.now();
+  // A lease that ran out (the isolate was idle) gives its free slices back: the ledger may have
+  // released their holds meanwhile, so they are granted afresh rather than trusted.
+  const stale = lease !== null && now >= lease.expiresAt;
   const report: LeaseReport = {
     leaseId: lease?.grant.leaseId ?? null,
-    now: Date.now(),
+    now,
     events,
-    budgets: lease ? [...lease.slices].map(([id, s]) => ({ id, freeNano: s.free, releaseNano: 0n })) : [],
-    // The rate allowance not used goes back each time; a fresh share comes with the grant.
-    rates: lease ? [...lease.rates].map(([id, r]) => ({ id, requests: r.requests, tokens: r.tokens })) : [],
+    budgets: lease
+      ? [...lease.slices].map(([id, s]) => ({ id, freeNano: s.free, releaseNano: stale ? s.free : 0n }))
+      : [],
+    rates: lease
+      ? [...lease.rates].map(([id, r]) => ({
+          id,
+          requests: r.requests,
+          tokens: r.tokens,
+          returnRequests: stale ? r.requests : 0,
+          returnTokens: stale ? r.tokens : 0,
+        }))
+      : [],
   };
-  if (lease) for (const r of lease.rates.values()) Object.assign(r, { requests: 0, tokens: 0 });
+  if (lease && stale) {
+    for (const slice of lease.slices.values()) {
+      slice.remaining -= slice.free;
+      slice.free = 0n;
+    }
+    for (const r of lease.rates.values()) Object.assign(r, { requests: 0, tokens: 0 });
+  }
   const run = async () => {
     const [grant] = await Promise.all([
       via.lease(report).catch(() => undefined),

@@ -73,6 +73,9 @@ function budgetHeaders(budgets: readonly BudgetHeadroom[]): Record<string, strin
   return headers;
 }
 
+/** The one answer to every key problem (missing, malformed, unknown, revoked, expired). */
+const invalidKey = () => new AppError("invalid_api_key", "Incorrect or missing Outlay API key.");
+
 type Learned = { body: JsonObject | null; shape: CallShape; dimensions: Record<string, string> };
 
 /** What the call is, from its body and headers; an AppError when the request is malformed. */
@@ -129,11 +132,10 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
   const { adapter, provider } = call;
   const request = c.req.raw;
   const url = new URL(request.url);
-  const invalidKey = new AppError("invalid_api_key", "Incorrect or missing Outlay API key.");
 
   const presented = adapter.readKey(request.headers, url);
   const parsed = parseKey(presented, "olk");
-  if (!presented || !parsed) return refusal(adapter, invalidKey, requestId);
+  if (!presented || !parsed) return refusal(adapter, invalidKey(), requestId);
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
   const ledger = ledgerOf(c.env, parsed.tenantId);
 
@@ -196,7 +198,7 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
           };
     // One round trip decides the key, policies, rate limits and budgets; a malformed request
     // is only authenticated (so the key is checked before anything is said about the request).
-    admission = await admitCall(ledger, parsed.tenantId, {
+    admission = await admitCall(c.executionCtx, c.env, ledger, parsed.tenantId, {
       keyId: parsed.id,
       keyHash: hash,
       provider,
@@ -208,7 +210,7 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
     if (error instanceof AppError) return refusal(adapter, error, requestId);
     throw error;
   }
-  if (!admission.ok && admission.code === "invalid_api_key") return refusal(adapter, invalidKey, requestId);
+  if (!admission.ok && admission.code === "invalid_api_key") return refusal(adapter, invalidKey(), requestId);
   if (!(learned instanceof AppError)) {
     record.model = learned.shape.model;
     record.endpoint = learned.shape.endpoint;

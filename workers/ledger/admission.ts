@@ -7,7 +7,6 @@
 import { formatUsd, parseDecimal } from "../../shared/money.ts";
 import { priceCall, type PriceOverride } from "../../shared/pricing.ts";
 import { NO_TOKENS } from "../../shared/usage.ts";
-import { windowKey } from "../../shared/windows.ts";
 import { MAX_DIMENSIONS } from "../gateway/dimensions.ts";
 import { budgetCovers, type Budget } from "./budgets.ts";
 import { checkPolicies } from "./policies.ts";
@@ -23,6 +22,8 @@ export const MIN_STREAM_OUTPUT_TOKENS = 16n;
 export type SpendView = {
   spent(budget: Budget, timeZone: string, at: number): bigint;
   held(budgetId: string): bigint;
+  /** the window key a spend at `at` is booked under */
+  keyAt(budget: Budget, timeZone: string, at: number): number;
 };
 
 /** Whether rate limits have room: the ledger's buckets, or a lease's share of them. */
@@ -140,16 +141,19 @@ export function decide(
     }
   }
 
-  const remaining = (budget: Budget) =>
-    BigInt(budget.spec.limitNano) - books.book.spent(budget, books.timeZone, now) - books.book.held(budget.id);
+  const left = new Map<string, bigint>();
+  for (const b of covering) {
+    left.set(b.id, BigInt(b.spec.limitNano) - books.book.spent(b, books.timeZone, now) - books.book.held(b.id));
+  }
+  const remaining = (budget: Budget) => left.get(budget.id) ?? 0n;
   const short = blocking.find((b) => amount > remaining(b));
   if (short) {
     // A stream may start on what is left when that covers its prompt and a first stretch of
     // output: the gateway draws the hold down as output arrives and ends the stream cleanly
     // when a blocking budget runs out.
-    const left = blocking.reduce((min, b) => (remaining(b) < min ? remaining(b) : min), amount);
+    const least = blocking.reduce((min, b) => (remaining(b) < min ? remaining(b) : min), amount);
     const floor = credit ? credit.inputNano + (credit.outputRate * MIN_STREAM_OUTPUT_TOKENS) / 1_000_000n : 0n;
-    if (!credit || left < floor || left <= 0n) {
+    if (!credit || least < floor || least <= 0n) {
       const r = remaining(short);
       return {
         ok: false,
@@ -158,8 +162,8 @@ export function decide(
         message: `Budget "${short.spec.name}" has ${formatUsd(r > 0n ? r : 0n)} USD left; this call may cost up to ${formatUsd(amount)} USD.`,
       };
     }
-    amount = left;
-    credit = { ...credit, grantedNano: left };
+    amount = least;
+    credit = { ...credit, grantedNano: least };
   } else if (credit && credit.ceilingNano !== null) {
     // The whole worst case is held and the provider stops at the output limit: nothing to draw.
     credit = null;
@@ -171,7 +175,7 @@ export function decide(
     injectMaxOutputTokens: call.maxOutputTokens === null ? verdict.injectMaxOutputTokens : null,
     amount,
     tokens,
-    budgets: covering.map((budget) => ({ budget, key: windowKey(budget.spec.window, books.timeZone, now) })),
+    budgets: covering.map((budget) => ({ budget, key: books.book.keyAt(budget, books.timeZone, now) })),
     limits,
     headroom,
     credit,

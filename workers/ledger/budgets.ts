@@ -32,6 +32,8 @@ export class BudgetBook {
   #held: Map<string, bigint> | null = null;
   /** spend of the current calendar (or lifetime) window per budget id */
   #spent = new Map<string, { key: number; spent: bigint }>();
+  /** the current calendar window per budget */
+  #windows = new Map<string, { start: number; end: number; timeZone: string }>();
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -60,6 +62,21 @@ export class BudgetBook {
     for (const id of budgetIds) held.set(id, (held.get(id) ?? 0n) + delta);
   }
 
+  /** The calendar window containing `at`, remembered per budget until it ends (Intl is slow). */
+  #window(budget: Budget, timeZone: string, at: number): { start: number; end: number } {
+    const cached = this.#windows.get(budget.id);
+    if (cached && cached.timeZone === timeZone && at >= cached.start && at < cached.end) return cached;
+    const range = windowRange(budget.spec.window, timeZone, at);
+    this.#windows.set(budget.id, { ...range, timeZone });
+    return range;
+  }
+
+  /** The window key a spend at `at` is booked under. */
+  keyAt(budget: Budget, timeZone: string, at: number): number {
+    const { window } = budget.spec;
+    return window.kind === "rolling" ? windowKey(window, timeZone, at) : this.#window(budget, timeZone, at).start;
+  }
+
   /** Spend in the window that contains `at`. */
   spent(budget: Budget, timeZone: string, at: number): bigint {
     const { window } = budget.spec;
@@ -76,7 +93,7 @@ export class BudgetBook {
       }
       return total;
     }
-    const key = windowKey(window, timeZone, at);
+    const key = this.#window(budget, timeZone, at).start;
     const cached = this.#spent.get(budget.id);
     if (cached && cached.key === key) return cached.spent;
     const row = this.#sql
@@ -206,6 +223,7 @@ export class BudgetBook {
     this.#sql.exec("DELETE FROM budget_spend WHERE budget_id = ?", budgetId);
     this.#sql.exec("DELETE FROM budget_alerts WHERE budget_id = ?", budgetId);
     this.#spent.delete(budgetId);
+    this.#windows.delete(budgetId);
   }
 
   /** Drops spend rows no window can count any more (older than the longest rolling window). */

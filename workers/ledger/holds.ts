@@ -5,7 +5,6 @@
 // booked by attribution instead. Every method runs inside the ledger's transaction.
 import { SYSTEM } from "../../shared/audit.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
-import { windowKey } from "../../shared/windows.ts";
 import type { Take } from "./admission.ts";
 import { budgetCovers, type Budget, type BudgetBook, type Crossing } from "./budgets.ts";
 import type { Outbox } from "./outbox.ts";
@@ -79,16 +78,20 @@ export class Holds {
     const id = `lease:${leaseId}:${budget.id}`;
     const before = BigInt(this.#row(id)?.amount ?? "0");
     const after = before + delta > 0n ? before + delta : 0n;
-    this.#sql.exec(
-      `INSERT INTO holds (request_id, key_id, amount, drawn, tokens, budgets, limits, created_at, expires_at)
-       VALUES (?, '', ?, '0', 0, ?, '[]', ?, ?)
-       ON CONFLICT (request_id) DO UPDATE SET amount = excluded.amount, expires_at = excluded.expires_at`,
-      id,
-      after.toString(),
-      JSON.stringify([[budget.id, key]]),
-      now,
-      now + ttlMs,
-    );
+    if (after === 0n) {
+      this.#sql.exec("DELETE FROM holds WHERE request_id = ?", id);
+    } else {
+      this.#sql.exec(
+        `INSERT INTO holds (request_id, key_id, amount, drawn, tokens, budgets, limits, created_at, expires_at)
+         VALUES (?, '', ?, '0', 0, ?, '[]', ?, ?)
+         ON CONFLICT (request_id) DO UPDATE SET amount = excluded.amount, expires_at = excluded.expires_at`,
+        id,
+        after.toString(),
+        JSON.stringify([[budget.id, key]]),
+        now,
+        now + ttlMs,
+      );
+    }
     this.#book.adjustHeld([budget.id], after - before);
     return after;
   }
@@ -108,14 +111,27 @@ export class Holds {
 
   /** Settles each event once; returns how many thresholds were crossed (announced as audit events). */
   settle(events: readonly UsageEvent[], timeZone: string, now: number): number {
+    // Charges are summed per budget and window first: a batch (a lease report) writes each once.
+    const charges = new Map<string, Booked & { amount: bigint }>();
+    for (const event of events) {
+      const settled = this.#settleOne(event, timeZone, now);
+      if (!settled) continue;
+      for (const { budget, key } of settled.booked) {
+        const id = `${budget.id}\u0000${key}`;
+        const entry = charges.get(id) ?? { budget, key, amount: 0n };
+        entry.amount += settled.amount;
+        charges.set(id, entry);
+      }
+    }
     const crossings: Crossing[] = [];
-    for (const event of events) crossings.push(...this.#settleOne(event, timeZone, now));
+    for (const c of charges.values()) crossings.push(...this.#book.charge(c.budget, c.key, c.amount, timeZone, now));
     this.#announce(crossings, now);
     return crossings.length;
   }
 
-  #settleOne(event: UsageEvent, timeZone: string, now: number): Crossing[] {
-    if (this.#sql.exec("SELECT 1 FROM settled WHERE request_id = ?", event.requestId).toArray().length > 0) return [];
+  /** Releases the event's hold (if any) and marks it settled; returns what to charge where. */
+  #settleOne(event: UsageEvent, timeZone: string, now: number): { booked: Booked[]; amount: bigint } | null {
+    if (this.#sql.exec("SELECT 1 FROM settled WHERE request_id = ?", event.requestId).toArray().length > 0) return null;
     const hold = this.#row(event.requestId);
     const cost = BigInt(event.costNanoUsd ?? 0);
     let booked: Booked[];
@@ -139,11 +155,11 @@ export class Holds {
       booked = this.#rules
         .list("budget")
         .filter((b) => budgetCovers(b, attribution))
-        .map((budget) => ({ budget, key: windowKey(budget.spec.window, timeZone, event.startedAt) }));
-      if (booked.length === 0 || cost === 0n) return [];
+        .map((budget) => ({ budget, key: this.#book.keyAt(budget, timeZone, event.startedAt) }));
+      if (booked.length === 0 || cost === 0n) return null;
     }
     this.#sql.exec("INSERT INTO settled (request_id, at) VALUES (?, ?)", event.requestId, now);
-    return booked.flatMap(({ budget, key }) => this.#book.charge(budget, key, cost - drawn, timeZone, now));
+    return { booked, amount: cost - drawn };
   }
 
   /**

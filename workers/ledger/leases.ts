@@ -11,7 +11,6 @@
 // isolate with the next renewal, at the latest LEASE_TTL_MS after the change.
 import type { AuditDraft } from "../../shared/audit.ts";
 import { newId } from "../../shared/ids.ts";
-import { windowKey } from "../../shared/windows.ts";
 import { budgetCovers } from "./budgets.ts";
 import type { BudgetBook } from "./budgets.ts";
 import type { Catalog } from "./catalog.ts";
@@ -60,7 +59,7 @@ export function renewLease(parts: LeaseParts, report: LeaseReport): LeaseGrant |
   const grants: LeaseGrant["grants"] = [];
   for (const budget of rules.list("budget")) {
     const reported = report.budgets.find((b) => b.id === budget.id);
-    const key = windowKey(budget.spec.window, settings.timeZone, now);
+    const key = book.keyAt(budget, settings.timeZone, now);
     if (budget.spec.mode === "block") {
       // What the isolate spent from its slice is booked above; its hold shrinks by as much.
       let used = 0n;
@@ -93,9 +92,17 @@ export function renewLease(parts: LeaseParts, report: LeaseReport): LeaseGrant |
   }
   const rateGrants: LeaseGrant["rateGrants"] = [];
   for (const limit of rules.list("rate_limit")) {
-    const returned = report.rates.find((r) => r.id === limit.id);
-    if (returned) limiter.giveBack(limit, returned.requests, returned.tokens, now);
-    if (leasing) rateGrants.push({ id: limit.id, ...limiter.lend(limit, Number(LEASE_SHARE), now) });
+    const reported = report.rates.find((r) => r.id === limit.id);
+    const giveBack = {
+      requests: leasing ? (reported?.returnRequests ?? 0) : (reported?.requests ?? 0),
+      tokens: leasing ? (reported?.returnTokens ?? 0) : (reported?.tokens ?? 0),
+    };
+    limiter.giveBack(limit, giveBack.requests, giveBack.tokens, now);
+    const kept = {
+      requests: (reported?.requests ?? 0) - giveBack.requests,
+      tokens: (reported?.tokens ?? 0) - giveBack.tokens,
+    };
+    if (leasing) rateGrants.push({ id: limit.id, ...limiter.lend(limit, Number(LEASE_SHARE), kept, now) });
   }
   if (!leasing) return null;
 

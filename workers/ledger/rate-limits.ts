@@ -84,15 +84,29 @@ export class RateLimiter {
     }
   }
 
-  /** Lends a gateway isolate 1/`share` of what each bucket holds now (taken from the bucket). */
-  lend(limit: RuleRecord<"rate_limit">, share: number, now: number): { requests: number; tokens: number } {
+  /**
+   * Tops a gateway isolate's share up to 1/`share` of what the bucket and the share hold
+   * together (taken from the bucket); `kept` is what the isolate still has.
+   */
+  lend(
+    limit: RuleRecord<"rate_limit">,
+    share: number,
+    kept: { requests: number; tokens: number },
+    now: number,
+  ): { requests: number; tokens: number } {
     const { requestsPerMinute: rpm, tokensPerMinute: tpm } = limit.spec;
     const buckets = this.#for(limit, now);
-    const requests = rpm === null ? Number.MAX_SAFE_INTEGER : Math.floor(refill(buckets.requests, rpm, now) / share);
-    const tokens = tpm === null ? Number.MAX_SAFE_INTEGER : Math.floor(refill(buckets.tokens, tpm, now) / share);
-    if (rpm !== null) buckets.requests.level -= requests;
-    if (tpm !== null) buckets.tokens.level -= tokens;
-    return { requests, tokens };
+    const topUp = (bucket: Bucket, perMinute: number | null, held: number) => {
+      if (perMinute === null) return Number.MAX_SAFE_INTEGER;
+      const level = refill(bucket, perMinute, now);
+      const add = Math.min(Math.max(0, Math.floor((level + held) / share) - held), Math.floor(level));
+      bucket.level -= add;
+      return add;
+    };
+    return {
+      requests: topUp(buckets.requests, rpm, kept.requests),
+      tokens: topUp(buckets.tokens, tpm, kept.tokens),
+    };
   }
 
   /** Takes back what an isolate did not use of what it was lent. */

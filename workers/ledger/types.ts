@@ -198,8 +198,8 @@ export type LeaseReport = {
   events: UsageEvent[];
   /** per leased budget: the free slice the isolate still has and how much of it it gives back */
   budgets: { id: string; freeNano: bigint; releaseNano: bigint }[];
-  /** rate allowance the isolate gives back */
-  rates: { id: string; requests: number; tokens: number }[];
+  /** per rate limit: the share the isolate still has and how much of it it gives back */
+  rates: { id: string; requests: number; tokens: number; returnRequests: number; returnTokens: number }[];
 };
 
 export type LeaseGrant = {
@@ -216,6 +216,7 @@ export type LeaseGrant = {
   /** per budget: money added to the isolate's free slice (0 for alert budgets) and what the
    * budget has left beyond every hold, for the remaining-budget headers */
   grants: { id: string; grantNano: bigint; remainingNano: bigint }[];
+  /** per rate limit: requests and tokens added to the isolate's share */
   rateGrants: { id: string; requests: number; tokens: number }[];
 };
 
