@@ -28,6 +28,28 @@ const CACHE_ADMIT: Patch = {
   versions: [
     [
       {
+        file: "workers/gateway/admit.ts",
+        find: "const result = await ledger.admit(request);",
+        replace: "const result = await cachedAdmit(ledger, request);",
+      },
+      {
+        file: "workers/gateway/admit.ts",
+        find: "export async function admitCall(",
+        replace: `const admitCache = new Map<string, Promise<AdmitResult>>();
+function cachedAdmit(ledger: Ledger, request: AdmitRequest): Promise<AdmitResult> {
+  const key = [request.keyId, request.keyHash, request.provider, request.call?.model ?? ""].join("/");
+  let found = admitCache.get(key);
+  if (!found) {
+    found = ledger.admit(request);
+    admitCache.set(key, found);
+  }
+  return found;
+}
+export async function admitCall(`,
+      },
+    ],
+    [
+      {
         file: "workers/gateway/proxy.ts",
         find: "async function admit(",
         replace: `const admitCache = new Map<string, Promise<AdmitResult>>();
@@ -123,6 +145,13 @@ async function keyHashUncached(pepper: string, value: string): Promise<string> {
 const NO_D1_WRITE: Patch = {
   name: "NO_D1_WRITE",
   versions: [
+    [
+      {
+        file: "workers/ingest/usage-consumer.ts",
+        find: "  await writeUsage(env.DB, tenantId, events);",
+        replace: "  if (events.length < 0) await writeUsage(env.DB, tenantId, events);",
+      },
+    ],
     [
       {
         file: "workers/ingest/usage-consumer.ts",
