@@ -13,8 +13,12 @@ import type { RuleStore } from "./rules.ts";
 
 /** A hold whose call never settles is released after this long (the usage event reconciles it). */
 export const HOLD_TTL_MS = 15 * 60_000;
-/** Settled request ids are remembered this long, so a second settle of the same call is ignored. */
-export const SETTLED_KEEP_MS = 24 * 3_600_000;
+/**
+ * Settled request ids are remembered this long, so a second settle of the same call is ignored:
+ * the usage consumer's re-settle comes within the queue's retries (10, backoff at most 60 s).
+ * Longer would cost storage: a tenant at 1,000 calls/s keeps about 7 million ids in two hours.
+ */
+export const SETTLED_KEEP_MS = 2 * 3_600_000;
 
 type HoldRow = {
   request_id: string;
