@@ -16,18 +16,8 @@ import {
   type EventRow,
   type Tenant,
 } from "../helpers.ts";
-import { budgetStatus, createBudget, nano, settledStatus } from "./support.ts";
-
-/** mulberry32: a small seeded generator, so a failing mix can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { budgetStatus, createBudget, nano, settledStatus, usageEvent } from "./support.ts";
+import { seededRandom } from "../random.ts";
 
 type Kind = "json" | "stream" | "abort" | "rate_limit" | "server_error" | "cut" | "anthropic";
 const KINDS: Kind[] = ["json", "stream", "abort", "rate_limit", "server_error", "cut", "anthropic"];
@@ -112,7 +102,7 @@ describe("ledger under chaos", () => {
     const tenant = await newTenant();
     const budget = await createBudget(tenant, { limit_usd: "100" });
     const alert = await createBudget(tenant, { limit_usd: "0.01", mode: "alert", window: "rolling", rolling_hours: 1 });
-    const rand = random(20261123);
+    const rand = seededRandom(20261123);
     const plan = Array.from({ length: 1000 }, () => KINDS[Math.floor(rand() * KINDS.length)] ?? "json");
     for (let i = 0; i < plan.length; i += 25) {
       await Promise.all(plan.slice(i, i + 25).map((kind) => oneCall(tenant, kind, rand)));
@@ -181,26 +171,12 @@ describe("ledger under chaos", () => {
     expect(nano(released.held_usd)).toBe(0n);
     expect(nano(released.spent_usd)).toBe(0n);
     // Its usage event arrives through the queue and is booked by attribution.
-    const event: UsageEvent = {
-      v: 1,
+    const event = usageEvent(tenant, {
       requestId,
-      tenantId: tenant.tenantId,
-      keyId: tenant.keyId,
-      provider: "openai",
-      model: "gpt-4o-mini",
-      endpoint: "chat.completions",
-      stream: false,
-      status: 200,
-      outcome: "ok",
-      usage: { inputTokens: 10, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 500, reasoningTokens: 0 },
-      usageSource: "provider",
-      costNanoUsd: 301_500,
-      price: null,
       startedAt,
-      firstByteMs: 5,
-      totalMs: 10,
-      dimensions: {},
-    };
+      costNanoUsd: 301_500,
+      usage: { inputTokens: 10, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 500, reasoningTokens: 0 },
+    });
     await env.USAGE_QUEUE.send(event, { contentType: "json" });
     await waitForEvent(tenant.tenantId, requestId);
     const until = Date.now() + 10_000;

@@ -2,6 +2,7 @@
 // money read back as bigint nano-USD.
 import { expect } from "vitest";
 import { parseDecimal } from "../../shared/money.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
 import { worker, type Tenant } from "../helpers.ts";
 
 export type BudgetView = {
@@ -88,4 +89,30 @@ export async function waitFor<T>(probe: () => Promise<T | null>, what: string, t
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A usage event of a finished OpenAI call of the tenant's key, as the gateway would send it. */
+export function usageEvent(
+  tenant: Tenant,
+  fields: Partial<UsageEvent> & Pick<UsageEvent, "startedAt" | "costNanoUsd">,
+): UsageEvent {
+  return {
+    v: 1,
+    requestId: `req_${crypto.randomUUID().replaceAll("-", "").slice(0, 21)}`,
+    tenantId: tenant.tenantId,
+    keyId: tenant.keyId,
+    provider: "openai",
+    model: "gpt-4o-mini",
+    endpoint: "chat.completions",
+    stream: false,
+    status: 200,
+    outcome: "ok",
+    usage: { inputTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 1, reasoningTokens: 0 },
+    usageSource: "provider",
+    price: null,
+    firstByteMs: 1,
+    totalMs: 1,
+    dimensions: {},
+    ...fields,
+  };
 }

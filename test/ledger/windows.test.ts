@@ -3,35 +3,13 @@
 // rolling windows letting spend slide out, and thresholds firing once per window.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { UsageEvent } from "../../shared/usage.ts";
 import { newTenant, type Tenant } from "../helpers.ts";
-import { auditEvents, createBudget, waitFor } from "./support.ts";
+import { auditEvents, createBudget, usageEvent, waitFor } from "./support.ts";
 
 const ledgerOf = (t: Tenant) => env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(t.tenantId));
 const at = (iso: string) => Date.parse(iso);
 
-function spend(t: Tenant, startedAt: number, costNanoUsd: number): UsageEvent {
-  return {
-    v: 1,
-    requestId: `req_${crypto.randomUUID().replaceAll("-", "").slice(0, 21)}`,
-    tenantId: t.tenantId,
-    keyId: t.keyId,
-    provider: "openai",
-    model: "gpt-4o-mini",
-    endpoint: "chat.completions",
-    stream: false,
-    status: 200,
-    outcome: "ok",
-    usage: { inputTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 1, reasoningTokens: 0 },
-    usageSource: "provider",
-    costNanoUsd,
-    price: null,
-    startedAt,
-    firstByteMs: 1,
-    totalMs: 1,
-    dimensions: {},
-  };
-}
+const spend = (t: Tenant, startedAt: number, costNanoUsd: number) => usageEvent(t, { startedAt, costNanoUsd });
 
 async function spentAt(t: Tenant, budget: string, iso: string): Promise<bigint> {
   const status = await ledgerOf(t).budgetStatus(budget, at(iso));

@@ -7,6 +7,7 @@ import {
   windowKey,
   windowRange,
 } from "../../shared/windows.ts";
+import { seededRandom } from "../random.ts";
 
 const DAILY: BudgetWindow = { kind: "daily" };
 const WEEKLY: BudgetWindow = { kind: "weekly" };
@@ -260,17 +261,6 @@ describe("time zones", () => {
 });
 
 describe("windows tile the time line", () => {
-  /** mulberry32: a seeded generator, so a failure can be replayed. */
-  function random(seed: number): () => number {
-    let a = seed;
-    return () => {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-    };
-  }
-
   const ZONES = [
     "UTC",
     "America/New_York",
@@ -286,7 +276,7 @@ describe("windows tile the time line", () => {
   const TO = ms("2028-01-01T00:00:00Z");
 
   it("puts every instant in a window that is the same from its start and ends where the next begins", () => {
-    const next = random(20_260_101);
+    const next = seededRandom(20_260_101);
     for (const tz of ZONES) {
       for (let i = 0; i < 60; i++) {
         const at = FROM + Math.floor(next() * (TO - FROM));
