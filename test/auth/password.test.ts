@@ -80,7 +80,15 @@ describe("rules for new passwords (NIST SP 800-63B: length, not composition)", (
   });
 
   it("refuses short, overlong, common and repeated passwords, naming the field", () => {
-    for (const bad of ["short", "elevenchars", "x".repeat(257), "password1234", "Password1234", "aaaaaaaaaaaaaa", "qwerty123456"]) {
+    for (const bad of [
+      "short",
+      "elevenchars",
+      "x".repeat(257),
+      "password1234",
+      "Password1234",
+      "aaaaaaaaaaaaaa",
+      "qwerty123456",
+    ]) {
       expect(passwordProblem(bad)?.param).toBe("password");
     }
     expect(passwordProblem("short")?.message).toContain("at least 12");

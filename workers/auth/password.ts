@@ -27,7 +27,9 @@ const PEPPER_LABEL = "outlay/password/v1\u0000";
 const FORMAT = /^\$scrypt\$v=1\$N=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9_-]{16,64})\$([A-Za-z0-9_-]{32,128})$/;
 
 function peppered(password: string, pepper: string): Buffer {
-  return createHmac("sha256", pepper).update(PEPPER_LABEL + password.normalize("NFKC"), "utf8").digest();
+  return createHmac("sha256", pepper)
+    .update(PEPPER_LABEL + password.normalize("NFKC"), "utf8")
+    .digest();
 }
 
 function derive(secret: Buffer, salt: Buffer, params: ScryptParams): Promise<Buffer> {
