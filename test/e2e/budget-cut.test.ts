@@ -25,6 +25,17 @@ function noting(): { fetch: typeof fetch; requestId: () => string } {
   };
 }
 
+/** A fresh tenant with one blocking budget of `limit` USD, and a fetch that notes the call's id. */
+async function budgeted(limit: string) {
+  const tenant = await newTenant();
+  const budget = await createBudget(tenant, { limit_usd: limit });
+  return { tenant, budget, net: noting() };
+}
+
+function openaiFor(tenant: Tenant, fetch: typeof globalThis.fetch): OpenAI {
+  return new OpenAI({ apiKey: tenant.proxyKey, baseURL: `${GATEWAY}/openai/v1`, fetch, maxRetries: 0 });
+}
+
 async function checkCharged(tenant: Tenant, budgetId: string, requestId: string, limitUsd: string) {
   const event = await waitForEvent(tenant.tenantId, requestId);
   expect(event.outcome).toBe("budget_cut");
@@ -39,16 +50,9 @@ async function checkCharged(tenant: Tenant, budgetId: string, requestId: string,
 
 describe("a budget that runs out mid-stream ends the stream cleanly", () => {
   it("openai: chat stream ends with finish_reason length", async () => {
-    const tenant = await newTenant();
     const limit = "0.0005";
-    const budget = await createBudget(tenant, { limit_usd: limit });
-    const net = noting();
-    const client = new OpenAI({
-      apiKey: tenant.proxyKey,
-      baseURL: `${GATEWAY}/openai/v1`,
-      fetch: net.fetch,
-      maxRetries: 0,
-    });
+    const { tenant, budget, net } = await budgeted(limit);
+    const client = openaiFor(tenant, net.fetch);
     const stream = await client.chat.completions.create(
       { model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "Tell me a long story." }] },
       { headers: LONG },
@@ -66,16 +70,9 @@ describe("a budget that runs out mid-stream ends the stream cleanly", () => {
   });
 
   it("openai: finalChatCompletion of a helper stream with include_usage reports the charged usage", async () => {
-    const tenant = await newTenant();
     const limit = "0.0004";
-    const budget = await createBudget(tenant, { limit_usd: limit });
-    const net = noting();
-    const client = new OpenAI({
-      apiKey: tenant.proxyKey,
-      baseURL: `${GATEWAY}/openai/v1`,
-      fetch: net.fetch,
-      maxRetries: 0,
-    });
+    const { tenant, budget, net } = await budgeted(limit);
+    const client = openaiFor(tenant, net.fetch);
     const runner = client.chat.completions.stream(
       {
         model: "gpt-4o-mini",
@@ -91,10 +88,8 @@ describe("a budget that runs out mid-stream ends the stream cleanly", () => {
   });
 
   it("anthropic: finalMessage has stop_reason max_tokens", async () => {
-    const tenant = await newTenant();
     const limit = "0.002";
-    const budget = await createBudget(tenant, { limit_usd: limit });
-    const net = noting();
+    const { tenant, budget, net } = await budgeted(limit);
     const client = new Anthropic({
       apiKey: tenant.proxyKey,
       baseURL: `${GATEWAY}/anthropic`,
@@ -115,10 +110,8 @@ describe("a budget that runs out mid-stream ends the stream cleanly", () => {
   });
 
   it("gemini: the stream ends with finishReason MAX_TOKENS", async () => {
-    const tenant = await newTenant();
     const limit = "0.001";
-    const budget = await createBudget(tenant, { limit_usd: limit });
-    const net = noting();
+    const { tenant, budget, net } = await budgeted(limit);
     const ai = new GoogleGenAI({
       apiKey: tenant.proxyKey,
       httpOptions: { baseUrl: `${GATEWAY}/google`, fetch: net.fetch, headers: LONG },
@@ -140,12 +133,7 @@ describe("a budget that runs out mid-stream ends the stream cleanly", () => {
   it("a stream with a full hold is never cut, and one refused outright never starts", async () => {
     const tenant = await newTenant();
     await createBudget(tenant, { limit_usd: "1" });
-    const client = new OpenAI({
-      apiKey: tenant.proxyKey,
-      baseURL: `${GATEWAY}/openai/v1`,
-      fetch: workerFetch,
-      maxRetries: 0,
-    });
+    const client = openaiFor(tenant, workerFetch);
     let finish: string | null = null;
     for await (const chunk of await client.chat.completions.create(
       { model: "gpt-4o-mini", stream: true, max_tokens: 500, messages: [{ role: "user", content: "Hi" }] },
@@ -157,12 +145,7 @@ describe("a budget that runs out mid-stream ends the stream cleanly", () => {
 
     const poor = await newTenant();
     await createBudget(poor, { limit_usd: "0.000001" });
-    const broke = new OpenAI({
-      apiKey: poor.proxyKey,
-      baseURL: `${GATEWAY}/openai/v1`,
-      fetch: workerFetch,
-      maxRetries: 0,
-    });
+    const broke = openaiFor(poor, workerFetch);
     await expect(
       broke.chat.completions.create({
         model: "gpt-4o-mini",
