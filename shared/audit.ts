@@ -15,9 +15,37 @@ export type AuditType =
   | "rule.created"
   | "rule.updated"
   | "rule.deleted"
-  | "settings.updated";
+  | "settings.updated"
+  // accounts (workers/auth): data carries `source`, the address the action came from
+  | "auth.signed_in"
+  | "auth.sign_in_failed"
+  | "auth.locked"
+  | "auth.unlocked"
+  | "auth.password_changed"
+  | "auth.password_reset_issued"
+  | "auth.password_reset"
+  | "mfa.enrolled"
+  | "mfa.removed"
+  | "mfa.recovery_code_used"
+  | "mfa.recovery_codes_regenerated"
+  | "session.revoked"
+  | "member.invited"
+  | "member.invitation_revoked"
+  | "member.joined"
+  | "member.role_changed"
+  | "member.removed"
+  | "token.created"
+  | "token.revoked"
+  | "org.mfa_requirement_changed"
+  | "org.sso_configured"
+  | "org.sso_removed"
+  | "org.closed";
 
-export type AuditActor = { kind: "key"; id: string } | { kind: "admin"; id: string } | { kind: "system" };
+export type AuditActor =
+  | { kind: "key"; id: string }
+  | { kind: "admin"; id: string }
+  | { kind: "user"; id: string }
+  | { kind: "system" };
 
 export type AuditEvent = {
   v: 1;
@@ -35,6 +63,11 @@ export type AuditEvent = {
 export type AuditDraft = Omit<AuditEvent, "v" | "tenantId" | "seq">;
 
 export const SYSTEM: AuditActor = { kind: "system" };
+
+/** "admin:<token id>", "user:<id>", "key:<id>" or "system": who did something, as one string. */
+export function actorRef(actor: AuditActor): string {
+  return actor.kind === "system" ? "system" : `${actor.kind}:${actor.id}`;
+}
 
 export function isAuditEvent(body: unknown): body is AuditEvent {
   if (typeof body !== "object" || body === null) return false;

@@ -5,6 +5,9 @@ declare global {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
       UPSTREAM_URL: string;
+      OIDC_TEST_ISSUER: string;
+      OIDC_TEST_CLIENT_ID: string;
+      OIDC_TEST_CLIENT_SECRET: string;
     }
   }
 }

@@ -1,17 +1,27 @@
-// Starts the demo upstream (the provider stand-in) on a loopback port for the whole run.
+// Starts the demo upstream (the provider stand-in) and a real OpenID Provider for the SSO tests
+// (test/oidc-server.ts) on loopback ports for the whole run.
 import type { TestProject } from "vitest/node";
 import { startUpstream } from "../demo/upstream/server.ts";
+import { startOidcServer } from "./oidc-server.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     upstreamUrl: string;
+    oidcIssuer: string;
+    oidcClientId: string;
+    oidcClientSecret: string;
   }
 }
 
 export default async function setup(project: TestProject) {
   const upstream = await startUpstream({ port: 0 });
   project.provide("upstreamUrl", upstream.url);
+  const oidc = await startOidcServer({ port: 0 });
+  project.provide("oidcIssuer", oidc.issuer);
+  project.provide("oidcClientId", oidc.clientId);
+  project.provide("oidcClientSecret", oidc.clientSecret);
   return async () => {
     await upstream.close();
+    await oidc.close();
   };
 }

@@ -4,6 +4,9 @@ import { AppError } from "../shared/errors.ts";
 import { api } from "./api/index.ts";
 import { apiError } from "./api/errors.ts";
 import { operator } from "./api/operator.ts";
+import { staticRoutes } from "../web/static/index.ts";
+import { web } from "./auth/index.ts";
+import { runScheduled } from "./auth/purge.ts";
 import { gateway } from "./gateway/index.ts";
 import { consumeAudit } from "./ingest/audit-consumer.ts";
 import { consumeUsage } from "./ingest/usage-consumer.ts";
@@ -15,7 +18,9 @@ const app = new Hono<{ Bindings: Env }>();
 app.get("/health", (c) => c.json({ ok: true }));
 app.route("/api/v1", api);
 app.route("/internal/v1", operator);
+app.route("/static", staticRoutes);
 app.route("/", gateway);
+app.route("/", web);
 
 app.notFound((c) => apiError(c, new AppError("unknown_route", `No route for ${c.req.method} ${c.req.path}.`)));
 app.onError((error, c) => {
@@ -29,5 +34,8 @@ export default {
   async queue(batch, env) {
     if (batch.queue.startsWith("outlay-usage")) await consumeUsage(batch, env);
     else if (batch.queue.startsWith("outlay-audit")) await consumeAudit(batch, env);
+  },
+  async scheduled(controller, env) {
+    await runScheduled(env, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Env>;

@@ -8,9 +8,15 @@ import { AppError } from "../../shared/errors.ts";
 import { parseKey } from "../../shared/keys.ts";
 import { tenantDb, type TenantDb } from "../../shared/tenant-db.ts";
 import { readBearer } from "../gateway/providers/openai/api.ts";
+import { can, isRole, type Permission, type Role } from "../auth/roles.ts";
 import { apiError } from "./errors.ts";
 
-export type ApiEnv = { Bindings: Env; Variables: { tenantId: string; db: TenantDb; actor: AuditActor } };
+export type ApiEnv = {
+  Bindings: Env;
+  Variables: { tenantId: string; db: TenantDb; actor: AuditActor; role: Role };
+};
+
+type TokenRow = { token_hash: string; revoked_at: number | null; role: string; closed_at: number | null };
 
 export const adminAuth = createMiddleware<ApiEnv>(async function adminAuth(c, next) {
   const token = readBearer(c.req.raw.headers);
@@ -19,16 +25,42 @@ export const adminAuth = createMiddleware<ApiEnv>(async function adminAuth(c, ne
   if (!token || !parsed) return apiError(c, denied);
   const db = tenantDb(c.env.DB, parsed.tenantId);
   const [row, hash] = await Promise.all([
-    db.first<{ token_hash: string; revoked_at: number | null }>(
-      "SELECT token_hash, revoked_at FROM admin_tokens WHERE tenant_id = ?1 AND id = ?2",
+    db.first<TokenRow>(
+      `SELECT a.token_hash, a.revoked_at, a.role, t.closed_at FROM admin_tokens a JOIN tenants t ON t.id = a.tenant_id
+       WHERE a.tenant_id = ?1 AND a.id = ?2`,
       parsed.id,
     ),
     keyHash(c.env.KEY_PEPPER, token),
   ]);
-  if (!row || row.revoked_at !== null || !sameHash(row.token_hash, hash)) return apiError(c, denied);
+  if (
+    !row ||
+    row.revoked_at !== null ||
+    row.closed_at !== null ||
+    !sameHash(row.token_hash, hash) ||
+    !isRole(row.role)
+  ) {
+    return apiError(c, denied);
+  }
   c.set("tenantId", parsed.tenantId);
   c.set("db", db);
   c.set("actor", { kind: "admin", id: parsed.id });
+  c.set("role", row.role);
+  await next();
+});
+
+/** What a request needs: reading is open to every role; writing keys needs `keys:own` (and the
+ * key route checks ownership for revocation); every other write needs `config:write`. */
+function apiPermission(method: string, path: string): Permission {
+  if (method === "GET" || method === "HEAD") return "read";
+  if (/^\/api\/v1\/keys(\/|$)/.test(path)) return "keys:own";
+  return "config:write";
+}
+
+export const rolePermission = createMiddleware<ApiEnv>(async function rolePermission(c, next) {
+  const needed = apiPermission(c.req.method, c.req.path);
+  if (!can(c.get("role"), needed)) {
+    return apiError(c, new AppError("forbidden", `This token's role (${c.get("role")}) may not do this.`));
+  }
   await next();
 });
 

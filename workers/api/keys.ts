@@ -2,11 +2,13 @@
 // POST /api/v1/keys/{id}/revoke. Changes go through the tenant's ledger, which mirrors to D1.
 import { Hono } from "hono";
 import { z } from "zod";
+import { actorRef } from "../../shared/audit.ts";
 import { keyHash } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
 import { ID_PATTERN } from "../../shared/ids.ts";
 import { mintKey } from "../../shared/keys.ts";
 import { checkDimension, MAX_DIMENSIONS } from "../gateway/dimensions.ts";
+import { can } from "../auth/roles.ts";
 import type { KeyRecord } from "../ledger/types.ts";
 import { ledgerFor, type ApiEnv } from "./auth.ts";
 import { apiError, invalid, jsonBody } from "./errors.ts";
@@ -107,6 +109,16 @@ keys.post("/:id/revoke", async (c) => {
   const notFound = new AppError("not_found", "No such key.");
   if (!ID_PATTERN.test(id)) return apiError(c, notFound);
   const tenantId = c.get("tenantId");
+  if (!can(c.get("role"), "keys:any")) {
+    const row = await c.var.db.first<{ created_by: string | null }>(
+      "SELECT created_by FROM api_keys WHERE tenant_id = ?1 AND id = ?2",
+      id,
+    );
+    if (!row) return apiError(c, notFound);
+    if (row.created_by !== actorRef(c.get("actor"))) {
+      return apiError(c, new AppError("forbidden", "Members may revoke only the keys they created."));
+    }
+  }
   const record = await ledgerFor(c.env, tenantId).revokeKey(tenantId, id, Date.now(), c.get("actor"));
   if (!record) return apiError(c, notFound);
   return c.json(keyView(record));

@@ -6,7 +6,8 @@ import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { keyHash, sameHash } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
-import { mintKey, TENANT_ID } from "../../shared/keys.ts";
+import { TENANT_ID } from "../../shared/keys.ts";
+import { createAdminToken } from "../auth/admin-tokens.ts";
 import { tenantDb } from "../../shared/tenant-db.ts";
 import { readBearer } from "../gateway/providers/openai/api.ts";
 import { apiError, invalid, jsonBody } from "./errors.ts";
@@ -52,21 +53,11 @@ operator.post("/tenants/:id/admin-tokens", async (c) => {
   if (!tenant) return apiError(c, new AppError("not_found", "No such tenant."));
   const parsed = TokenBody.safeParse(await jsonBody(c));
   if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
-  const minted = mintKey("ola", id);
-  const db = tenantDb(c.env.DB, id);
-  await db.batch([
-    db.prepare(
-      "UPDATE admin_tokens SET revoked_at = ?2 WHERE tenant_id = ?1 AND name = ?3 AND revoked_at IS NULL",
-      Date.now(),
-      parsed.data.name,
-    ),
-    db.prepare(
-      "INSERT INTO admin_tokens (tenant_id, id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-      minted.id,
-      parsed.data.name,
-      await keyHash(c.env.KEY_PEPPER, minted.key),
-      Date.now(),
-    ),
-  ]);
-  return c.json({ id: minted.id, name: parsed.data.name, token: minted.key }, 201);
+  await tenantDb(c.env.DB, id).run(
+    "UPDATE admin_tokens SET revoked_at = ?2 WHERE tenant_id = ?1 AND name = ?3 AND revoked_at IS NULL",
+    Date.now(),
+    parsed.data.name,
+  );
+  const minted = await createAdminToken(c.env, id, { name: parsed.data.name, role: "admin", createdBy: "operator" });
+  return c.json({ id: minted.id, name: parsed.data.name, token: minted.token }, 201);
 });

@@ -57,6 +57,10 @@ export function storedParams(stored: string): ScryptParams | null {
 
 export type Verified = { ok: boolean; rehash: boolean };
 
+/** Verified against when there is no account (or no password), so a sign-in for an unknown email
+ * spends the same scrypt time as one for a known email: the answers' timing tells nothing. */
+export const DECOY_HASH = `$scrypt$v=1$N=${PASSWORD_PARAMS.N},r=${PASSWORD_PARAMS.r},p=${PASSWORD_PARAMS.p}$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
+
 /** Constant-time check of a password against a stored hash; `rehash` when its parameters are below today's. */
 export async function verifyPassword(password: string, stored: string, pepper: string): Promise<Verified> {
   const params = storedParams(stored);

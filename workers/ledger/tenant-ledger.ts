@@ -4,7 +4,7 @@
 // holds its worst-case cost; `settle` replaces the hold by the actual cost, once per request id.
 // Changes are mirrored to D1 and decisions sent as audit events through the outbox (outbox.ts).
 import { DurableObject } from "cloudflare:workers";
-import { SYSTEM, type AuditActor, type AuditDraft } from "../../shared/audit.ts";
+import { actorRef, SYSTEM, type AuditActor, type AuditDraft } from "../../shared/audit.ts";
 import { sameHash } from "../../shared/crypto.ts";
 import { windowKey } from "../../shared/windows.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
@@ -225,8 +225,8 @@ export class TenantLedger extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       this.#catalog.insertKey(key, now);
       this.#outbox.mirror(
-        "INSERT INTO api_keys (tenant_id, id, name, prefix, dimensions, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (tenant_id, id) DO NOTHING",
-        [key.id, key.name, key.prefix, JSON.stringify(key.dimensions), now, key.expiresAt],
+        "INSERT INTO api_keys (tenant_id, id, name, prefix, dimensions, created_at, expires_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (tenant_id, id) DO NOTHING",
+        [key.id, key.name, key.prefix, JSON.stringify(key.dimensions), now, key.expiresAt, actorRef(actor)],
       );
       this.#outbox.audit({
         at: now,
@@ -421,6 +421,45 @@ export class TenantLedger extends DurableObject<Env> {
   /** Holds not yet settled, for reconciliation checks (amounts as decimal nano-USD text). */
   openHolds(): { requestId: string; amountNano: string; expiresAt: number }[] {
     return this.#holds.list();
+  }
+
+  // ---- accounts: audit of dashboard actions, closure, purge -----------------------------------
+
+  /** Audit events of actions taken outside the ledger (sign-ins, members, tokens, SSO), so they
+   * join the tenant's one order of events. */
+  async recordAudit(tenantId: string, drafts: AuditDraft[]): Promise<void> {
+    this.#bindTenant(tenantId);
+    this.ctx.storage.transactionSync(() => {
+      for (const draft of drafts) this.#outbox.audit(draft);
+    });
+    await this.#send();
+  }
+
+  /** The organisation was closed: every key is revoked at once, so no call is admitted again. */
+  async close(tenantId: string, now: number, actor: AuditActor): Promise<number> {
+    this.#bindTenant(tenantId);
+    const open = this.#catalog.listKeys().filter((k) => k.revokedAt === null);
+    this.ctx.storage.transactionSync(() => {
+      for (const key of open) this.#catalog.revokeKey(key.id, now);
+      this.#outbox.mirror("UPDATE api_keys SET revoked_at = ?2 WHERE tenant_id = ?1 AND revoked_at IS NULL", [now]);
+      this.#outbox.audit({
+        at: now,
+        type: "org.closed",
+        actor,
+        requestId: null,
+        subject: tenantId,
+        data: { keysRevoked: open.length },
+      });
+    });
+    await this.#send();
+    return open.length;
+  }
+
+  /** Deletes all this ledger stores: the purge of a closed organisation, 30 days on. Any later
+   * call fails (its tables are gone), which is what a purged tenant should get. */
+  async purge(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
   }
 
   // ---- housekeeping: outbox, hold expiry -----------------------------------------------------

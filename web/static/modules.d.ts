@@ -1,0 +1,9 @@
+// Text modules (wrangler.toml [[rules]] type = "Text"): the file's contents as a string.
+declare module "*.css" {
+  const text: string;
+  export default text;
+}
+declare module "*.min.js" {
+  const text: string;
+  export default text;
+}

@@ -1,0 +1,75 @@
+// The dashboard's account pages, mounted at / by workers/index.ts: security headers, Hono's
+// Origin check on every form post, the session loaded for every page, then the routes.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { csrf } from "hono/csrf";
+import { createMiddleware } from "hono/factory";
+import { secureHeaders } from "hono/secure-headers";
+import { pageLayout } from "../../web/layouts/page.tsx";
+import { account } from "./routes/account.tsx";
+import { links } from "./routes/links.tsx";
+import { members } from "./routes/members.tsx";
+import { orgSettings } from "./routes/org-settings.tsx";
+import { signIn } from "./routes/sign-in.tsx";
+import { sso } from "./routes/sso.tsx";
+import { rotateSession, writeSessionCookie } from "./sessions.ts";
+import { formField, loadAccount, requireAccount, requireCsrf, type WebEnv } from "./web-auth.ts";
+
+export const web = new Hono<WebEnv>();
+
+/** The paths these pages own ("/x/*" also matches "/x"); other paths never load a session. */
+export const PAGE_PATHS = [
+  "/",
+  "/signup",
+  "/login/*",
+  "/logout",
+  "/account/*",
+  "/org/*",
+  "/invite/*",
+  "/reset/*",
+  "/sso/*",
+];
+
+const pageMiddleware = [
+  secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", "data:"],
+      connectSrc: ["'self'"],
+      // SSO sends the browser on to the organisation's identity provider (any https origin).
+      formAction: ["'self'", "https:"],
+      frameAncestors: ["'none'"],
+      baseUri: ["'none'"],
+    },
+    referrerPolicy: "same-origin",
+  }),
+  createMiddleware<WebEnv>(async function noStore(c, next) {
+    await next();
+    if (!c.res.headers.has("cache-control")) c.header("cache-control", "no-store");
+  }),
+  bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.text("The form is too large.", 413) }),
+  csrf(),
+  loadAccount,
+  pageLayout,
+] as const;
+for (const path of PAGE_PATHS) web.use(path, ...pageMiddleware);
+
+web.get("/", requireAccount, (c) => c.redirect("/account", 303));
+
+web.post("/org/switch", requireAccount, requireCsrf, async (c) => {
+  const a = c.get("account");
+  const tenantId = await formField(c, "tenant_id");
+  if (!a || !a.orgs.some((o) => o.tenantId === tenantId))
+    return c.text("You are not a member of that organisation.", 403);
+  writeSessionCookie(c, await rotateSession(c.env, a.session, { tenantId }));
+  return c.redirect("/", 303);
+});
+
+web.route("/", signIn);
+web.route("/", account);
+web.route("/", members);
+web.route("/", orgSettings);
+web.route("/", links);
+web.route("/", sso);

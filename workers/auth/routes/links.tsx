@@ -1,0 +1,211 @@
+// /invite/{token} and /reset/{token}: single-use links. Accepting an invitation adds the membership
+// (creating the account first for someone new) and moves the session into the organisation; a
+// reset sets the password, lifts the lockout and signs the person out everywhere.
+import { Hono, type Context } from "hono";
+import { tenantDb } from "../../../shared/tenant-db.ts";
+import { DeadLinkPage, InvitationPage, ResetPage, type InvitationView } from "../../../web/pages/auth/links.tsx";
+import { findUserByEmail, getUser, normaliseEmail } from "../accounts.ts";
+import { auditAccount } from "../audit.ts";
+import { linkHash, linkTenant } from "../links.ts";
+import { passwordProblem } from "../password-rules.ts";
+import { hashPassword } from "../password.ts";
+import type { Role } from "../roles.ts";
+import { revokeUserSessions, rotateSession, writeSessionCookie } from "../sessions.ts";
+import { startSession } from "../start-session.ts";
+import { accountSubject, clearFailures } from "../throttle.ts";
+import { newId } from "../../../shared/ids.ts";
+import { formField, formValues, requireCsrf, type WebEnv } from "../web-auth.ts";
+import type { FieldErrors } from "../../../web/pages/auth/sign-in.tsx";
+
+export const links = new Hono<WebEnv>();
+
+type InvitationRow = { id: string; email: string | null; role: Role; name: string };
+
+async function openInvitation(
+  c: Context<WebEnv>,
+): Promise<(InvitationRow & { tenantId: string; token: string }) | null> {
+  const token = c.req.param("token") ?? "";
+  const tenantId = linkTenant(token);
+  if (!tenantId) return null;
+  const row = await tenantDb(c.env.DB, tenantId).first<InvitationRow>(
+    `SELECT i.id, i.email, i.role, t.name FROM invitations i JOIN tenants t ON t.id = i.tenant_id
+     WHERE i.tenant_id = ?1 AND i.token_hash = ?2 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > ?3
+     AND t.closed_at IS NULL`,
+    await linkHash(c.env, "invite", token),
+    Date.now(),
+  );
+  return row ? { ...row, tenantId, token } : null;
+}
+
+function dead(c: Context<WebEnv>, what: string) {
+  c.status(404);
+  return c.render(<DeadLinkPage what={what} />, { title: "Link not valid", narrow: true });
+}
+
+links.get("/invite/:token", async (c) => {
+  const inv = await openInvitation(c);
+  if (!inv) return dead(c, "invitation");
+  const a = c.get("account");
+  const view: InvitationView = { token: inv.token, orgName: inv.name, role: inv.role, email: inv.email };
+  const signedInAs = a?.session.stage === "full" ? { email: a.user.email, csrf: a.csrf } : null;
+  c.header("cache-control", "no-store");
+  return c.render(<InvitationPage view={view} signedInAs={signedInAs} />, { title: `Join ${inv.name}`, narrow: true });
+});
+
+links.post(
+  "/invite/:token",
+  (c, next) => (c.get("account") ? requireCsrf(c, next) : next()),
+  async (c) => {
+    const inv = await openInvitation(c);
+    if (!inv) return dead(c, "invitation");
+    const a = c.get("account");
+    const now = Date.now();
+    const db = tenantDb(c.env.DB, inv.tenantId);
+    // Taking the invitation is one conditional update: of two racing acceptances only one wins.
+    const take = (userId: string) =>
+      db.prepare(
+        "UPDATE invitations SET accepted_at = ?2, accepted_by = ?3 WHERE tenant_id = ?1 AND id = ?4 AND accepted_at IS NULL",
+        now,
+        userId,
+        inv.id,
+      );
+    // ...and the membership (and a new person) are written only if this acceptance took it.
+    const join = (userId: string) =>
+      db.prepare(
+        `INSERT INTO memberships (tenant_id, user_id, role, created_at) SELECT ?1, ?2, role, ?3 FROM invitations
+       WHERE tenant_id = ?1 AND id = ?4 AND accepted_by = ?2 AND accepted_at = ?3`,
+        userId,
+        now,
+        inv.id,
+      );
+    const view: InvitationView = { token: inv.token, orgName: inv.name, role: inv.role, email: inv.email };
+    const again = (errors: FieldErrors, values?: Record<string, string>) => {
+      c.status(400);
+      const signedInAs = a?.session.stage === "full" ? { email: a.user.email, csrf: a.csrf } : null;
+      return c.render(<InvitationPage view={view} signedInAs={signedInAs} errors={errors} values={values} />, {
+        title: `Join ${inv.name}`,
+        narrow: true,
+      });
+    };
+
+    let userId: string;
+    if (a && a.session.stage === "full") {
+      if (inv.email && inv.email !== a.user.email) return again({ form: `This invitation is for ${inv.email}.` });
+      if (a.orgs.some((o) => o.tenantId === inv.tenantId))
+        return again({ form: `You are already a member of ${inv.name}.` });
+      userId = a.user.id;
+      const [taken] = await db.batch([take(userId), join(userId)]);
+      if (taken?.meta.changes !== 1) return dead(c, "invitation");
+      writeSessionCookie(c, await rotateSession(c.env, a.session, { tenantId: inv.tenantId }, now));
+    } else {
+      const body = await formValues(c);
+      const values = { name: (body.name ?? "").trim(), email: body.email ?? "" };
+      const password = body.password ?? "";
+      const email = normaliseEmail(values.email);
+      const errors: FieldErrors = {};
+      if (values.name.length < 1 || values.name.length > 100) errors.name = "Enter your name (at most 100 characters).";
+      if (!email) errors.email = "Enter an email address like name@example.com.";
+      else if (inv.email && inv.email !== email) errors.email = `This invitation is for ${inv.email}.`;
+      const problem = passwordProblem(password, [values.email, inv.name]);
+      if (problem) errors.password = problem.message;
+      if (Object.keys(errors).length > 0 || !email) return again(errors, values);
+      if (await findUserByEmail(c.env, email)) {
+        return again({ email: "An account with this email exists: sign in, then open this link again." }, values);
+      }
+      userId = newId();
+      const passwordHash = await hashPassword(password, c.env.KEY_PEPPER);
+      try {
+        const [taken] = await c.env.DB.batch([
+          take(userId),
+          c.env.DB.prepare(
+            `INSERT INTO users (id, email, name, password_hash, password_changed_at, created_at)
+           SELECT ?1, ?2, ?3, ?4, ?5, ?5 WHERE EXISTS
+           (SELECT 1 FROM invitations WHERE tenant_id = ?7 AND id = ?6 AND accepted_by = ?1)`,
+          ).bind(userId, email, values.name, passwordHash, now, inv.id, inv.tenantId),
+          join(userId),
+        ]);
+        if (taken?.meta.changes !== 1) return dead(c, "invitation");
+      } catch (error) {
+        if (error instanceof Error && /UNIQUE constraint failed: users\.email/.test(error.message)) {
+          return again({ email: "An account with this email exists: sign in, then open this link again." }, values);
+        }
+        throw error;
+      }
+    }
+    const actor = { kind: "user", id: userId } as const;
+    await auditAccount(
+      c.env,
+      [inv.tenantId],
+      {
+        type: "member.joined",
+        actor,
+        subject: userId,
+        source: c.get("source"),
+        data: { role: inv.role, invitation: inv.id },
+      },
+      now,
+    );
+    if (a && a.session.stage === "full") return c.redirect("/", 303);
+    return startSession(c, { id: userId, mfa_enabled_at: null }, "/", { method: "password", tenantId: inv.tenantId });
+  },
+);
+
+// ---- password reset --------------------------------------------------------------------------
+
+async function openReset(c: Context<WebEnv>) {
+  const token = c.req.param("token") ?? "";
+  const tenantId = linkTenant(token);
+  if (!tenantId) return null;
+  const hash = await linkHash(c.env, "reset", token);
+  const row = await tenantDb(c.env.DB, tenantId).first<{ user_id: string }>(
+    "SELECT user_id FROM password_resets WHERE tenant_id = ?1 AND token_hash = ?2 AND used_at IS NULL AND expires_at > ?3",
+    hash,
+    Date.now(),
+  );
+  const user = row ? await getUser(c.env, row.user_id) : null;
+  return user ? { token, tenantId, hash, user } : null;
+}
+
+links.get("/reset/:token", async (c) => {
+  const reset = await openReset(c);
+  if (!reset) return dead(c, "password reset");
+  c.header("cache-control", "no-store");
+  return c.render(<ResetPage token={reset.token} email={reset.user.email} />, { title: "New password", narrow: true });
+});
+
+links.post("/reset/:token", async (c) => {
+  const reset = await openReset(c);
+  if (!reset) return dead(c, "password reset");
+  const password = await formField(c, "password");
+  const problem = passwordProblem(password, [reset.user.email]);
+  if (problem) {
+    c.status(400);
+    return c.render(<ResetPage token={reset.token} email={reset.user.email} error={problem.message} />, {
+      title: "New password",
+      narrow: true,
+    });
+  }
+  const now = Date.now();
+  const [used] = await c.env.DB.batch([
+    tenantDb(c.env.DB, reset.tenantId).prepare(
+      "UPDATE password_resets SET used_at = ?2 WHERE tenant_id = ?1 AND token_hash = ?3 AND used_at IS NULL",
+      now,
+      reset.hash,
+    ),
+    c.env.DB.prepare(
+      `UPDATE users SET password_hash = ?1, password_changed_at = ?2, locked_at = NULL
+       WHERE id = ?3 AND EXISTS (SELECT 1 FROM password_resets WHERE token_hash = ?4 AND used_at = ?2)`,
+    ).bind(await hashPassword(password, c.env.KEY_PEPPER), now, reset.user.id, reset.hash),
+  ]);
+  if (used?.meta.changes !== 1) return dead(c, "password reset");
+  await clearFailures(c.env, await accountSubject(c.env, reset.user.email));
+  await revokeUserSessions(c.env, reset.user.id);
+  const actor = { kind: "user", id: reset.user.id } as const;
+  await auditAccount(
+    c.env,
+    [reset.tenantId],
+    { type: "auth.password_reset", actor, subject: reset.user.id, source: c.get("source") },
+    now,
+  );
+  return c.redirect("/login?reset=1", 303);
+});

@@ -1,0 +1,200 @@
+// /org/members and /org/invitations: members, roles, invitations, unlock, password reset links.
+// Owners may do anything; admins manage everyone but owners and cannot make owners; an
+// organisation always keeps at least one owner. A role change or removal signs the person out
+// of the organisation at once (their sessions there are revoked; they sign in again).
+import { Hono, type Context } from "hono";
+import { tenantDb } from "../../../shared/tenant-db.ts";
+import { newId } from "../../../shared/ids.ts";
+import { MembersPage, type MembersView } from "../../../web/pages/auth/members.tsx";
+import { normaliseEmail } from "../accounts.ts";
+import { auditAccount, type AccountEvent } from "../audit.ts";
+import { INVITATION_TTL_MS, linkHash, newLinkToken, RESET_TTL_MS } from "../links.ts";
+import { assignableRoles, can, isRole, type Role } from "../roles.ts";
+import { accountSubject, clearFailures } from "../throttle.ts";
+import { formField, requireAccount, requireCsrf, requirePermission, type Account, type WebEnv } from "../web-auth.ts";
+
+export const members = new Hono<WebEnv>();
+members.use("/org/*", requireAccount, requireCsrf, requirePermission("read"));
+members.post("/org/members/*", requirePermission("members:manage"));
+members.post("/org/invitations", requirePermission("members:manage"));
+members.post("/org/invitations/*", requirePermission("members:manage"));
+
+type Org = NonNullable<Account["org"]> & {};
+
+function inOrg(c: Context<WebEnv>): { a: Account; org: Org } {
+  const a = c.get("account");
+  if (!a?.org) throw new Error("requirePermission let a request through without an organisation");
+  return { a, org: a.org };
+}
+
+function audit(c: Context<WebEnv>, e: Omit<AccountEvent, "actor" | "source">) {
+  const { a, org } = inOrg(c);
+  return auditAccount(c.env, [org.tenantId], { ...e, actor: { kind: "user", id: a.user.id }, source: c.get("source") });
+}
+
+type MemberQueryRow = {
+  user_id: string;
+  name: string;
+  email: string;
+  role: Role;
+  mfa_enabled_at: number | null;
+  locked_at: number | null;
+};
+
+async function membersView(c: Context<WebEnv>): Promise<MembersView> {
+  const { a, org } = inOrg(c);
+  const db = tenantDb(c.env.DB, org.tenantId);
+  const [rows, invitations] = await Promise.all([
+    db.all<MemberQueryRow>(
+      `SELECT m.user_id, u.name, u.email, m.role, u.mfa_enabled_at, u.locked_at FROM memberships m JOIN users u ON u.id = m.user_id
+       WHERE m.tenant_id = ?1 ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'member' THEN 2 ELSE 3 END, u.email`,
+    ),
+    db.all<{ id: string; email: string | null; role: Role; expires_at: number }>(
+      `SELECT id, email, role, expires_at FROM invitations WHERE tenant_id = ?1 AND accepted_at IS NULL AND revoked_at IS NULL
+       AND expires_at > ?2 ORDER BY created_at DESC`,
+      Date.now(),
+    ),
+  ]);
+  return {
+    csrf: a.csrf,
+    orgName: org.name,
+    selfId: a.user.id,
+    canManage: can(org.role, "members:manage"),
+    assignable: assignableRoles(org.role),
+    members: rows.map((r) => ({
+      userId: r.user_id,
+      name: r.name,
+      email: r.email,
+      role: r.role,
+      mfa: r.mfa_enabled_at !== null,
+      locked: r.locked_at !== null,
+    })),
+    invitations: invitations.map((i) => ({ id: i.id, email: i.email, role: i.role, expiresAt: i.expires_at })),
+  };
+}
+
+async function page(
+  c: Context<WebEnv>,
+  extra: { error?: string; notice?: string; link?: { label: string; url: string } } = {},
+) {
+  if (extra.error) c.status(400);
+  if (extra.link) c.header("cache-control", "no-store");
+  return c.render(<MembersPage view={await membersView(c)} {...extra} />, { title: "Members" });
+}
+
+members.get("/org/members", (c) => page(c));
+
+members.post("/org/invitations", async (c) => {
+  const { a, org } = inOrg(c);
+  const role = await formField(c, "role");
+  const emailInput = (await formField(c, "email")).trim();
+  const email = emailInput === "" ? null : normaliseEmail(emailInput);
+  if (!isRole(role) || !assignableRoles(org.role).includes(role))
+    return page(c, { error: "Choose a role you may give." });
+  if (emailInput !== "" && !email)
+    return page(c, { error: "Enter an email address like name@example.com, or leave it empty." });
+  const token = newLinkToken(org.tenantId);
+  const id = newId();
+  const now = Date.now();
+  await tenantDb(c.env.DB, org.tenantId).run(
+    `INSERT INTO invitations (tenant_id, id, token_hash, email, role, created_by, created_at, expires_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+    id,
+    await linkHash(c.env, "invite", token),
+    email,
+    role,
+    a.user.id,
+    now,
+    now + INVITATION_TTL_MS,
+  );
+  await audit(c, { type: "member.invited", subject: id, data: { role, email } });
+  const url = `${new URL(c.req.url).origin}/invite/${token}`;
+  return page(c, { link: { label: `Invitation link (${role}, valid 7 days, single use).`, url } });
+});
+
+members.post("/org/invitations/:id/revoke", async (c) => {
+  const { org } = inOrg(c);
+  const id = c.req.param("id");
+  const result = await tenantDb(c.env.DB, org.tenantId).run(
+    "UPDATE invitations SET revoked_at = ?2 WHERE tenant_id = ?1 AND id = ?3 AND accepted_at IS NULL AND revoked_at IS NULL",
+    Date.now(),
+    id,
+  );
+  if (result.meta.changes === 0) return page(c, { error: "No such open invitation." });
+  await audit(c, { type: "member.invitation_revoked", subject: id });
+  return page(c, { notice: "Invitation revoked." });
+});
+
+/** The member a form acts on, if the actor may act on them. */
+async function target(c: Context<WebEnv>): Promise<{ userId: string; role: Role; email: string } | string> {
+  const { a, org } = inOrg(c);
+  const userId = c.req.param("id") ?? "";
+  const row = await tenantDb(c.env.DB, org.tenantId).first<{ role: Role; email: string }>(
+    "SELECT m.role, u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.tenant_id = ?1 AND m.user_id = ?2",
+    userId,
+  );
+  if (!row) return "No such member.";
+  if (userId === a.user.id) return "You cannot change your own membership here.";
+  if (!assignableRoles(org.role).includes(row.role)) return "Only an owner can change an owner.";
+  return { userId, role: row.role, email: row.email };
+}
+
+async function signOutOfOrg(env: Env, tenantId: string, userId: string) {
+  await env.DB.prepare("DELETE FROM sessions WHERE user_id = ? AND tenant_id = ?").bind(userId, tenantId).run();
+}
+
+members.post("/org/members/:id/role", async (c) => {
+  const { org } = inOrg(c);
+  const t = await target(c);
+  if (typeof t === "string") return page(c, { error: t });
+  const role = await formField(c, "role");
+  if (!isRole(role) || !assignableRoles(org.role).includes(role))
+    return page(c, { error: "Choose a role you may give." });
+  if (role === t.role) return page(c, { notice: "Nothing changed." });
+  await tenantDb(c.env.DB, org.tenantId).run(
+    "UPDATE memberships SET role = ?3 WHERE tenant_id = ?1 AND user_id = ?2",
+    t.userId,
+    role,
+  );
+  await signOutOfOrg(c.env, org.tenantId, t.userId);
+  await audit(c, { type: "member.role_changed", subject: t.userId, data: { from: t.role, to: role } });
+  return page(c, { notice: `${t.email} is now ${role === "admin" ? "an" : "a"} ${role}.` });
+});
+
+members.post("/org/members/:id/remove", async (c) => {
+  const { org } = inOrg(c);
+  const t = await target(c);
+  if (typeof t === "string") return page(c, { error: t });
+  await tenantDb(c.env.DB, org.tenantId).run("DELETE FROM memberships WHERE tenant_id = ?1 AND user_id = ?2", t.userId);
+  await signOutOfOrg(c.env, org.tenantId, t.userId);
+  await audit(c, { type: "member.removed", subject: t.userId, data: { role: t.role } });
+  return page(c, { notice: `${t.email} was removed.` });
+});
+
+members.post("/org/members/:id/unlock", async (c) => {
+  const t = await target(c);
+  if (typeof t === "string") return page(c, { error: t });
+  await clearFailures(c.env, await accountSubject(c.env, t.email));
+  await c.env.DB.prepare("UPDATE users SET locked_at = NULL WHERE id = ?").bind(t.userId).run();
+  await audit(c, { type: "auth.unlocked", subject: t.userId });
+  return page(c, { notice: `${t.email} can sign in again.` });
+});
+
+members.post("/org/members/:id/reset-link", async (c) => {
+  const { a, org } = inOrg(c);
+  const t = await target(c);
+  if (typeof t === "string") return page(c, { error: t });
+  const token = newLinkToken(org.tenantId);
+  const now = Date.now();
+  await tenantDb(c.env.DB, org.tenantId).run(
+    `INSERT INTO password_resets (token_hash, tenant_id, user_id, created_by, created_at, expires_at) VALUES (?2, ?1, ?3, ?4, ?5, ?6)`,
+    await linkHash(c.env, "reset", token),
+    t.userId,
+    a.user.id,
+    now,
+    now + RESET_TTL_MS,
+  );
+  await audit(c, { type: "auth.password_reset_issued", subject: t.userId });
+  const url = `${new URL(c.req.url).origin}/reset/${token}`;
+  return page(c, { link: { label: `Password reset link for ${t.email} (valid 1 hour, single use).`, url } });
+});

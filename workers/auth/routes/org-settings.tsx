@@ -1,0 +1,174 @@
+// /org/settings: MFA requirement and SSO (security:manage), admin tokens (tokens:manage),
+// closing the organisation (org:own).
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { dataKeyring, seal } from "../../../shared/crypto.ts";
+import { tenantDb } from "../../../shared/tenant-db.ts";
+import { OrgSettingsPage, type OrgSettingsView, type SettingsMessages } from "../../../web/pages/auth/org-settings.tsx";
+import { ledgerFor } from "../../api/auth.ts";
+import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin-tokens.ts";
+import { auditAccount, type AccountEvent } from "../audit.ts";
+import { discover } from "../oidc.ts";
+import { assignableRoles, can, isRole, type Role } from "../roles.ts";
+import {
+  formField,
+  formValues,
+  requireAccount,
+  requireCsrf,
+  requirePermission,
+  type Account,
+  type WebEnv,
+} from "../web-auth.ts";
+
+/** A closed organisation is purged by the hourly job from 29 days on: gone within 30. */
+export const CLOSED_RETENTION_MS = 29 * 24 * 60 * 60 * 1000;
+
+export const orgSettings = new Hono<WebEnv>();
+orgSettings.use("/org/settings", requireAccount, requirePermission("read"));
+orgSettings.use("/org/settings/*", requireAccount, requireCsrf, requirePermission("read"));
+orgSettings.post("/org/settings/mfa", requirePermission("security:manage"));
+orgSettings.post("/org/settings/sso", requirePermission("security:manage"));
+orgSettings.post("/org/settings/sso/*", requirePermission("security:manage"));
+orgSettings.post("/org/settings/tokens", requirePermission("tokens:manage"));
+orgSettings.post("/org/settings/tokens/*", requirePermission("tokens:manage"));
+orgSettings.post("/org/settings/close", requirePermission("org:own"));
+
+function inOrg(c: Context<WebEnv>): { a: Account; org: NonNullable<Account["org"]> } {
+  const a = c.get("account");
+  if (!a?.org) throw new Error("requirePermission let a request through without an organisation");
+  return { a, org: a.org };
+}
+
+function audit(c: Context<WebEnv>, e: Omit<AccountEvent, "actor" | "source">) {
+  const { a, org } = inOrg(c);
+  return auditAccount(c.env, [org.tenantId], { ...e, actor: { kind: "user", id: a.user.id }, source: c.get("source") });
+}
+
+export function ssoCallbackUrl(c: Context): string {
+  return `${new URL(c.req.url).origin}/sso/callback`;
+}
+
+async function view(c: Context<WebEnv>): Promise<OrgSettingsView> {
+  const { a, org } = inOrg(c);
+  const [sso, tokens] = await Promise.all([
+    tenantDb(c.env.DB, org.tenantId).first<{ issuer: string; client_id: string; default_role: Role }>(
+      "SELECT issuer, client_id, default_role FROM sso_configs WHERE tenant_id = ?1",
+    ),
+    listAdminTokens(c.env, org.tenantId),
+  ]);
+  return {
+    csrf: a.csrf,
+    orgName: org.name,
+    tenantId: org.tenantId,
+    mfaRequired: org.mfaRequired,
+    canSecurity: can(org.role, "security:manage"),
+    canTokens: can(org.role, "tokens:manage"),
+    canClose: can(org.role, "org:own"),
+    assignable: assignableRoles(org.role),
+    callbackUrl: ssoCallbackUrl(c),
+    sso: sso ? { issuer: sso.issuer, clientId: sso.client_id, defaultRole: sso.default_role } : null,
+    tokens,
+  };
+}
+
+async function page(c: Context<WebEnv>, messages: SettingsMessages = {}) {
+  if (messages.error) c.status(400);
+  if (messages.token) c.header("cache-control", "no-store");
+  return c.render(<OrgSettingsPage view={await view(c)} {...messages} />, { title: "Organisation" });
+}
+
+orgSettings.get("/org/settings", (c) => page(c));
+
+orgSettings.post("/org/settings/mfa", async (c) => {
+  const { org } = inOrg(c);
+  const required = (await formField(c, "required")) === "on";
+  // The tenants row is the organisation itself (keyed by id, not tenant_id).
+  await c.env.DB.prepare("UPDATE tenants SET mfa_required = ? WHERE id = ?")
+    .bind(required ? 1 : 0, org.tenantId)
+    .run();
+  await audit(c, { type: "org.mfa_requirement_changed", subject: org.tenantId, data: { required } });
+  return c.redirect("/org/settings", 303);
+});
+
+const SsoForm = z.object({
+  issuer: z.string().trim().url("Enter the issuer URL, e.g. https://your-tenant.okta.com").max(500),
+  client_id: z.string().trim().min(1, "Enter the client id.").max(300),
+  client_secret: z.string().min(1, "Enter the client secret.").max(1000),
+  default_role: z.string(),
+});
+
+orgSettings.post("/org/settings/sso", async (c) => {
+  const { org } = inOrg(c);
+  const parsed = SsoForm.safeParse(await formValues(c));
+  if (!parsed.success) return page(c, { error: parsed.error.issues[0]?.message ?? "Check the form." });
+  const { issuer, client_id, client_secret, default_role } = parsed.data;
+  if (!isRole(default_role) || default_role === "owner" || !assignableRoles(org.role).includes(default_role)) {
+    return page(c, { error: "Choose the role of people who join through SSO." });
+  }
+  const found = await discover(issuer, { allowLoopbackHttp: c.env.ALLOW_LOOPBACK_UPSTREAMS === "true" });
+  if (!found.ok) return page(c, { error: `Could not use this issuer: ${found.message}` });
+  const secret = await seal(dataKeyring(c.env.DATA_KEYS), client_secret, `sso:${org.tenantId}`);
+  await tenantDb(c.env.DB, org.tenantId).run(
+    `INSERT INTO sso_configs (tenant_id, issuer, client_id, client_secret, default_role, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+     ON CONFLICT (tenant_id) DO UPDATE SET issuer = ?2, client_id = ?3, client_secret = ?4, default_role = ?5, updated_at = ?6`,
+    issuer,
+    client_id,
+    secret,
+    default_role,
+    Date.now(),
+  );
+  await audit(c, {
+    type: "org.sso_configured",
+    subject: org.tenantId,
+    data: { issuer, clientId: client_id, defaultRole: default_role },
+  });
+  return page(c, { notice: "Single sign-on is on." });
+});
+
+orgSettings.post("/org/settings/sso/remove", async (c) => {
+  const { org } = inOrg(c);
+  await tenantDb(c.env.DB, org.tenantId).run("DELETE FROM sso_configs WHERE tenant_id = ?1");
+  await audit(c, { type: "org.sso_removed", subject: org.tenantId });
+  return page(c, { notice: "Single sign-on is off." });
+});
+
+orgSettings.post("/org/settings/tokens", async (c) => {
+  const { a, org } = inOrg(c);
+  const name = (await formField(c, "name")).trim();
+  const role = await formField(c, "role");
+  if (name.length < 1 || name.length > 100) return page(c, { error: "Name the token (1 to 100 characters)." });
+  if (!isRole(role) || role === "owner" || !assignableRoles(org.role).includes(role)) {
+    return page(c, { error: "Choose a role for the token." });
+  }
+  const created = await createAdminToken(c.env, org.tenantId, { name, role, createdBy: `user:${a.user.id}` });
+  await audit(c, { type: "token.created", subject: created.id, data: { name, role } });
+  return page(c, { token: { name, value: created.token } });
+});
+
+orgSettings.post("/org/settings/tokens/:id/revoke", async (c) => {
+  const { org } = inOrg(c);
+  const id = c.req.param("id");
+  if (!(await revokeAdminToken(c.env, org.tenantId, id))) return page(c, { error: "No such active token." });
+  await audit(c, { type: "token.revoked", subject: id });
+  return page(c, { notice: "Token revoked." });
+});
+
+orgSettings.post("/org/settings/close", async (c) => {
+  const { a, org } = inOrg(c);
+  if ((await formField(c, "confirm")).trim() !== org.name) {
+    return page(c, { error: "Type the organisation's name exactly to close it." });
+  }
+  const now = Date.now();
+  const db = tenantDb(c.env.DB, org.tenantId);
+  await db.batch([
+    c.env.DB.prepare("UPDATE tenants SET closed_at = ?, purge_at = ? WHERE id = ?").bind(
+      now,
+      now + CLOSED_RETENTION_MS,
+      org.tenantId,
+    ),
+    db.prepare("UPDATE admin_tokens SET revoked_at = ?2 WHERE tenant_id = ?1 AND revoked_at IS NULL", now),
+    db.prepare("DELETE FROM sessions WHERE tenant_id = ?1"),
+  ]);
+  await ledgerFor(c.env, org.tenantId).close(org.tenantId, now, { kind: "user", id: a.user.id });
+  return c.redirect("/account", 303);
+});

@@ -1,0 +1,78 @@
+// The password step of sign-in: throttle gate, scrypt check, failure counting and lockout. The
+// three refusals read the same for an account that exists and one that does not: the gate is
+// keyed by the email either way, and an unknown email is checked against a decoy hash so it
+// spends the same scrypt time.
+import { findUserByEmail, membershipsOf, normaliseEmail, type User } from "./accounts.ts";
+import { auditAccount } from "./audit.ts";
+import { DECOY_HASH, hashPassword, verifyPassword } from "./password.ts";
+import { accountSubject, clearFailures, recordFailure, signInGate } from "./throttle.ts";
+
+export type PasswordCheck =
+  | { ok: true; user: User }
+  | { ok: false; reason: "wrong" }
+  | { ok: false; reason: "locked" }
+  | { ok: false; reason: "wait"; retryAfterS: number };
+
+/** What these need of a request: its bindings, and waitUntil for audits sent after the answer. */
+type RequestScope = { env: Env; executionCtx: Pick<ExecutionContext, "waitUntil"> };
+
+/** Longer input is refused before hashing (it is no one's password: the rules stop at 256). */
+const MAX_INPUT = 1024;
+
+export async function checkPassword(
+  c: RequestScope,
+  emailInput: string,
+  password: string,
+  source: string,
+  now = Date.now(),
+): Promise<PasswordCheck> {
+  const env = c.env;
+  const email = normaliseEmail(emailInput) ?? emailInput.trim().toLowerCase().slice(0, 254);
+  const subject = await accountSubject(env, email);
+  const gate = await signInGate(env, subject, source, now);
+  if (!gate.open)
+    return gate.locked ? { ok: false, reason: "locked" } : { ok: false, reason: "wait", retryAfterS: gate.retryAfterS };
+  const user = await findUserByEmail(env, email);
+  const tooLong = password.length > MAX_INPUT;
+  const verified = await verifyPassword(tooLong ? "" : password, user?.password_hash ?? DECOY_HASH, env.KEY_PEPPER);
+  if (!user || user.password_hash === null || tooLong || !verified.ok) {
+    const lockedNow = await recordFailure(env, subject, source, now);
+    if (user) c.executionCtx.waitUntil(failureRecorded(env, user, lockedNow, source, now));
+    return { ok: false, reason: "wrong" };
+  }
+  await clearFailures(env, subject);
+  if (verified.rehash) {
+    await env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?")
+      .bind(await hashPassword(password, env.KEY_PEPPER), user.id)
+      .run();
+  }
+  return { ok: true, user };
+}
+
+/** A failed attempt on a real account is audited in its organisations, after the answer, so the
+ * answer's timing does not depend on whether the account exists. */
+async function failureRecorded(env: Env, user: User, lockedNow: boolean, source: string, now: number) {
+  const orgs = (await membershipsOf(env, user.id)).map((o) => o.tenantId);
+  const actor = { kind: "user", id: user.id } as const;
+  await auditAccount(env, orgs, { type: "auth.sign_in_failed", actor, subject: user.id, source }, now);
+  if (lockedNow) {
+    await env.DB.prepare("UPDATE users SET locked_at = ? WHERE id = ?").bind(now, user.id).run();
+    await auditAccount(env, orgs, { type: "auth.locked", actor, subject: user.id, source }, now);
+  }
+}
+
+/** Counts a wrong second factor like a wrong password (same throttle, same lockout). */
+export async function secondFactorFailed(c: RequestScope, user: User, source: string, now = Date.now()) {
+  const lockedNow = await recordFailure(c.env, await accountSubject(c.env, user.email), source, now);
+  c.executionCtx.waitUntil(failureRecorded(c.env, user, lockedNow, source, now));
+  return lockedNow;
+}
+
+export async function secondFactorGate(env: Env, user: User, source: string, now = Date.now()) {
+  return signInGate(env, await accountSubject(env, user.email), source, now);
+}
+
+/** Only a path on this site: never `//host` or `/\host` (open redirect). */
+export function safeNext(next: string | undefined): string {
+  return next && /^\/(?![/\\])/.test(next) ? next : "/";
+}
