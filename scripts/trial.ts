@@ -3,7 +3,7 @@
 //   2. D1 migrations applied to the local database
 //   3. the demo upstream (a stand-in for OpenAI, Anthropic and Gemini) on 127.0.0.1
 //   4. `wrangler dev` (local D1, Durable Objects, Queues, R2)
-//   5. the demo tenant seeded through the Worker's own routes, idempotently
+//   5. the demo tenant and its demo user seeded through the Worker's own routes, idempotently
 //   6. what a newcomer needs, printed and written to .outlay/trial.json
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -19,7 +19,17 @@ const TENANT_ID = "demodemodemo";
 const TRIAL_FILE = join(ROOT, ".outlay", "trial.json");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 
-type Trial = { baseUrl: string; tenantId: string; proxyKey: string; adminToken: string; upstreamUrl: string };
+type Trial = {
+  baseUrl: string;
+  tenantId: string;
+  proxyKey: string;
+  adminToken: string;
+  upstreamUrl: string;
+  /** signs in to the dashboard at baseUrl/login (owner of the demo organisation) */
+  demoUser: { email: string; password: string };
+};
+
+const DEMO_EMAIL = "demo@example.com";
 
 function ensureSecrets(): Record<string, string> {
   const file = join(ROOT, ".dev.vars");
@@ -178,7 +188,21 @@ async function seed(operatorToken: string, upstreamUrl: string): Promise<Trial> 
     )) as { key: string };
     proxyKey = made.key;
   }
-  return { baseUrl: BASE, tenantId: TENANT_ID, proxyKey, adminToken, upstreamUrl };
+  // The demo user keeps its password across runs; each run sets it again (and lifts any lockout),
+  // so the password in trial.json always signs in.
+  const demoUser = {
+    email: DEMO_EMAIL,
+    password: previous.demoUser?.password ?? `trial-${randomBytes(12).toString("base64url")}`,
+  };
+  await expectOk(
+    await call(`/internal/v1/tenants/${TENANT_ID}/members`, operatorToken, "PUT", {
+      ...demoUser,
+      name: "Demo User",
+      role: "owner",
+    }),
+    "create demo user",
+  );
+  return { baseUrl: BASE, tenantId: TENANT_ID, proxyKey, adminToken, upstreamUrl, demoUser };
 }
 
 function explain(trial: Trial): void {
@@ -186,6 +210,7 @@ function explain(trial: Trial): void {
 Outlay is running at ${trial.baseUrl} (demo tenant ${trial.tenantId}).
 The same details are in .outlay/trial.json.
 
+  Dashboard:   ${trial.baseUrl}/login  (${trial.demoUser.email} / ${trial.demoUser.password})
   Proxy key:   ${trial.proxyKey}
   Admin token: ${trial.adminToken}
 

@@ -1,13 +1,20 @@
-// Operator routes, for bootstrapping a deployment and the self-trial (sign-up comes with the
-// accounts component): PUT /internal/v1/tenants/{id} and POST /internal/v1/tenants/{id}/admin-tokens.
+// Operator routes, for bootstrapping a deployment and the self-trial: PUT /internal/v1/tenants/{id},
+// POST /internal/v1/tenants/{id}/admin-tokens, PUT /internal/v1/tenants/{id}/members (a person with
+// a password and a role: the first owner of a deployment, the trial's demo user).
 // Authorised by the OPERATOR_TOKEN secret, compared as HMACs so the comparison is constant-time.
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
 import { keyHash, sameHash } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
+import { newId } from "../../shared/ids.ts";
 import { TENANT_ID } from "../../shared/keys.ts";
+import { normaliseEmail } from "../auth/accounts.ts";
 import { createAdminToken } from "../auth/admin-tokens.ts";
+import { passwordProblem } from "../auth/password-rules.ts";
+import { hashPassword } from "../auth/password.ts";
+import { ROLES } from "../auth/roles.ts";
+import { accountSubject, clearFailures } from "../auth/throttle.ts";
 import { tenantDb } from "../../shared/tenant-db.ts";
 import { readBearer } from "../gateway/providers/openai/api.ts";
 import { apiError, invalid, jsonBody } from "./errors.ts";
@@ -25,6 +32,12 @@ const operatorAuth = createMiddleware<OperatorEnv>(async function operatorAuth(c
 });
 
 const TenantBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
+const MemberBody = z.strictObject({
+  email: z.string().max(254),
+  name: z.string().trim().min(1).max(100),
+  password: z.string(),
+  role: z.enum(ROLES),
+});
 const TokenBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
 
 export const operator = new Hono<OperatorEnv>();
@@ -60,4 +73,38 @@ operator.post("/tenants/:id/admin-tokens", async (c) => {
   );
   const minted = await createAdminToken(c.env, id, { name: parsed.data.name, role: "admin", createdBy: "operator" });
   return c.json({ id: minted.id, name: parsed.data.name, token: minted.token }, 201);
+});
+
+/** Creates the person (or sets their password and lifts a lockout) and their membership with this role. */
+operator.put("/tenants/:id/members", async (c) => {
+  const id = c.req.param("id");
+  const tenant = TENANT_ID.test(id)
+    ? await c.env.DB.prepare("SELECT id FROM tenants WHERE id = ?").bind(id).first()
+    : null;
+  if (!tenant) return apiError(c, new AppError("not_found", "No such tenant."));
+  const parsed = MemberBody.safeParse(await jsonBody(c));
+  if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
+  const email = normaliseEmail(parsed.data.email);
+  if (!email) return apiError(c, new AppError("bad_request", "email: not an email address.", "email"));
+  const problem = passwordProblem(parsed.data.password, [email]);
+  if (problem) return apiError(c, problem);
+  const now = Date.now();
+  const hash = await hashPassword(parsed.data.password, c.env.KEY_PEPPER);
+  const userId = newId();
+  await c.env.DB.batch([
+    c.env.DB.prepare(
+      `INSERT INTO users (id, email, name, password_hash, password_changed_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+       ON CONFLICT (email) DO UPDATE SET password_hash = ?4, password_changed_at = ?5, locked_at = NULL`,
+    ).bind(userId, email, parsed.data.name, hash, now),
+    tenantDb(c.env.DB, id).prepare(
+      `INSERT INTO memberships (tenant_id, user_id, role, created_at) SELECT ?1, id, ?2, ?3 FROM users WHERE email = ?4
+       ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = ?2`,
+      parsed.data.role,
+      now,
+      email,
+    ),
+  ]);
+  await clearFailures(c.env, await accountSubject(c.env, email));
+  const user = await c.env.DB.prepare("SELECT id FROM users WHERE email = ?").bind(email).first<{ id: string }>();
+  return c.json({ user_id: user?.id, email, role: parsed.data.role });
 });

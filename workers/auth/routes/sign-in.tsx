@@ -73,7 +73,8 @@ signIn.post("/signup", async (c) => {
 
 signIn.get("/login", (c) => {
   if (c.get("account")?.session.stage === "full") return c.redirect("/", 303);
-  return c.render(<SignInPage next={c.req.query("next")} />, { title: "Sign in", narrow: true });
+  const notice = c.req.query("reset") === "1" ? "Your password is set. Sign in with it." : undefined;
+  return c.render(<SignInPage next={c.req.query("next")} notice={notice} />, { title: "Sign in", narrow: true });
 });
 
 signIn.post("/login", async (c) => {
