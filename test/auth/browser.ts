@@ -13,7 +13,9 @@ export class Browser {
 
   constructor(options: { base?: string; source?: string } = {}) {
     this.base = options.base ?? "https://outlay.test";
-    this.source = options.source ?? "203.0.113.7";
+    // Each browser gets its own address unless told, so per-address limits (sign-ups, sign-in
+    // failures) of one test do not reach another.
+    this.source = options.source ?? randomAddress();
   }
 
   async request(path: string, init: RequestInit = {}): Promise<Page> {
@@ -63,6 +65,11 @@ export class Browser {
   }
 }
 
+function randomAddress(): string {
+  const [a = 0, b = 0, c = 0] = crypto.getRandomValues(new Uint8Array(3));
+  return `10.${a}.${b}.${c}`;
+}
+
 let counter = 0;
 
 /** A unique email for a test person. */
@@ -90,4 +97,22 @@ export async function signUp(b: Browser, who: { email?: string; org?: string; na
 export async function signIn(b: Browser, address: string, password = PASSWORD): Promise<Page> {
   await b.get("/login");
   return b.post("/login", { email: address, password });
+}
+
+/** The path of a new invitation link made by `admin` (signed in, may manage members). */
+export async function inviteLink(admin: Browser, role = "member"): Promise<string> {
+  await admin.get("/org/members");
+  const page = await admin.post("/org/invitations", { role, email: "" });
+  const url = /<p class="secret">(https?:\/\/[^<]+\/invite\/[^<]+)<\/p>/.exec(page.html)?.[1];
+  if (!url) throw new Error(`invitation: ${page.status} ${page.html.slice(0, 300)}`);
+  return new URL(url).pathname;
+}
+
+/** Someone new creates their account through an invitation link; the browser is then signed in. */
+export async function joinAsNew(b: Browser, link: string, who: { email?: string; name?: string } = {}) {
+  const address = who.email ?? email("invited");
+  await b.get(link);
+  const page = await b.post(link, { name: who.name ?? "Invited Person", email: address, password: PASSWORD });
+  if (page.status !== 303) throw new Error(`join: ${page.status} ${page.html.slice(0, 300)}`);
+  return { email: address };
 }

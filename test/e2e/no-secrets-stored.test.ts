@@ -1,7 +1,9 @@
 // Outlay stores metadata only. Unique markers go through every gateway route (prompts, system
 // prompts, tool arguments and results, a stored provider credential, a pass-through provider key,
 // bad requests, cut streams); then every place Outlay keeps anything is searched for them and for
-// the full proxy key and admin token: every D1 table, every TenantLedger's storage (where the
+// the full proxy key and admin token — and, for the account pages, passwords, session tokens,
+// TOTP seeds and codes, recovery codes, invitation and reset links, admin tokens made on the
+// dashboard and an SSO client secret: every D1 table, every TenantLedger's storage (where the
 // credential may exist only as ciphertext), every R2 object, every queue message, and the console.
 import Anthropic from "@anthropic-ai/sdk";
 import { GoogleGenAI } from "@google/genai";
@@ -10,6 +12,9 @@ import { env } from "cloudflare:workers";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from "vitest";
 import { dataKeyring, keyHash, open } from "../../shared/crypto.ts";
+import { Secret } from "otpauth";
+import { totpAt } from "../../workers/auth/totp.ts";
+import { Browser } from "../auth/browser.ts";
 import { newTenant, waitForEvent, waitForEventCount, worker, type Tenant } from "../helpers.ts";
 import { GATEWAY, recordingFetch, requestIdOf, spyOnUsageQueue, type QueueSpy, type Recorder } from "./support.ts";
 
@@ -53,6 +58,9 @@ const M = {
   storedCredential: marker("stored-credential"),
   customCredential: marker("custom-credential"),
   passthroughKey: marker("passthrough-key"),
+  password: marker("password"),
+  wrongPassword: marker("wrong-password"),
+  ssoSecret: marker("sso-secret"),
 };
 
 /** Provider credentials as sent; each has a marker in the middle (the stored hint shows only the ends). */
@@ -454,6 +462,73 @@ describe("no prompt, key or credential is stored or logged", () => {
         "SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = ? AND type = 'lease.granted'",
       )
         .bind(tenant.tenantId)
+        .first<{ n: number }>();
+      if ((found?.n ?? 0) > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }, 60_000);
+
+  it("the account paths: sign-up, sign-in, TOTP, recovery codes, links, admin tokens, SSO settings", async () => {
+    const secret = (label: string, value: string) => {
+      expect(value, label).not.toBe("missing");
+      needles.push({ name: label, value });
+      return value;
+    };
+    const b = new Browser();
+    const password = secret("password", `pw ${M.password} long enough`);
+    const address = `owner-${RUN}@example.test`;
+    const signedUp = await b.post("/signup", { name: "Owner", email: address, organisation: "Secrets Org", password });
+    expect(signedUp.status).toBe(303);
+    secret("session token", b.sessionCookie() ?? "missing");
+    await b.post("/logout");
+    await b.get("/login");
+    expect((await b.post("/login", { email: address, password: `wrong ${M.wrongPassword} guess` })).status).toBe(401);
+    expect((await b.post("/login", { email: address, password })).status).toBe(303);
+    secret("second session token", b.sessionCookie() ?? "missing");
+    await b.get("/account");
+
+    await b.post("/account/mfa/start");
+    const setup = await b.get("/account/mfa");
+    const totpSecret = secret("TOTP seed", /class="secret">([A-Z2-7]+)</.exec(setup.html)?.[1] ?? "missing");
+    const code = secret(
+      "TOTP code",
+      totpAt(Secret.fromBase32(totpSecret).bytes, Date.now(), { algorithm: "SHA1", digits: 6 }),
+    );
+    const enrolled = await b.post("/account/mfa/confirm", { code });
+    const codes = [...enrolled.html.matchAll(/<li>([0-9a-z]{5}-[0-9a-z]{5})<\/li>/g)].map((m) => m[1] ?? "");
+    expect(codes).toHaveLength(10);
+    codes.forEach((c, i) => secret(`recovery code ${i}`, c));
+
+    const invited = await b.post("/org/invitations", { role: "member", email: "" });
+    secret("invitation link", /\/invite\/([a-z2-7.]+)/.exec(invited.html)?.[1] ?? "missing");
+    const token = await b.post("/org/settings/tokens", { name: "ci", role: "viewer" });
+    secret("UI admin token", /(ola_[a-z2-7_]+)/.exec(token.html)?.[1] ?? "missing");
+    const sso = await b.post("/org/settings/sso", {
+      issuer: env.OIDC_TEST_ISSUER,
+      client_id: env.OIDC_TEST_CLIENT_ID,
+      client_secret: secret("SSO client secret", `sso-${M.ssoSecret}`),
+      default_role: "member",
+    });
+    expect(sso.status).toBe(200);
+
+    const friend = new Browser();
+    const friendAddress = `friend-${RUN}@example.test`;
+    await friend.post("/signup", { name: "Friend", email: friendAddress, organisation: "Other", password });
+    const inviteFriend = await b.post("/org/invitations", { role: "viewer", email: friendAddress });
+    const link = /\/invite\/([a-z2-7.]+)/.exec(inviteFriend.html)?.[1] ?? "missing";
+    await friend.get(`/invite/${link}`);
+    expect((await friend.post(`/invite/${link}`)).status).toBe(303);
+    const members = await b.get("/org/members");
+    const friendId = /\/org\/members\/([a-z2-7]{12})\/reset-link/.exec(members.html)?.[1] ?? "missing";
+    const reset = await b.post(`/org/members/${friendId}/reset-link`);
+    secret("reset link", /\/reset\/([a-z2-7.]+)/.exec(reset.html)?.[1] ?? "missing");
+    // Account audit events reach D1 through the queue: wait for the last one.
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      const found = await env.DB.prepare(
+        "SELECT COUNT(*) AS n FROM audit_events WHERE type = 'auth.password_reset_issued' AND subject = ?",
+      )
+        .bind(friendId)
         .first<{ n: number }>();
       if ((found?.n ?? 0) > 0) break;
       await new Promise((r) => setTimeout(r, 100));

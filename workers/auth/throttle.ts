@@ -13,6 +13,8 @@ export const ACCOUNT_WINDOW_MS = 24 * 60 * 60 * 1000;
 export const ADDRESS_FREE_FAILURES = 20;
 export const ADDRESS_WINDOW_MS = 60 * 60 * 1000;
 export const MAX_DELAY_MS = 15 * 60 * 1000;
+/** New accounts (sign-up, or an invitation accepted by someone new) per address per hour. */
+export const SIGN_UPS_PER_ADDRESS = 10;
 
 export type Gate = { open: true } | { open: false; locked: true } | { open: false; locked: false; retryAfterS: number };
 
@@ -68,6 +70,14 @@ export async function recordFailure(env: Env, account: string, address: string, 
     env.DB.prepare(BUMP).bind("address", address, now, ADDRESS_WINDOW_MS, Number.MAX_SAFE_INTEGER),
   ]);
   return a?.results[0]?.failures === ACCOUNT_LOCKOUT_FAILURES;
+}
+
+/** Counts an account made from this address; false when the address made too many this hour. */
+export async function allowSignUp(env: Env, address: string, now = Date.now()): Promise<boolean> {
+  const row = await env.DB.prepare(BUMP)
+    .bind("signup", address, now, ADDRESS_WINDOW_MS, Number.MAX_SAFE_INTEGER)
+    .first<{ failures: number }>();
+  return (row?.failures ?? 0) <= SIGN_UPS_PER_ADDRESS;
 }
 
 /** A successful sign-in, a password reset or an admin's unlock forgets the account's failures. */

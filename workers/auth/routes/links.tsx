@@ -12,7 +12,7 @@ import { hashPassword } from "../password.ts";
 import type { Role } from "../roles.ts";
 import { revokeUserSessions, rotateSession, writeSessionCookie } from "../sessions.ts";
 import { startSession } from "../start-session.ts";
-import { accountSubject, clearFailures } from "../throttle.ts";
+import { accountSubject, allowSignUp, clearFailures } from "../throttle.ts";
 import { newId } from "../../../shared/ids.ts";
 import { formField, formValues, requireCsrf, type WebEnv } from "../web-auth.ts";
 import type { FieldErrors } from "../../../web/pages/auth/sign-in.tsx";
@@ -79,8 +79,8 @@ links.post(
         inv.id,
       );
     const view: InvitationView = { token: inv.token, orgName: inv.name, role: inv.role, email: inv.email };
-    const again = (errors: FieldErrors, values?: Record<string, string>) => {
-      c.status(400);
+    const again = (errors: FieldErrors, values?: Record<string, string>, status: 400 | 429 = 400) => {
+      c.status(status);
       const signedInAs = a?.session.stage === "full" ? { email: a.user.email, csrf: a.csrf } : null;
       return c.render(<InvitationPage view={view} signedInAs={signedInAs} errors={errors} values={values} />, {
         title: `Join ${inv.name}`,
@@ -111,6 +111,10 @@ links.post(
       if (Object.keys(errors).length > 0 || !email) return again(errors, values);
       if (await findUserByEmail(c.env, email)) {
         return again({ email: "An account with this email exists: sign in, then open this link again." }, values);
+      }
+      if (!(await allowSignUp(c.env, c.get("source")))) {
+        const error = "Too many accounts were made from your network in the last hour. Try again later.";
+        return again({ form: error }, values, 429);
       }
       userId = newId();
       const passwordHash = await hashPassword(password, c.env.KEY_PEPPER);

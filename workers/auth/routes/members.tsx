@@ -187,7 +187,7 @@ members.post("/org/members/:id/reset-link", async (c) => {
   const token = newLinkToken(org.tenantId);
   const now = Date.now();
   await tenantDb(c.env.DB, org.tenantId).run(
-    `INSERT INTO password_resets (token_hash, tenant_id, user_id, created_by, created_at, expires_at) VALUES (?2, ?1, ?3, ?4, ?5, ?6)`,
+    `INSERT INTO password_resets (tenant_id, token_hash, user_id, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
     await linkHash(c.env, "reset", token),
     t.userId,
     a.user.id,

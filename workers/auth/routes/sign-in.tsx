@@ -13,7 +13,7 @@ import { clearSessionCookie, revokeSession, rotateSession, writeSessionCookie } 
 import { startSession } from "../start-session.ts";
 import { checkPassword, safeNext, secondFactorFailed, secondFactorGate } from "../sign-in.ts";
 import { checkTotp } from "../totp.ts";
-import { clearFailures, accountSubject } from "../throttle.ts";
+import { accountSubject, allowSignUp, clearFailures } from "../throttle.ts";
 import { formField, formValues, requireCsrf, type WebEnv } from "../web-auth.ts";
 
 export const signIn = new Hono<WebEnv>();
@@ -47,6 +47,12 @@ signIn.post("/signup", async (c) => {
   if (problem) errors.password = problem.message;
   if (!parsed.success || !email || problem) {
     c.status(400);
+    return c.render(<SignUpPage values={values} errors={errors} />, { title: "Create account", narrow: true });
+  }
+  if (!(await allowSignUp(c.env, c.get("source")))) {
+    c.status(429);
+    c.header("retry-after", "3600");
+    errors.form = "Too many accounts were made from your network in the last hour. Try again later.";
     return c.render(<SignUpPage values={values} errors={errors} />, { title: "Create account", narrow: true });
   }
   const created = await createAccount(c.env, {
