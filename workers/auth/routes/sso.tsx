@@ -12,7 +12,7 @@ import { newId } from "../../../shared/ids.ts";
 import { TENANT_ID } from "../../../shared/keys.ts";
 import { tenantDb } from "../../../shared/tenant-db.ts";
 import { SsoStartPage } from "../../../web/pages/auth/links.tsx";
-import { findUserByEmail, getUser, insertMembership, insertUser } from "../accounts.ts";
+import { findUserByEmail, getUser, insertMembership, insertUser, normaliseEmail } from "../accounts.ts";
 import { auditAccount } from "../audit.ts";
 import { beginOidc, discover, finishOidc, type OidcConfig, type OidcMetadata } from "../oidc.ts";
 import type { Role } from "../roles.ts";
@@ -64,7 +64,7 @@ sso.get("/sso/start", async (c) => {
   if (typeof setup === "string") return refuse(c, setup, 404, tenantId);
   const start = await beginOidc(setup.config, setup.metadata, ssoCallbackUrl(c));
   await tenantDb(c.env.DB, tenantId).run(
-    "INSERT INTO sso_requests (state_hash, tenant_id, nonce, code_verifier, expires_at) VALUES (?2, ?1, ?3, ?4, ?5)",
+    "INSERT INTO sso_requests (tenant_id, state_hash, nonce, code_verifier, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     await stateHash(c.env, start.state),
     start.nonce,
     start.codeVerifier,
@@ -112,10 +112,12 @@ sso.get("/sso/callback", async (c) => {
   let userId = linked?.user_id ?? null;
   const source = c.get("source");
   if (!userId) {
-    if (!identity.email || !identity.emailVerified) {
+    // Stored as sign-up stores it, so that Alice@x and alice@x are one person (and one account).
+    const email = identity.emailVerified && identity.email ? normaliseEmail(identity.email) : null;
+    if (!email) {
       return refuse(c, "Your identity provider did not share a verified email address.", 403, tenantId);
     }
-    if (await findUserByEmail(c.env, identity.email)) {
+    if (await findUserByEmail(c.env, email)) {
       return refuse(
         c,
         "An Outlay account with this email already exists. Sign in with its password and ask an admin for an invitation.",
@@ -124,21 +126,25 @@ sso.get("/sso/callback", async (c) => {
       );
     }
     userId = newId();
-    await c.env.DB.batch([
-      insertUser(
-        c.env,
-        { id: userId, email: identity.email, name: identity.name ?? identity.email, passwordHash: null },
-        now,
-      ),
-      insertMembership(c.env, tenantId, userId, setup.role, now),
-      db.prepare(
-        "INSERT INTO sso_identities (tenant_id, issuer, subject, user_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        issuer,
-        identity.subject,
-        userId,
-        now,
-      ),
-    ]);
+    try {
+      await c.env.DB.batch([
+        insertUser(c.env, { id: userId, email, name: identity.name ?? email, passwordHash: null }, now),
+        insertMembership(c.env, tenantId, userId, setup.role, now),
+        db.prepare(
+          "INSERT INTO sso_identities (tenant_id, issuer, subject, user_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+          issuer,
+          identity.subject,
+          userId,
+          now,
+        ),
+      ]);
+    } catch (error) {
+      // Two first sign-ins of one person at once: the other one made the account.
+      if (error instanceof Error && /UNIQUE constraint failed/.test(error.message)) {
+        return refuse(c, "This sign-in raced another one for the same person. Start again.", 400, tenantId);
+      }
+      throw error;
+    }
     const actor = { kind: "user", id: userId } as const;
     await auditAccount(
       c.env,
