@@ -13,7 +13,7 @@ import { orgSettings } from "./routes/org-settings.tsx";
 import { signIn } from "./routes/sign-in.tsx";
 import { sso } from "./routes/sso.tsx";
 import { rotateSession, writeSessionCookie } from "./sessions.ts";
-import { formField, loadAccount, requireAccount, requireCsrf, type WebEnv } from "./web-auth.ts";
+import { formField, formsOnly, loadAccount, requireAccount, requireCsrf, type WebEnv } from "./web-auth.ts";
 
 export const web = new Hono<WebEnv>();
 
@@ -51,6 +51,7 @@ const pageMiddleware = [
   }),
   bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.text("The form is too large.", 413) }),
   csrf(),
+  formsOnly,
   loadAccount,
   pageLayout,
 ] as const;
@@ -73,3 +74,12 @@ web.route("/", members);
 web.route("/", orgSettings);
 web.route("/", links);
 web.route("/", sso);
+
+/** A page that fails answers a plain page: never a page without its session checks, never details. */
+web.onError((error, c) => {
+  console.error("page error", error.name, error.message.slice(0, 200));
+  return c.html(
+    "<!doctype html><title>Error · Outlay</title><h1>Something went wrong</h1><p>Try again in a moment. If it keeps happening, tell your Outlay operator.</p>",
+    500,
+  );
+});
