@@ -40,7 +40,9 @@ export async function checkPassword(
     if (user) c.executionCtx.waitUntil(failureRecorded(env, user, lockedNow, source, now));
     return { ok: false, reason: "wrong" };
   }
-  await clearFailures(env, subject);
+  // With MFA the sign-in is not over: the failures are forgotten when the second factor passes,
+  // else entering the password again would wipe the count of wrong codes and no lockout would come.
+  if (user.mfa_enabled_at === null) await clearFailures(env, subject);
   if (verified.rehash) {
     await env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?")
       .bind(await hashPassword(password, env.KEY_PEPPER), user.id)

@@ -127,21 +127,23 @@ signIn.post("/login/mfa", requireCsrf, async (c) => {
       narrow: true,
     });
   };
+  /** The account is locked: this session, waiting for a code, ends. */
+  const lockedOut = async () => {
+    await revokeSession(c.env, user.id, session.id);
+    clearSessionCookie(c);
+    c.status(429);
+    return c.render(<SignInPage error={LOCKED} />, { title: "Sign in", narrow: true });
+  };
   const gate = await secondFactorGate(c.env, user, source, now);
   if (!gate.open) {
-    if (gate.locked) {
-      await revokeSession(c.env, user.id, session.id);
-      clearSessionCookie(c);
-      c.status(429);
-      return c.render(<SignInPage error={LOCKED} />, { title: "Sign in", narrow: true });
-    }
+    if (gate.locked) return lockedOut();
     c.header("retry-after", String(gate.retryAfterS));
     return again(`Too many attempts. Wait ${gate.retryAfterS} seconds, then try again.`, 429);
   }
   const input = (await formField(c, "code")).trim();
   const method = await verifySecondFactor(c.env, user, input, now);
   if (!method) {
-    await secondFactorFailed(c, user, source, now);
+    if (await secondFactorFailed(c, user, source, now)) return lockedOut();
     return again("That code is not right, or was already used. Codes change every 30 seconds.", 401);
   }
   await clearFailures(c.env, await accountSubject(c.env, user.email));
