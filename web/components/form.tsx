@@ -53,3 +53,37 @@ export function Notice({ kind, children }: { kind?: "error" | "ok" | "warn"; chi
     </div>
   );
 }
+
+/** A one-button form that posts to `action` (sign out a session, revoke, remove …). */
+export function PostButton(p: { action: string; csrf: string; label: string; kind?: "secondary" | "danger" }) {
+  return (
+    <form class="inline" method="post" action={p.action}>
+      <CsrfField token={p.csrf} />
+      <button class={p.kind ?? "secondary"} type="submit">
+        {p.label}
+      </button>
+    </form>
+  );
+}
+
+/** A role picker; with `hint` its label is the small kind (inside a row of buttons). */
+export function RoleSelect(p: {
+  roles: readonly string[];
+  value?: string;
+  name?: string;
+  label: string;
+  hint?: boolean;
+}) {
+  return (
+    <label>
+      {p.hint ? <span class="hint">{p.label}</span> : p.label}
+      <select name={p.name ?? "role"}>
+        {p.roles.map((r) => (
+          <option value={r} selected={r === p.value}>
+            {r}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

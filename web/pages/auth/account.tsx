@@ -1,6 +1,7 @@
 // /account: profile, password, two-factor authentication, recovery codes, sessions.
 import type { Session } from "../../../workers/auth/sessions.ts";
-import { CsrfField, Field, Notice } from "../../components/form.tsx";
+import { CsrfField, Field, Notice, PostButton } from "../../components/form.tsx";
+import { Table } from "../../components/table.tsx";
 import type { FieldErrors } from "./sign-in.tsx";
 
 export type AccountView = {
@@ -94,43 +95,23 @@ export function AccountPage(p: { view: AccountView; notice?: string; errors?: Fi
 
       <section class="card" aria-labelledby="sessions-h">
         <h2 id="sessions-h">Where you are signed in</h2>
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Started</th>
-                <th scope="col">Last active</th>
-                <th scope="col">Address</th>
-                <th scope="col">Browser</th>
-                <th scope="col">
-                  <span class="skip">Action</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {v.sessions.map((s) => (
-                <tr>
-                  <td>{when(s.createdAt)}</td>
-                  <td>{when(s.lastSeenAt)}</td>
-                  <td>{s.source ?? "unknown"}</td>
-                  <td>{s.agent ?? "unknown"}</td>
-                  <td>
-                    {s.id === v.currentSessionId ? (
-                      <span class="badge ok">This browser</span>
-                    ) : (
-                      <form class="inline" method="post" action={`/account/sessions/${s.id}/revoke`}>
-                        <CsrfField token={v.csrf} />
-                        <button class="secondary" type="submit">
-                          Sign out
-                        </button>
-                      </form>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table headers={["Started", "Last active", "Address", "Browser"]} actions>
+          {v.sessions.map((s) => (
+            <tr>
+              <td>{when(s.createdAt)}</td>
+              <td>{when(s.lastSeenAt)}</td>
+              <td>{s.source ?? "unknown"}</td>
+              <td>{s.agent ?? "unknown"}</td>
+              <td>
+                {s.id === v.currentSessionId ? (
+                  <span class="badge ok">This browser</span>
+                ) : (
+                  <PostButton action={`/account/sessions/${s.id}/revoke`} csrf={v.csrf} label="Sign out" />
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
         <form method="post" action="/account/sessions/revoke-all">
           <CsrfField token={v.csrf} />
           <button class="danger" type="submit">

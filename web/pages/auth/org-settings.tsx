@@ -1,7 +1,8 @@
 // /org/settings: the MFA requirement, single sign-on, admin API tokens, closing the organisation.
 import type { AdminTokenRow } from "../../../workers/auth/admin-tokens.ts";
 import type { Role } from "../../../workers/auth/roles.ts";
-import { CsrfField, Field, Notice } from "../../components/form.tsx";
+import { CsrfField, Field, Notice, PostButton, RoleSelect } from "../../components/form.tsx";
+import { Table } from "../../components/table.tsx";
 
 export type OrgSettingsView = {
   csrf: string;
@@ -21,21 +22,6 @@ export type SettingsMessages = { error?: string; notice?: string; token?: { name
 
 function day(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
-}
-
-function RoleSelect({ roles, value, name, label }: { roles: Role[]; value: Role; name: string; label: string }) {
-  return (
-    <label>
-      {label}
-      <select name={name}>
-        {roles.map((r) => (
-          <option value={r} selected={r === value}>
-            {r}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
 }
 
 export function OrgSettingsPage(p: { view: OrgSettingsView } & SettingsMessages) {
@@ -130,43 +116,23 @@ export function OrgSettingsPage(p: { view: OrgSettingsView } & SettingsMessages)
       <section class="card" aria-labelledby="tokens-h">
         <h2 id="tokens-h">Admin API tokens</h2>
         <p>For scripts that use the management API (/api/v1). A token acts with the role it is given.</p>
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Role</th>
-                <th scope="col">Created</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span class="skip">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {v.tokens.map((t) => (
-                <tr>
-                  <td>{t.name}</td>
-                  <td>{t.role}</td>
-                  <td>{day(t.created_at)}</td>
-                  <td>
-                    {t.revoked_at === null ? <span class="badge ok">active</span> : <span class="badge">revoked</span>}
-                  </td>
-                  <td>
-                    {v.canTokens && t.revoked_at === null && (
-                      <form class="inline" method="post" action={`/org/settings/tokens/${t.id}/revoke`}>
-                        <CsrfField token={v.csrf} />
-                        <button class="secondary" type="submit">
-                          Revoke
-                        </button>
-                      </form>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table headers={["Name", "Role", "Created", "Status"]} actions>
+          {v.tokens.map((t) => (
+            <tr>
+              <td>{t.name}</td>
+              <td>{t.role}</td>
+              <td>{day(t.created_at)}</td>
+              <td>
+                {t.revoked_at === null ? <span class="badge ok">active</span> : <span class="badge">revoked</span>}
+              </td>
+              <td>
+                {v.canTokens && t.revoked_at === null && (
+                  <PostButton action={`/org/settings/tokens/${t.id}/revoke`} csrf={v.csrf} label="Revoke" />
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
         {v.canTokens && (
           <form class="inline" method="post" action="/org/settings/tokens">
             <CsrfField token={v.csrf} />

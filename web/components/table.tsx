@@ -1,0 +1,25 @@
+// The one table style: scrolls sideways on narrow screens; column headers are `th scope="col"`;
+// a last column of buttons is named for screen readers only.
+import type { Child } from "hono/jsx";
+
+export function Table(p: { headers: readonly string[]; actions?: boolean; children?: Child }) {
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            {p.headers.map((h) => (
+              <th scope="col">{h}</th>
+            ))}
+            {p.actions && (
+              <th scope="col">
+                <span class="skip">Actions</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>{p.children}</tbody>
+      </table>
+    </div>
+  );
+}
