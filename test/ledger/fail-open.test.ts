@@ -73,6 +73,18 @@ describe("when the ledger cannot answer", () => {
     expect(spent).toBe(expected);
   });
 
+  it("forgets a key the ledger refused: revoked, then the ledger goes down, stays refused", async () => {
+    const tenant = await newTenant();
+    await createBudget(tenant, { limit_usd: "10", fail_open: true });
+    expect((await call(tenant, false)).res.status).toBe(200);
+    expect((await call(tenant, true)).res.status).toBe(200);
+    expect((await tenant.api(`/keys/${tenant.keyId}/revoke`, { method: "POST" })).status).toBe(200);
+    expect((await call(tenant, false)).res.status).toBe(401);
+    const after = await call(tenant, true);
+    expect(after.res.status).toBe(503);
+    expect(after.res.headers.get("x-outlay-admission")).toBeNull();
+  });
+
   it("a blocking budget without the opt-in keeps the call closed even beside a fail-open one", async () => {
     const tenant = await newTenant();
     await createBudget(tenant, { limit_usd: "10", fail_open: true });

@@ -10,7 +10,7 @@ import { AppError } from "../../shared/errors.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import type { TenantLedger } from "../ledger/tenant-ledger.ts";
 import type { Admitted, AdmitRequest, AdmitResult } from "../ledger/types.ts";
-import { failOpenAdmission, rememberAdmission } from "./fail-open.ts";
+import { failOpenAdmission, forgetKey, rememberAdmission } from "./fail-open.ts";
 import { admitFromLease, afterCall, settleFromLease, type Renewal } from "./lease.ts";
 import { sendEvent } from "./record.ts";
 
@@ -43,7 +43,7 @@ export async function admitCall(
     const result = await ledger.admit(request);
     if (result.ok && call) {
       rememberAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, result, request.now);
-    }
+    } else if (!result.ok) forgetKey(tenantId, request.keyId);
     // A tenant in lease mode whose isolate has no usable lease: ask for one now, not after the call.
     if (result.ok && result.leaseMode) renewWhenDue(ctx, env, ledger, tenantId);
     return result;

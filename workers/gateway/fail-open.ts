@@ -38,6 +38,13 @@ export function rememberAdmission(
   remembered.set(key, { keyHash, until: now + FAIL_OPEN_TTL_MS, admitted: unheld });
 }
 
+/** The ledger refused this key (revoked, expired, over a budget, against a policy): nothing
+ * remembered for it may stand in for the ledger any more, on any provider or model. */
+export function forgetKey(tenantId: string, keyId: string): void {
+  const prefix = `${tenantId}\u0000${keyId}\u0000`;
+  for (const key of remembered.keys()) if (key.startsWith(prefix)) remembered.delete(key);
+}
+
 /** The admission to use when the ledger cannot answer, or null to refuse. */
 export function failOpenAdmission(
   tenantId: string,
