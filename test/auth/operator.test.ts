@@ -83,7 +83,7 @@ describe("operator: members", () => {
     ];
     for (const [path, body, status] of cases) {
       const res = await operator(path, "PUT", body);
-      expect(res.status, JSON.stringify(body)).toBe(status);
+      expect({ body, status: res.status }).toEqual({ body, status });
     }
     const denied = await worker(`/internal/v1/tenants/${t.tenantId}/members`, {
       method: "PUT",

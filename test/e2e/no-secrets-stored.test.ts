@@ -470,7 +470,7 @@ describe("no prompt, key or credential is stored or logged", () => {
 
   it("the account paths: sign-up, sign-in, TOTP, recovery codes, links, admin tokens, SSO settings", async () => {
     const secret = (label: string, value: string) => {
-      expect(value, label).not.toBe("missing");
+      expect({ label, found: value !== "missing" }).toEqual({ label, found: true });
       needles.push({ name: label, value });
       return value;
     };

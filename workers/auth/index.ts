@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
 import { createMiddleware } from "hono/factory";
 import { secureHeaders } from "hono/secure-headers";
 import { pageLayout } from "../../web/layouts/page.tsx";
@@ -77,6 +78,8 @@ web.route("/", sso);
 
 /** A page that fails answers a plain page: never a page without its session checks, never details. */
 web.onError((error, c) => {
+  // Hono's csrf() refuses a cross-site post by throwing its 403: that answer stands.
+  if (error instanceof HTTPException) return error.getResponse();
   console.error("page error", error.name, error.message.slice(0, 200));
   return c.html(
     "<!doctype html><title>Error · Outlay</title><h1>Something went wrong</h1><p>Try again in a moment. If it keeps happening, tell your Outlay operator.</p>",

@@ -74,10 +74,10 @@ export async function recordFailure(env: Env, account: string, address: string, 
 
 /** Counts an account made from this address; false when the address made too many this hour. */
 export async function allowSignUp(env: Env, address: string, now = Date.now()): Promise<boolean> {
-  const row = await env.DB.prepare(BUMP)
+  const counted = await env.DB.prepare(BUMP)
     .bind("signup", address, now, ADDRESS_WINDOW_MS, Number.MAX_SAFE_INTEGER)
     .first<{ failures: number }>();
-  return (row?.failures ?? 0) <= SIGN_UPS_PER_ADDRESS;
+  return (counted?.failures ?? 0) <= SIGN_UPS_PER_ADDRESS;
 }
 
 /** A successful sign-in, a password reset or an admin's unlock forgets the account's failures. */

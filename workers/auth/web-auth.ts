@@ -86,6 +86,14 @@ export async function formField(c: Context, name: string): Promise<string> {
 
 const FORM_TYPES = /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
 
+/** The pages take forms only: a post with any other body (JSON, text) is refused before a route
+ * reads it, even a route used before there is a session (sign-in counts its failures). */
+export const formsOnly = createMiddleware<WebEnv>(async function formsOnly(c, next) {
+  const reads = c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS";
+  if (!reads && !FORM_TYPES.test(c.req.header("content-type") ?? "")) return c.text("Send the form as a form.", 415);
+  await next();
+});
+
 /** The form's `_csrf` (or the `x-csrf-token` header htmx sends) must be this session's token. */
 export const requireCsrf = createMiddleware<WebEnv>(async function requireCsrf(c, next) {
   const account = c.get("account");
