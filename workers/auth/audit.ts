@@ -2,7 +2,9 @@
 // through the organisation's ledger, so they join its one ordered trail of events (and reach D1,
 // the archive and webhooks the same way); `data.source` is the address the action came from.
 import type { AuditActor, AuditType } from "../../shared/audit.ts";
+import type { Context } from "hono";
 import { ledgerFor } from "../api/auth.ts";
+import { signedInOrg, type WebEnv } from "./web-auth.ts";
 
 export type AccountEvent = {
   type: AuditType;
@@ -28,4 +30,10 @@ export async function auditAccount(env: Env, tenantIds: readonly string[], e: Ac
       ]),
     ),
   );
+}
+
+/** An action by the signed-in person in their current organisation. */
+export function auditInOrg(c: Context<WebEnv>, e: Omit<AccountEvent, "actor" | "source">) {
+  const { a, org } = signedInOrg(c);
+  return auditAccount(c.env, [org.tenantId], { ...e, actor: { kind: "user", id: a.user.id }, source: c.get("source") });
 }

@@ -94,11 +94,11 @@ export const formsOnly = createMiddleware<WebEnv>(async function formsOnly(c, ne
   await next();
 });
 
-/** The form's `_csrf` (or the `x-csrf-token` header htmx sends) must be this session's token. */
+/** The form's `_csrf` (or the `x-csrf-token` header htmx sends) must be this session's token.
+ * (`formsOnly`, before it, has already refused bodies that are not forms.) */
 export const requireCsrf = createMiddleware<WebEnv>(async function requireCsrf(c, next) {
   const account = c.get("account");
   if (c.req.method === "GET" || c.req.method === "HEAD") return next();
-  if (!FORM_TYPES.test(c.req.header("content-type") ?? "")) return c.text("Send the form as a form.", 415);
   const sent = c.req.header("x-csrf-token") ?? (await formField(c, "_csrf"));
   if (!account || !sent || !sameHash(sent, account.csrf)) {
     return c.text("This form has expired or did not come from Outlay. Reload the page and try again.", 403);
@@ -115,4 +115,18 @@ export function requirePermission(permission: Permission) {
     }
     await next();
   });
+}
+
+/** The signed-in person, behind requireAccount (a bug if absent). */
+export function signedIn(c: Context<WebEnv>): Account {
+  const account = c.get("account");
+  if (!account) throw new Error("requireAccount let a request through without an account");
+  return account;
+}
+
+/** The person and their current organisation, behind requirePermission (a bug if absent). */
+export function signedInOrg(c: Context<WebEnv>): { a: Account; org: Membership } {
+  const a = signedIn(c);
+  if (!a.org) throw new Error("requirePermission let a request through without an organisation");
+  return { a, org: a.org };
 }

@@ -3,7 +3,7 @@ import { Hono, type Context } from "hono";
 import { dataKeyring, open, seal } from "../../../shared/crypto.ts";
 import { AccountPage, MfaSetupPage, type AccountView, type MfaView } from "../../../web/pages/auth/account.tsx";
 import type { Account, WebEnv } from "../web-auth.ts";
-import { formField, requireAccount, requireCsrf } from "../web-auth.ts";
+import { formField, requireAccount, requireCsrf, signedIn } from "../web-auth.ts";
 import { auditAccount, type AccountEvent } from "../audit.ts";
 import { passwordProblem } from "../password-rules.ts";
 import { hashPassword, verifyPassword } from "../password.ts";
@@ -22,12 +22,6 @@ import { checkTotp, newTotpSecret, totpUri } from "../totp.ts";
 export const account = new Hono<WebEnv>();
 account.use("/account", requireAccount);
 account.use("/account/*", requireAccount, requireCsrf);
-
-function signedIn(c: Context<WebEnv>): Account {
-  const a = c.get("account");
-  if (!a) throw new Error("requireAccount let a request through without an account");
-  return a;
-}
 
 /** Audits an action on one's own account in every organisation one belongs to. */
 function auditSelf(c: Context<WebEnv>, a: Account, e: Omit<AccountEvent, "actor" | "source">) {

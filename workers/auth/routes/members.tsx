@@ -7,30 +7,17 @@ import { tenantDb } from "../../../shared/tenant-db.ts";
 import { newId } from "../../../shared/ids.ts";
 import { MembersPage, type MembersView } from "../../../web/pages/auth/members.tsx";
 import { normaliseEmail } from "../accounts.ts";
-import { auditAccount, type AccountEvent } from "../audit.ts";
+import { auditInOrg } from "../audit.ts";
 import { INVITATION_TTL_MS, linkHash, newLinkToken, RESET_TTL_MS } from "../links.ts";
 import { assignableRoles, can, isRole, type Role } from "../roles.ts";
 import { accountSubject, clearFailures } from "../throttle.ts";
-import { formField, requireAccount, requireCsrf, requirePermission, type Account, type WebEnv } from "../web-auth.ts";
+import { formField, requireAccount, requireCsrf, requirePermission, signedInOrg, type WebEnv } from "../web-auth.ts";
 
 export const members = new Hono<WebEnv>();
 members.use("/org/*", requireAccount, requireCsrf, requirePermission("read"));
 members.post("/org/members/*", requirePermission("members:manage"));
 members.post("/org/invitations", requirePermission("members:manage"));
 members.post("/org/invitations/*", requirePermission("members:manage"));
-
-type Org = NonNullable<Account["org"]> & {};
-
-function inOrg(c: Context<WebEnv>): { a: Account; org: Org } {
-  const a = c.get("account");
-  if (!a?.org) throw new Error("requirePermission let a request through without an organisation");
-  return { a, org: a.org };
-}
-
-function audit(c: Context<WebEnv>, e: Omit<AccountEvent, "actor" | "source">) {
-  const { a, org } = inOrg(c);
-  return auditAccount(c.env, [org.tenantId], { ...e, actor: { kind: "user", id: a.user.id }, source: c.get("source") });
-}
 
 type MemberQueryRow = {
   user_id: string;
@@ -42,7 +29,7 @@ type MemberQueryRow = {
 };
 
 async function membersView(c: Context<WebEnv>): Promise<MembersView> {
-  const { a, org } = inOrg(c);
+  const { a, org } = signedInOrg(c);
   const db = tenantDb(c.env.DB, org.tenantId);
   const [rows, invitations] = await Promise.all([
     db.all<MemberQueryRow>(
@@ -85,7 +72,7 @@ async function page(
 members.get("/org/members", (c) => page(c));
 
 members.post("/org/invitations", async (c) => {
-  const { a, org } = inOrg(c);
+  const { a, org } = signedInOrg(c);
   const role = await formField(c, "role");
   const emailInput = (await formField(c, "email")).trim();
   const email = emailInput === "" ? null : normaliseEmail(emailInput);
@@ -107,13 +94,13 @@ members.post("/org/invitations", async (c) => {
     now,
     now + INVITATION_TTL_MS,
   );
-  await audit(c, { type: "member.invited", subject: id, data: { role, email } });
+  await auditInOrg(c, { type: "member.invited", subject: id, data: { role, email } });
   const url = `${new URL(c.req.url).origin}/invite/${token}`;
   return page(c, { link: { label: `Invitation link (${role}, valid 7 days, single use).`, url } });
 });
 
 members.post("/org/invitations/:id/revoke", async (c) => {
-  const { org } = inOrg(c);
+  const { org } = signedInOrg(c);
   const id = c.req.param("id");
   const result = await tenantDb(c.env.DB, org.tenantId).run(
     "UPDATE invitations SET revoked_at = ?2 WHERE tenant_id = ?1 AND id = ?3 AND accepted_at IS NULL AND revoked_at IS NULL",
@@ -121,13 +108,13 @@ members.post("/org/invitations/:id/revoke", async (c) => {
     id,
   );
   if (result.meta.changes === 0) return page(c, { error: "No such open invitation." });
-  await audit(c, { type: "member.invitation_revoked", subject: id });
+  await auditInOrg(c, { type: "member.invitation_revoked", subject: id });
   return page(c, { notice: "Invitation revoked." });
 });
 
 /** The member a form acts on, if the actor may act on them. */
 async function target(c: Context<WebEnv>): Promise<{ userId: string; role: Role; email: string } | string> {
-  const { a, org } = inOrg(c);
+  const { a, org } = signedInOrg(c);
   const userId = c.req.param("id") ?? "";
   const row = await tenantDb(c.env.DB, org.tenantId).first<{ role: Role; email: string }>(
     "SELECT m.role, u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.tenant_id = ?1 AND m.user_id = ?2",
@@ -144,7 +131,7 @@ async function signOutOfOrg(env: Env, tenantId: string, userId: string) {
 }
 
 members.post("/org/members/:id/role", async (c) => {
-  const { org } = inOrg(c);
+  const { org } = signedInOrg(c);
   const t = await target(c);
   if (typeof t === "string") return page(c, { error: t });
   const role = await formField(c, "role");
@@ -157,17 +144,17 @@ members.post("/org/members/:id/role", async (c) => {
     role,
   );
   await signOutOfOrg(c.env, org.tenantId, t.userId);
-  await audit(c, { type: "member.role_changed", subject: t.userId, data: { from: t.role, to: role } });
+  await auditInOrg(c, { type: "member.role_changed", subject: t.userId, data: { from: t.role, to: role } });
   return page(c, { notice: `${t.email} is now ${role === "admin" ? "an" : "a"} ${role}.` });
 });
 
 members.post("/org/members/:id/remove", async (c) => {
-  const { org } = inOrg(c);
+  const { org } = signedInOrg(c);
   const t = await target(c);
   if (typeof t === "string") return page(c, { error: t });
   await tenantDb(c.env.DB, org.tenantId).run("DELETE FROM memberships WHERE tenant_id = ?1 AND user_id = ?2", t.userId);
   await signOutOfOrg(c.env, org.tenantId, t.userId);
-  await audit(c, { type: "member.removed", subject: t.userId, data: { role: t.role } });
+  await auditInOrg(c, { type: "member.removed", subject: t.userId, data: { role: t.role } });
   return page(c, { notice: `${t.email} was removed.` });
 });
 
@@ -176,12 +163,12 @@ members.post("/org/members/:id/unlock", async (c) => {
   if (typeof t === "string") return page(c, { error: t });
   await clearFailures(c.env, await accountSubject(c.env, t.email));
   await c.env.DB.prepare("UPDATE users SET locked_at = NULL WHERE id = ?").bind(t.userId).run();
-  await audit(c, { type: "auth.unlocked", subject: t.userId });
+  await auditInOrg(c, { type: "auth.unlocked", subject: t.userId });
   return page(c, { notice: `${t.email} can sign in again.` });
 });
 
 members.post("/org/members/:id/reset-link", async (c) => {
-  const { a, org } = inOrg(c);
+  const { a, org } = signedInOrg(c);
   const t = await target(c);
   if (typeof t === "string") return page(c, { error: t });
   const token = newLinkToken(org.tenantId);
@@ -194,7 +181,7 @@ members.post("/org/members/:id/reset-link", async (c) => {
     now,
     now + RESET_TTL_MS,
   );
-  await audit(c, { type: "auth.password_reset_issued", subject: t.userId });
+  await auditInOrg(c, { type: "auth.password_reset_issued", subject: t.userId });
   const url = `${new URL(c.req.url).origin}/reset/${token}`;
   return page(c, { link: { label: `Password reset link for ${t.email} (valid 1 hour, single use).`, url } });
 });

@@ -7,7 +7,7 @@ import { tenantDb } from "../../../shared/tenant-db.ts";
 import { OrgSettingsPage, type OrgSettingsView, type SettingsMessages } from "../../../web/pages/auth/org-settings.tsx";
 import { ledgerFor } from "../../api/auth.ts";
 import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin-tokens.ts";
-import { auditAccount, type AccountEvent } from "../audit.ts";
+import { auditInOrg } from "../audit.ts";
 import { discover } from "../oidc.ts";
 import { assignableRoles, can, isRole, type Role } from "../roles.ts";
 import {
@@ -16,7 +16,7 @@ import {
   requireAccount,
   requireCsrf,
   requirePermission,
-  type Account,
+  signedInOrg,
   type WebEnv,
 } from "../web-auth.ts";
 
@@ -33,23 +33,12 @@ orgSettings.post("/org/settings/tokens", requirePermission("tokens:manage"));
 orgSettings.post("/org/settings/tokens/*", requirePermission("tokens:manage"));
 orgSettings.post("/org/settings/close", requirePermission("org:own"));
 
-function inOrg(c: Context<WebEnv>): { a: Account; org: NonNullable<Account["org"]> } {
-  const a = c.get("account");
-  if (!a?.org) throw new Error("requirePermission let a request through without an organisation");
-  return { a, org: a.org };
-}
-
-function audit(c: Context<WebEnv>, e: Omit<AccountEvent, "actor" | "source">) {
-  const { a, org } = inOrg(c);
-  return auditAccount(c.env, [org.tenantId], { ...e, actor: { kind: "user", id: a.user.id }, source: c.get("source") });
-}
-
 export function ssoCallbackUrl(c: Context): string {
   return `${new URL(c.req.url).origin}/sso/callback`;
 }
 
 async function view(c: Context<WebEnv>): Promise<OrgSettingsView> {
-  const { a, org } = inOrg(c);
+  const { a, org } = signedInOrg(c);
   const [sso, tokens] = await Promise.all([
     tenantDb(c.env.DB, org.tenantId).first<{ issuer: string; client_id: string; default_role: Role }>(
       "SELECT issuer, client_id, default_role FROM sso_configs WHERE tenant_id = ?1",
@@ -80,13 +69,13 @@ async function page(c: Context<WebEnv>, messages: SettingsMessages = {}) {
 orgSettings.get("/org/settings", (c) => page(c));
 
 orgSettings.post("/org/settings/mfa", async (c) => {
-  const { org } = inOrg(c);
+  const { org } = signedInOrg(c);
   const required = (await formField(c, "required")) === "on";
   // The tenants row is the organisation itself (keyed by id, not tenant_id).
   await c.env.DB.prepare("UPDATE tenants SET mfa_required = ? WHERE id = ?")
     .bind(required ? 1 : 0, org.tenantId)
     .run();
-  await audit(c, { type: "org.mfa_requirement_changed", subject: org.tenantId, data: { required } });
+  await auditInOrg(c, { type: "org.mfa_requirement_changed", subject: org.tenantId, data: { required } });
   return c.redirect("/org/settings", 303);
 });
 
@@ -98,7 +87,7 @@ const SsoForm = z.object({
 });
 
 orgSettings.post("/org/settings/sso", async (c) => {
-  const { org } = inOrg(c);
+  const { org } = signedInOrg(c);
   const parsed = SsoForm.safeParse(await formValues(c));
   if (!parsed.success) return page(c, { error: parsed.error.issues[0]?.message ?? "Check the form." });
   const { issuer, client_id, client_secret, default_role } = parsed.data;
@@ -117,7 +106,7 @@ orgSettings.post("/org/settings/sso", async (c) => {
     default_role,
     Date.now(),
   );
-  await audit(c, {
+  await auditInOrg(c, {
     type: "org.sso_configured",
     subject: org.tenantId,
     data: { issuer, clientId: client_id, defaultRole: default_role },
@@ -126,14 +115,14 @@ orgSettings.post("/org/settings/sso", async (c) => {
 });
 
 orgSettings.post("/org/settings/sso/remove", async (c) => {
-  const { org } = inOrg(c);
+  const { org } = signedInOrg(c);
   await tenantDb(c.env.DB, org.tenantId).run("DELETE FROM sso_configs WHERE tenant_id = ?1");
-  await audit(c, { type: "org.sso_removed", subject: org.tenantId });
+  await auditInOrg(c, { type: "org.sso_removed", subject: org.tenantId });
   return page(c, { notice: "Single sign-on is off." });
 });
 
 orgSettings.post("/org/settings/tokens", async (c) => {
-  const { a, org } = inOrg(c);
+  const { a, org } = signedInOrg(c);
   const name = (await formField(c, "name")).trim();
   const role = await formField(c, "role");
   if (name.length < 1 || name.length > 100) return page(c, { error: "Name the token (1 to 100 characters)." });
@@ -141,20 +130,20 @@ orgSettings.post("/org/settings/tokens", async (c) => {
     return page(c, { error: "Choose a role for the token." });
   }
   const created = await createAdminToken(c.env, org.tenantId, { name, role, createdBy: `user:${a.user.id}` });
-  await audit(c, { type: "token.created", subject: created.id, data: { name, role } });
+  await auditInOrg(c, { type: "token.created", subject: created.id, data: { name, role } });
   return page(c, { token: { name, value: created.token } });
 });
 
 orgSettings.post("/org/settings/tokens/:id/revoke", async (c) => {
-  const { org } = inOrg(c);
+  const { org } = signedInOrg(c);
   const id = c.req.param("id");
   if (!(await revokeAdminToken(c.env, org.tenantId, id))) return page(c, { error: "No such active token." });
-  await audit(c, { type: "token.revoked", subject: id });
+  await auditInOrg(c, { type: "token.revoked", subject: id });
   return page(c, { notice: "Token revoked." });
 });
 
 orgSettings.post("/org/settings/close", async (c) => {
-  const { a, org } = inOrg(c);
+  const { a, org } = signedInOrg(c);
   if ((await formField(c, "confirm")).trim() !== org.name) {
     return page(c, { error: "Type the organisation's name exactly to close it." });
   }
