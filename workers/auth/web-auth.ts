@@ -52,8 +52,10 @@ export const loadAccount = createMiddleware<WebEnv>(async function loadAccount(c
 /** Where a session that may not use the dashboard yet must go, if anywhere. */
 export function pendingStep(account: Account): "/login/mfa" | "/account/mfa" | null {
   if (account.session.stage === "mfa") return "/login/mfa";
+  // Asked afresh on every request: a requirement turned on mid-session applies at once, and one
+  // turned off frees a session that was started at the enrolment stage.
   const mustEnrol = account.org?.mfaRequired === true && account.user.mfa_enabled_at === null;
-  if (account.session.stage === "enrol" || mustEnrol) return "/account/mfa";
+  if (mustEnrol) return "/account/mfa";
   return null;
 }
 
