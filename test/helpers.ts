@@ -20,6 +20,18 @@ export type Tenant = {
   api: (path: string, init?: RequestInit & { json?: unknown }) => Promise<Response>;
 };
 
+/** A /api/v1 call with an admin token; `json` becomes the body. */
+export function apiCall(token: string, path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${token}`);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set("content-type", "application/json");
+    body = JSON.stringify(init.json);
+  }
+  return worker(`/api/v1${path}`, { ...init, headers, body });
+}
+
 export async function operator(path: string, method: string, body: unknown): Promise<Response> {
   return worker(`/internal/v1${path}`, {
     method,
@@ -36,16 +48,7 @@ export async function newTenant(
   if (created.status !== 200) throw new Error(`tenant: ${created.status}`);
   const tokenRes = await operator(`/tenants/${tenantId}/admin-tokens`, "POST", { name: "tests" });
   const { token } = (await tokenRes.json()) as { token: string };
-  const api = (path: string, init: RequestInit & { json?: unknown } = {}) => {
-    const headers = new Headers(init.headers);
-    headers.set("authorization", `Bearer ${token}`);
-    let body = init.body;
-    if (init.json !== undefined) {
-      headers.set("content-type", "application/json");
-      body = JSON.stringify(init.json);
-    }
-    return worker(`/api/v1${path}`, { ...init, headers, body });
-  };
+  const api = (path: string, init: RequestInit & { json?: unknown } = {}) => apiCall(token, path, init);
   if (options.providers !== false) {
     for (const [name, path] of [
       ["openai", "/openai/v1"],

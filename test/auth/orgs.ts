@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { linkHash } from "../../workers/auth/links.ts";
 import type { Role } from "../../workers/auth/roles.ts";
-import { worker } from "../helpers.ts";
+import { apiCall } from "../helpers.ts";
 import { Browser, email, PASSWORD, signUp, type Page } from "./browser.ts";
 
 let browsers = 0;
@@ -113,16 +113,7 @@ export async function createToken(by: Browser, role: string, name = `token ${rol
 }
 
 /** A /api/v1 call with an admin token. */
-export function api(token: string, path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  headers.set("authorization", `Bearer ${token}`);
-  let body = init.body;
-  if (init.json !== undefined) {
-    headers.set("content-type", "application/json");
-    body = JSON.stringify(init.json);
-  }
-  return worker(`/api/v1${path}`, { ...init, headers, body });
-}
+export const api = apiCall;
 
 export type AuditRow = {
   seq: number;
