@@ -5,19 +5,17 @@
 //   4. `wrangler dev` (local D1, Durable Objects, Queues, R2)
 //   5. the demo tenant and its demo user seeded through the Worker's own routes, idempotently
 //   6. what a newcomer needs, printed and written to .outlay/trial.json
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startUpstream } from "../demo/upstream/server.ts";
+import { migrate, ROOT, startLocalWorker, waitForHealth } from "./local-worker.ts";
 
-const ROOT = join(import.meta.dirname, "..");
 const PORT = Number(process.env.OUTLAY_PORT ?? 8787);
 const UPSTREAM_PORT = Number(process.env.OUTLAY_UPSTREAM_PORT ?? 8788);
 const BASE = `http://127.0.0.1:${PORT}`;
 const TENANT_ID = "demodemodemo";
 const TRIAL_FILE = join(ROOT, ".outlay", "trial.json");
-const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 
 type Trial = {
   baseUrl: string;
@@ -63,63 +61,6 @@ function ensureSecrets(): Record<string, string> {
     console.log("• created local secrets in .dev.vars");
   }
   return vars;
-}
-
-function migrate(): void {
-  const result = spawnSync(WRANGLER, ["d1", "migrations", "apply", "DB", "--local"], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-    encoding: "utf8",
-    env: { ...process.env, CI: "true" },
-  });
-  if (result.status !== 0) {
-    console.error(result.stdout, result.stderr);
-    throw new Error("applying D1 migrations failed");
-  }
-  console.log("• local D1 migrations applied");
-}
-
-function startWorker(): ChildProcess {
-  const child = spawn(
-    WRANGLER,
-    [
-      "dev",
-      "--port",
-      String(PORT),
-      "--ip",
-      "127.0.0.1",
-      "--var",
-      "ALLOW_LOOPBACK_UPSTREAMS:true",
-      "--show-interactive-dev-session=false",
-    ],
-    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
-  );
-  // Offline, wrangler cannot fetch the Request.cf placeholder data and says so with a DNS stack
-  // trace; it falls back by itself, so those lines are left out of the trial's output.
-  const offlineNoise = /Request\.cf|getaddrinfo|GetAddrInfoReqWrap/;
-  const relay = (data: Buffer) => {
-    for (const line of data.toString().split("\n")) {
-      if (line.trim() && !offlineNoise.test(line)) console.log(`  [wrangler] ${line}`);
-    }
-  };
-  child.stdout?.on("data", relay);
-  child.stderr?.on("data", relay);
-  return child;
-}
-
-async function waitForHealth(child: ChildProcess): Promise<void> {
-  const until = Date.now() + 120_000;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
-    try {
-      const res = await fetch(`${BASE}/health`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error("wrangler dev did not answer /health within 120 s");
 }
 
 async function call(path: string, token: string, method = "GET", body?: unknown): Promise<Response> {
@@ -230,9 +171,10 @@ Press Ctrl+C to stop.`);
 async function main(): Promise<void> {
   const secrets = ensureSecrets();
   migrate();
+  console.log("• local D1 migrations applied");
   const upstream = await startUpstream({ port: UPSTREAM_PORT });
   console.log(`• demo upstream at ${upstream.url}`);
-  const worker = startWorker();
+  const worker = startLocalWorker({ port: PORT, log: (line) => console.log(`  [wrangler] ${line}`) });
   const stop = async () => {
     worker.kill("SIGTERM");
     await upstream.close();
@@ -244,7 +186,7 @@ async function main(): Promise<void> {
     console.error(`wrangler dev exited (${code ?? "signal"})`);
     void upstream.close().then(() => process.exit(code ?? 1));
   });
-  await waitForHealth(worker);
+  await waitForHealth(BASE, worker);
   const trial = await seed(secrets.OPERATOR_TOKEN ?? "", upstream.url);
   mkdirSync(join(ROOT, ".outlay"), { recursive: true });
   writeFileSync(TRIAL_FILE, `${JSON.stringify(trial, null, 2)}\n`, { mode: 0o600 });
