@@ -64,12 +64,19 @@ export function startLocalWorker(options: LocalWorkerOptions): ChildProcess {
   return child;
 }
 
-export async function waitForHealth(baseUrl: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
+/** Waits for /health; gives up early when `failed()` says the build broke (wrangler keeps running). */
+export async function waitForHealth(
+  baseUrl: string,
+  child: ChildProcess,
+  timeoutMs = 120_000,
+  failed: () => boolean = () => false,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}`);
+    if (failed()) throw new Error("wrangler dev could not build the Worker");
     try {
-      const res = await fetch(`${baseUrl}/health`);
+      const res = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) return;
     } catch {
       // not listening yet

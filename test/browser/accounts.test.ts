@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launch, screenshots } from "./chromium.ts";
 
 const BASE = inject("browserBase");
+const UPSTREAM = inject("browserUpstreamUrl");
 const EMAIL = `owner-${Date.now().toString(36)}@example.com`;
 const PASSWORD = "a long and private passphrase 9";
 
@@ -110,5 +111,69 @@ describe("accounts in Chromium", () => {
     expect(await page.textContent("body")).not.toContain(token);
     const res = await fetch(`${BASE}/api/v1/keys`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
+  });
+
+  it("creates a proxy key shown once, calls through it, sees its spend, and revokes it", async () => {
+    // Providers point at the demo upstream, set through the API with the token made above.
+    await page.goto(`${BASE}/org/settings`);
+    await page.getByLabel("Token name").fill("setup");
+    await page.locator("select[name=role]").last().selectOption("admin");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const admin = (await page.locator("p.secret").first().textContent()) ?? "";
+    const put = await fetch(`${BASE}/api/v1/providers/openai`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      body: JSON.stringify({ api_key: "demo-key-not-a-provider-key", base_url: `${UPSTREAM}/openai/v1` }),
+    });
+    expect(put.status).toBe(200);
+
+    await page.goto(`${BASE}/keys`);
+    await screenshots(page, "keys-empty");
+    await page.locator("input[name=name]").fill("browser test");
+    await page.getByLabel("Bound dimensions").fill("team=web");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const key = (await page.locator("#new-key").textContent())?.trim() ?? "";
+    expect(key).toMatch(/^olk_[a-z2-7]{12}_[a-z2-7]{12}_[a-z2-7]{32}$/);
+    await screenshots(page, "keys-created");
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
+    await page.getByRole("button", { name: "Copy" }).click();
+    await expect(page.getByRole("button", { name: "Copied" }).isVisible()).resolves.toBe(true);
+    await expect(page.evaluate("navigator.clipboard.readText()")).resolves.toBe(key);
+
+    const call = await fetch(`${BASE}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] }),
+    });
+    expect(call.status).toBe(200);
+    await call.text();
+    // The queue consumer rolls the call up; the keys page shows its spend this month.
+    let spent = "";
+    for (let i = 0; i < 60 && !/\$0\.0000\d+/.test(spent); i++) {
+      await page.goto(`${BASE}/keys`);
+      spent = (await page.locator("td.num").first().textContent()) ?? "";
+      if (!/\$0\.0000\d+/.test(spent)) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(spent).toMatch(/^\$0\.0000\d+$/);
+    expect(await page.textContent("body")).not.toContain(key);
+    await screenshots(page, "keys");
+
+    await page.getByRole("link", { name: "Revoke…" }).click();
+    await screenshots(page, "keys-revoke");
+    await page.getByRole("button", { name: "Revoke the key" }).click();
+    await page.waitForURL(`${BASE}/keys`);
+    await expect(page.locator(".badge.danger").first().textContent()).resolves.toBe("revoked");
+    const refused = await fetch(`${BASE}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] }),
+    });
+    expect(refused.status).toBe(401);
+  });
+
+  it("shows the quick start for this deployment", async () => {
+    await page.goto(`${BASE}/quickstart`);
+    expect(await page.textContent("body")).toContain(`${BASE}/openai/v1`);
+    await screenshots(page, "quickstart");
   });
 });

@@ -53,7 +53,7 @@ export default async function setup(project: TestProject) {
   const lines: string[] = [];
   const worker = startLocalWorker({ port, persistTo: state, envFile, log: (line) => lines.push(line) });
   try {
-    await waitForHealth(base, worker);
+    await waitForHealth(base, worker, 120_000, () => lines.some((line) => /Build failed/.test(line)));
   } catch (error) {
     worker.kill("SIGTERM");
     await upstream.close();

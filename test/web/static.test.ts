@@ -19,7 +19,11 @@ describe("static assets", () => {
 
   it("names carry the first 12 hex digits of the content's SHA-256", async () => {
     const assets = await staticAssets();
-    expect(assets.map((a) => a.name.replace(/\.[0-9a-f]{12}\./, ".#."))).toEqual(["app.#.css", "htmx.#.js"]);
+    expect(assets.map((a) => a.name.replace(/\.[0-9a-f]{12}\./, ".#."))).toEqual([
+      "app.#.css",
+      "htmx.#.js",
+      "app.#.js",
+    ]);
     for (const asset of assets) {
       expect(asset.name).toContain(`.${(await sha256Hex(asset.body)).slice(0, 12)}.`);
     }

@@ -9,7 +9,7 @@ export function CsrfField({ token }: { token: string }) {
 export type FieldProps = {
   name: string;
   label: string;
-  type?: "text" | "email" | "password" | "url";
+  type?: "text" | "email" | "password" | "url" | "date";
   value?: string;
   error?: string | null;
   hint?: string;

@@ -15,6 +15,8 @@ declare module "hono" {
 }
 
 const NAV = [
+  { href: "/keys", label: "Keys" },
+  { href: "/quickstart", label: "Quick start" },
   { href: "/account", label: "Account" },
   { href: "/org/members", label: "Members" },
   { href: "/org/settings", label: "Organisation" },
@@ -85,6 +87,7 @@ export const pageLayout = jsxRenderer(async function Page({
         <title>{`${title} · Outlay`}</title>
         <link rel="stylesheet" href={assets.css} />
         <script src={assets.htmx} defer />
+        <script src={assets.app} defer />
       </head>
       <body>
         <a class="skip" href="#main">

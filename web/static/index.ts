@@ -3,6 +3,7 @@
 // is a new name. test/web/static.test.ts checks the vendored htmx is the installed package's.
 import { Hono } from "hono";
 import css from "./app.css";
+import script from "./outlay-ui.js";
 import htmx from "./htmx.min.js";
 
 type Asset = { name: string; body: string; type: string };
@@ -10,6 +11,7 @@ type Asset = { name: string; body: string; type: string };
 const SOURCES = [
   { base: "app", extension: "css", body: css, type: "text/css; charset=utf-8" },
   { base: "htmx", extension: "js", body: htmx, type: "text/javascript; charset=utf-8" },
+  { base: "app", extension: "js", body: script, type: "text/javascript; charset=utf-8" },
 ] as const;
 
 async function digest(body: string): Promise<string> {
@@ -31,10 +33,10 @@ export function staticAssets(): Promise<Asset[]> {
   return assets;
 }
 
-/** The URL paths of the stylesheet and htmx, for the layout. */
-export async function assetPaths(): Promise<{ css: string; htmx: string }> {
-  const [style, script] = await staticAssets();
-  return { css: `/static/${style?.name}`, htmx: `/static/${script?.name}` };
+/** The URL paths of the stylesheet, htmx and our script, for the layout. */
+export async function assetPaths(): Promise<{ css: string; htmx: string; app: string }> {
+  const [style, htmxFile, appFile] = await staticAssets();
+  return { css: `/static/${style?.name}`, htmx: `/static/${htmxFile?.name}`, app: `/static/${appFile?.name}` };
 }
 
 export const staticRoutes = new Hono<{ Bindings: Env }>();

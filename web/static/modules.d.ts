@@ -7,3 +7,7 @@ declare module "*.min.js" {
   const text: string;
   export default text;
 }
+declare module "*/outlay-ui.js" {
+  const text: string;
+  export default text;
+}

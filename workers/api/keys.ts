@@ -2,13 +2,14 @@
 // POST /api/v1/keys/{id}/revoke. Changes go through the tenant's ledger, which mirrors to D1.
 import { Hono } from "hono";
 import { z } from "zod";
-import { actorRef } from "../../shared/audit.ts";
+import { actorRef, type AuditActor } from "../../shared/audit.ts";
 import { keyHash } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
 import { ID_PATTERN } from "../../shared/ids.ts";
 import { mintKey } from "../../shared/keys.ts";
+import { tenantDb } from "../../shared/tenant-db.ts";
 import { checkDimension, MAX_DIMENSIONS } from "../gateway/dimensions.ts";
-import { can } from "../auth/roles.ts";
+import { can, type Role } from "../auth/roles.ts";
 import type { KeyRecord } from "../ledger/types.ts";
 import { ledgerFor, type ApiEnv } from "./auth.ts";
 import { apiError, invalid, jsonBody } from "./errors.ts";
@@ -44,45 +45,50 @@ function keyView(k: KeyRecord) {
 
 export const keys = new Hono<ApiEnv>();
 
+export type NewProxyKey = { name: string; dimensions: Record<string, string>; expiresAt: number | null };
+
+/** Checks a key's dimensions and expiry; the problem as an AppError naming the field, or null. */
+export function proxyKeyProblem(k: NewProxyKey, now = Date.now()): AppError | null {
+  if (Object.keys(k.dimensions).length > MAX_DIMENSIONS) {
+    return new AppError("bad_request", `A key may bind at most ${MAX_DIMENSIONS} dimensions.`, "dimensions");
+  }
+  for (const [name, value] of Object.entries(k.dimensions)) {
+    const problem = checkDimension(name, value);
+    if (problem) return new AppError("bad_request", problem.message, `dimensions.${name}`);
+  }
+  if (k.expiresAt !== null && k.expiresAt <= now) {
+    return new AppError("bad_request", "expires_at must be in the future.", "expires_at");
+  }
+  return null;
+}
+
+/** Mints a proxy key, hands its hash to the tenant's ledger (which mirrors it to D1 and audits
+ * it with `actor`), and returns the record and the full key — the only time it exists. */
+export async function createProxyKey(env: Env, tenantId: string, k: NewProxyKey, actor: AuditActor) {
+  const minted = mintKey("olk", tenantId);
+  const hash = await keyHash(env.KEY_PEPPER, minted.key);
+  const record = await ledgerFor(env, tenantId).createKey(
+    tenantId,
+    { id: minted.id, hash, name: k.name, prefix: minted.prefix, dimensions: k.dimensions, expiresAt: k.expiresAt },
+    Date.now(),
+    actor,
+  );
+  return { record, key: minted.key };
+}
+
 keys.post("/", async (c) => {
   const parsed = CreateKey.safeParse(await jsonBody(c));
   if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
-  const dimensions = parsed.data.dimensions ?? {};
-  if (Object.keys(dimensions).length > MAX_DIMENSIONS) {
-    return apiError(
-      c,
-      new AppError("bad_request", `A key may bind at most ${MAX_DIMENSIONS} dimensions.`, "dimensions"),
-    );
-  }
-  for (const [name, value] of Object.entries(dimensions)) {
-    const problem = checkDimension(name, value);
-    if (problem) return apiError(c, new AppError("bad_request", problem.message, `dimensions.${name}`));
-  }
   const expiresAt = parseInstant(
     parsed.data.expires_at === undefined ? undefined : String(parsed.data.expires_at),
     "expires_at",
   );
   if (expiresAt instanceof AppError) return apiError(c, expiresAt);
-  if (expiresAt !== null && expiresAt <= Date.now()) {
-    return apiError(c, new AppError("bad_request", "expires_at must be in the future.", "expires_at"));
-  }
-  const tenantId = c.get("tenantId");
-  const minted = mintKey("olk", tenantId);
-  const hash = await keyHash(c.env.KEY_PEPPER, minted.key);
-  const record = await ledgerFor(c.env, tenantId).createKey(
-    tenantId,
-    {
-      id: minted.id,
-      hash,
-      name: parsed.data.name,
-      prefix: minted.prefix,
-      dimensions,
-      expiresAt,
-    },
-    Date.now(),
-    c.get("actor"),
-  );
-  return c.json({ ...keyView(record), key: minted.key }, 201);
+  const input = { name: parsed.data.name, dimensions: parsed.data.dimensions ?? {}, expiresAt };
+  const problem = proxyKeyProblem(input);
+  if (problem) return apiError(c, problem);
+  const { record, key } = await createProxyKey(c.env, c.get("tenantId"), input, c.get("actor"));
+  return c.json({ ...keyView(record), key }, 201);
 });
 
 keys.get("/", async (c) => {
@@ -104,22 +110,34 @@ keys.get("/", async (c) => {
   });
 });
 
-keys.post("/:id/revoke", async (c) => {
-  const id = c.req.param("id");
+/** Revokes a key if `role` may: `keys:any` revokes any key, `keys:own` only keys `actor` made. */
+export async function revokeProxyKey(
+  env: Env,
+  tenantId: string,
+  id: string,
+  who: { role: Role; actor: AuditActor },
+): Promise<KeyRecord | AppError> {
   const notFound = new AppError("not_found", "No such key.");
-  if (!ID_PATTERN.test(id)) return apiError(c, notFound);
-  const tenantId = c.get("tenantId");
-  if (!can(c.get("role"), "keys:any")) {
-    const row = await c.var.db.first<{ created_by: string | null }>(
+  if (!ID_PATTERN.test(id)) return notFound;
+  if (!can(who.role, "keys:any")) {
+    const row = await tenantDb(env.DB, tenantId).first<{ created_by: string | null }>(
       "SELECT created_by FROM api_keys WHERE tenant_id = ?1 AND id = ?2",
       id,
     );
-    if (!row) return apiError(c, notFound);
-    if (row.created_by !== actorRef(c.get("actor"))) {
-      return apiError(c, new AppError("forbidden", "Members may revoke only the keys they created."));
+    if (!row) return notFound;
+    if (!can(who.role, "keys:own") || row.created_by !== actorRef(who.actor)) {
+      return new AppError("forbidden", "Members may revoke only the keys they created.");
     }
   }
-  const record = await ledgerFor(c.env, tenantId).revokeKey(tenantId, id, Date.now(), c.get("actor"));
-  if (!record) return apiError(c, notFound);
-  return c.json(keyView(record));
+  const record = await ledgerFor(env, tenantId).revokeKey(tenantId, id, Date.now(), who.actor);
+  return record ?? notFound;
+}
+
+keys.post("/:id/revoke", async (c) => {
+  const revoked = await revokeProxyKey(c.env, c.get("tenantId"), c.req.param("id"), {
+    role: c.get("role"),
+    actor: c.get("actor"),
+  });
+  if (revoked instanceof AppError) return apiError(c, revoked);
+  return c.json(keyView(revoked));
 });

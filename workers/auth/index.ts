@@ -7,6 +7,8 @@ import { HTTPException } from "hono/http-exception";
 import { createMiddleware } from "hono/factory";
 import { secureHeaders } from "hono/secure-headers";
 import { pageLayout } from "../../web/layouts/page.tsx";
+import { keyPages } from "../../web/routes/keys.tsx";
+import { quickStart } from "../../web/routes/quick-start.tsx";
 import { account } from "./routes/account.tsx";
 import { links } from "./routes/links.tsx";
 import { members } from "./routes/members.tsx";
@@ -29,6 +31,8 @@ export const PAGE_PATHS = [
   "/invite/*",
   "/reset/*",
   "/sso/*",
+  "/keys/*",
+  "/quickstart",
 ];
 
 const pageMiddleware = [
@@ -75,6 +79,8 @@ web.route("/", members);
 web.route("/", orgSettings);
 web.route("/", links);
 web.route("/", sso);
+web.route("/", keyPages);
+web.route("/", quickStart);
 
 /** A page that fails answers a plain page: never a page without its session checks, never details. */
 web.onError((error, c) => {
