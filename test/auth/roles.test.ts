@@ -79,6 +79,12 @@ const DASHBOARD: Record<string, Need> = {
   "GET /sso/start": "anyone",
   "GET /sso/:org{[a-z2-7]{12}}": "anyone",
   "GET /sso/callback": "anyone",
+  // web/routes/keys.tsx, quick-start.tsx (revoking a key someone else made needs keys:any)
+  "GET /keys": "read",
+  "POST /keys": "keys:own",
+  "GET /keys/:id/revoke": "read",
+  "POST /keys/:id/revoke": "keys:any",
+  "GET /quickstart": "read",
 };
 
 /** The routes an app registered handlers for (wildcard paths are middleware). */
@@ -279,7 +285,66 @@ describe("dashboard routes against the role table", () => {
         return { page, happened: handled || !(await tenantOpen(org.tenantId)) };
       },
     },
+    "GET /keys": {
+      allowedStatus: 200,
+      async run(who) {
+        const page = await who.b.get("/keys");
+        return { page, happened: page.html.includes("<h1>Proxy keys</h1>") };
+      },
+    },
+    "POST /keys": {
+      allowedStatus: 200,
+      async run(who) {
+        const name = unique("key-");
+        await who.b.get("/keys");
+        const page = await who.b.post("/keys", { name });
+        const made = await count(
+          "SELECT COUNT(*) AS n FROM api_keys WHERE tenant_id = ? AND name = ?",
+          org.tenantId,
+          name,
+        );
+        return { page, happened: made === 1 };
+      },
+    },
+    "GET /keys/:id/revoke": {
+      allowedStatus: 200,
+      async run(who) {
+        const id = await ownersKey();
+        const page = await who.b.get(`/keys/${id}/revoke`);
+        return { page, happened: page.html.includes("Revoke the key") };
+      },
+    },
+    "POST /keys/:id/revoke": {
+      allowedStatus: 303,
+      async run(who) {
+        const id = await ownersKey();
+        await who.b.get("/keys");
+        const page = await who.b.post(`/keys/${id}/revoke`);
+        const revoked = await count(
+          "SELECT COUNT(*) AS n FROM api_keys WHERE tenant_id = ? AND id = ? AND revoked_at IS NOT NULL",
+          org.tenantId,
+          id,
+        );
+        return { page, happened: revoked === 1 };
+      },
+    },
+    "GET /quickstart": {
+      allowedStatus: 200,
+      async run(who) {
+        const page = await who.b.get("/quickstart");
+        return { page, happened: page.html.includes("<h1>Quick start</h1>") };
+      },
+    },
   };
+
+  /** A key the owner made (so only keys:any may revoke it). */
+  async function ownersKey(): Promise<string> {
+    await org.owner.b.get("/keys");
+    const page = await org.owner.b.post("/keys", { name: unique("owners-key-") });
+    const id = /olk_[a-z2-7]{12}_([a-z2-7]{12})_/.exec(page.html)?.[1];
+    if (!id) throw new Error(`owner's key: ${page.status}`);
+    return id;
+  }
 
   it("lists every dashboard route the app registers, and probes every route that needs a role", () => {
     expect(registered(web, ["GET", "POST", "PUT", "PATCH", "DELETE"])).toEqual(Object.keys(DASHBOARD).sort());

@@ -468,7 +468,7 @@ describe("no prompt, key or credential is stored or logged", () => {
     }
   }, 60_000);
 
-  it("the account paths: sign-up, sign-in, TOTP, recovery codes, links, admin tokens, SSO settings", async () => {
+  it("the dashboard's paths: sign-up, sign-in, TOTP, recovery codes, links, admin tokens, proxy keys, SSO settings", async () => {
     const secret = (label: string, value: string) => {
       expect({ label, found: value !== "missing" }).toEqual({ label, found: true });
       needles.push({ name: label, value });
@@ -503,6 +503,9 @@ describe("no prompt, key or credential is stored or logged", () => {
     secret("invitation link", /\/invite\/([a-z2-7.]+)/.exec(invited.html)?.[1] ?? "missing");
     const token = await b.post("/org/settings/tokens", { name: "ci", role: "viewer" });
     secret("UI admin token", /(ola_[a-z2-7_]+)/.exec(token.html)?.[1] ?? "missing");
+    await b.get("/keys");
+    const made = await b.post("/keys", { name: "from the dashboard", dimensions: "team=web" });
+    secret("dashboard proxy key", /(olk_[a-z2-7_]+)/.exec(made.html)?.[1] ?? "missing");
     const sso = await b.post("/org/settings/sso", {
       issuer: env.OIDC_TEST_ISSUER,
       client_id: env.OIDC_TEST_CLIENT_ID,

@@ -163,7 +163,11 @@ keyPages.post("/keys/:id/revoke", async (c) => {
     actor: { kind: "user", id: a.user.id },
   });
   if (revoked instanceof AppError) {
-    return page(c, { errors: { form: revoked.message } }, revoked.status === 403 ? 403 : 404);
+    if (revoked.status === 403) {
+      const form = `Your role (${org.role}) may not do this: members may revoke only the keys they created.`;
+      return page(c, { errors: { form } }, 403);
+    }
+    return page(c, { errors: { form: revoked.message } }, 404);
   }
   return c.redirect("/keys", 303);
 });
