@@ -6,7 +6,7 @@ import { AppError } from "../../shared/errors.ts";
 import { tenantDb } from "../../shared/tenant-db.ts";
 import { windowRange } from "../../shared/windows.ts";
 import { ledgerFor } from "../../workers/api/auth.ts";
-import { createProxyKey, proxyKeyProblem, revokeProxyKey } from "../../workers/api/keys.ts";
+import { createProxyKey, proxyKeyProblem, revokeProxyKey, type KeyRow } from "../../workers/api/keys.ts";
 import { actorRef } from "../../shared/audit.ts";
 import { can } from "../../workers/auth/roles.ts";
 import {
@@ -26,14 +26,7 @@ keyPages.use("/keys/*", requireAccount, requireCsrf, requirePermission("read"));
 keyPages.post("/keys", requirePermission("keys:own"));
 keyPages.post("/keys/*", requirePermission("keys:own"));
 
-type KeyListRow = {
-  id: string;
-  name: string;
-  prefix: string;
-  dimensions: string;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
+type KeyListRow = KeyRow & {
   created_by: string | null;
   last_hour: number | null;
   spent: number | null;

@@ -21,7 +21,8 @@ const CreateKey = z.strictObject({
   expires_at: z.union([z.string(), z.number().int().positive()]).optional(),
 });
 
-type KeyRow = {
+/** An api_keys row as listed (D1 mirror of the ledger's keys). */
+export type KeyRow = {
   id: string;
   name: string;
   prefix: string;
