@@ -43,7 +43,7 @@ export async function admitCall(
     const result = await ledger.admit(request);
     if (result.ok && call) {
       rememberAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, result, request.now);
-    } else if (!result.ok) forgetKey(tenantId, request.keyId);
+    } else if (!result.ok) forgetKey(tenantId, request.keyId, request.now);
     // A tenant in lease mode whose isolate has no usable lease: ask for one now, not after the call.
     if (result.ok && result.leaseMode) renewWhenDue(ctx, env, ledger, tenantId);
     return result;

@@ -11,9 +11,13 @@ export const FAIL_OPEN_TTL_MS = 5 * 60_000;
 export const ADMISSION_HEADER = "x-outlay-admission";
 const MAX_ENTRIES = 10_000;
 
-type Entry = { keyHash: string; until: number; admitted: Admitted };
+type Entry = { keyHash: string; at: number; until: number; admitted: Admitted };
 
 const remembered = new Map<string, Entry>();
+/** When the ledger last refused a key (tenant + key id): admissions remembered before it no longer count. */
+const refused = new Map<string, number>();
+
+const keyRef = (tenantId: string, keyId: string) => `${tenantId}\u0000${keyId}`;
 
 const entryKey = (tenantId: string, keyId: string, provider: string, model: string) =>
   `${tenantId}\u0000${keyId}\u0000${provider}\u0000${model}`;
@@ -35,14 +39,15 @@ export function rememberAdmission(
   }
   if (remembered.size >= MAX_ENTRIES) remembered.clear();
   const unheld: Admitted = { ...admitted, heldNano: 0n, held: false, budgets: [], credit: null };
-  remembered.set(key, { keyHash, until: now + FAIL_OPEN_TTL_MS, admitted: unheld });
+  remembered.set(key, { keyHash, at: now, until: now + FAIL_OPEN_TTL_MS, admitted: unheld });
 }
 
 /** The ledger refused this key (revoked, expired, over a budget, against a policy): nothing
  * remembered for it may stand in for the ledger any more, on any provider or model. */
-export function forgetKey(tenantId: string, keyId: string): void {
-  const prefix = `${tenantId}\u0000${keyId}\u0000`;
-  for (const key of remembered.keys()) if (key.startsWith(prefix)) remembered.delete(key);
+export function forgetKey(tenantId: string, keyId: string, now: number): void {
+  // O(1) per refusal (a refused flood must not scan the map): the mark outranks older entries.
+  if (refused.size >= MAX_ENTRIES) refused.clear();
+  refused.set(keyRef(tenantId, keyId), now);
 }
 
 /** The admission to use when the ledger cannot answer, or null to refuse. */
@@ -56,5 +61,7 @@ export function failOpenAdmission(
 ): Admitted | null {
   const entry = remembered.get(entryKey(tenantId, keyId, provider, model));
   if (!entry || entry.until <= now || entry.keyHash !== keyHash) return null;
+  const refusedAt = refused.get(keyRef(tenantId, keyId));
+  if (refusedAt !== undefined && refusedAt >= entry.at) return null;
   return entry.admitted;
 }
