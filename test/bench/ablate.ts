@@ -19,7 +19,7 @@ import {
 import { requestBody } from "./config.ts";
 import { settle, treeCpuMs } from "./cpu.ts";
 import { applicable, NO_USAGE, type Patch, patchedCopy } from "./patch.ts";
-import { argFlag, killAllSync, stop, stopAll } from "./procs.ts";
+import { argFlag, runScript, stop, stopAll } from "./procs.ts";
 import { measureSequential } from "./sequential.ts";
 import { runWrk, writeScript } from "./wrk.ts";
 
@@ -272,10 +272,4 @@ async function main(): Promise<void> {
   }
 }
 
-process.once("SIGINT", () => void stopAll().finally(() => process.exit(130)));
-process.on("exit", killAllSync);
-main().catch(async (error: unknown) => {
-  console.error("[ablate] failed:", error instanceof Error ? error.message : error);
-  await stopAll();
-  process.exitCode = 1;
-});
+runScript("ablate", main);

@@ -16,7 +16,7 @@ import { provisionTenant, type TenantRules } from "./ledger-setup.ts";
 import { applicable, NO_USAGE, type Patch, patchedCopy } from "./patch.ts";
 import { sourceRevision } from "./machine.ts";
 import { log, throughputWithCpu } from "./points.ts";
-import { argFlag, killAllSync, sleep, stop, stopAll } from "./procs.ts";
+import { argFlag, runScript, sleep, stop, stopAll } from "./procs.ts";
 import { measureSequential } from "./sequential.ts";
 import { writeScript } from "./wrk.ts";
 
@@ -127,15 +127,4 @@ async function main(): Promise<void> {
   }
 }
 
-for (const [signal, code] of [
-  ["SIGINT", 130],
-  ["SIGTERM", 143],
-] as const) {
-  process.once(signal, () => void stopAll().finally(() => process.exit(code)));
-}
-process.on("exit", killAllSync);
-main().catch(async (error: unknown) => {
-  console.error("[ledger-ablate] failed:", error instanceof Error ? error.message : error);
-  await stopAll();
-  process.exitCode = 1;
-});
+runScript("ledger-ablate", main);

@@ -14,7 +14,7 @@ import { leaseShare, VARIANT_IDS, type VariantId } from "./ledger-results.ts";
 import { provisionTenant } from "./ledger-setup.ts";
 import { sourceRevision } from "./machine.ts";
 import { log } from "./points.ts";
-import { argFlag, freePort, killAllSync, sleep, stopAll } from "./procs.ts";
+import { argFlag, freePort, runScript, sleep, stopAll } from "./procs.ts";
 import { runWrk, writeScript } from "./wrk.ts";
 
 type CallFrame = { functionName: string; url: string; lineNumber: number };
@@ -176,15 +176,4 @@ async function main(): Promise<void> {
   }
 }
 
-for (const [signal, code] of [
-  ["SIGINT", 130],
-  ["SIGTERM", 143],
-] as const) {
-  process.once(signal, () => void stopAll().finally(() => process.exit(code)));
-}
-process.on("exit", killAllSync);
-main().catch(async (error: unknown) => {
-  console.error("[ledger-profile] failed:", error instanceof Error ? error.message : error);
-  await stopAll();
-  process.exitCode = 1;
-});
+runScript("ledger-profile", main);

@@ -166,3 +166,20 @@ export function runToEnd(
     });
   });
 }
+
+/** Runs a benchmark script's `main`: Ctrl+C or SIGTERM stops every tracked process first, exit
+ * kills what is left, and a failure is reported under `name` with exit code 1. */
+export function runScript(name: string, main: () => Promise<void>): void {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
+    process.once(signal, () => void stopAll().finally(() => process.exit(code)));
+  }
+  process.on("exit", killAllSync);
+  main().catch(async (error: unknown) => {
+    console.error(`[${name}] failed:`, error instanceof Error ? error.message : error);
+    await stopAll();
+    process.exitCode = 1;
+  });
+}
