@@ -186,8 +186,17 @@ async function main(): Promise<void> {
     console.error(`wrangler dev exited (${code ?? "signal"})`);
     void upstream.close().then(() => process.exit(code ?? 1));
   });
-  await waitForHealth(BASE, worker);
-  const trial = await seed(secrets.OPERATOR_TOKEN ?? "", upstream.url);
+  let trial: Trial;
+  try {
+    await waitForHealth(BASE, worker);
+    trial = await seed(secrets.OPERATOR_TOKEN ?? "", upstream.url);
+  } catch (error) {
+    // Leave nothing running behind a failed start (wrangler dev would hold the port).
+    worker.removeAllListeners("exit");
+    worker.kill("SIGTERM");
+    await upstream.close();
+    throw error;
+  }
   mkdirSync(join(ROOT, ".outlay"), { recursive: true });
   writeFileSync(TRIAL_FILE, `${JSON.stringify(trial, null, 2)}\n`, { mode: 0o600 });
   explain(trial);
