@@ -1,39 +1,67 @@
 // How numbers and times read on the dashboard: money from exact nano-USD (never through a float:
-// Intl formats the decimal string), times in the organisation's time zone.
+// Intl formats the decimal string), in the organisation's locale; times in its time zone.
+import type { Context } from "hono";
+import { DEFAULT_LOCALE } from "../shared/locale.ts";
 import { formatUsd } from "../shared/money.ts";
+import { ledgerFor } from "../workers/api/auth.ts";
+import { signedInOrg, type WebEnv } from "../workers/auth/web-auth.ts";
 
-const LOCALE = "en-US";
+/** Formats for one organisation: its locale and time zone, fixed once per request. */
+export type Format = {
+  locale: string;
+  timeZone: string;
+  /** $1,234.56 for large amounts; small ones keep up to 6 decimals so a cent fraction shows. */
+  usd(nano: bigint): string;
+  /** A count: 1,234,567 */
+  count(n: number): string;
+  dateTime(ms: number): string;
+  date(ms: number): string;
+  /** "Nov 23, 15:00": the start of an hour (usage is rolled up by the hour). */
+  hour(ms: number): string;
+};
 
-/** $1,234.56 for large amounts; small ones keep up to 6 decimals so a cent fraction is visible. */
-export function usd(nano: bigint): string {
-  const decimal = formatUsd(nano);
-  const small = nano !== 0n && (nano < 0n ? -nano : nano) < 10_000_000n;
-  const format = new Intl.NumberFormat(LOCALE, {
-    style: "currency",
-    currency: "USD",
-    minimumFractionDigits: 2,
-    maximumFractionDigits: small ? 6 : 2,
-  });
-  // Intl.NumberFormat formats a decimal string exactly (ECMA-402 "string as exact decimal").
-  return format.format(decimal as Intl.StringNumericLiteral);
-}
-
-export function dateTime(ms: number, timeZone: string): string {
-  return new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short", timeZone }).format(ms);
-}
-
-export function date(ms: number, timeZone: string): string {
-  return new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeZone }).format(ms);
-}
-
-/** "Nov 23, 15:00": the start of an hour (usage is rolled up by the hour). */
-export function hour(ms: number, timeZone: string): string {
-  return new Intl.DateTimeFormat(LOCALE, {
+export function formatFor(locale: string, timeZone: string): Format {
+  const money = (fraction: number) =>
+    new Intl.NumberFormat(locale, {
+      style: "currency",
+      currency: "USD",
+      minimumFractionDigits: 2,
+      maximumFractionDigits: fraction,
+    });
+  const large = money(2);
+  const small = money(6);
+  const counts = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
+  const dateTimes = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone });
+  const dates = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeZone });
+  const hours = new Intl.DateTimeFormat(locale, {
     month: "short",
     day: "numeric",
     hour: "2-digit",
     minute: "2-digit",
     hourCycle: "h23",
     timeZone,
-  }).format(ms);
+  });
+  return {
+    locale,
+    timeZone,
+    usd(nano) {
+      const isSmall = nano !== 0n && (nano < 0n ? -nano : nano) < 10_000_000n;
+      // Intl.NumberFormat formats a decimal string exactly (ECMA-402 "string as exact decimal").
+      return (isSmall ? small : large).format(formatUsd(nano) as Intl.StringNumericLiteral);
+    },
+    count: (n) => counts.format(n),
+    dateTime: (ms) => dateTimes.format(ms),
+    date: (ms) => dates.format(ms),
+    hour: (ms) => hours.format(ms),
+  };
 }
+
+/** The signed-in organisation's formats (its settings live in its ledger). */
+export async function orgFormat(c: Context<WebEnv>): Promise<Format> {
+  const { org } = signedInOrg(c);
+  const settings = await ledgerFor(c.env, org.tenantId).getSettings();
+  return formatFor(settings.locale, settings.timeZone);
+}
+
+/** en-US in UTC: for pages outside an organisation. */
+export const plainFormat = formatFor(DEFAULT_LOCALE, "UTC");

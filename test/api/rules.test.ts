@@ -634,6 +634,7 @@ describe("settings: time zone", () => {
     expect(await json(await t.api("/settings"))).toEqual({
       allow_passthrough_keys: false,
       time_zone: "UTC",
+      locale: "en-US",
       admission_mode: "strict",
     });
     const res = await t.api("/settings", { method: "PATCH", json: { time_zone: "Europe/Berlin" } });
@@ -641,6 +642,7 @@ describe("settings: time zone", () => {
     expect(await json(res)).toEqual({
       allow_passthrough_keys: false,
       time_zone: "Europe/Berlin",
+      locale: "en-US",
       admission_mode: "strict",
     });
     // A PATCH changes only what it names.
@@ -648,6 +650,7 @@ describe("settings: time zone", () => {
     expect(await json(await t.api("/settings"))).toEqual({
       allow_passthrough_keys: true,
       time_zone: "Europe/Berlin",
+      locale: "en-US",
       admission_mode: "strict",
     });
 

@@ -8,10 +8,16 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { keyHash } from "../../shared/crypto.ts";
+import { ledgerFor } from "../../workers/api/auth.ts";
 import { api as apiRoutes } from "../../workers/api/index.ts";
 import { web } from "../../workers/auth/index.ts";
 import { can, ROLES, type Permission, type Role } from "../../workers/auth/roles.ts";
-import type { Page } from "./browser.ts";
+import { activityArea } from "../web/activity.probes.ts";
+import { overviewArea } from "../web/overview.probes.ts";
+import { providersArea } from "../web/providers.probes.ts";
+import { rulesArea } from "../web/rules.probes.ts";
+import { usageArea } from "../web/usage.probes.ts";
+import type { Need, Probe, ProbeContext } from "./role-table.ts";
 import {
   acceptAsNew,
   addMember,
@@ -27,12 +33,10 @@ import {
   type Person,
 } from "./orgs.ts";
 
-/** Who may use a dashboard route: anyone, any signed-in person, or a role permission. */
-type Need = Permission | "signed-in" | "anyone";
-
 /** Every dashboard route, as registered in workers/auth/index.ts and routes/*.tsx. */
+const AREAS = [overviewArea, usageArea, rulesArea, providersArea, activityArea];
+
 const DASHBOARD: Record<string, Need> = {
-  "GET /": "signed-in",
   "POST /org/switch": "signed-in",
   // routes/sign-in.tsx
   "GET /signup": "anyone",
@@ -63,6 +67,7 @@ const DASHBOARD: Record<string, Need> = {
   "POST /org/members/:id/reset-link": "members:manage",
   // routes/org-settings.tsx
   "GET /org/settings": "read",
+  "POST /org/settings/region": "config:write",
   "POST /org/settings/mfa": "security:manage",
   "POST /org/settings/sso": "security:manage",
   "POST /org/settings/sso/remove": "security:manage",
@@ -85,6 +90,7 @@ const DASHBOARD: Record<string, Need> = {
   "GET /keys/:id/revoke": "read",
   "POST /keys/:id/revoke": "keys:any",
   "GET /quickstart": "read",
+  ...Object.assign({}, ...AREAS.map((area) => area.routes)),
 };
 
 /** The routes an app registered handlers for (wildcard paths are middleware). */
@@ -120,9 +126,6 @@ describe("dashboard routes against the role table", () => {
     as.viewer = await addMember(org, "viewer");
   }, 60_000);
 
-  /** One organisation route, sent as someone: the response, and whether its effect happened. */
-  type Probe = { allowedStatus: number; run(who: Person, role: Role): Promise<{ page: Page; happened: boolean }> };
-
   const target = () => addMember(org, "viewer");
 
   async function ssoClientId(): Promise<string | null> {
@@ -141,7 +144,16 @@ describe("dashboard routes against the role table", () => {
     };
   }
 
+  const context: ProbeContext = {
+    get org() {
+      return org;
+    },
+    unique,
+    ownersKey: () => ownersKey(),
+  };
+
   const PROBES: Record<string, Probe> = {
+    ...Object.assign({}, ...AREAS.map((area) => area.probes(context))),
     "GET /org/members": {
       allowedStatus: 200,
       async run(who) {
@@ -214,6 +226,23 @@ describe("dashboard routes against the role table", () => {
         const page = await who.b.post(`/org/members/${t.userId}/reset-link`);
         const links = await count("SELECT COUNT(*) AS n FROM password_resets WHERE user_id = ?", t.userId);
         return { page, happened: links === 1 && secrets(page.html).some((s) => s.includes("/reset/")) };
+      },
+    },
+    "POST /org/settings/region": {
+      allowedStatus: 200,
+      async run(who) {
+        // Each allowed role sets a zone of its own, so "happened" is this probe's doing.
+        const zones: Record<Role, string> = {
+          owner: "Europe/Berlin",
+          admin: "Asia/Tokyo",
+          member: "America/Chicago",
+          viewer: "Australia/Sydney",
+        };
+        const zone = zones[((await roleIn(org.tenantId, who.userId)) ?? "viewer") as Role];
+        await who.b.get("/org/settings");
+        const page = await who.b.post("/org/settings/region", { time_zone: zone, locale: "en-GB" });
+        const settings = await ledgerFor(env, org.tenantId).getSettings();
+        return { page, happened: settings.timeZone === zone };
       },
     },
     "POST /org/settings/mfa": {

@@ -15,12 +15,25 @@ declare module "hono" {
 }
 
 const NAV = [
+  { href: "/", label: "Overview" },
+  { href: "/usage", label: "Usage" },
   { href: "/keys", label: "Keys" },
+  { href: "/budgets", label: "Budgets" },
+  { href: "/policies", label: "Policies" },
+  { href: "/providers", label: "Providers" },
+  { href: "/activity", label: "Activity" },
   { href: "/quickstart", label: "Quick start" },
-  { href: "/account", label: "Account" },
   { href: "/org/members", label: "Members" },
   { href: "/org/settings", label: "Organisation" },
+  { href: "/account", label: "Account" },
 ] as const;
+
+/** The navigation entry a path belongs to ("/" only for itself; /rate-limits under Policies). */
+function current(href: string, path: string): boolean {
+  if (href === "/") return path === "/";
+  if (href === "/policies" && path.startsWith("/rate-limits")) return true;
+  return path === href || path.startsWith(`${href}/`);
+}
 
 function TopBar({ account, path }: { account: Account; path: string }) {
   const full = account.session.stage === "full";
@@ -32,7 +45,7 @@ function TopBar({ account, path }: { account: Account; path: string }) {
       {full && (
         <nav aria-label="Main">
           {NAV.map((item) => (
-            <a href={item.href} aria-current={path.startsWith(item.href) ? "page" : undefined}>
+            <a href={item.href} aria-current={current(item.href, path) ? "page" : undefined}>
               {item.label}
             </a>
           ))}

@@ -5,7 +5,6 @@ import { Hono, type Context } from "hono";
 import { AppError } from "../../shared/errors.ts";
 import { tenantDb } from "../../shared/tenant-db.ts";
 import { windowRange } from "../../shared/windows.ts";
-import { ledgerFor } from "../../workers/api/auth.ts";
 import { createProxyKey, proxyKeyProblem, revokeProxyKey, type KeyRow } from "../../workers/api/keys.ts";
 import { actorRef } from "../../shared/audit.ts";
 import { can } from "../../workers/auth/roles.ts";
@@ -17,7 +16,7 @@ import {
   signedInOrg,
   type WebEnv,
 } from "../../workers/auth/web-auth.ts";
-import { date, dateTime, hour, usd } from "../format.ts";
+import { orgFormat } from "../format.ts";
 import { KeysPage, RevokeKeyPage, type CreatedKey, type KeysView } from "../pages/keys.tsx";
 
 export const keyPages = new Hono<WebEnv>();
@@ -34,9 +33,9 @@ type KeyListRow = KeyRow & {
 
 async function keysView(c: Context<WebEnv>): Promise<KeysView> {
   const { a, org } = signedInOrg(c);
-  const { timeZone } = await ledgerFor(c.env, org.tenantId).getSettings();
+  const f = await orgFormat(c);
   const now = Date.now();
-  const month = windowRange({ kind: "monthly" }, timeZone, now);
+  const month = windowRange({ kind: "monthly" }, f.timeZone, now);
   // Last use and this month's spend come from the hourly rollups' total rows (dim_name = '').
   const rows = await tenantDb(c.env.DB, org.tenantId).all<KeyListRow>(
     `SELECT k.id, k.name, k.prefix, k.dimensions, k.created_at, k.expires_at, k.revoked_at, k.created_by,
@@ -51,18 +50,18 @@ async function keysView(c: Context<WebEnv>): Promise<KeysView> {
   return {
     csrf: a.csrf,
     mayCreate: can(org.role, "keys:own"),
-    month: new Intl.DateTimeFormat("en-US", { month: "long", timeZone }).format(now),
+    month: new Intl.DateTimeFormat(f.locale, { month: "long", timeZone: f.timeZone }).format(now),
     keys: rows.map((r) => ({
       id: r.id,
       name: r.name,
       prefix: r.prefix,
       dimensions: JSON.parse(r.dimensions) as Record<string, string>,
-      createdAt: date(r.created_at, timeZone),
-      expiresAt: r.expires_at === null ? null : dateTime(r.expires_at, timeZone),
+      createdAt: f.date(r.created_at),
+      expiresAt: r.expires_at === null ? null : f.dateTime(r.expires_at),
       revoked: r.revoked_at !== null,
       expired: r.expires_at !== null && r.expires_at <= now,
-      lastUsed: r.last_hour === null ? null : hour(r.last_hour, timeZone),
-      spentThisMonth: usd(BigInt(r.spent ?? 0)),
+      lastUsed: r.last_hour === null ? null : f.hour(r.last_hour),
+      spentThisMonth: f.usd(BigInt(r.spent ?? 0)),
       mayRevoke: can(org.role, "keys:any") || (can(org.role, "keys:own") && r.created_by === me),
     })),
   };

@@ -95,19 +95,23 @@ providers.put("/:provider", async (c) => {
   }
   const tenantId = c.get("tenantId");
   const sealed = await seal(dataKeyring(c.env.DATA_KEYS), parsed.data.api_key, `${tenantId}/${name}`);
-  const record = await ledgerFor(c.env, tenantId).setProvider(tenantId, {
-    name,
-    format: known?.format ?? "openai",
-    baseUrl: baseUrl ? baseUrl.replace(/\/+$/, "") : null,
-    sealedCredential: sealed,
-    keyHint: keyHint(parsed.data.api_key),
-  });
+  const record = await ledgerFor(c.env, tenantId).setProvider(
+    tenantId,
+    {
+      name,
+      format: known?.format ?? "openai",
+      baseUrl: baseUrl ? baseUrl.replace(/\/+$/, "") : null,
+      sealedCredential: sealed,
+      keyHint: keyHint(parsed.data.api_key),
+    },
+    c.get("actor"),
+  );
   return c.json(providerView(record));
 });
 
 providers.delete("/:provider", async (c) => {
   const tenantId = c.get("tenantId");
-  const removed = await ledgerFor(c.env, tenantId).deleteProvider(tenantId, c.req.param("provider"));
+  const removed = await ledgerFor(c.env, tenantId).deleteProvider(tenantId, c.req.param("provider"), c.get("actor"));
   if (!removed) return apiError(c, new AppError("not_found", "No credential is stored for that provider."));
   return c.body(null, 204);
 });

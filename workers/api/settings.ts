@@ -1,4 +1,4 @@
-// Tenant settings (GET/PATCH /api/v1/settings: pass-through keys, the budgets' time zone) and negotiated price overrides
+// Tenant settings (GET/PATCH /api/v1/settings: pass-through keys, the budgets' time zone, the dashboard's locale) and negotiated price overrides
 // (GET/PUT/DELETE /api/v1/prices/overrides). Both live in the tenant's ledger, which the
 // gateway reads on admission, so a change applies to the very next call.
 import { Hono } from "hono";
@@ -6,6 +6,7 @@ import { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { parseDecimal } from "../../shared/money.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
+import { isLocale } from "../../shared/locale.ts";
 import { isTimeZone } from "../../shared/windows.ts";
 import type { TenantSettings } from "../ledger/types.ts";
 import { ledgerFor, type ApiEnv } from "./auth.ts";
@@ -18,12 +19,14 @@ const Settings = z.strictObject({
     .max(64)
     .refine(isTimeZone, "must be an IANA time zone name such as Europe/Berlin or UTC")
     .optional(),
+  locale: z.string().max(35).refine(isLocale, "must be a locale such as en-US, en-GB or de-DE").optional(),
   admission_mode: z.enum(["strict", "lease"]).optional(),
 });
 
 const settingsView = (s: TenantSettings) => ({
   allow_passthrough_keys: s.allowPassthroughKeys,
   time_zone: s.timeZone,
+  locale: s.locale,
   admission_mode: s.admissionMode,
 });
 
@@ -52,6 +55,7 @@ settings.patch("/settings", async (c) => {
   if (parsed.data.allow_passthrough_keys !== undefined)
     change.allowPassthroughKeys = parsed.data.allow_passthrough_keys;
   if (parsed.data.time_zone !== undefined) change.timeZone = parsed.data.time_zone;
+  if (parsed.data.locale !== undefined) change.locale = parsed.data.locale;
   if (parsed.data.admission_mode !== undefined) change.admissionMode = parsed.data.admission_mode;
   return c.json(settingsView(await ledgerFor(c.env, tenantId).setSettings(tenantId, change, c.get("actor"))));
 });

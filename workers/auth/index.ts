@@ -7,8 +7,13 @@ import { HTTPException } from "hono/http-exception";
 import { createMiddleware } from "hono/factory";
 import { secureHeaders } from "hono/secure-headers";
 import { pageLayout } from "../../web/layouts/page.tsx";
+import { activityPages } from "../../web/routes/activity.tsx";
 import { keyPages } from "../../web/routes/keys.tsx";
+import { overviewPages } from "../../web/routes/overview.tsx";
+import { providersPages } from "../../web/routes/providers.tsx";
 import { quickStart } from "../../web/routes/quick-start.tsx";
+import { rulesPages } from "../../web/routes/rules.tsx";
+import { usagePages } from "../../web/routes/usage.tsx";
 import { account } from "./routes/account.tsx";
 import { links } from "./routes/links.tsx";
 import { members } from "./routes/members.tsx";
@@ -32,6 +37,12 @@ export const PAGE_PATHS = [
   "/reset/*",
   "/sso/*",
   "/keys/*",
+  "/usage/*",
+  "/budgets/*",
+  "/policies/*",
+  "/rate-limits/*",
+  "/providers/*",
+  "/activity/*",
   "/quickstart",
 ];
 
@@ -62,8 +73,6 @@ const pageMiddleware = [
 ] as const;
 for (const path of PAGE_PATHS) web.use(path, ...pageMiddleware);
 
-web.get("/", requireAccount, (c) => c.redirect("/account", 303));
-
 web.post("/org/switch", requireAccount, requireCsrf, async (c) => {
   const a = c.get("account");
   const tenantId = await formField(c, "tenant_id");
@@ -79,7 +88,12 @@ web.route("/", members);
 web.route("/", orgSettings);
 web.route("/", links);
 web.route("/", sso);
+web.route("/", overviewPages);
+web.route("/", usagePages);
 web.route("/", keyPages);
+web.route("/", rulesPages);
+web.route("/", providersPages);
+web.route("/", activityPages);
 web.route("/", quickStart);
 
 /** A page that fails answers a plain page: never a page without its session checks, never details. */

@@ -2,6 +2,7 @@
 // as rows of its SQLite storage with in-memory copies of what `admit` reads. The ledger is the
 // single writer, so each write drops the copy it changed and the next read loads it again.
 // Mirroring to D1 and audit events are the ledger's business (tenant-ledger.ts), not this one's.
+import { DEFAULT_LOCALE, isLocale } from "../../shared/locale.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
 import { isTimeZone } from "../../shared/windows.ts";
 import type { WireFormat } from "../gateway/providers/types.ts";
@@ -42,7 +43,12 @@ type OverrideRow = {
   output: string;
 };
 
-const DEFAULT_SETTINGS: TenantSettings = { allowPassthroughKeys: false, timeZone: "UTC", admissionMode: "strict" };
+const DEFAULT_SETTINGS: TenantSettings = {
+  allowPassthroughKeys: false,
+  timeZone: "UTC",
+  locale: DEFAULT_LOCALE,
+  admissionMode: "strict",
+};
 /** A lease carries at most this many keys; calls with other keys are admitted by the ledger. */
 export const LEASED_KEYS_MAX = 10_000;
 
@@ -245,6 +251,7 @@ export class Catalog {
       this.#settings = {
         allowPassthroughKeys: stored.allowPassthroughKeys === true,
         timeZone: stored.timeZone && isTimeZone(stored.timeZone) ? stored.timeZone : DEFAULT_SETTINGS.timeZone,
+        locale: stored.locale && isLocale(stored.locale) ? stored.locale : DEFAULT_SETTINGS.locale,
         admissionMode: stored.admissionMode === "lease" ? "lease" : "strict",
       };
     }

@@ -267,8 +267,14 @@ export class TenantLedger extends DurableObject<Env> {
 
   // ---- providers --------------------------------------------------------------------------
 
-  async setProvider(tenantId: string, update: ProviderUpdate, now = Date.now()): Promise<ProviderRecord> {
+  async setProvider(
+    tenantId: string,
+    update: ProviderUpdate,
+    actor: AuditActor = SYSTEM,
+    now = Date.now(),
+  ): Promise<ProviderRecord> {
     this.#bindTenant(tenantId);
+    const replaced = this.#catalog.listProviders().some((p) => p.name === update.name);
     const record = this.ctx.storage.transactionSync(() => {
       this.#outbox.mirror(
         `INSERT INTO provider_credentials (tenant_id, provider, kind, base_url, key_hint, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -276,17 +282,27 @@ export class TenantLedger extends DurableObject<Env> {
            key_hint = excluded.key_hint, updated_at = excluded.updated_at`,
         [update.name, update.format, update.baseUrl, update.keyHint, now],
       );
+      // Metadata only: the name, format, base URL and the key's hint, never the credential.
+      this.#outbox.audit({
+        at: now,
+        type: "provider.set",
+        actor,
+        requestId: null,
+        subject: update.name,
+        data: { format: update.format, baseUrl: update.baseUrl, keyHint: update.keyHint, replaced },
+      });
       return this.#catalog.upsertProvider(update, now);
     });
     await this.#send();
     return record;
   }
 
-  async deleteProvider(tenantId: string, name: string): Promise<boolean> {
+  async deleteProvider(tenantId: string, name: string, actor: AuditActor = SYSTEM, now = Date.now()): Promise<boolean> {
     this.#bindTenant(tenantId);
     const removed = this.ctx.storage.transactionSync(() => {
       if (!this.#catalog.deleteProvider(name)) return false;
       this.#outbox.mirror("DELETE FROM provider_credentials WHERE tenant_id = ?1 AND provider = ?2", [name]);
+      this.#outbox.audit({ at: now, type: "provider.deleted", actor, requestId: null, subject: name, data: {} });
       return true;
     });
     if (removed) await this.#send();

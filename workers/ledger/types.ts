@@ -26,6 +26,8 @@ export type TenantSettings = {
   allowPassthroughKeys: boolean;
   /** IANA zone of the tenant's calendar budget windows (daily, weekly, monthly). */
   timeZone: string;
+  /** BCP 47 locale the dashboard formats money, numbers and dates in */
+  locale: string;
   /** "strict": one ledger call per request; "lease": gateway isolates admit from leased slices */
   admissionMode: "strict" | "lease";
 };

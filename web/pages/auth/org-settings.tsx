@@ -1,4 +1,4 @@
-// /org/settings: the MFA requirement, single sign-on, admin API tokens, closing the organisation.
+// /org/settings: time zone and locale, the MFA requirement, single sign-on, admin API tokens, closing the organisation.
 import type { AdminTokenRow } from "../../../workers/auth/admin-tokens.ts";
 import type { Role } from "../../../workers/auth/roles.ts";
 import { CsrfField, Field, Notice, PostButton, RoleSelect } from "../../components/form.tsx";
@@ -12,13 +12,22 @@ export type OrgSettingsView = {
   canSecurity: boolean;
   canTokens: boolean;
   canClose: boolean;
+  canConfig: boolean;
+  timeZone: string;
+  locale: string;
   assignable: Role[];
   callbackUrl: string;
   sso: { issuer: string; clientId: string; defaultRole: Role } | null;
   tokens: AdminTokenRow[];
 };
 
-export type SettingsMessages = { error?: string; notice?: string; token?: { name: string; value: string } };
+export type SettingsMessages = {
+  error?: string;
+  notice?: string;
+  token?: { name: string; value: string };
+  /** the region form's own errors and what was typed, shown beside its fields */
+  region?: { errors: Record<string, string>; values: Record<string, string> };
+};
 
 function day(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
@@ -38,6 +47,38 @@ export function OrgSettingsPage(p: { view: OrgSettingsView } & SettingsMessages)
           <p class="secret">{p.token.value}</p>
         </Notice>
       )}
+
+      <section class="card" aria-labelledby="region-h">
+        <h2 id="region-h">Time zone and locale</h2>
+        <p class="hint">
+          Daily, weekly and monthly budgets follow the time zone; the dashboard writes dates in it and money in the
+          locale.
+        </p>
+        {v.canConfig ? (
+          <form class="stack" method="post" action="/org/settings/region">
+            <CsrfField token={v.csrf} />
+            <Field
+              name="time_zone"
+              label="Time zone"
+              hint="An IANA name such as Europe/Berlin, America/New_York or UTC."
+              value={p.region?.values.time_zone ?? v.timeZone}
+              error={p.region?.errors.time_zone}
+            />
+            <Field
+              name="locale"
+              label="Locale"
+              hint="Such as en-US, en-GB, de-DE or ja-JP."
+              value={p.region?.values.locale ?? v.locale}
+              error={p.region?.errors.locale}
+            />
+            <button type="submit">Save</button>
+          </form>
+        ) : (
+          <p>
+            {v.timeZone} · {v.locale}
+          </p>
+        )}
+      </section>
 
       <section class="card" aria-labelledby="mfa-h">
         <h2 id="mfa-h">Two-factor authentication</h2>

@@ -1,9 +1,11 @@
-// /org/settings: MFA requirement and SSO (security:manage), admin tokens (tokens:manage),
+// /org/settings: time zone and locale (config:write), MFA requirement and SSO (security:manage), admin tokens (tokens:manage),
 // closing the organisation (org:own).
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { dataKeyring, seal } from "../../../shared/crypto.ts";
+import { isLocale } from "../../../shared/locale.ts";
 import { tenantDb } from "../../../shared/tenant-db.ts";
+import { isTimeZone } from "../../../shared/windows.ts";
 import { OrgSettingsPage, type OrgSettingsView, type SettingsMessages } from "../../../web/pages/auth/org-settings.tsx";
 import { ledgerFor } from "../../api/auth.ts";
 import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin-tokens.ts";
@@ -26,6 +28,7 @@ export const CLOSED_RETENTION_MS = 29 * 24 * 60 * 60 * 1000;
 export const orgSettings = new Hono<WebEnv>();
 orgSettings.use("/org/settings", requireAccount, requirePermission("read"));
 orgSettings.use("/org/settings/*", requireAccount, requireCsrf, requirePermission("read"));
+orgSettings.post("/org/settings/region", requirePermission("config:write"));
 orgSettings.post("/org/settings/mfa", requirePermission("security:manage"));
 orgSettings.post("/org/settings/sso", requirePermission("security:manage"));
 orgSettings.post("/org/settings/sso/*", requirePermission("security:manage"));
@@ -39,11 +42,12 @@ export function ssoCallbackUrl(c: Context): string {
 
 async function view(c: Context<WebEnv>): Promise<OrgSettingsView> {
   const { a, org } = signedInOrg(c);
-  const [sso, tokens] = await Promise.all([
+  const [sso, tokens, settings] = await Promise.all([
     tenantDb(c.env.DB, org.tenantId).first<{ issuer: string; client_id: string; default_role: Role }>(
       "SELECT issuer, client_id, default_role FROM sso_configs WHERE tenant_id = ?1",
     ),
     listAdminTokens(c.env, org.tenantId),
+    ledgerFor(c.env, org.tenantId).getSettings(),
   ]);
   return {
     csrf: a.csrf,
@@ -53,6 +57,9 @@ async function view(c: Context<WebEnv>): Promise<OrgSettingsView> {
     canSecurity: can(org.role, "security:manage"),
     canTokens: can(org.role, "tokens:manage"),
     canClose: can(org.role, "org:own"),
+    canConfig: can(org.role, "config:write"),
+    timeZone: settings.timeZone,
+    locale: settings.locale,
     assignable: assignableRoles(org.role),
     callbackUrl: ssoCallbackUrl(c),
     sso: sso ? { issuer: sso.issuer, clientId: sso.client_id, defaultRole: sso.default_role } : null,
@@ -61,12 +68,26 @@ async function view(c: Context<WebEnv>): Promise<OrgSettingsView> {
 }
 
 async function page(c: Context<WebEnv>, messages: SettingsMessages = {}) {
-  if (messages.error) c.status(400);
+  if (messages.error || messages.region) c.status(400);
   if (messages.token) c.header("cache-control", "no-store");
   return c.render(<OrgSettingsPage view={await view(c)} {...messages} />, { title: "Organisation" });
 }
 
 orgSettings.get("/org/settings", (c) => page(c));
+
+orgSettings.post("/org/settings/region", async (c) => {
+  const { a, org } = signedInOrg(c);
+  const values = await formValues(c);
+  const timeZone = (values.time_zone ?? "").trim();
+  const locale = (values.locale ?? "").trim();
+  const errors: Record<string, string> = {};
+  if (!isTimeZone(timeZone)) errors.time_zone = "Enter an IANA time zone such as Europe/Berlin or UTC.";
+  if (!isLocale(locale)) errors.locale = "Enter a locale such as en-US, en-GB or de-DE.";
+  if (Object.keys(errors).length > 0) return page(c, { region: { errors, values } });
+  // Through the ledger: a new zone carries the current windows' spend over (settings.updated).
+  await ledgerFor(c.env, org.tenantId).setSettings(org.tenantId, { timeZone, locale }, { kind: "user", id: a.user.id });
+  return page(c, { notice: "Time zone and locale saved." });
+});
 
 orgSettings.post("/org/settings/mfa", async (c) => {
   const { org } = signedInOrg(c);
