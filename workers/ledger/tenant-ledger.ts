@@ -19,6 +19,7 @@ import { RateLimiter } from "./rate-limits.ts";
 import { RuleStore } from "./rules.ts";
 import { migrate } from "./schema.ts";
 import type {
+  Admitted,
   AdmitRequest,
   AdmitResult,
   BudgetStatus,
@@ -313,6 +314,11 @@ export class TenantLedger extends DurableObject<Env> {
     return this.#catalog.listProviders();
   }
 
+  /** A provider's format, base URL and sealed credential (for "test connection"), or null. */
+  providerConnection(name: string): Admitted["provider"] {
+    return this.#catalog.provider(name);
+  }
+
   // ---- settings and price overrides ---------------------------------------------------------
 
   getSettings(): TenantSettings {
@@ -432,6 +438,12 @@ export class TenantLedger extends DurableObject<Env> {
   budgetStatus(id: string, now = Date.now()): BudgetStatus | null {
     const budget = this.#rules.get("budget", id);
     return budget ? this.#book.status(budget, this.getSettings().timeZone, now) : null;
+  }
+
+  /** Every budget with its current window (spent, held, remaining), in creation order. */
+  budgetStatuses(now = Date.now()): BudgetStatus[] {
+    const { timeZone } = this.getSettings();
+    return this.#rules.list("budget").map((budget) => this.#book.status(budget, timeZone, now));
   }
 
   /** Holds not yet settled, for reconciliation checks (amounts as decimal nano-USD text). */
