@@ -8,6 +8,7 @@ import { geminiModelAction, googleProfile } from "./google.ts";
 import { chatCompletions, openaiProfile } from "./openai.ts";
 import { embeddings, models } from "./openai-embeddings.ts";
 import { openaiResponses } from "./openai-responses.ts";
+import { anthropicModels, geminiModels } from "./model-lists.ts";
 import { createRequestLog, DEFAULT_LOG_LIMIT } from "./request-log.ts";
 import { openExchange, type ProviderProfile, type UpstreamContext } from "./respond.ts";
 import { DEFAULT_OUTPUT_TOKENS, DEFAULT_REASONING_TOKENS } from "./tokens.ts";
@@ -64,8 +65,12 @@ export function createUpstreamApp(options: UpstreamOptions = {}): Hono {
 
   app.post("/anthropic/v1/messages", (c) => anthropicMessages(ctx, c.req.raw));
   app.post("/anthropic/v1/messages/count_tokens", (c) => anthropicCountTokens(ctx, c.req.raw));
+  app.get("/anthropic/v1/models", (c) => anthropicModels(ctx, c.req.raw, undefined));
+  app.get("/anthropic/v1/models/:model", (c) => anthropicModels(ctx, c.req.raw, c.req.param("model")));
 
   app.post("/google/:version/models/:action", (c) => geminiModelAction(ctx, c.req.raw, c.req.param("action")));
+  app.get("/google/:version/models", (c) => geminiModels(ctx, c.req.raw, undefined));
+  app.get("/google/:version/models/:model", (c) => geminiModels(ctx, c.req.raw, c.req.param("model")));
 
   // Unknown provider routes are answered (and logged) in that provider's error shape, so a
   // proxy calling a wrong path shows up in the log instead of looking like "not called".

@@ -2,6 +2,16 @@
 import type { RoleArea } from "../auth/role-table.ts";
 
 export const activityArea: RoleArea = {
-  routes: {},
-  probes: () => ({}),
+  routes: {
+    "GET /activity": "read",
+  },
+  probes: () => ({
+    "GET /activity": {
+      allowedStatus: 200,
+      async run(who) {
+        const page = await who.b.get("/activity");
+        return { page, happened: page.html.includes("<h1>Activity</h1>") };
+      },
+    },
+  }),
 };

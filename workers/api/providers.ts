@@ -1,8 +1,11 @@
 // Provider credentials: PUT /api/v1/providers/{provider} { api_key, base_url? }, GET (masked),
 // GET /api/v1/providers, DELETE. The key is sealed with AES-256-GCM (bound to tenant and
 // provider) before it reaches the ledger; it is never returned, only a hint of its ends.
+// The dashboard's /providers page stores credentials through the same checks and sealing
+// (providerProblems, storeProvider).
 import { Hono } from "hono";
 import { z } from "zod";
+import type { AuditActor } from "../../shared/audit.ts";
 import { dataKeyring, seal } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
 import { KNOWN_PROVIDERS, PROVIDER_NAME, RESERVED_NAMES } from "../gateway/providers/registry.ts";
@@ -10,44 +13,55 @@ import type { ProviderRecord } from "../ledger/types.ts";
 import { ledgerFor, type ApiEnv } from "./auth.ts";
 import { apiError, invalid, jsonBody } from "./errors.ts";
 
+export const MAX_PROVIDER_KEY_LENGTH = 4096;
+export const MAX_BASE_URL_LENGTH = 2048;
+
 const SetProvider = z.strictObject({
-  api_key: z.string().min(1).max(4096),
-  base_url: z.string().max(2048).optional(),
+  api_key: z.string().min(1).max(MAX_PROVIDER_KEY_LENGTH),
+  base_url: z.string().max(MAX_BASE_URL_LENGTH).optional(),
 });
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 export function checkBaseUrl(value: string, allowLoopback: boolean): AppError | null {
+  if (value.length > MAX_BASE_URL_LENGTH) {
+    return new AppError("bad_request", `The base URL is longer than ${MAX_BASE_URL_LENGTH} characters.`, "base_url");
+  }
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return new AppError("bad_request", "base_url is not a URL.", "base_url");
+    return new AppError("bad_request", "The base URL is not a URL.", "base_url");
   }
   if (url.username || url.password || url.search || url.hash) {
-    return new AppError("bad_request", "base_url must not carry credentials, a query or a fragment.", "base_url");
+    return new AppError("bad_request", "The base URL must not carry credentials, a query or a fragment.", "base_url");
   }
   if (url.protocol === "https:") return null;
   if (url.protocol === "http:" && allowLoopback && LOOPBACK.has(url.hostname)) return null;
-  return new AppError("bad_request", "base_url must use https.", "base_url");
+  return new AppError("bad_request", "The base URL must use https.", "base_url");
 }
 
 export function keyHint(key: string): string {
   return key.length >= 16 ? `${key.slice(0, 3)}…${key.slice(-4)}` : "…";
 }
 
+/** The base URL calls go to: the stored override, else the known provider's default. */
+export function effectiveBaseUrl(p: { name: string; baseUrl: string | null }): string | null {
+  return p.baseUrl ?? KNOWN_PROVIDERS[p.name]?.baseUrl ?? null;
+}
+
 function providerView(p: ProviderRecord) {
   return {
     provider: p.name,
     format: p.format,
-    base_url: p.baseUrl ?? KNOWN_PROVIDERS[p.name]?.baseUrl ?? null,
+    base_url: effectiveBaseUrl(p),
     base_url_override: p.baseUrl !== null,
     api_key: p.keyHint,
     updated_at: new Date(p.updatedAt).toISOString(),
   };
 }
 
-function providerName(name: string): AppError | null {
+export function providerName(name: string): AppError | null {
   if (KNOWN_PROVIDERS[name]) return null;
   if (!PROVIDER_NAME.test(name) || RESERVED_NAMES.has(name)) {
     return new AppError(
@@ -57,6 +71,51 @@ function providerName(name: string): AppError | null {
     );
   }
   return null;
+}
+
+export type ProviderInput = { name: string; apiKey: string; baseUrl: string | null };
+
+/** Every problem of a credential to store, each naming its field (provider, api_key, base_url),
+ * in that order: the API answers the first, the dashboard shows each beside its field. */
+export function providerProblems(input: ProviderInput, env: Pick<Env, "ALLOW_LOOPBACK_UPSTREAMS">): AppError[] {
+  const problems: AppError[] = [];
+  const badName = providerName(input.name);
+  if (badName) problems.push(badName);
+  if (input.apiKey.length === 0) problems.push(new AppError("bad_request", "The API key is empty.", "api_key"));
+  if (input.apiKey.length > MAX_PROVIDER_KEY_LENGTH) {
+    problems.push(
+      new AppError("bad_request", `The API key is longer than ${MAX_PROVIDER_KEY_LENGTH} characters.`, "api_key"),
+    );
+  }
+  if (input.baseUrl) {
+    const problem = checkBaseUrl(input.baseUrl, env.ALLOW_LOOPBACK_UPSTREAMS === "true");
+    if (problem) problems.push(problem);
+  } else if (!badName && !KNOWN_PROVIDERS[input.name]) {
+    problems.push(new AppError("bad_request", "A base URL is required for an OpenAI-compatible provider.", "base_url"));
+  }
+  return problems;
+}
+
+/** Seals the key (bound to tenant and provider) and stores the credential through the tenant's
+ * ledger, which audits "provider.set" with `actor`. The input must have no providerProblems. */
+export async function storeProvider(
+  env: Env,
+  tenantId: string,
+  input: ProviderInput,
+  actor: AuditActor,
+): Promise<ProviderRecord> {
+  const sealed = await seal(dataKeyring(env.DATA_KEYS), input.apiKey, `${tenantId}/${input.name}`);
+  return ledgerFor(env, tenantId).setProvider(
+    tenantId,
+    {
+      name: input.name,
+      format: KNOWN_PROVIDERS[input.name]?.format ?? "openai",
+      baseUrl: input.baseUrl ? input.baseUrl.replace(/\/+$/, "") : null,
+      sealedCredential: sealed,
+      keyHint: keyHint(input.apiKey),
+    },
+    actor,
+  );
 }
 
 export const providers = new Hono<ApiEnv>();
@@ -81,31 +140,10 @@ providers.put("/:provider", async (c) => {
   if (badName) return apiError(c, badName);
   const parsed = SetProvider.safeParse(await jsonBody(c));
   if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
-  const known = KNOWN_PROVIDERS[name];
-  const baseUrl = parsed.data.base_url ?? null;
-  if (!known && !baseUrl) {
-    return apiError(
-      c,
-      new AppError("bad_request", "base_url is required for an OpenAI-compatible provider.", "base_url"),
-    );
-  }
-  if (baseUrl) {
-    const problem = checkBaseUrl(baseUrl, c.env.ALLOW_LOOPBACK_UPSTREAMS === "true");
-    if (problem) return apiError(c, problem);
-  }
-  const tenantId = c.get("tenantId");
-  const sealed = await seal(dataKeyring(c.env.DATA_KEYS), parsed.data.api_key, `${tenantId}/${name}`);
-  const record = await ledgerFor(c.env, tenantId).setProvider(
-    tenantId,
-    {
-      name,
-      format: known?.format ?? "openai",
-      baseUrl: baseUrl ? baseUrl.replace(/\/+$/, "") : null,
-      sealedCredential: sealed,
-      keyHint: keyHint(parsed.data.api_key),
-    },
-    c.get("actor"),
-  );
+  const input = { name, apiKey: parsed.data.api_key, baseUrl: parsed.data.base_url ?? null };
+  const [problem] = providerProblems(input, c.env);
+  if (problem) return apiError(c, problem);
+  const record = await storeProvider(c.env, c.get("tenantId"), input, c.get("actor"));
   return c.json(providerView(record));
 });
 
