@@ -67,8 +67,8 @@ function wallClock(tz: string, at: number): number {
   return Date.UTC(f.year, f.month - 1, f.day, f.hour, f.minute, f.second) + mod(at, 1000);
 }
 
-/** The zone's UTC offset in ms at the instant `at`. */
-function offset(tz: string, at: number): number {
+/** The zone's UTC offset in ms at the instant `at` (exported for views that read hours as local days). */
+export function offset(tz: string, at: number): number {
   return wallClock(tz, at) - at;
 }
 

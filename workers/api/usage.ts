@@ -1,5 +1,6 @@
-// GET /api/v1/usage?from=&to=&group_by=  — sums from the hourly rollups (raw events when more
-// than one dimension is grouped), cost_usd an exact decimal string.
+// GET /api/v1/usage?from=&to=&group_by=&provider=&model=&key=&dimension=  — sums from the hourly
+// rollups (workers/api/usage-query.ts; raw events when more than one dimension is involved), days
+// and hours in UTC, cost_usd an exact decimal string.
 // GET /api/v1/usage/events?limit=&cursor=  — raw metadata events, newest first.
 import { Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
@@ -8,67 +9,139 @@ import { DIMENSION_NAME } from "../gateway/dimensions.ts";
 import type { ApiEnv } from "./auth.ts";
 import { apiError } from "./errors.ts";
 import { DAY_MS, HOUR_MS, isoDay, isoHour, parseInstant } from "./time.ts";
+import {
+  groupName,
+  parseGroupName,
+  queryRollups,
+  rollupProblem,
+  sumsOf,
+  type UsageFilters,
+  type UsageGroup,
+  type UsageRow,
+} from "./usage-query.ts";
 
-type Group = { name: string; kind: "provider" | "model" | "key" | "day" | "hour" | "dimension"; dim?: string };
-
-const SUMS = [
-  "requests",
-  "input_tokens",
-  "cached_input_tokens",
-  "cache_write_tokens",
-  "output_tokens",
-  "reasoning_tokens",
-];
-
-function parseGroups(text: string | undefined): Group[] | AppError {
+function parseGroups(text: string | undefined): UsageGroup[] | AppError {
   if (!text) return [];
-  const groups: Group[] = [];
+  const groups: UsageGroup[] = [];
   for (const raw of text.split(",")) {
     const name = raw.trim();
-    if (name === "provider" || name === "model" || name === "key" || name === "day" || name === "hour") {
-      groups.push({ name, kind: name });
-    } else if (name.startsWith("dimension:") && DIMENSION_NAME.test(name.slice(10))) {
-      groups.push({ name, kind: "dimension", dim: name.slice(10) });
-    } else {
+    const group = parseGroupName(name);
+    if (!group) {
       return new AppError(
         "bad_request",
         `group_by "${name.slice(0, 40)}" is not one of provider, model, key, day, hour, dimension:<name>.`,
         "group_by",
       );
     }
-    if (groups.filter((g) => g.name === name).length > 1) {
+    if (groups.some((g) => groupName(g) === name)) {
       return new AppError("bad_request", `group_by names "${name}" twice.`, "group_by");
     }
+    groups.push(group);
   }
   return groups;
 }
 
-/** SQL expression of a group over the rollups (r) or raw events (e). */
-function groupExpr(g: Group, source: "rollup" | "event", dimIndex: number): string {
-  const time = source === "rollup" ? "hour" : "started_at";
-  switch (g.kind) {
-    case "provider":
-      return "provider";
-    case "model":
-      return "model";
-    case "key":
-      return "key_id";
-    case "hour":
-      return `(${time} / ${HOUR_MS}) * ${HOUR_MS}`;
-    case "day":
-      return `(${time} / ${DAY_MS}) * ${DAY_MS}`;
-    case "dimension":
-      return source === "rollup" ? "dim_value" : `json_extract(dimensions, '$.' || ?${dimIndex})`;
+/** provider=, model=, key=: comma lists (or the parameter repeated); dimension=<name> (calls that
+ * have it) or dimension=<name>=<value>, repeated for several values of the one name. */
+function parseFilters(c: { req: { queries(name: string): string[] | undefined } }): UsageFilters | AppError {
+  const list = (name: string) =>
+    (c.req.queries(name) ?? [])
+      .flatMap((v) => v.split(","))
+      .map((v) => v.trim())
+      .filter(Boolean);
+  const filters: UsageFilters = {};
+  for (const [field, values] of [
+    ["provider", list("provider")],
+    ["model", list("model")],
+    ["key", list("key")],
+  ] as const) {
+    if (values.length > 50 || values.some((v) => v.length > 200)) {
+      return new AppError("bad_request", `${field} takes at most 50 names of at most 200 characters.`, field);
+    }
+    if (values.length === 0) continue;
+    if (field === "provider") filters.providers = values;
+    else if (field === "model") filters.models = values;
+    else filters.keys = values;
   }
+  const dims = c.req.queries("dimension") ?? [];
+  if (dims.length > 0) {
+    const parsed = dims.map((d) => {
+      const eq = d.indexOf("=");
+      return eq < 0 ? { name: d.trim(), value: null } : { name: d.slice(0, eq).trim(), value: d.slice(eq + 1) };
+    });
+    const name = parsed[0]?.name ?? "";
+    if (!DIMENSION_NAME.test(name) || parsed.some((p) => p.name !== name) || dims.length > 50) {
+      return new AppError(
+        "bad_request",
+        "dimension is <name> or <name>=<value>, repeated only for more values of the same name.",
+        "dimension",
+      );
+    }
+    const values = parsed.flatMap((p) => (p.value === null ? [] : [p.value]));
+    filters.dimension = values.length > 0 ? { name, values } : { name };
+  }
+  return filters;
 }
 
-type UsageRow = Record<string, string | number | null>;
+/** Two or more dimensions at once: the rollups cannot answer, so the raw events are summed (API only). */
+async function queryEvents(
+  c: { var: { db: ApiEnv["Variables"]["db"] } },
+  groups: UsageGroup[],
+  filters: UsageFilters,
+  fromHour: number,
+  toHour: number,
+): Promise<UsageRow[]> {
+  const params: unknown[] = [fromHour, toHour];
+  const bind = (value: unknown) => `?${params.push(value) + 1}`;
+  const exprs = groups.map((g) => {
+    switch (g.kind) {
+      case "provider":
+        return "provider";
+      case "model":
+        return "model";
+      case "key":
+        return "key_id";
+      case "hour":
+        return `(started_at / ${HOUR_MS}) * ${HOUR_MS}`;
+      case "day":
+        return `(started_at / ${DAY_MS}) * ${DAY_MS}`;
+      case "dimension":
+        return `json_extract(dimensions, '$.' || ${bind(g.dim)})`;
+    }
+  });
+  const where = ["tenant_id = ?1", "started_at >= ?2", "started_at < ?3"];
+  const list = (column: string, values: readonly string[] | undefined) => {
+    if (values?.length) where.push(`${column} IN (SELECT value FROM json_each(${bind(JSON.stringify(values))}))`);
+  };
+  list("provider", filters.providers);
+  list("model", filters.models);
+  list("key_id", filters.keys);
+  if (filters.dimension) {
+    const value = `json_extract(dimensions, '$.' || ${bind(filters.dimension.name)})`;
+    if (filters.dimension.values?.length) {
+      where.push(`${value} IN (SELECT value FROM json_each(${bind(JSON.stringify(filters.dimension.values))}))`);
+    } else {
+      where.push(`${value} IS NOT NULL`);
+    }
+  }
+  const select = exprs.map((e, i) => `${e} AS g${i}`).join(", ");
+  const by = exprs.map((_, i) => `g${i}`).join(", ");
+  const rows = await c.var.db.all<Record<string, string | number | null>>(
+    `SELECT ${select}, COUNT(*) AS requests, SUM(input_tokens) AS input_tokens, SUM(cached_input_tokens) AS cached_input_tokens,
+       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
+       CAST(COALESCE(SUM(cost_nano_usd), 0) AS TEXT) AS cost, SUM(unpriced) AS unpriced_requests
+     FROM usage_events WHERE ${where.join(" AND ")}
+     GROUP BY ${by} ORDER BY SUM(cost_nano_usd) DESC, ${by}`,
+    ...params,
+  );
+  return rows.map((r) => ({ ...sumsOf(r), values: groups.map((_, i) => r[`g${i}`] ?? null) }));
+}
 
-function present(groups: Group[], row: UsageRow) {
+function present(groups: UsageGroup[], row: UsageRow) {
   const out: Record<string, unknown> = {};
   groups.forEach((g, i) => {
-    const value = row[`g${i}`] ?? null;
-    out[g.name] =
+    const value = row.values[i] ?? null;
+    out[groupName(g)] =
       value === null
         ? null
         : g.kind === "day"
@@ -77,9 +150,14 @@ function present(groups: Group[], row: UsageRow) {
             ? isoHour(Number(value))
             : value;
   });
-  for (const s of SUMS) out[s] = Number(row[s] ?? 0);
-  out.cost_usd = formatUsd(BigInt(row.cost ?? 0));
-  out.unpriced_requests = Number(row.unpriced_requests ?? 0);
+  out.requests = row.requests;
+  out.input_tokens = row.inputTokens;
+  out.cached_input_tokens = row.cachedInputTokens;
+  out.cache_write_tokens = row.cacheWriteTokens;
+  out.output_tokens = row.outputTokens;
+  out.reasoning_tokens = row.reasoningTokens;
+  out.cost_usd = formatUsd(row.costNano);
+  out.unpriced_requests = row.unpricedRequests;
   return out;
 }
 
@@ -93,68 +171,17 @@ usage.get("/", async (c) => {
   if (to instanceof AppError) return apiError(c, to);
   const from = parseInstant(c.req.query("from"), "from");
   if (from instanceof AppError) return apiError(c, from);
+  const filters = parseFilters(c);
+  if (filters instanceof AppError) return apiError(c, filters);
   const end = to ?? now;
   const start = from ?? end - 30 * DAY_MS;
   if (start >= end) return apiError(c, new AppError("bad_request", "from must be before to.", "from"));
   // Rollups are hourly: the range widens to whole hours.
   const fromHour = Math.floor(start / HOUR_MS) * HOUR_MS;
   const toHour = Math.ceil(end / HOUR_MS) * HOUR_MS;
-  const dims = groups.filter((g) => g.kind === "dimension");
-  const db = c.var.db;
-
-  let rows: UsageRow[];
-  if (dims.length > 1) {
-    const params: unknown[] = [fromHour, toHour];
-    const exprs = groups.map((g) => {
-      if (g.kind !== "dimension") return groupExpr(g, "event", 0);
-      params.push(g.dim);
-      return groupExpr(g, "event", params.length + 1);
-    });
-    const select = exprs.map((e, i) => `${e} AS g${i}`).join(", ");
-    rows = await db.all<UsageRow>(
-      `SELECT ${select}, COUNT(*) AS requests, SUM(input_tokens) AS input_tokens, SUM(cached_input_tokens) AS cached_input_tokens,
-         SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
-         CAST(COALESCE(SUM(cost_nano_usd), 0) AS TEXT) AS cost, SUM(unpriced) AS unpriced_requests
-       FROM usage_events WHERE tenant_id = ?1 AND started_at >= ?2 AND started_at < ?3
-       GROUP BY ${exprs.map((_, i) => `g${i}`).join(", ")} ORDER BY cost DESC`,
-      ...params,
-    );
-  } else {
-    const exprs = groups.map((g) => groupExpr(g, "rollup", 0));
-    const select = exprs.map((e, i) => `${e} AS g${i}`).join(", ");
-    const by = exprs.map((_, i) => `g${i}`).join(", ");
-    const sums = (sign: string) =>
-      `${sign}requests AS requests, ${sign}input_tokens AS input_tokens, ${sign}cached_input_tokens AS cached_input_tokens,
-       ${sign}cache_write_tokens AS cache_write_tokens, ${sign}output_tokens AS output_tokens, ${sign}reasoning_tokens AS reasoning_tokens,
-       ${sign}cost_nano_usd AS cost_n, ${sign}unpriced_requests AS unpriced_requests`;
-    const totals = `SUM(requests) AS requests, SUM(input_tokens) AS input_tokens, SUM(cached_input_tokens) AS cached_input_tokens,
-       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
-       CAST(SUM(cost_n) AS TEXT) AS cost, SUM(unpriced_requests) AS unpriced_requests`;
-    const range = "tenant_id = ?1 AND hour >= ?2 AND hour < ?3";
-    if (dims.length === 0) {
-      rows = await db.all<UsageRow>(
-        `SELECT ${by ? `${by}, ` : ""}${totals} FROM (SELECT ${select ? `${select}, ` : ""}${sums("")} FROM usage_rollups_hourly WHERE ${range} AND dim_name = '')
-         ${by ? `GROUP BY ${by}` : ""} HAVING SUM(requests) > 0 ORDER BY SUM(cost_n) DESC`,
-        fromHour,
-        toHour,
-      );
-    } else {
-      // Calls without the dimension form the null group: totals minus the calls that have it.
-      const noDim = exprs
-        .map((e, i) => (groups[i]?.kind === "dimension" ? `NULL AS g${i}` : `${e} AS g${i}`))
-        .join(", ");
-      rows = await db.all<UsageRow>(
-        `SELECT ${by}, ${totals} FROM (
-           SELECT ${select}, ${sums("")} FROM usage_rollups_hourly WHERE ${range} AND dim_name = ?4
-           UNION ALL SELECT ${noDim}, ${sums("")} FROM usage_rollups_hourly WHERE ${range} AND dim_name = ''
-           UNION ALL SELECT ${noDim}, ${sums("-")} FROM usage_rollups_hourly WHERE ${range} AND dim_name = ?4)
-         GROUP BY ${by} HAVING SUM(requests) > 0 ORDER BY SUM(cost_n) DESC`,
-        fromHour,
-        toHour,
-        dims[0]?.dim,
-      );
-    }
-  }
+  const rows = rollupProblem(groups, filters)
+    ? await queryEvents(c, groups, filters, fromHour, toHour)
+    : await queryRollups(c.var.db, { from: fromHour, to: toHour, groups, filters });
   return c.json({
     from: new Date(fromHour).toISOString(),
     to: new Date(toHour).toISOString(),

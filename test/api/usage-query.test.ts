@@ -1,0 +1,256 @@
+// The rollup query builder (workers/api/usage-query.ts) against real D1 rows written by the usage
+// consumer's own writeUsage: groups, filters, the null group of a dimension, local days in zones
+// with DST and half-hour offsets, exact costs; and the API's filters built on it.
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { newId, newRequestId } from "../../shared/ids.ts";
+import { tenantDb } from "../../shared/tenant-db.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+import {
+  dimensionNames,
+  localDaySql,
+  offsetSegments,
+  queryRollups,
+  rollupProblem,
+  rollupSql,
+  topDimensionValues,
+  totalRollups,
+} from "../../workers/api/usage-query.ts";
+import { writeUsage } from "../../workers/ingest/usage-consumer.ts";
+import { newTenant } from "../helpers.ts";
+
+const HOUR = 3_600_000;
+
+function event(tenantId: string, startedAt: number, over: Partial<UsageEvent> = {}): UsageEvent {
+  return {
+    v: 1,
+    requestId: newRequestId(startedAt),
+    tenantId,
+    keyId: "aaaaaaaaaaaa",
+    provider: "openai",
+    model: "gpt-4o",
+    endpoint: "chat.completions",
+    stream: false,
+    status: 200,
+    outcome: "ok",
+    usage: { inputTokens: 10, cachedInputTokens: 2, cacheWriteTokens: 0, outputTokens: 5, reasoningTokens: 1 },
+    usageSource: "provider",
+    costNanoUsd: 1_000_000_001,
+    price: null,
+    startedAt,
+    firstByteMs: 5,
+    totalMs: 9,
+    dimensions: {},
+    ...over,
+  };
+}
+
+async function seeded(events: (tenantId: string) => UsageEvent[]) {
+  const tenantId = newId();
+  await writeUsage(env.DB, tenantId, events(tenantId));
+  return tenantDb(env.DB, tenantId);
+}
+
+const T0 = Date.UTC(2026, 9, 1, 0, 30);
+
+describe("offsets and local days", () => {
+  it("finds the hour a zone changes offset", () => {
+    // New York springs forward on 2026-03-08 at 07:00 UTC and falls back on 2026-11-01 at 06:00 UTC.
+    const spring = offsetSegments("America/New_York", Date.UTC(2026, 2, 1), Date.UTC(2026, 2, 20));
+    expect(spring).toEqual([
+      { start: Date.UTC(2026, 2, 1), offset: -5 * HOUR },
+      { start: Date.UTC(2026, 2, 8, 7), offset: -4 * HOUR },
+    ]);
+    const year = offsetSegments("America/New_York", Date.UTC(2026, 0, 1), Date.UTC(2027, 0, 1));
+    expect(year.map((s) => new Date(s.start).toISOString())).toEqual([
+      "2026-01-01T00:00:00.000Z",
+      "2026-03-08T07:00:00.000Z",
+      "2026-11-01T06:00:00.000Z",
+    ]);
+    expect(offsetSegments("Asia/Kolkata", Date.UTC(2026, 0, 1), Date.UTC(2027, 0, 1))).toEqual([
+      { start: Date.UTC(2026, 0, 1), offset: 5.5 * HOUR },
+    ]);
+    expect(localDaySql("UTC", 0, Date.UTC(2027, 0, 1))).toBe("(hour / 86400000) * 86400000");
+  });
+
+  it("puts each hour in the local day its start falls in, across a DST change", async () => {
+    // One call at every UTC hour from 2026-03-08 00:00 to 2026-03-09 06:00 (31 hours).
+    const start = Date.UTC(2026, 2, 8);
+    const db = await seeded((t) => Array.from({ length: 31 }, (_, i) => event(t, start + i * HOUR + 60_000)));
+    const rows = await queryRollups(db, {
+      from: start,
+      to: start + 31 * HOUR,
+      groups: [{ kind: "day" }],
+      timeZone: "America/New_York",
+      order: "time",
+    });
+    // Mar 7 (EST, until 05:00 UTC): 5 hours; Mar 8 is 23 hours long; Mar 9 from 04:00 UTC: 3.
+    expect(rows.map((r) => [new Date(Number(r.values[0])).toISOString().slice(0, 10), r.requests])).toEqual([
+      ["2026-03-07", 5],
+      ["2026-03-08", 23],
+      ["2026-03-09", 3],
+    ]);
+    const utc = await queryRollups(db, {
+      from: start,
+      to: start + 31 * HOUR,
+      groups: [{ kind: "day" }],
+      order: "time",
+    });
+    expect(utc.map((r) => r.requests)).toEqual([24, 7]);
+  });
+
+  it("gives a :30 zone's hour to the day its start falls in", async () => {
+    // 18:00 UTC is 23:30 in Kolkata (Oct 1); 19:00 UTC is 00:30 (Oct 2).
+    const db = await seeded((t) => [
+      event(t, Date.UTC(2026, 9, 1, 18, 10)),
+      event(t, Date.UTC(2026, 9, 1, 18, 50)),
+      event(t, Date.UTC(2026, 9, 1, 19, 5)),
+    ]);
+    const rows = await queryRollups(db, {
+      from: Date.UTC(2026, 9, 1),
+      to: Date.UTC(2026, 9, 3),
+      groups: [{ kind: "day" }],
+      timeZone: "Asia/Kolkata",
+      order: "time",
+    });
+    expect(rows.map((r) => [new Date(Number(r.values[0])).toISOString().slice(0, 10), r.requests])).toEqual([
+      ["2026-10-01", 2],
+      ["2026-10-02", 1],
+    ]);
+  });
+});
+
+describe("groups and filters", () => {
+  const events = (t: string) => [
+    event(t, T0, { dimensions: { team: "search", feature: "a" } }),
+    event(t, T0 + HOUR, { dimensions: { team: "search" }, keyId: "bbbbbbbbbbbb" }),
+    event(t, T0 + 25 * HOUR, { dimensions: { team: "ads" }, model: "gpt-4o-mini", costNanoUsd: 3 }),
+    event(t, T0 + 26 * HOUR, { model: "mystery", costNanoUsd: null, provider: "groq" }),
+  ];
+  const range = { from: Date.UTC(2026, 9, 1), to: Date.UTC(2026, 9, 3) };
+
+  it("sums exactly, and filters by provider, model and key", async () => {
+    const db = await seeded(events);
+    const all = await totalRollups(db, range);
+    expect(all).toEqual({
+      requests: 4,
+      inputTokens: 40,
+      cachedInputTokens: 8,
+      cacheWriteTokens: 0,
+      outputTokens: 20,
+      reasoningTokens: 4,
+      costNano: 2_000_000_005n,
+      unpricedRequests: 1,
+    });
+    expect((await totalRollups(db, { ...range, filters: { providers: ["groq"] } })).requests).toBe(1);
+    expect((await totalRollups(db, { ...range, filters: { models: ["gpt-4o", "gpt-4o-mini"] } })).costNano).toBe(
+      2_000_000_005n,
+    );
+    expect((await totalRollups(db, { ...range, filters: { keys: ["bbbbbbbbbbbb"] } })).requests).toBe(1);
+    expect((await totalRollups(db, { ...range, filters: { models: ["nothing"] } })).requests).toBe(0);
+  });
+
+  it("groups by a dimension with a null group, or filters to its values", async () => {
+    const db = await seeded(events);
+    const byTeam = await queryRollups(db, { ...range, groups: [{ kind: "dimension", dim: "team" }] });
+    expect(byTeam.map((r) => [r.values[0], r.requests, r.costNano])).toEqual([
+      ["search", 2, 2_000_000_002n],
+      ["ads", 1, 3n],
+      [null, 1, 0n],
+    ]);
+    const search = await queryRollups(db, {
+      ...range,
+      groups: [{ kind: "model" }],
+      filters: { dimension: { name: "team", values: ["search"] } },
+    });
+    expect(search.map((r) => [r.values[0], r.requests])).toEqual([["gpt-4o", 2]]);
+    const hasTeam = await totalRollups(db, { ...range, filters: { dimension: { name: "team" } } });
+    expect(hasTeam.requests).toBe(3);
+    const grouped = await queryRollups(db, {
+      ...range,
+      groups: [{ kind: "dimension", dim: "team" }],
+      filters: { dimension: { name: "team", values: ["ads", "search"] } },
+    });
+    expect(grouped.map((r) => r.values[0])).toEqual(["search", "ads"]);
+  });
+
+  it("orders by time, limits, and keeps only unpriced groups when asked", async () => {
+    const db = await seeded(events);
+    const byHour = await queryRollups(db, { ...range, groups: [{ kind: "hour" }], order: "time", limit: 3 });
+    expect(byHour.map((r) => r.values[0])).toEqual([T0 - 30 * 60_000, T0 + 30 * 60_000, T0 + 24.5 * HOUR]);
+    const unpriced = await queryRollups(db, {
+      ...range,
+      groups: [{ kind: "provider" }, { kind: "model" }],
+      unpricedOnly: true,
+    });
+    expect(unpriced.map((r) => [r.values[0], r.values[1], r.unpricedRequests])).toEqual([["groq", "mystery", 1]]);
+  });
+
+  it("refuses what the rollups cannot answer: two dimensions at once", () => {
+    const two = [
+      { kind: "dimension", dim: "team" },
+      { kind: "dimension", dim: "feature" },
+    ] as const;
+    expect(rollupProblem(two)).toMatch(/one dimension at a time/);
+    expect(rollupProblem([{ kind: "dimension", dim: "team" }], { dimension: { name: "feature" } })).not.toBeNull();
+    expect(rollupProblem([{ kind: "dimension", dim: "team" }], { dimension: { name: "team" } })).toBeNull();
+    expect(() => rollupSql({ ...range, groups: two })).toThrow(RangeError);
+  });
+
+  it("binds every value: filter text never becomes SQL", async () => {
+    const db = await seeded(events);
+    const hostile = "x') OR 1=1 --";
+    const sql = rollupSql({
+      ...range,
+      groups: [{ kind: "model" }],
+      filters: { models: [hostile], dimension: { name: "team", values: [hostile] } },
+    });
+    expect(sql.sql).not.toContain(hostile);
+    expect(await queryRollups(db, { ...range, groups: [{ kind: "model" }], filters: { models: [hostile] } })).toEqual(
+      [],
+    );
+  });
+
+  it("lists the dimension names and the top dimension values", async () => {
+    const db = await seeded(events);
+    expect(await dimensionNames(db)).toEqual(["feature", "team"]);
+    const top = await topDimensionValues(db, range.from, range.to, 2);
+    expect(top.map((d) => [d.name, d.value, d.costNano])).toEqual([
+      ["team", "search", 2_000_000_002n],
+      ["feature", "a", 1_000_000_001n],
+    ]);
+    expect(await dimensionNames(tenantDb(env.DB, newId()))).toEqual([]);
+  });
+});
+
+describe("GET /api/v1/usage filters", () => {
+  it("filters by provider, model, key and dimension, in the rollups and the raw events alike", async () => {
+    const t = await newTenant({ providers: false });
+    await writeUsage(env.DB, t.tenantId, [
+      event(t.tenantId, T0, { dimensions: { team: "search", feature: "a" } }),
+      event(t.tenantId, T0 + HOUR, { dimensions: { team: "search", feature: "b" }, keyId: "bbbbbbbbbbbb" }),
+      event(t.tenantId, T0 + 25 * HOUR, { dimensions: { team: "ads" }, model: "gpt-4o-mini", costNanoUsd: 3 }),
+    ]);
+    const rows = async (query: string) => {
+      const res = await t.api(`/usage?from=2026-10-01&to=2026-10-03&${query}`);
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { rows: Record<string, unknown>[] }).rows;
+    };
+    expect((await rows("model=gpt-4o-mini"))[0]?.requests).toBe(1);
+    expect((await rows("provider=openai,groq&group_by=model")).length).toBe(2);
+    expect((await rows("key=bbbbbbbbbbbb"))[0]?.cost_usd).toBe("1.000000001");
+    expect((await rows("dimension=team=search&group_by=dimension:team")).map((r) => r["dimension:team"])).toEqual([
+      "search",
+    ]);
+    expect((await rows("dimension=team"))[0]?.requests).toBe(3);
+    // Two dimensions: from the raw events, with the same filters.
+    const raw = await rows("dimension=team=search&group_by=dimension:feature");
+    expect(raw.map((r) => [r["dimension:feature"], r.requests])).toEqual([
+      ["a", 1],
+      ["b", 1],
+    ]);
+    const bad = await t.api("/usage?dimension=team=a&dimension=feature=b");
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { field: string } }).error.field).toBe("dimension");
+  });
+});
