@@ -2,6 +2,7 @@
 // (category, refusal code, key, days in the organisation's zone), newest first, 50 a page by a
 // seq cursor (?before=<seq>). Reads D1's audit_events the way GET /api/v1/audit does, through the
 // tenant-scoped accessor; names of keys, rules, members and tokens come from this organisation only.
+import { wantsFragment } from "../htmx.ts";
 import { Hono, type Context } from "hono";
 import { tenantDb } from "../../shared/tenant-db.ts";
 import { windowRange } from "../../shared/windows.ts";
@@ -190,7 +191,7 @@ activityPages.get("/activity", async (c) => {
   }
   c.header("vary", "HX-Request");
   const status = Object.keys(errors).length > 0 ? 400 : 200;
-  if (c.req.header("hx-request") === "true") {
+  if (wantsFragment(c)) {
     // The address put in the history: the filters as read, without the form's empty fields.
     if (status === 200) c.header("hx-push-url", `/activity?${query(filters, before)}`);
     return c.html(<ActivityRegion v={view} />, status);

@@ -27,7 +27,7 @@ import {
   type SpendView,
   type TopRow,
 } from "../pages/overview.tsx";
-import { wantsFragment } from "./usage.tsx";
+import { wantsFragment } from "../htmx.ts";
 
 export const overviewPages = new Hono<WebEnv>();
 overviewPages.use("/", requireAccount, requirePermission("read"));

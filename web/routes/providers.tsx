@@ -2,6 +2,7 @@
 // providers by name, test connection. Credentials are checked and sealed exactly as the API does
 // (workers/api/providers.ts) and stored through the tenant's ledger with the signed-in person as
 // the audit actor. The connection test changes nothing and is not audited.
+import { wantsFragment } from "../htmx.ts";
 import { Hono, type Context } from "hono";
 import { effectiveBaseUrl, providerProblems, storeProvider } from "../../workers/api/providers.ts";
 import { ledgerFor } from "../../workers/api/auth.ts";
@@ -228,7 +229,7 @@ providersPages.post("/providers/:name/test", async (c) => {
   const { org } = signedInOrg(c);
   const name = c.req.param("name");
   const [result, f] = await Promise.all([checkStoredProvider(c.env, org.tenantId, name), orgFormat(c)]);
-  const fragment = c.req.header("hx-request") === "true";
+  const fragment = wantsFragment(c);
   if (!result) {
     const text = notStored(c);
     if (fragment) return c.html(<span class="field-error">{text}</span>, 404);

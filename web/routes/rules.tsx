@@ -4,6 +4,7 @@
 // checked by the API's own zod schema; the tenant's ledger (the rules' single writer) saves it
 // with the signed-in person as the audit actor. Policies and rate limits are listed from D1's
 // mirror, budgets from the ledger (their current window); another organisation's id is a 404.
+import { wantsFragment } from "../htmx.ts";
 import { Hono, type Context } from "hono";
 import type { z } from "zod";
 import { ID_PATTERN, newId } from "../../shared/ids.ts";
@@ -140,7 +141,7 @@ const budgets: KindPages<"budget", typeof BudgetBody> = {
     ]);
     const view: BudgetsView = { csrf: a.csrf, mayWrite: mayWrite(c), budgets: statuses, keys, format };
     // htmx polls the table for fresh figures: the table alone, without the layout.
-    if (c.req.header("hx-request") === "true") return c.html(<BudgetList view={view} />);
+    if (wantsFragment(c)) return c.html(<BudgetList view={view} />);
     const name = savedName(saved, statuses);
     return c.render(<BudgetsPage view={view} saved={name} deleted={deleted} />, { title: "Budgets" });
   },

@@ -2,6 +2,7 @@
 // GET /usage answers the page, or for htmx (HX-Request) the results section alone (the whole
 // explorer when the request targets it or the form has errors); GET /usage/export answers the
 // same rows as CSV. Everything is read from usage_rollups_hourly, never from raw events.
+import { wantsFragment } from "../htmx.ts";
 import { Hono, type Context } from "hono";
 import { tenantDb } from "../../shared/tenant-db.ts";
 import {
@@ -294,15 +295,6 @@ async function load(c: Context<WebEnv>): Promise<Loaded> {
       dims,
     },
   };
-}
-
-/** An htmx request for part of the page (not a history restore, which wants the whole page). */
-export function wantsFragment(c: Context): boolean {
-  return (
-    c.req.header("hx-request") === "true" &&
-    c.req.header("hx-history-restore-request") !== "true" &&
-    c.req.header("hx-request-type") !== "full"
-  );
 }
 
 usagePages.get("/usage", async (c) => {
