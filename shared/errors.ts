@@ -17,6 +17,7 @@ export type ErrorCode =
   | "policy_denied"
   | "rate_limited"
   | "not_found"
+  | "conflict"
   | "ledger_unavailable"
   | "upstream_unreachable"
   | "internal_error";
@@ -37,6 +38,7 @@ const STATUS: Record<ErrorCode, number> = {
   policy_denied: 403,
   rate_limited: 429,
   not_found: 404,
+  conflict: 409,
   ledger_unavailable: 503,
   upstream_unreachable: 502,
   internal_error: 500,

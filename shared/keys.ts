@@ -21,4 +21,16 @@ export function mintKey(kind: KeyKind, tenantId: string): { key: string; id: str
   return { key: `${prefix}_${newSecret()}`, id, prefix };
 }
 
+/** A new secret for an existing key (rotation): the same tenant and id, so the same prefix. */
+export function remintKey(kind: KeyKind, tenantId: string, id: string): { key: string; id: string; prefix: string } {
+  const prefix = `${kind}_${tenantId}_${id}`;
+  return { key: `${prefix}_${newSecret()}`, id, prefix };
+}
+
+/** The last four characters of a key's secret (20 of its 160 bits), shown as "…abcd" so that
+ * people can tell a key's secrets apart: its prefix stays the same across rotations. */
+export function keyHint(key: string): string {
+  return key.slice(-4);
+}
+
 export const TENANT_ID = /^[a-z2-7]{12}$/;

@@ -89,6 +89,8 @@ const DASHBOARD: Record<string, Need> = {
   "POST /keys": "keys:own",
   "GET /keys/:id/revoke": "read",
   "POST /keys/:id/revoke": "keys:any",
+  "GET /keys/:id/rotate": "read",
+  "POST /keys/:id/rotate": "keys:any",
   "GET /quickstart": "read",
   ...Object.assign({}, ...AREAS.map((area) => area.routes)),
 };
@@ -355,6 +357,28 @@ describe("dashboard routes against the role table", () => {
           id,
         );
         return { page, happened: revoked === 1 };
+      },
+    },
+    "GET /keys/:id/rotate": {
+      allowedStatus: 200,
+      async run(who) {
+        const id = await ownersKey();
+        const page = await who.b.get(`/keys/${id}/rotate`);
+        return { page, happened: page.html.includes("Rotate “") };
+      },
+    },
+    "POST /keys/:id/rotate": {
+      allowedStatus: 200,
+      async run(who) {
+        const id = await ownersKey();
+        await who.b.get("/keys");
+        const page = await who.b.post(`/keys/${id}/rotate`, { grace: "3600", rotation_id: "rotateprobe2" });
+        const rotated = await count(
+          "SELECT COUNT(*) AS n FROM api_keys WHERE tenant_id = ? AND id = ? AND rotated_at IS NOT NULL",
+          org.tenantId,
+          id,
+        );
+        return { page, happened: rotated === 1 };
       },
     },
     "GET /quickstart": {
@@ -631,6 +655,21 @@ describe("/api/v1 with admin tokens made on /org/settings", () => {
         const key = await newKey(tokens.admin);
         const res = await api(token, `/keys/${key.id}/revoke`, { method: "POST" });
         return { res, happened: await keyRevoked(key.id) };
+      },
+    },
+    "POST /keys/:id/rotate": {
+      // Anyone's key, like revoking: a member may rotate only its own (test/api/keys-rotate.test.ts).
+      permission: "keys:any",
+      allowedStatus: 200,
+      async run(token) {
+        const key = await newKey(tokens.admin);
+        const res = await api(token, `/keys/${key.id}/rotate`, { method: "POST", json: { grace_seconds: 60 } });
+        const rotated = await count(
+          "SELECT COUNT(*) AS n FROM api_keys WHERE tenant_id = ? AND id = ? AND rotated_at IS NOT NULL",
+          org.tenantId,
+          key.id,
+        );
+        return { res, happened: rotated === 1 };
       },
     },
     "PUT /providers/:provider": {

@@ -1,40 +1,11 @@
 // /keys and /quickstart: route tests in workerd — roles, validation beside the field, the key
-// shown once, confirmation before revoking, cross-tenant denial, spend and last use from rollups.
+// shown once, a key created with allowed models and rate limits, confirmation before revoking,
+// cross-tenant denial, spend and last use from rollups. Rotation: keys-rotate.test.ts.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { waitForEvent, worker } from "../helpers.ts";
-import { addMember, api, createToken, newOrg, waitForAudit, type Org } from "../auth/orgs.ts";
-
-const KEY = /olk_[a-z2-7]{12}_[a-z2-7]{12}_[a-z2-7]{32}/;
-
-async function createKey(b: Org["owner"]["b"], fields: Record<string, string>) {
-  await b.get("/keys");
-  const page = await b.post("/keys", fields);
-  return { page, key: KEY.exec(page.html)?.[0] ?? null };
-}
-
-function keyRow(tenantId: string, key: string) {
-  return env.DB.prepare(
-    "SELECT id, name, dimensions, expires_at, revoked_at, created_by FROM api_keys WHERE tenant_id = ? AND id = ?",
-  )
-    .bind(tenantId, key.split("_")[2])
-    .first<{
-      id: string;
-      name: string;
-      dimensions: string;
-      expires_at: number | null;
-      revoked_at: number | null;
-      created_by: string;
-    }>();
-}
-
-async function chat(key: string) {
-  return worker("/openai/v1/chat/completions", {
-    method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
-  });
-}
+import { addMember, api, createToken, newOrg, waitForAudit } from "../auth/orgs.ts";
+import { callStatus, chat, createKey, keyId, keyRow, withProvider } from "./keys-support.ts";
 
 describe("/keys", () => {
   it("creates a key shown once, bound to dimensions, made by the signed-in person", async () => {
@@ -78,6 +49,81 @@ describe("/keys", () => {
       .bind(org.tenantId)
       .first<{ n: number }>();
     expect(count?.n).toBe(0);
+  });
+
+  it("creates a key with allowed models and rate limits, made with it and enforced from its first call", async () => {
+    const org = await newOrg("KeysLimits");
+    await withProvider(org);
+    const { page, key } = await createKey(org.owner.b, {
+      name: "limited",
+      allow_models: "gpt-4o*,\nclaude-3-5-haiku*",
+      requests_per_minute: "2",
+      tokens_per_minute: "",
+    });
+    expect(page.status).toBe(200);
+    expect(key).not.toBeNull();
+    const id = keyId(key);
+    const rules = await env.DB.prepare(
+      "SELECT id, kind, spec FROM ledger_rules WHERE tenant_id = ? AND json_extract(spec, '$.keyId') = ? ORDER BY kind",
+    )
+      .bind(org.tenantId, id)
+      .all<{ id: string; kind: string; spec: string }>();
+    expect(rules.results.map((r) => r.kind)).toEqual(["policy", "rate_limit"]);
+    const [policy, limit] = rules.results.map((r) => ({
+      id: r.id,
+      spec: JSON.parse(r.spec) as Record<string, unknown>,
+    }));
+    expect(policy?.spec).toMatchObject({ keyId: id, allowModels: ["gpt-4o*", "claude-3-5-haiku*"], denyModels: [] });
+    expect(limit?.spec).toMatchObject({ keyId: id, requestsPerMinute: 2, tokensPerMinute: null });
+    const created = await waitForAudit(org.tenantId, "rule.created", policy?.id ?? "");
+    expect(created).toMatchObject({ actor_kind: "user", actor_id: org.owner.userId });
+
+    expect(await callStatus(key ?? "")).toBe(200);
+    const denied = await chat(key ?? "", "gpt-3.5-turbo");
+    expect(denied.status).toBe(403);
+    expect(denied.headers.get("x-outlay-refusal")).toBe("policy_denied");
+    expect(denied.headers.get("x-outlay-refusal-rule")).toBe(policy?.id);
+    await denied.text();
+    expect(await callStatus(key ?? "")).toBe(200);
+    const limited = await chat(key ?? "");
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("x-outlay-refusal")).toBe("rate_limited");
+    expect(limited.headers.get("x-outlay-refusal-rule")).toBe(limit?.id);
+    await limited.text();
+    // Another key of the organisation is not held to them.
+    const other = await createKey(org.owner.b, { name: "free" });
+    expect(await callStatus(other.key ?? "", "gpt-3.5-turbo")).toBe(200);
+  });
+
+  it("says what is wrong with allowed models and rate limits beside the field, and creates nothing", async () => {
+    const org = await newOrg("KeysLimitsBad");
+    const cases: [Record<string, string>, string, string][] = [
+      [{ name: "x", allow_models: "a".repeat(201) }, "allow_models-error", "not a model name"],
+      [
+        { name: "x", allow_models: Array.from({ length: 101 }, (_, i) => `m${i}`).join(", ") },
+        "allow_models-error",
+        "at most 100",
+      ],
+      [{ name: "x", requests_per_minute: "many" }, "requests_per_minute-error", "whole number"],
+      [{ name: "x", requests_per_minute: "0" }, "requests_per_minute-error", "from 1 to 1,000,000"],
+      [{ name: "x", tokens_per_minute: "1.5" }, "tokens_per_minute-error", "whole number"],
+      [{ name: "x", tokens_per_minute: "20000000" }, "tokens_per_minute-error", "from 1 to 10,000,000"],
+    ];
+    for (const [fields, errorId, text] of cases) {
+      const { page, key } = await createKey(org.owner.b, fields);
+      expect({ fields, status: page.status, key }).toEqual({ fields, status: 400, key: null });
+      const message = new RegExp(`id="${errorId}">([^<]+)<`).exec(page.html)?.[1] ?? "";
+      expect(message).toContain(text);
+      // What was typed is kept in the form.
+      for (const value of Object.values(fields)) expect(page.html).toContain(`value="${value}"`);
+    }
+    const keys = await env.DB.prepare("SELECT COUNT(*) AS n FROM api_keys WHERE tenant_id = ?")
+      .bind(org.tenantId)
+      .first<{ n: number }>();
+    const rules = await env.DB.prepare("SELECT COUNT(*) AS n FROM ledger_rules WHERE tenant_id = ?")
+      .bind(org.tenantId)
+      .first<{ n: number }>();
+    expect({ keys: keys?.n, rules: rules?.n }).toEqual({ keys: 0, rules: 0 });
   });
 
   it("revokes after a confirmation page; the gateway refuses the key at once", async () => {

@@ -4,9 +4,9 @@
 // the lease cannot decide alone (unknown or wrong key, a refusal, a stream that needs draw-down,
 // a budget without a slice, a slice too small) goes to the ledger as in strict mode. Calls
 // admitted here are reported, with their usage events, at the next renewal.
-import { sameHash } from "../../shared/crypto.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { decide, type RateView, type SpendView } from "../ledger/admission.ts";
+import { matchSecret } from "../ledger/key-secret.ts";
 import { LEASE_RENEW_MS } from "../ledger/leases.ts";
 import type { Admitted, AdmitRequest, LeaseGrant, LeaseReport, LocalHold } from "../ledger/types.ts";
 
@@ -76,7 +76,11 @@ export function admitFromLease(tenantId: string, request: AdmitRequest): Admitte
   const { call, now } = request;
   if (!lease || !call || now >= lease.expiresAt) return null;
   const key = lease.keys.get(request.keyId);
-  if (!key || !sameHash(key.hash, request.keyHash) || (key.expiresAt !== null && key.expiresAt <= now)) return null;
+  // The current secret, or a rotated key's previous one within its grace (else the ledger decides).
+  const secret = key ? matchSecret(key, request.keyHash, now) : "none";
+  if (!key || (secret !== "current" && secret !== "previous") || (key.expiresAt !== null && key.expiresAt <= now)) {
+    return null;
+  }
   const { grant } = lease;
   const overrides = grant.priceOverrides.filter((o) => o.provider === request.provider);
   const take = decide(

@@ -9,6 +9,7 @@ import type { WireFormat } from "../gateway/providers/types.ts";
 import type {
   Admitted,
   KeyRecord,
+  KeyRotation,
   LeasedKey,
   NewKey,
   ProviderRecord,
@@ -25,6 +26,12 @@ export type KeyRow = {
   created_at: number;
   expires_at: number | null;
   revoked_at: number | null;
+  hint: string | null;
+  rotated_at: number | null;
+  rotation_id: string | null;
+  previous_hash: string | null;
+  previous_hint: string | null;
+  previous_until: number | null;
 };
 type ProviderRow = {
   name: string;
@@ -61,6 +68,10 @@ function keyRecord(row: KeyRow): KeyRecord {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
+    hint: row.hint,
+    rotatedAt: row.rotated_at,
+    previousHint: row.previous_hint,
+    previousUntil: row.previous_until,
   };
 }
 
@@ -114,9 +125,15 @@ export class Catalog {
     return row ? keyRecord(row) : null;
   }
 
+  /** The key's last rotation id, or null (the in-memory copy does not keep it). */
+  rotationId(id: string): string | null {
+    const row = this.#sql.exec<{ rotation_id: string | null }>("SELECT rotation_id FROM keys WHERE id = ?", id);
+    return row.toArray()[0]?.rotation_id ?? null;
+  }
+
   insertKey(key: NewKey, now: number): void {
     this.#sql.exec(
-      "INSERT INTO keys (id, hash, name, prefix, dimensions, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+      "INSERT INTO keys (id, hash, name, prefix, dimensions, created_at, expires_at, revoked_at, hint) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
       key.id,
       key.hash,
       key.name,
@@ -124,8 +141,25 @@ export class Catalog {
       JSON.stringify(key.dimensions),
       now,
       key.expiresAt,
+      key.hint,
     );
     this.#keys.delete(key.id);
+  }
+
+  /** The new secret becomes current; the current one becomes the previous, accepted until
+   * `previousUntil` (an older previous secret is dropped: there is only one). */
+  rotateKey(id: string, rotation: KeyRotation, previousUntil: number, now: number): void {
+    this.#sql.exec(
+      `UPDATE keys SET previous_hash = hash, previous_hint = hint, previous_until = ?, hash = ?, hint = ?,
+         rotated_at = ?, rotation_id = ? WHERE id = ?`,
+      previousUntil,
+      rotation.hash,
+      rotation.hint,
+      now,
+      rotation.rotationId,
+      id,
+    );
+    this.#keys.delete(id);
   }
 
   revokeKey(id: string, now: number): void {
@@ -142,12 +176,17 @@ export class Catalog {
         now,
       )
       .toArray()
-      .map((row) => ({
-        id: row.id,
-        hash: row.hash,
-        dimensions: JSON.parse(row.dimensions) as Record<string, string>,
-        expiresAt: row.expires_at,
-      }));
+      .map((row) => {
+        const previous = row.previous_hash !== null && row.previous_until !== null && row.previous_until > now;
+        return {
+          id: row.id,
+          hash: row.hash,
+          previousHash: previous ? row.previous_hash : null,
+          previousUntil: previous ? row.previous_until : null,
+          dimensions: JSON.parse(row.dimensions) as Record<string, string>,
+          expiresAt: row.expires_at,
+        };
+      });
   }
 
   listKeys(): KeyRecord[] {

@@ -1,7 +1,7 @@
 // TenantLedger storage (SQLite-backed Durable Object storage), created behind a stored version.
 // Every table and row shape is documented in workers/ledger/README.md.
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -29,6 +29,14 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TABLE settled (request_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
    CREATE INDEX settled_by_time ON settled (at);
    CREATE TABLE audit_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);`,
+  // Key rotation: the secret's hint, the previous secret's hash accepted until previous_until,
+  // and the id of the last rotation (a retry with the same id changes nothing).
+  `ALTER TABLE keys ADD COLUMN hint TEXT;
+   ALTER TABLE keys ADD COLUMN rotated_at INTEGER;
+   ALTER TABLE keys ADD COLUMN rotation_id TEXT;
+   ALTER TABLE keys ADD COLUMN previous_hash TEXT;
+   ALTER TABLE keys ADD COLUMN previous_hint TEXT;
+   ALTER TABLE keys ADD COLUMN previous_until INTEGER;`,
 ];
 
 export function migrate(sql: SqlStorage): void {

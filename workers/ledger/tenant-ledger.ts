@@ -4,8 +4,7 @@
 // holds its worst-case cost; `settle` replaces the hold by the actual cost, once per request id.
 // Changes are mirrored to D1 and decisions sent as audit events through the outbox (outbox.ts).
 import { DurableObject } from "cloudflare:workers";
-import { actorRef, SYSTEM, type AuditActor, type AuditDraft } from "../../shared/audit.ts";
-import { sameHash } from "../../shared/crypto.ts";
+import { SYSTEM, type AuditActor, type AuditDraft } from "../../shared/audit.ts";
 import { windowKey } from "../../shared/windows.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
@@ -13,6 +12,8 @@ import { decide } from "./admission.ts";
 import { BudgetBook } from "./budgets.ts";
 import { Holds, SETTLED_KEEP_MS } from "./holds.ts";
 import { Catalog } from "./catalog.ts";
+import { addKey, rotateSecret, writeRule, type ChangeParts } from "./key-changes.ts";
+import { MAX_GRACE_MS, matchSecret } from "./key-secret.ts";
 import { renewLease } from "./leases.ts";
 import { Outbox } from "./outbox.ts";
 import { RateLimiter } from "./rate-limits.ts";
@@ -24,6 +25,7 @@ import type {
   AdmitResult,
   BudgetStatus,
   KeyRecord,
+  KeyRotation,
   LeaseGrant,
   LeaseReport,
   NewKey,
@@ -33,6 +35,7 @@ import type {
   AnyRule,
   RuleDraft,
   RuleKind,
+  RotateResult,
   TenantSettings,
 } from "./types.ts";
 
@@ -77,14 +80,23 @@ export class TenantLedger extends DurableObject<Env> {
   #admit(request: AdmitRequest): AdmitResult {
     const { now, call } = request;
     const key = this.#catalog.key(request.keyId);
+    const secret = key
+      ? matchSecret(
+          { hash: key.row.hash, previousHash: key.row.previous_hash, previousUntil: key.row.previous_until },
+          request.keyHash,
+          now,
+        )
+      : "none";
     const reason =
-      !key || !sameHash(key.row.hash, request.keyHash)
+      !key || secret === "none"
         ? "unknown"
         : key.row.revoked_at !== null && key.row.revoked_at <= now
           ? "revoked"
           : key.row.expires_at !== null && key.row.expires_at <= now
             ? "expired"
-            : null;
+            : secret === "rotated"
+              ? "rotated"
+              : null;
     if (!key || reason) {
       const refused: Refused = {
         ok: false,
@@ -221,27 +233,52 @@ export class TenantLedger extends DurableObject<Env> {
 
   // ---- keys -------------------------------------------------------------------------------
 
-  async createKey(tenantId: string, key: NewKey, now = Date.now(), actor: AuditActor = SYSTEM): Promise<KeyRecord> {
+  /**
+   * A new key and the rules made with it (a policy or rate limit naming the key), in one
+   * transaction: the key is never usable without them.
+   */
+  async createKey(
+    tenantId: string,
+    key: NewKey,
+    now = Date.now(),
+    actor: AuditActor = SYSTEM,
+    rules: readonly { id: string; draft: RuleDraft }[] = [],
+  ): Promise<KeyRecord> {
     this.#bindTenant(tenantId);
-    this.ctx.storage.transactionSync(() => {
-      this.#catalog.insertKey(key, now);
-      this.#outbox.mirror(
-        "INSERT INTO api_keys (tenant_id, id, name, prefix, dimensions, created_at, expires_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (tenant_id, id) DO NOTHING",
-        [key.id, key.name, key.prefix, JSON.stringify(key.dimensions), now, key.expiresAt, actorRef(actor)],
-      );
-      this.#outbox.audit({
-        at: now,
-        type: "key.created",
-        actor,
-        requestId: null,
-        subject: key.id,
-        data: { name: key.name, prefix: key.prefix, expiresAt: key.expiresAt },
-      });
-    });
+    this.ctx.storage.transactionSync(() => addKey(this.#parts(), key, rules, actor, now));
+    for (const rule of rules) if (rule.draft.kind === "rate_limit") this.#limiter.forget(rule.id);
     await this.#send();
     const record = this.#catalog.keyRecord(key.id);
     if (!record) throw new Error("key vanished after insert");
     return record;
+  }
+
+  /**
+   * A new secret for the key: the current one stays valid for `graceMs` more (0: it ends now);
+   * an older previous secret still in its grace ends at once. A retry with the key's last
+   * rotation id changes nothing ("replayed"). Revoked and expired keys are not rotated.
+   */
+  async rotateKey(
+    tenantId: string,
+    id: string,
+    rotation: KeyRotation,
+    now = Date.now(),
+    actor: AuditActor = SYSTEM,
+  ): Promise<RotateResult> {
+    this.#bindTenant(tenantId);
+    if (!Number.isInteger(rotation.graceMs) || rotation.graceMs < 0 || rotation.graceMs > MAX_GRACE_MS) {
+      throw new Error("grace period out of range");
+    }
+    const before = this.#catalog.keyRecord(id);
+    if (!before) return { outcome: "not_found" };
+    if (this.#catalog.rotationId(id) === rotation.rotationId) return { outcome: "replayed", key: before };
+    if (before.revokedAt !== null) return { outcome: "revoked", key: before };
+    if (before.expiresAt !== null && before.expiresAt <= now) return { outcome: "expired", key: before };
+    this.ctx.storage.transactionSync(() => rotateSecret(this.#parts(), before, rotation, actor, now));
+    await this.#send();
+    const key = this.#catalog.keyRecord(id);
+    if (!key) throw new Error("key vanished after rotation");
+    return { outcome: "rotated", key };
   }
 
   async revokeKey(
@@ -375,29 +412,7 @@ export class TenantLedger extends DurableObject<Env> {
 
   async putRule(tenantId: string, id: string, draft: RuleDraft, actor: AuditActor, now = Date.now()): Promise<AnyRule> {
     this.#bindTenant(tenantId);
-    const before = this.#rules.get(draft.kind, id);
-    const window = draft.kind === "budget" ? this.#rules.get("budget", id)?.spec.window : undefined;
-    const saved = this.ctx.storage.transactionSync(() => {
-      const record = this.#rules.put(draft, id, now);
-      // A budget whose window changed counts afresh: old window keys mean something else now.
-      if (record.kind === "budget" && window && JSON.stringify(window) !== JSON.stringify(record.spec.window)) {
-        this.#book.reset(id);
-      }
-      this.#outbox.mirror(
-        `INSERT INTO ledger_rules (tenant_id, kind, id, name, spec, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, spec = excluded.spec, updated_at = excluded.updated_at`,
-        [record.kind, id, record.spec.name, JSON.stringify(record.spec), record.createdAt, now],
-      );
-      this.#outbox.audit({
-        at: now,
-        type: before ? "rule.updated" : "rule.created",
-        actor,
-        requestId: null,
-        subject: id,
-        data: { kind: record.kind, name: record.spec.name },
-      });
-      return record;
-    });
+    const saved = this.ctx.storage.transactionSync(() => writeRule(this.#parts(), id, draft, actor, now));
     if (saved.kind === "rate_limit") this.#limiter.forget(id);
     await this.#send();
     return saved;
@@ -516,6 +531,10 @@ export class TenantLedger extends DurableObject<Env> {
     if (this.#alarmAt !== null && this.#alarmAt <= at) return;
     this.#alarmAt = at;
     await this.ctx.storage.setAlarm(at);
+  }
+
+  #parts(): ChangeParts {
+    return { catalog: this.#catalog, rules: this.#rules, book: this.#book, outbox: this.#outbox };
   }
 
   #bindTenant(tenantId: string): void {

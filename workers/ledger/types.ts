@@ -12,6 +12,12 @@ export type KeyRecord = {
   createdAt: number;
   expiresAt: number | null;
   revokedAt: number | null;
+  /** the last four characters of the current secret (null for keys made before hints) */
+  hint: string | null;
+  rotatedAt: number | null;
+  /** the previous secret's hint and when it stops (or stopped) being accepted; null if never rotated */
+  previousHint: string | null;
+  previousUntil: number | null;
 };
 
 export type ProviderRecord = {
@@ -189,7 +195,15 @@ export type LocalHold = { leaseId: string; amount: bigint; budgetIds: string[]; 
 
 // ---- leases ------------------------------------------------------------------------------------
 
-export type LeasedKey = { id: string; hash: string; dimensions: Record<string, string>; expiresAt: number | null };
+export type LeasedKey = {
+  id: string;
+  hash: string;
+  /** a rotated key's previous secret, accepted until previousUntil (both null when none is) */
+  previousHash: string | null;
+  previousUntil: number | null;
+  dimensions: Record<string, string>;
+  expiresAt: number | null;
+};
 
 /** What a gateway isolate reports when it renews its lease. */
 export type LeaseReport = {
@@ -234,7 +248,7 @@ export type Refused = {
   code: RefusalCode;
   message: string;
   /** for invalid_api_key: why (never shown to the caller) */
-  reason?: "unknown" | "revoked" | "expired";
+  reason?: "unknown" | "revoked" | "expired" | "rotated";
   /** the budget, policy or rate limit that refused */
   ruleId?: string;
   retryAfterSeconds?: number;
@@ -249,7 +263,20 @@ export type NewKey = {
   prefix: string;
   dimensions: Record<string, string>;
   expiresAt: number | null;
+  /** the last four characters of the secret */
+  hint: string;
 };
+
+/** A new secret for a key: its hash and hint, how long the old one stays valid, and the
+ * rotation's id (a retry with the same id changes nothing). */
+export type KeyRotation = { rotationId: string; hash: string; hint: string; graceMs: number };
+
+export type RotateResult =
+  | { outcome: "rotated"; key: KeyRecord }
+  /** the key's last rotation had this id: nothing changed */
+  | { outcome: "replayed"; key: KeyRecord }
+  | { outcome: "revoked" | "expired"; key: KeyRecord }
+  | { outcome: "not_found" };
 
 export type ProviderUpdate = {
   name: string;
