@@ -27,7 +27,7 @@ function code(offsetSteps = 0): string {
 }
 
 async function call(proxyKey: string, provider: "openai" | "anthropic", model: string): Promise<Response> {
-  const init =
+  const init: { path: string; headers: Record<string, string>; body: unknown } =
     provider === "openai"
       ? {
           path: "/openai/v1/chat/completions",
