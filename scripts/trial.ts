@@ -143,7 +143,58 @@ async function seed(operatorToken: string, upstreamUrl: string): Promise<Trial> 
     }),
     "create demo user",
   );
+  await demoActivity(proxyKey, adminToken);
   return { baseUrl: BASE, tenantId: TENANT_ID, proxyKey, adminToken, upstreamUrl, demoUser };
+}
+
+/** A few calls through the gateway and a monthly budget, so the dashboard's first view has
+ * something to show. Only when the demo tenant has no usage yet: a rerun adds nothing. */
+async function demoActivity(proxyKey: string, adminToken: string): Promise<void> {
+  const usage = (await expectOk(await call("/api/v1/usage", adminToken), "read usage")) as { rows: unknown[] };
+  if (usage.rows.length > 0) return;
+  const json = { "content-type": "application/json" };
+  const calls: [string, Record<string, string>, unknown][] = [
+    [
+      "/openai/v1/chat/completions",
+      { authorization: `Bearer ${proxyKey}` },
+      { model: "gpt-4o-mini", messages: [{ role: "user", content: "Summarise our spend controls." }] },
+    ],
+    [
+      "/anthropic/v1/messages",
+      { "x-api-key": proxyKey, "anthropic-version": "2023-06-01" },
+      { model: "claude-3-5-haiku-20241022", max_tokens: 256, messages: [{ role: "user", content: "Hello" }] },
+    ],
+    [
+      "/google/v1beta/models/gemini-2.0-flash:generateContent",
+      { "x-goog-api-key": proxyKey },
+      { contents: [{ role: "user", parts: [{ text: "Hello" }] }] },
+    ],
+  ];
+  for (let round = 0; round < 4; round++) {
+    for (const [path, headers, body] of calls) {
+      const res = await fetch(`${BASE}${path}`, {
+        method: "POST",
+        headers: { ...headers, ...json },
+        body: JSON.stringify(body),
+      });
+      await expectOk(res, `demo call ${path}`);
+    }
+  }
+  const budgets = (await expectOk(await call("/api/v1/budgets", adminToken), "list budgets")) as {
+    budgets: { name: string }[];
+  };
+  if (!budgets.budgets.some((b) => b.name === "Demo monthly budget")) {
+    await expectOk(
+      await call("/api/v1/budgets", adminToken, "POST", {
+        name: "Demo monthly budget",
+        window: "monthly",
+        limit_usd: "25",
+        mode: "block",
+      }),
+      "create demo budget",
+    );
+  }
+  console.log(`• ${calls.length * 4} demo calls made through the gateway and a $25 monthly budget set`);
 }
 
 function explain(trial: Trial): void {
