@@ -2,19 +2,9 @@
 // member's email, an admin token's name, or Outlay itself), what it was about (a rule linked to its
 // page, a key, a provider, a member) and its details. Audit data holds metadata only (names, codes,
 // amounts, hints), so whatever is shown here was already safe to store.
+import type { AuditRow } from "../workers/api/audit.ts";
 import type { Format } from "./format.ts";
 import { REFUSAL_CODES, type ActivityRow, type Link } from "./pages/activity.tsx";
-
-export type AuditRow = {
-  seq: number;
-  at: number;
-  type: string;
-  actor_kind: string;
-  actor_id: string | null;
-  request_id: string | null;
-  subject: string | null;
-  data: string;
-};
 
 /** Names from this organisation's own rows (looked up by the ids on the page). */
 export type Lookups = {

@@ -7,6 +7,7 @@
 // (Known base URLs: https://api.openai.com/v1, https://api.anthropic.com/v1,
 // https://generativelanguage.googleapis.com — the same bases the gateway joins call paths to.)
 import { dataKeyring, open } from "../shared/crypto.ts";
+import { readAtMost } from "../shared/streams.ts";
 import { ledgerFor } from "../workers/api/auth.ts";
 import { ADAPTERS, KNOWN_PROVIDERS } from "../workers/gateway/providers/registry.ts";
 import type { WireFormat } from "../workers/gateway/providers/types.ts";
@@ -68,27 +69,8 @@ export function countModels(format: WireFormat, body: unknown): { count: number;
 }
 
 async function readCapped(res: Response): Promise<string | null> {
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return new TextDecoder().decode(all);
+  const bytes = await readAtMost(res.body, MAX_BODY_BYTES);
+  return bytes === null ? null : new TextDecoder().decode(bytes);
 }
 
 function problemFor(status: number, format: WireFormat, body: string): CheckProblem {

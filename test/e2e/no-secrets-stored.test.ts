@@ -61,6 +61,7 @@ const M = {
   password: marker("password"),
   wrongPassword: marker("wrong-password"),
   ssoSecret: marker("sso-secret"),
+  dashboardCredential: marker("dashboard-credential"),
 };
 
 /** Provider credentials as sent; each has a marker in the middle (the stored hint shows only the ends). */
@@ -191,7 +192,12 @@ describe("no prompt, key or credential is stored or logged", () => {
     expect(findLeaks("PUT /providers/acme response", await custom.text())).toEqual([]);
     const settings = await tenant.api("/settings", { method: "PATCH", json: { allow_passthrough_keys: true } });
     expect(settings.status).toBe(200);
-    expect(await settings.json()).toEqual({ allow_passthrough_keys: true, time_zone: "UTC", admission_mode: "strict" });
+    expect(await settings.json()).toEqual({
+      allow_passthrough_keys: true,
+      time_zone: "UTC",
+      locale: "en-US",
+      admission_mode: "strict",
+    });
 
     const recorder = recordingFetch();
     const openai = new OpenAI({
@@ -468,7 +474,7 @@ describe("no prompt, key or credential is stored or logged", () => {
     }
   }, 60_000);
 
-  it("the dashboard's paths: sign-up, sign-in, TOTP, recovery codes, links, admin tokens, proxy keys, SSO settings", async () => {
+  it("the dashboard's paths: sign-up, sign-in, TOTP, recovery codes, links, admin tokens, proxy keys (made and rotated), provider credentials (saved and tested), SSO settings", async () => {
     const secret = (label: string, value: string) => {
       expect({ label, found: value !== "missing" }).toEqual({ label, found: true });
       needles.push({ name: label, value });
@@ -505,7 +511,22 @@ describe("no prompt, key or credential is stored or logged", () => {
     secret("UI admin token", /(ola_[a-z2-7_]+)/.exec(token.html)?.[1] ?? "missing");
     await b.get("/keys");
     const made = await b.post("/keys", { name: "from the dashboard", dimensions: "team=web" });
-    secret("dashboard proxy key", /(olk_[a-z2-7_]+)/.exec(made.html)?.[1] ?? "missing");
+    const dashboardKey = secret("dashboard proxy key", /(olk_[a-z2-7_]+)/.exec(made.html)?.[1] ?? "missing");
+    const keyId = dashboardKey.split("_")[2] ?? "missing";
+    await b.get(`/keys/${keyId}/rotate`);
+    const rotateForm = await b.get(`/keys/${keyId}/rotate`);
+    const rotationId = /name="rotation_id" value="([^"]+)"/.exec(rotateForm.html)?.[1] ?? "missing";
+    const rotated = await b.post(`/keys/${keyId}/rotate`, { grace: "3600", rotation_id: rotationId });
+    secret("rotated proxy key", /(olk_[a-z2-7_]+)/.exec(rotated.html)?.[1] ?? "missing");
+    await b.get("/providers");
+    const provider = await b.post("/providers", {
+      provider: "openai",
+      api_key: secret("dashboard provider credential", `sk-dash-${M.dashboardCredential}-0000`),
+      base_url: `${env.UPSTREAM_URL}/openai/v1`,
+    });
+    expect(provider.status).toBe(303);
+    await b.get("/providers");
+    expect((await b.post("/providers/openai/test")).status).toBe(200);
     const sso = await b.post("/org/settings/sso", {
       issuer: env.OIDC_TEST_ISSUER,
       client_id: env.OIDC_TEST_CLIENT_ID,

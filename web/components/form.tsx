@@ -37,11 +37,51 @@ export function Field(p: FieldProps) {
         aria-invalid={p.error ? "true" : undefined}
         aria-describedby={p.error ? errorId : undefined}
       />
-      {p.error && (
-        <span class="field-error" id={errorId}>
-          {p.error}
-        </span>
-      )}
+      <FieldError name={p.name} error={p.error} />
+    </label>
+  );
+}
+
+/** A field's error, beside it; the field points at it with aria-describedby `<name>-error`. */
+export function FieldError({ name, error }: { name: string; error: string | null | undefined }) {
+  return error ? (
+    <span class="field-error" id={`${name}-error`}>
+      {error}
+    </span>
+  ) : null;
+}
+
+/** A labelled select with its error beside it. A value the options lack (say, from an address)
+ * is still offered, so the form shows what was asked. */
+export function SelectField(p: {
+  name: string;
+  label: string;
+  value: string | undefined;
+  options: readonly { value: string; label: string }[];
+  error?: string;
+  hint?: string;
+}) {
+  const options =
+    p.value && !p.options.some((o) => o.value === p.value)
+      ? [...p.options, { value: p.value, label: p.value }]
+      : p.options;
+  return (
+    <label>
+      {p.label}
+      {p.hint && <span class="hint">{p.hint}</span>}
+      <select
+        name={p.name}
+        id={p.name}
+        aria-invalid={p.error ? "true" : undefined}
+        aria-describedby={p.error ? `${p.name}-error` : undefined}
+      >
+        {options.map((o) => (
+          <option value={o.value} selected={o.value === p.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+      <FieldError name={p.name} error={p.error} />
     </label>
   );
 }

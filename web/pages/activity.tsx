@@ -1,6 +1,7 @@
 // /activity: the organisation's audit events, newest first, 50 a page — refusals and budget
 // decisions by default, every change, or admitted calls — with filters that work as a plain GET
 // form and, with htmx, swap the region in place (the same region is the fragment).
+import { FieldError } from "../components/form.tsx";
 import { Table } from "../components/table.tsx";
 
 export const CATEGORIES = [
@@ -44,15 +45,6 @@ export type ActivityView = {
   errors: Record<string, string>;
 };
 
-function FieldError({ field, errors }: { field: string; errors: Record<string, string> }) {
-  const message = errors[field];
-  return message ? (
-    <span class="field-error" id={`${field}-error`}>
-      {message}
-    </span>
-  ) : null;
-}
-
 function invalid(field: string, errors: Record<string, string>) {
   return errors[field] ? { "aria-invalid": "true", "aria-describedby": `${field}-error` } : {};
 }
@@ -80,7 +72,7 @@ function FilterForm({ v }: { v: ActivityView }) {
             </option>
           ))}
         </select>
-        <FieldError field="category" errors={e} />
+        <FieldError name="category" error={e.category} />
       </label>
       <label>
         Refusal code
@@ -92,7 +84,7 @@ function FilterForm({ v }: { v: ActivityView }) {
             </option>
           ))}
         </select>
-        <FieldError field="code" errors={e} />
+        <FieldError name="code" error={e.code} />
       </label>
       <label>
         Key
@@ -104,17 +96,17 @@ function FilterForm({ v }: { v: ActivityView }) {
             </option>
           ))}
         </select>
-        <FieldError field="key" errors={e} />
+        <FieldError name="key" error={e.key} />
       </label>
       <label>
         From
         <input type="date" name="from" id="from" value={f.from} {...invalid("from", e)} />
-        <FieldError field="from" errors={e} />
+        <FieldError name="from" error={e.from} />
       </label>
       <label>
         To
         <input type="date" name="to" id="to" value={f.to} {...invalid("to", e)} />
-        <FieldError field="to" errors={e} />
+        <FieldError name="to" error={e.to} />
       </label>
       <button type="submit">Apply</button>
     </form>

@@ -3,7 +3,7 @@
 // same rows; a CSV link for exactly those rows.
 import type { Child } from "hono/jsx";
 import { BarChart, TimeChart, type Bar, type ChartFormat, type TimePoint } from "../components/chart.tsx";
-import { Field, Notice } from "../components/form.tsx";
+import { Field, Notice, SelectField } from "../components/form.tsx";
 
 export type UsageForm = {
   range: string;
@@ -55,45 +55,6 @@ export type ExplorerView = {
   keys: { id: string; label: string }[];
   dims: string[];
 };
-
-function Select(p: {
-  name: string;
-  label: string;
-  value: string;
-  options: { value: string; label: string }[];
-  error?: string;
-  hint?: string;
-}) {
-  const errorId = `${p.name}-error`;
-  // A value from the address that the list lacks is still shown, so the form says what was asked.
-  const options =
-    p.value && !p.options.some((o) => o.value === p.value)
-      ? [...p.options, { value: p.value, label: p.value }]
-      : p.options;
-  return (
-    <label>
-      {p.label}
-      {p.hint && <span class="hint">{p.hint}</span>}
-      <select
-        name={p.name}
-        id={p.name}
-        aria-invalid={p.error ? "true" : undefined}
-        aria-describedby={p.error ? errorId : undefined}
-      >
-        {options.map((o) => (
-          <option value={o.value} selected={o.value === p.value}>
-            {o.label}
-          </option>
-        ))}
-      </select>
-      {p.error && (
-        <span class="field-error" id={errorId}>
-          {p.error}
-        </span>
-      )}
-    </label>
-  );
-}
 
 const NUMBER_HEADERS = ["Requests", "Input tokens", "Output tokens", "Cached tokens", "Cost", "Unpriced requests"];
 
@@ -271,14 +232,14 @@ export function UsageExplorer({ view }: { view: ExplorerView }) {
           <Field name="to" label="Last day" type="date" value={f.to} error={e.to} required={false} />
         </Fieldset>
         <Fieldset legend="Group by">
-          <Select
+          <SelectField
             name="group"
             label="Group by"
             value={f.group || "none"}
             options={[none, ...view.groupOptions]}
             error={e.group}
           />
-          <Select
+          <SelectField
             name="group2"
             label="Then by"
             value={f.group2 || "none"}
@@ -303,14 +264,14 @@ export function UsageExplorer({ view }: { view: ExplorerView }) {
             required={false}
             hint="e.g. gpt-4o-mini; several separated by commas"
           />
-          <Select
+          <SelectField
             name="key"
             label="Key"
             value={f.key}
             options={[{ value: "", label: "All keys" }, ...view.keys.map((k) => ({ value: k.id, label: k.label }))]}
             error={e.key}
           />
-          <Select
+          <SelectField
             name="dim"
             label="Dimension"
             value={f.dim}

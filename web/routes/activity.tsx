@@ -8,7 +8,8 @@ import { tenantDb } from "../../shared/tenant-db.ts";
 import { windowRange } from "../../shared/windows.ts";
 import { requireAccount, requirePermission, signedInOrg, type WebEnv } from "../../workers/auth/web-auth.ts";
 import { orgFormat } from "../format.ts";
-import { describeEvent, eventData, type AuditRow, type Lookups } from "../activity-events.ts";
+import type { AuditRow } from "../../workers/api/audit.ts";
+import { describeEvent, eventData, type Lookups } from "../activity-events.ts";
 import {
   ActivityPage,
   ActivityRegion,

@@ -5,7 +5,7 @@ import { AppError } from "../../shared/errors.ts";
 import type { ApiEnv } from "./auth.ts";
 import { apiError } from "./errors.ts";
 
-type AuditRow = {
+export type AuditRow = {
   seq: number;
   at: number;
   type: string;

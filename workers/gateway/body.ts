@@ -1,5 +1,6 @@
 // Reads a request body under a size limit without trusting Content-Length, and parses JSON.
 import { AppError } from "../../shared/errors.ts";
+import { readAtMost } from "../../shared/streams.ts";
 import { isObject, type JsonObject } from "./providers/types.ts";
 
 /** Largest request body the gateway accepts (documented in docs/gateway.md). */
@@ -9,28 +10,7 @@ export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promis
   const declared = Number(request.headers.get("content-length") ?? "0");
   const tooLarge = new AppError("payload_too_large", `Request bodies are limited to ${limit} bytes.`);
   if (declared > limit) return tooLarge;
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return tooLarge;
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1 && chunks[0]) return chunks[0];
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  return (await readAtMost(request.body, limit)) ?? tooLarge;
 }
 
 export function parseJsonObject(bytes: Uint8Array, contentType: string | null): JsonObject | AppError {

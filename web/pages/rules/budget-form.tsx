@@ -2,17 +2,9 @@
 // body (then checked by BudgetBody itself) and back.
 import { formatDecimal } from "../../../shared/money.ts";
 import type { BudgetSpec } from "../../../workers/ledger/types.ts";
-import { Field } from "../../components/form.tsx";
+import { Field, SelectField } from "../../components/form.tsx";
 import { dimensions, dimensionsText, percents, text, usd, wholeNumber, type FieldMessages } from "./convert.ts";
-import {
-  CheckField,
-  KeySelect,
-  RuleForm,
-  SelectField,
-  type FieldErrors,
-  type FormValues,
-  type RuleFormProps,
-} from "./fields.tsx";
+import { CheckField, KeySelect, RuleForm, type FieldErrors, type FormValues, type RuleFormProps } from "./fields.tsx";
 
 export const WINDOWS = [
   { value: "daily", label: "Daily (calendar day)" },

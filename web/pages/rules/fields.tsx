@@ -2,7 +2,7 @@
 // errors beside them (ids `<field>-error`, like components/form.tsx), the key picker, the tabs of
 // the Policies page, the delete confirmation and the "no such rule" page.
 import type { Child } from "hono/jsx";
-import { CsrfField, Notice } from "../../components/form.tsx";
+import { CsrfField, FieldError, Notice, SelectField } from "../../components/form.tsx";
 
 export type FormValues = Record<string, string>;
 export type FieldErrors = Record<string, string>;
@@ -26,43 +26,6 @@ export type RuleFormProps = {
   /** editing an existing rule (not creating one) */
   existing: boolean;
 };
-
-function FieldError({ name, error }: { name: string; error: string | undefined }) {
-  return error ? (
-    <span class="field-error" id={`${name}-error`}>
-      {error}
-    </span>
-  ) : null;
-}
-
-export function SelectField(p: {
-  name: string;
-  label: string;
-  value: string | undefined;
-  options: readonly { value: string; label: string }[];
-  error?: string;
-  hint?: string;
-}) {
-  return (
-    <label>
-      {p.label}
-      {p.hint && <span class="hint">{p.hint}</span>}
-      <select
-        name={p.name}
-        id={p.name}
-        aria-invalid={p.error ? "true" : undefined}
-        aria-describedby={p.error ? `${p.name}-error` : undefined}
-      >
-        {p.options.map((o) => (
-          <option value={o.value} selected={o.value === p.value}>
-            {o.label}
-          </option>
-        ))}
-      </select>
-      <FieldError name={p.name} error={p.error} />
-    </label>
-  );
-}
 
 export function CheckField(p: { name: string; label: string; checked: boolean; hint?: string; error?: string }) {
   return (
