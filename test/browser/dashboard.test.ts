@@ -278,6 +278,21 @@ describe("the dashboard in Chromium", () => {
     await refused.text();
   });
 
+  it("is usable from the keyboard: skip link first, then the navigation, focus always shown", async () => {
+    await page.goto(`${BASE}/usage`);
+    await page.keyboard.press("Tab");
+    await expect(page.evaluate("document.activeElement.textContent.trim()")).resolves.toBe("Skip to content");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    await expect(page.evaluate("document.activeElement.textContent.trim()")).resolves.toBe("Overview");
+    // The focused link draws an outline (the :focus-visible style), not only a colour change.
+    await expect(page.evaluate("getComputedStyle(document.activeElement).outlineStyle")).resolves.not.toBe("none");
+    await page.keyboard.press("Shift+Tab");
+    await page.keyboard.press("Shift+Tab");
+    await page.keyboard.press("Enter");
+    await expect(page.evaluate("location.hash")).resolves.toBe("#main");
+  });
+
   it("shows the organisation pages in the same layout", async () => {
     for (const [path, name] of [
       ["/quickstart", "quickstart"],
