@@ -11,6 +11,7 @@ import {
   localDaySql,
   offsetSegments,
   queryRollups,
+  rollupParts,
   rollupProblem,
   rollupSql,
   topDimensionValues,
@@ -252,5 +253,92 @@ describe("GET /api/v1/usage filters", () => {
     const bad = await t.api("/usage?dimension=team=a&dimension=feature=b");
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { field: string } }).error.field).toBe("dimension");
+  });
+});
+
+describe("daily and hourly rollups", () => {
+  /** What the rollups must say, summed straight from the events. */
+  function expected(events: UsageEvent[], from: number, to: number, key: (e: UsageEvent) => string | null) {
+    const sums = new Map<string | null, { requests: number; costNano: bigint }>();
+    for (const e of events) {
+      if (e.startedAt < from || e.startedAt >= to) continue;
+      const k = key(e);
+      const s = sums.get(k) ?? { requests: 0, costNano: 0n };
+      s.requests += 1;
+      s.costNano += BigInt(e.costNanoUsd ?? 0);
+      sums.set(k, s);
+    }
+    return [...sums.entries()].map(([k, s]) => ({ k, ...s })).sort((a, b) => String(a.k).localeCompare(String(b.k)));
+  }
+
+  it("answer every hour-aligned range exactly, reading whole UTC days from the daily rows", async () => {
+    // 9 days of calls every 5 hours + 7 minutes, with changing models and a team on some.
+    const start = Date.UTC(2026, 9, 3, 0, 0);
+    const make = (tenantId: string) =>
+      Array.from({ length: 44 }, (_, i) =>
+        event(tenantId, start + i * (5 * HOUR + 7 * 60_000), {
+          model: i % 3 === 0 ? "gpt-4o" : "gpt-4o-mini",
+          costNanoUsd: 1_000_000 * (i + 1),
+          dimensions: i % 2 === 0 ? { team: i % 4 === 0 ? "search" : "ads" } : {},
+        }),
+      );
+    const tenantId = newId();
+    const events = make(tenantId);
+    await writeUsage(env.DB, tenantId, events);
+    const db = tenantDb(env.DB, tenantId);
+    const ranges = [
+      [start, start + 9 * 24 * HOUR], // whole days only
+      [start + 5 * HOUR, start + 7 * 24 * HOUR + 3 * HOUR], // hours at both ends
+      [start + 30 * HOUR, start + 40 * HOUR], // inside one day: hourly only
+      [start - 48 * HOUR, start + 100 * 24 * HOUR], // wider than the data
+    ];
+    for (const [from, to] of ranges as [number, number][]) {
+      const byModel = await queryRollups(db, { from, to, groups: [{ kind: "model" }] });
+      expect(
+        byModel
+          .map((r) => ({ k: r.values[0], requests: r.requests, costNano: r.costNano }))
+          .sort((a, b) => String(a.k).localeCompare(String(b.k))),
+      ).toEqual(expected(events, from, to, (e) => e.model));
+      const byTeam = await queryRollups(db, { from, to, groups: [{ kind: "dimension", dim: "team" }] });
+      expect(
+        byTeam
+          .map((r) => ({ k: r.values[0], requests: r.requests, costNano: r.costNano }))
+          .sort((a, b) => String(a.k).localeCompare(String(b.k))),
+      ).toEqual(expected(events, from, to, (e) => e.dimensions.team ?? null));
+      const total = await totalRollups(db, { from, to });
+      const all = expected(events, from, to, () => "all")[0];
+      expect({ requests: total.requests, costNano: total.costNano }).toEqual({
+        requests: all?.requests ?? 0,
+        costNano: all?.costNano ?? 0n,
+      });
+      const top = await topDimensionValues(db, from, to, 10);
+      expect(top.map((t) => ({ k: t.value, requests: t.requests })).sort((a, b) => a.k.localeCompare(b.k))).toEqual(
+        expected(events, from, to, (e) => e.dimensions.team ?? null)
+          .filter((x) => x.k !== null)
+          .map((x) => ({ k: x.k, requests: x.requests })),
+      );
+    }
+  });
+
+  it("reads the daily rows only where they give the same answer", () => {
+    const day = Date.UTC(2026, 9, 3);
+    const parts = (q: Parameters<typeof rollupParts>[0]) => rollupParts(q).map((p) => [p.time, p.from, p.to]);
+    expect(parts({ from: day + 5 * HOUR, to: day + 3 * 24 * HOUR + 2 * HOUR, groups: [{ kind: "model" }] })).toEqual([
+      ["hour", day + 5 * HOUR, day + 24 * HOUR],
+      ["day", day + 24 * HOUR, day + 3 * 24 * HOUR],
+      ["hour", day + 3 * 24 * HOUR, day + 3 * 24 * HOUR + 2 * HOUR],
+    ]);
+    // Hours, and local days in a zone that is not UTC, need every hour.
+    const range = { from: day, to: day + 7 * 24 * HOUR };
+    expect(parts({ ...range, groups: [{ kind: "hour" }] })).toEqual([["hour", range.from, range.to]]);
+    expect(parts({ ...range, groups: [{ kind: "day" }], timeZone: "America/New_York" })).toEqual([
+      ["hour", range.from, range.to],
+    ]);
+    expect(parts({ ...range, groups: [{ kind: "day" }], timeZone: "UTC" })).toEqual([["day", range.from, range.to]]);
+    // London keeps UTC in winter: its days are UTC days then.
+    const winter = { from: Date.UTC(2026, 11, 1), to: Date.UTC(2026, 11, 8) };
+    expect(parts({ ...winter, groups: [{ kind: "day" }], timeZone: "Europe/London" })).toEqual([
+      ["day", winter.from, winter.to],
+    ]);
   });
 });

@@ -41,6 +41,11 @@ function tenantTables(): string[] {
       if (create?.[1] && /^\s*tenant_id\s/m.test(create[2] ?? "")) tables.add(create[1]);
       const alter = /ALTER TABLE (\w+) ADD COLUMN tenant_id\b/.exec(query);
       if (alter?.[1]) tables.add(alter[1]);
+      // A table rebuilt under a new shape: created as x_new, the old one dropped, x_new renamed.
+      const dropped = /DROP TABLE (\w+)/.exec(query);
+      if (dropped?.[1]) tables.delete(dropped[1]);
+      const renamed = /ALTER TABLE (\w+) RENAME TO (\w+)/.exec(query);
+      if (renamed?.[1] && renamed[2] && tables.delete(renamed[1])) tables.add(renamed[2]);
     }
   }
   return [...tables].sort();

@@ -1,4 +1,4 @@
-// The usage consumer: events and hourly rollups written in one batch, idempotent by request id
+// The usage consumer: events, hourly and daily rollups and keys' last use written in one batch, idempotent by request id
 // (a redelivered batch changes nothing), through the Worker's real queue() handler.
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -42,9 +42,9 @@ async function deliver(events: UsageEvent[], attempts = 1) {
   return getQueueResult(batch, ctx);
 }
 
-async function rollups(tenantId: string) {
+async function rollups(tenantId: string, table = "usage_rollups_hourly") {
   const res = await env.DB.prepare(
-    "SELECT dim_name, dim_value, model, requests, input_tokens, cost_nano_usd FROM usage_rollups_hourly WHERE tenant_id = ? ORDER BY dim_name, dim_value, model",
+    `SELECT dim_name, dim_value, model, requests, input_tokens, cost_nano_usd FROM ${table} WHERE tenant_id = ? ORDER BY dim_name, dim_value, model`,
   )
     .bind(tenantId)
     .all();
@@ -65,6 +65,8 @@ describe("usage consumer", () => {
     await deliver(events, 2);
     await deliver([events[0] as UsageEvent], 3);
     expect(await rollups(tenantId)).toEqual(after);
+    // The daily rollups hold the same sums (all three calls are on one UTC day).
+    expect(await rollups(tenantId, "usage_rollups_daily")).toEqual(after);
     const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM usage_events WHERE tenant_id = ?")
       .bind(tenantId)
       .first<{ n: number }>();
@@ -82,6 +84,27 @@ describe("usage consumer", () => {
       },
       { dim_name: "team", dim_value: "search", model: "mystery", requests: 1, input_tokens: 100, cost_nano_usd: 0 },
     ]);
+  });
+
+  it("keeps each key's last use; a late event never moves it back", async () => {
+    const tenantId = newId();
+    await env.DB.prepare(
+      "INSERT INTO api_keys (tenant_id, id, name, prefix, created_at) VALUES (?, 'keykeykeykey', 'k', 'olk_x_keykeykeykey', 0)",
+    )
+      .bind(tenantId)
+      .run();
+    const lastUse = async () =>
+      (
+        await env.DB.prepare("SELECT last_used_at FROM api_keys WHERE tenant_id = ?")
+          .bind(tenantId)
+          .first<{ last_used_at: number | null }>()
+      )?.last_used_at;
+    expect(await lastUse()).toBeNull();
+    const t = Date.UTC(2026, 10, 20, 10, 15);
+    await deliver([event(tenantId, { startedAt: t }), event(tenantId, { startedAt: t + 60_000 })]);
+    expect(await lastUse()).toBe(t + 60_000);
+    await deliver([event(tenantId, { startedAt: t - 3_600_000 })]);
+    expect(await lastUse()).toBe(t + 60_000);
   });
 
   it("acks and drops a message that is not a usage event, without losing the rest", async () => {

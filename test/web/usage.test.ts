@@ -279,6 +279,15 @@ describe("/usage", () => {
     )
       .bind(capped.tenantId, start)
       .run();
+    // …and into the daily rollups, as the usage consumer would.
+    await env.DB.prepare(
+      `INSERT INTO usage_rollups_daily SELECT tenant_id, (hour / 86400000) * 86400000, provider, model, key_id, dim_name,
+         dim_value, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens),
+         SUM(output_tokens), SUM(reasoning_tokens), SUM(cost_nano_usd), SUM(unpriced_requests)
+       FROM usage_rollups_hourly WHERE tenant_id = ?1 GROUP BY tenant_id, dim_name, 2, provider, model, key_id, dim_value`,
+    )
+      .bind(capped.tenantId)
+      .run();
     const query = "from=2026-06-01&to=2026-08-31&group=hour";
     const page = await capped.owner.b.get(`/usage?${query}`);
     expect(page.status).toBe(200);

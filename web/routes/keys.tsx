@@ -27,6 +27,7 @@ import {
   signedInOrg,
   type WebEnv,
 } from "../../workers/auth/web-auth.ts";
+import { queryRollups } from "../../workers/api/usage-query.ts";
 import { orgFormat, type Format } from "../format.ts";
 import {
   DEFAULT_GRACE_SECONDS,
@@ -48,8 +49,7 @@ keyPages.post("/keys/*", requirePermission("keys:own"));
 
 type KeyListRow = KeyRow & {
   created_by: string | null;
-  last_hour: number | null;
-  spent: number | null;
+  last_used_at: number | null;
 };
 
 /** The previous secret while its grace period runs, for display. */
@@ -72,17 +72,18 @@ async function keysView(c: Context<WebEnv>): Promise<KeysView> {
   const f = await orgFormat(c);
   const now = Date.now();
   const month = windowRange({ kind: "monthly" }, f.timeZone, now);
-  // Last use and this month's spend come from the hourly rollups' total rows (dim_name = '').
-  const rows = await tenantDb(c.env.DB, org.tenantId).all<KeyListRow>(
-    `SELECT k.id, k.name, k.prefix, k.dimensions, k.created_at, k.expires_at, k.revoked_at, k.created_by,
-       k.secret_hint, k.rotated_at, k.previous_hint, k.previous_until,
-       (SELECT MAX(hour) FROM usage_rollups_hourly r WHERE r.tenant_id = ?1 AND r.dim_name = '' AND r.key_id = k.id) AS last_hour,
-       (SELECT SUM(cost_nano_usd) FROM usage_rollups_hourly r WHERE r.tenant_id = ?1 AND r.dim_name = '' AND r.key_id = k.id
-          AND r.hour >= ?2 AND r.hour < ?3) AS spent
-     FROM api_keys k WHERE k.tenant_id = ?1 ORDER BY k.revoked_at IS NOT NULL, k.created_at DESC, k.id`,
-    month.start,
-    month.end,
-  );
+  // Last use is kept on the key by the usage consumer; this month's spend is one grouped read of
+  // the rollups (daily rows for the month's whole days).
+  const db = tenantDb(c.env.DB, org.tenantId);
+  const [rows, spend] = await Promise.all([
+    db.all<KeyListRow>(
+      `SELECT id, name, prefix, dimensions, created_at, expires_at, revoked_at, created_by, secret_hint, rotated_at,
+         previous_hint, previous_until, last_used_at
+       FROM api_keys WHERE tenant_id = ?1 ORDER BY revoked_at IS NOT NULL, created_at DESC, id`,
+    ),
+    queryRollups(db, { from: month.start, to: month.end, groups: [{ kind: "key" }], timeZone: f.timeZone }),
+  ]);
+  const spent = new Map(spend.map((r) => [r.values[0], r.costNano]));
   return {
     csrf: a.csrf,
     mayCreate: can(org.role, "keys:own"),
@@ -97,8 +98,8 @@ async function keysView(c: Context<WebEnv>): Promise<KeysView> {
       expiresAt: r.expires_at === null ? null : f.dateTime(r.expires_at),
       revoked: r.revoked_at !== null,
       expired: r.expires_at !== null && r.expires_at <= now,
-      lastUsed: r.last_hour === null ? null : f.hour(r.last_hour),
-      spentThisMonth: f.usd(BigInt(r.spent ?? 0)),
+      lastUsed: r.last_used_at === null ? null : f.dateTime(r.last_used_at),
+      spentThisMonth: f.usd(spent.get(r.id) ?? 0n),
       rotatedAt: r.rotated_at === null ? null : f.date(r.rotated_at),
       previous: r.revoked_at === null ? runningGrace(f, r, now) : null,
       mayChange: mayChange(c, r.created_by),

@@ -1,4 +1,5 @@
-// Sums of the hourly rollups (usage_rollups_hourly) grouped by provider, model, key, day, hour or
+// Sums of the rollups (usage_rollups_daily for whole UTC days, usage_rollups_hourly for the hours
+// around them, see rollupParts) grouped by provider, model, key, day, hour or
 // one dimension, with filters, cost exact as bigint nano-USD. GET /api/v1/usage and the dashboard
 // both read usage through it, so neither scans raw events for these answers.
 //
@@ -170,6 +171,45 @@ export function hoursOf(tz: string, first: number, last: number): { from: number
 
 type Sql = { sql: string; params: unknown[] };
 
+/** A rollup's summed columns and their names in a query. */
+const SUM_COLUMNS = [
+  ["requests", "requests"],
+  ["input_tokens", "input_tokens"],
+  ["cached_input_tokens", "cached_input_tokens"],
+  ["cache_write_tokens", "cache_write_tokens"],
+  ["output_tokens", "output_tokens"],
+  ["reasoning_tokens", "reasoning_tokens"],
+  ["cost_nano_usd", "cost_n"],
+  ["unpriced_requests", "unpriced_requests"],
+] as const;
+
+/** Where a range's rows are read: whole UTC days from the daily rollups, the hours at either end
+ * from the hourly ones. Hour groups, and day groups in a zone that is not UTC over the range,
+ * need every hour. Either way the sums are the same; the daily rows are ~24 times fewer. */
+export function rollupParts(q: Pick<UsageQuery, "from" | "to" | "groups" | "timeZone">): RollupPart[] {
+  const hourly = (from: number, to: number): RollupPart => ({ table: "usage_rollups_hourly", time: "hour", from, to });
+  const byHour = q.groups.some((g) => g.kind === "hour");
+  const localDays =
+    q.groups.some((g) => g.kind === "day") &&
+    offsetSegments(q.timeZone ?? "UTC", q.from, q.to).some((segment) => segment.offset !== 0);
+  const first = Math.ceil(q.from / DAY_MS) * DAY_MS;
+  const last = Math.floor(q.to / DAY_MS) * DAY_MS;
+  if (byHour || localDays || last <= first) return [hourly(q.from, q.to)];
+  const parts: RollupPart[] = [];
+  if (q.from < first) parts.push(hourly(q.from, first));
+  parts.push({ table: "usage_rollups_daily", time: "day", from: first, to: last });
+  if (last < q.to) parts.push(hourly(last, q.to));
+  return parts;
+}
+
+export type RollupPart = {
+  table: "usage_rollups_hourly" | "usage_rollups_daily";
+  /** the table's time column */
+  time: "hour" | "day";
+  from: number;
+  to: number;
+};
+
 /** The statement for a query; ?1 is the tenant (bound by TenantDb), the rest are in `params`. */
 export function rollupSql(q: UsageQuery): Sql {
   const problem = rollupProblem(q.groups, q.filters);
@@ -177,15 +217,14 @@ export function rollupSql(q: UsageQuery): Sql {
   const params: unknown[] = [];
   const bind = (value: unknown) => `?${params.push(value) + 1}`;
   const f = q.filters ?? {};
-  const where = [`tenant_id = ?1`, `hour >= ${bind(q.from)}`, `hour < ${bind(q.to)}`];
+  const filters: string[] = [];
   const list = (column: string, values: readonly string[] | undefined) => {
     if (values && values.length > 0)
-      where.push(`${column} IN (SELECT value FROM json_each(${bind(JSON.stringify(values))}))`);
+      filters.push(`${column} IN (SELECT value FROM json_each(${bind(JSON.stringify(values))}))`);
   };
   list("provider", f.providers);
   list("model", f.models);
   list("key_id", f.keys);
-  const range = where.join(" AND ");
   const grouped = q.groups.find((g) => g.kind === "dimension");
   const dimName = f.dimension?.name ?? (grouped?.kind === "dimension" ? grouped.dim : null);
   const dimParam = dimName === null ? null : bind(dimName);
@@ -196,7 +235,7 @@ export function rollupSql(q: UsageQuery): Sql {
       : "";
 
   const day = q.groups.some((g) => g.kind === "day") ? localDaySql(q.timeZone ?? "UTC", q.from, q.to) : "";
-  const expr = (g: UsageGroup, nullDimension: boolean) => {
+  const expr = (g: UsageGroup, part: RollupPart) => {
     switch (g.kind) {
       case "provider":
         return "provider";
@@ -207,32 +246,44 @@ export function rollupSql(q: UsageQuery): Sql {
       case "hour":
         return `(hour / ${HOUR_MS}) * ${HOUR_MS}`;
       case "day":
-        return day;
+        // Daily rows are read only for UTC days (rollupParts), which are their own `day`.
+        return part.time === "day" ? "day" : day;
       case "dimension":
-        return nullDimension ? "NULL" : "dim_value";
+        return "dim_value";
     }
   };
-  const select = (nullDimension: boolean, sign: "" | "-") =>
+  /** `nullDimension`: SQL that is true for rows counted in the dimension's null group; `sign`:
+   * SQL of +1 or -1 the row's sums are multiplied by. */
+  const select = (part: RollupPart, nullDimension: string, sign: string) =>
     [
-      ...q.groups.map((g, i) => `${expr(g, nullDimension)} AS g${i}`),
-      `${sign}requests AS requests, ${sign}input_tokens AS input_tokens, ${sign}cached_input_tokens AS cached_input_tokens`,
-      `${sign}cache_write_tokens AS cache_write_tokens, ${sign}output_tokens AS output_tokens`,
-      `${sign}reasoning_tokens AS reasoning_tokens, ${sign}cost_nano_usd AS cost_n, ${sign}unpriced_requests AS unpriced_requests`,
+      ...q.groups.map((g, i) =>
+        g.kind === "dimension" && nullDimension !== "FALSE"
+          ? `CASE WHEN ${nullDimension} THEN NULL ELSE dim_value END AS g${i}`
+          : `${expr(g, part)} AS g${i}`,
+      ),
+      ...SUM_COLUMNS.map(([column, alias]) => `${sign}${column} AS ${alias}`),
     ].join(", ");
-  const from = "FROM usage_rollups_hourly WHERE";
-  let source: string;
-  if (dimParam === null) {
-    source = `SELECT ${select(false, "")} ${from} ${range} AND dim_name = ''`;
-  } else if (grouped && !f.dimension) {
-    // Calls without the dimension form the null group: the totals minus the calls that have it.
-    source = [
-      `SELECT ${select(false, "")} ${from} ${range} AND dim_name = ${dimParam}`,
-      `SELECT ${select(true, "")} ${from} ${range} AND dim_name = ''`,
-      `SELECT ${select(true, "-")} ${from} ${range} AND dim_name = ${dimParam}`,
-    ].join(" UNION ALL ");
-  } else {
-    source = `SELECT ${select(false, "")} ${from} ${range} AND dim_name = ${dimParam}${valueFilter}`;
-  }
+  // One SELECT per part (D1 allows only a few terms in a compound SELECT).
+  const partSource = (part: RollupPart) => {
+    const range = [
+      `tenant_id = ?1`,
+      `${part.time} >= ${bind(part.from)}`,
+      `${part.time} < ${bind(part.to)}`,
+      ...filters,
+    ].join(" AND ");
+    if (dimParam === null)
+      return `SELECT ${select(part, "FALSE", "")} FROM ${part.table} WHERE ${range} AND dim_name = ''`;
+    if (grouped && !f.dimension) {
+      // Calls without the dimension form the null group: the totals (dim_name '') minus the calls
+      // that have it. Each of the dimension's rows is read twice (m.s = 1: its value's group;
+      // m.s = -1: taken from the null group), each totals row once.
+      return `SELECT ${select(part, "(dim_name = '' OR m.s = -1)", "m.s * ")}
+        FROM ${part.table}, (SELECT 1 AS s UNION ALL SELECT -1) AS m
+        WHERE ${range} AND dim_name IN ('', ${dimParam}) AND (dim_name = ${dimParam} OR m.s = 1)`;
+    }
+    return `SELECT ${select(part, "FALSE", "")} FROM ${part.table} WHERE ${range} AND dim_name = ${dimParam}${valueFilter}`;
+  };
+  const source = rollupParts(q).map(partSource).join(" UNION ALL ");
 
   const by = q.groups.map((_, i) => `g${i}`);
   const timeFirst = q.order === "time" ? by.filter((_, i) => isTimeGroup(q.groups[i] as UsageGroup)) : [];
@@ -280,7 +331,8 @@ export async function totalRollups(
 }
 
 /** The dimension values with the highest cost over [from, to), across every dimension name. The
- * names come first (an index skip-scan), so each name's rows are one index range on the hours. */
+ * names come first (an index skip-scan), so each name's rows are one index range on the days and
+ * hours. */
 export async function topDimensionValues(
   db: TenantDb,
   from: number,
@@ -289,29 +341,38 @@ export async function topDimensionValues(
 ): Promise<(UsageSums & { name: string; value: string })[]> {
   const names = await dimensionNames(db);
   if (names.length === 0) return [];
+  const params: unknown[] = [JSON.stringify(names)];
+  const bind = (value: unknown) => `?${params.push(value) + 1}`;
+  const source = rollupParts({ from, to, groups: [] })
+    .map(
+      (part) =>
+        `SELECT dim_name, dim_value, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
+           reasoning_tokens, cost_nano_usd, unpriced_requests FROM ${part.table}
+         WHERE tenant_id = ?1 AND dim_name IN (SELECT value FROM json_each(?2))
+           AND ${part.time} >= ${bind(part.from)} AND ${part.time} < ${bind(part.to)}`,
+    )
+    .join(" UNION ALL ");
   const rows = await db.all<SqlRow & { dim_name: string; dim_value: string }>(
     `SELECT dim_name, dim_value, SUM(requests) AS requests, SUM(input_tokens) AS input_tokens,
        SUM(cached_input_tokens) AS cached_input_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
        SUM(output_tokens) AS output_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
        CAST(SUM(cost_nano_usd) AS TEXT) AS cost, SUM(unpriced_requests) AS unpriced_requests
-     FROM usage_rollups_hourly WHERE tenant_id = ?1 AND dim_name IN (SELECT value FROM json_each(?4))
-       AND hour >= ?2 AND hour < ?3
-     GROUP BY dim_name, dim_value HAVING SUM(requests) > 0 ORDER BY SUM(cost_nano_usd) DESC, dim_name, dim_value LIMIT ?5`,
-    from,
-    to,
-    JSON.stringify(names),
-    limit,
+     FROM (${source})
+     GROUP BY dim_name, dim_value HAVING SUM(requests) > 0 ORDER BY SUM(cost_nano_usd) DESC, dim_name, dim_value
+     LIMIT ${bind(limit)}`,
+    ...params,
   );
   return rows.map((r) => ({ ...sumsOf(r), name: r.dim_name, value: r.dim_value }));
 }
 
-/** The dimension names the tenant's rollups hold (an index skip-scan: one seek per name). */
+/** The dimension names the tenant's rollups hold (an index skip-scan of the daily rollups, which
+ * hold every name the hourly ones do: one seek per name). */
 export async function dimensionNames(db: TenantDb, limit = 100): Promise<string[]> {
   const rows = await db.all<{ name: string }>(
     `WITH RECURSIVE names(name) AS (
-       SELECT MIN(dim_name) FROM usage_rollups_hourly WHERE tenant_id = ?1 AND dim_name > ''
+       SELECT MIN(dim_name) FROM usage_rollups_daily WHERE tenant_id = ?1 AND dim_name > ''
        UNION ALL
-       SELECT (SELECT MIN(dim_name) FROM usage_rollups_hourly WHERE tenant_id = ?1 AND dim_name > names.name)
+       SELECT (SELECT MIN(dim_name) FROM usage_rollups_daily WHERE tenant_id = ?1 AND dim_name > names.name)
        FROM names WHERE names.name IS NOT NULL
      ) SELECT name FROM names WHERE name IS NOT NULL LIMIT ?2`,
     limit,

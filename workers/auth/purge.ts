@@ -11,6 +11,7 @@ import { pruneFailures } from "./throttle.ts";
 const TENANT_TABLES = [
   "usage_events",
   "usage_rollups_hourly",
+  "usage_rollups_daily",
   "audit_events",
   "ledger_rules",
   "api_keys",
@@ -44,6 +45,20 @@ export async function runScheduled(env: Env, now: number): Promise<void> {
   }
 }
 
+/** The rollup tables are WITHOUT ROWID: a chunk of them is named by its primary key. */
+const ROW_KEY: Partial<Record<(typeof TENANT_TABLES)[number], string>> = {
+  usage_rollups_hourly: "dim_name, hour, provider, model, key_id, dim_value",
+  usage_rollups_daily: "dim_name, day, provider, model, key_id, dim_value",
+};
+
+function chunkDelete(table: (typeof TENANT_TABLES)[number]): string {
+  const key = ROW_KEY[table] ?? "rowid";
+  const rows = `SELECT ${key} FROM ${table} WHERE tenant_id = ?1 LIMIT ${CHUNK}`;
+  return key === "rowid"
+    ? `DELETE FROM ${table} WHERE rowid IN (${rows})`
+    : `DELETE FROM ${table} WHERE tenant_id = ?1 AND (${key}) IN (${rows})`;
+}
+
 /** Deletes what is left of one closed tenant; false when the time budget ran out first. */
 export async function purgeTenant(env: Env, tenantId: string, started = Date.now()): Promise<boolean> {
   const db = tenantDb(env.DB, tenantId);
@@ -51,9 +66,7 @@ export async function purgeTenant(env: Env, tenantId: string, started = Date.now
   for (const table of TENANT_TABLES) {
     for (;;) {
       if (Date.now() - started > BUDGET_MS) return false;
-      const deleted = await db.run(
-        `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE tenant_id = ?1 LIMIT ${CHUNK})`,
-      );
+      const deleted = await db.run(chunkDelete(table));
       if (deleted.meta.changes < CHUNK) break;
     }
   }

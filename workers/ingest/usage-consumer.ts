@@ -1,5 +1,5 @@
 // Usage queue consumer: settles events with the tenant's ledger (reconciliation), then writes raw
-// events and hourly rollups to D1 in one batch (one transaction) per tenant. Idempotent by request
+// events, hourly and daily (UTC) rollups and each key's last use to D1 in one batch (one transaction) per tenant. Idempotent by request
 // id: an event already stored is ignored, and rollups only take events not yet rolled up, so a
 // redelivered batch changes nothing.
 import { tenantDb } from "../../shared/tenant-db.ts";
@@ -7,6 +7,7 @@ import type { UsageEvent } from "../../shared/usage.ts";
 import { perTenant } from "./batches.ts";
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 function isUsageEvent(body: unknown): body is UsageEvent {
   if (typeof body !== "object" || body === null) return false;
@@ -18,7 +19,7 @@ const ROLLUP_SUMS = `COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(
   SUM(reasoning_tokens), COALESCE(SUM(cost_nano_usd), 0), SUM(unpriced)`;
 const ROLLUP_COLUMNS = `(tenant_id, hour, provider, model, key_id, dim_name, dim_value, requests, input_tokens, cached_input_tokens,
   cache_write_tokens, output_tokens, reasoning_tokens, cost_nano_usd, unpriced_requests)`;
-const ROLLUP_UPSERT = `ON CONFLICT (tenant_id, dim_name, hour, provider, model, key_id, dim_value) DO UPDATE SET
+const rollupUpsert = (time: "hour" | "day") => `ON CONFLICT (tenant_id, dim_name, ${time}, provider, model, key_id, dim_value) DO UPDATE SET
   requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
   cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
   cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, output_tokens = output_tokens + excluded.output_tokens,
@@ -57,19 +58,34 @@ export async function writeUsage(db: D1Database, tenantId: string, events: Usage
       JSON.stringify(e.dimensions),
     ),
   );
-  const hour = `(started_at / ${HOUR_MS}) * ${HOUR_MS}`;
+  // The same sums into the hourly and the daily (UTC) rollups: the totals row and one per dimension.
+  const rollups = (["hour", "day"] as const).flatMap((time) => {
+    const table = time === "hour" ? "usage_rollups_hourly" : "usage_rollups_daily";
+    const size = time === "hour" ? HOUR_MS : DAY_MS;
+    const start = `(started_at / ${size}) * ${size}`;
+    const columns = ROLLUP_COLUMNS.replace("hour", time);
+    return [
+      tdb.prepare(
+        `INSERT INTO ${table} ${columns}
+         SELECT tenant_id, ${start}, provider, model, key_id, '', '', ${ROLLUP_SUMS}
+         FROM usage_events WHERE tenant_id = ?1 AND rolled_up = 0 GROUP BY 2, 3, 4, 5 ${rollupUpsert(time)}`,
+      ),
+      tdb.prepare(
+        `INSERT INTO ${table} ${columns}
+         SELECT e.tenant_id, ${start}, provider, model, key_id, d.key, d.value, ${ROLLUP_SUMS}
+         FROM usage_events e, json_each(e.dimensions) d WHERE e.tenant_id = ?1 AND e.rolled_up = 0
+         GROUP BY 2, 3, 4, 5, 6, 7 ${rollupUpsert(time)}`,
+      ),
+    ];
+  });
   await tdb.batch([
     ...inserts,
+    ...rollups,
+    // Each key's latest call, for the key list (a late event never moves it back).
     tdb.prepare(
-      `INSERT INTO usage_rollups_hourly ${ROLLUP_COLUMNS}
-       SELECT tenant_id, ${hour}, provider, model, key_id, '', '', ${ROLLUP_SUMS}
-       FROM usage_events WHERE tenant_id = ?1 AND rolled_up = 0 GROUP BY 2, 3, 4, 5 ${ROLLUP_UPSERT}`,
-    ),
-    tdb.prepare(
-      `INSERT INTO usage_rollups_hourly ${ROLLUP_COLUMNS}
-       SELECT e.tenant_id, ${hour}, provider, model, key_id, d.key, d.value, ${ROLLUP_SUMS}
-       FROM usage_events e, json_each(e.dimensions) d WHERE e.tenant_id = ?1 AND e.rolled_up = 0
-       GROUP BY 2, 3, 4, 5, 6, 7 ${ROLLUP_UPSERT}`,
+      `UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), latest.at)
+       FROM (SELECT key_id, MAX(started_at) AS at FROM usage_events WHERE tenant_id = ?1 AND rolled_up = 0 GROUP BY key_id) AS latest
+       WHERE api_keys.tenant_id = ?1 AND api_keys.id = latest.key_id`,
     ),
     tdb.prepare("UPDATE usage_events SET rolled_up = 1 WHERE tenant_id = ?1 AND rolled_up = 0"),
   ]);
