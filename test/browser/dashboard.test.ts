@@ -178,8 +178,8 @@ describe("the dashboard in Chromium", () => {
     expect(
       lines
         .slice(1, 3)
-        .map((l) => l.split(",")[0])
-        .sort(),
+        .map((l) => l.split(",")[0] ?? "")
+        .sort((a, b) => a.localeCompare(b)),
     ).toEqual(["claude-3-5-haiku-20241022", "gpt-4o-mini"]);
     expect(lines[3]?.split(",")[0]).toBe("Total");
 
