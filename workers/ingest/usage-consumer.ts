@@ -2,7 +2,7 @@
 // events, hourly and daily (UTC) rollups and each key's last use to D1 in one batch (one transaction) per tenant. Idempotent by request
 // id: an event already stored is ignored, and rollups only take events not yet rolled up, so a
 // redelivered batch changes nothing.
-import { tenantDb } from "../../shared/tenant-db.ts";
+import { tenantDb, type TenantDb } from "../../shared/tenant-db.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { perTenant } from "./batches.ts";
 
@@ -19,7 +19,9 @@ const ROLLUP_SUMS = `COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(
   SUM(reasoning_tokens), COALESCE(SUM(cost_nano_usd), 0), SUM(unpriced)`;
 const ROLLUP_COLUMNS = `(tenant_id, hour, provider, model, key_id, dim_name, dim_value, requests, input_tokens, cached_input_tokens,
   cache_write_tokens, output_tokens, reasoning_tokens, cost_nano_usd, unpriced_requests)`;
-const rollupUpsert = (time: "hour" | "day") => `ON CONFLICT (tenant_id, dim_name, ${time}, provider, model, key_id, dim_value) DO UPDATE SET
+const rollupUpsert = (
+  time: "hour" | "day",
+) => `ON CONFLICT (tenant_id, dim_name, ${time}, provider, model, key_id, dim_value) DO UPDATE SET
   requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
   cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
   cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, output_tokens = output_tokens + excluded.output_tokens,
@@ -58,7 +60,13 @@ export async function writeUsage(db: D1Database, tenantId: string, events: Usage
       JSON.stringify(e.dimensions),
     ),
   );
-  // The same sums into the hourly and the daily (UTC) rollups: the totals row and one per dimension.
+  await tdb.batch([...inserts, ...rollUp(tdb)]);
+}
+
+/** The statements that roll a tenant's events not yet rolled up into the hourly and daily (UTC)
+ * rollups (the totals row and one per dimension), move each key's last use, and mark the events
+ * rolled up. Run in the same batch as the inserts; the benchmark's seeding runs them too. */
+export function rollUp(tdb: TenantDb): D1PreparedStatement[] {
   const rollups = (["hour", "day"] as const).flatMap((time) => {
     const table = time === "hour" ? "usage_rollups_hourly" : "usage_rollups_daily";
     const size = time === "hour" ? HOUR_MS : DAY_MS;
@@ -78,8 +86,7 @@ export async function writeUsage(db: D1Database, tenantId: string, events: Usage
       ),
     ];
   });
-  await tdb.batch([
-    ...inserts,
+  return [
     ...rollups,
     // Each key's latest call, for the key list (a late event never moves it back).
     tdb.prepare(
@@ -88,7 +95,7 @@ export async function writeUsage(db: D1Database, tenantId: string, events: Usage
        WHERE api_keys.tenant_id = ?1 AND api_keys.id = latest.key_id`,
     ),
     tdb.prepare("UPDATE usage_events SET rolled_up = 1 WHERE tenant_id = ?1 AND rolled_up = 0"),
-  ]);
+  ];
 }
 
 /**
