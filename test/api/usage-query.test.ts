@@ -3,7 +3,7 @@
 // with DST and half-hour offsets, exact costs; and the API's filters built on it.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { newId, newRequestId } from "../../shared/ids.ts";
+import { newId } from "../../shared/ids.ts";
 import { tenantDb } from "../../shared/tenant-db.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import {
@@ -19,31 +19,16 @@ import {
 } from "../../workers/api/usage-query.ts";
 import { writeUsage } from "../../workers/ingest/usage-consumer.ts";
 import { newTenant } from "../helpers.ts";
+import { usageEvent } from "../web/usage-support.ts";
 
 const HOUR = 3_600_000;
 
 function event(tenantId: string, startedAt: number, over: Partial<UsageEvent> = {}): UsageEvent {
-  return {
-    v: 1,
-    requestId: newRequestId(startedAt),
-    tenantId,
-    keyId: "aaaaaaaaaaaa",
-    provider: "openai",
-    model: "gpt-4o",
-    endpoint: "chat.completions",
-    stream: false,
-    status: 200,
-    outcome: "ok",
+  return usageEvent(tenantId, startedAt, {
     usage: { inputTokens: 10, cachedInputTokens: 2, cacheWriteTokens: 0, outputTokens: 5, reasoningTokens: 1 },
-    usageSource: "provider",
     costNanoUsd: 1_000_000_001,
-    price: null,
-    startedAt,
-    firstByteMs: 5,
-    totalMs: 9,
-    dimensions: {},
     ...over,
-  };
+  });
 }
 
 async function seeded(events: (tenantId: string) => UsageEvent[]) {
