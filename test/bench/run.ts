@@ -8,6 +8,8 @@
 //   npm run bench                       both parts
 //   npm run bench -- --ledger-only      the ledger part alone (arms A and C); BENCH_PART=ledger
 //   npm run bench -- --gateway-only     the first part alone; BENCH_PART=gateway
+//   npm run bench -- --dashboard-only   the dashboard pages at 10 million events (dashboard.ts); only
+//                                       this way (not part of "all": it seeds 10 million events, ~12 min)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +29,7 @@ import {
 } from "./arms.ts";
 import { CONFIG, MODES, type Mode, requestBody } from "./config.ts";
 import { idleCpuRate } from "./cpu.ts";
+import { dashboardPart, publishDashboard, withWebChanges } from "./dashboard.ts";
 import { measureLedger } from "./ledger.ts";
 import { renderLedger, writeLedgerDocs } from "./ledger-report.ts";
 import type { LedgerResults } from "./ledger-results.ts";
@@ -42,26 +45,33 @@ import { errorCount, type WrkResult, wrkVersion, writeScript } from "./wrk.ts";
 const DOCS = join(ROOT, "docs/benchmarks.md");
 const FALLBACK_DOC = "# Benchmarks\n\nProduced by `npm run bench` (test/bench/run.ts).\n";
 
-type Part = "all" | "gateway" | "ledger";
+type Part = "all" | "gateway" | "ledger" | "dashboard";
+const PARTS: readonly Part[] = ["all", "gateway", "ledger", "dashboard"];
 
-/** Which parts to run: `--ledger-only` / `--gateway-only`, or BENCH_PART=ledger|gateway|all. */
+/** Which parts to run: `--ledger-only` / `--gateway-only` / `--dashboard-only`, or BENCH_PART. */
 function partToRun(argv: readonly string[]): Part {
-  const flags = [argv.includes("--ledger-only") ? "ledger" : null, argv.includes("--gateway-only") ? "gateway" : null];
-  const chosen = flags.filter((f) => f !== null);
+  const flags = (["ledger", "gateway", "dashboard"] as const).filter((p) => argv.includes(`--${p}-only`));
   const env = process.env.BENCH_PART ?? argFlag(argv, "part");
-  if (chosen.length > 1) throw new Error("--ledger-only and --gateway-only exclude each other");
-  const part = chosen[0] ?? env ?? "all";
-  if (part !== "all" && part !== "gateway" && part !== "ledger") {
-    throw new Error(`BENCH_PART must be all, gateway or ledger, got "${part}"`);
-  }
-  return part;
+  if (flags.length > 1) throw new Error(`${flags.map((f) => `--${f}-only`).join(" and ")} exclude each other`);
+  const part = flags[0] ?? env ?? "all";
+  const known = PARTS.find((p) => p === part);
+  if (!known) throw new Error(`BENCH_PART must be all, gateway, ledger or dashboard, got "${part}"`);
+  return known;
 }
 
+const DASHBOARD_VARS = [
+  "BENCH_EVENTS",
+  "BENCH_REFUSALS",
+  "BENCH_SEED_CHUNK",
+  "BENCH_DASHBOARD_REQUESTS",
+  "BENCH_DASHBOARD_WARMUP",
+  "BENCH_DASHBOARD_PAGE_SECONDS",
+  "BENCH_DASHBOARD_PAGES",
+];
+
 function commandOf(part: Part): string {
-  const vars = [
-    process.env.BENCH_DURATION ? `BENCH_DURATION=${process.env.BENCH_DURATION}` : "",
-    process.env.BENCH_WARMUP ? `BENCH_WARMUP=${process.env.BENCH_WARMUP}` : "",
-  ].filter((v) => v !== "");
+  const names = part === "dashboard" ? DASHBOARD_VARS : ["BENCH_DURATION", "BENCH_WARMUP"];
+  const vars = names.map((name) => (process.env[name] ? `${name}=${process.env[name]}` : "")).filter((v) => v !== "");
   const flag = part === "all" ? "" : ` -- --${part}-only`;
   return `${vars.length > 0 ? `${vars.join(" ")} ` : ""}npm run bench${flag}`;
 }
@@ -213,8 +223,28 @@ async function ledgerPart(ctx: Context, outlay: Arm, all: readonly Arm[]): Promi
   log(`wrote the ledger block of ${DOCS} and ${jsonPath}`);
 }
 
+/** The dashboard pages at BENCH_EVENTS events (dashboard.ts): the "dashboard" blocks and bench-results/dashboard.json. */
+async function dashboardOnly(tmp: string, command: string): Promise<void> {
+  const revision = withWebChanges(sourceRevision());
+  log(`bundling the Worker at ${revision} (wrangler deploy --dry-run)`);
+  const bundle = await bundleOutlay(join(tmp, "bundle"));
+  const machine = machineFacts(wrkVersion() ?? "wrk not used");
+  publishDashboard(await dashboardPart({ tmp, bundle, revision, command, machine }));
+}
+
 async function main(): Promise<void> {
   const part = partToRun(process.argv.slice(2));
+  if (part === "dashboard") {
+    const tmp = mkdtempSync(join(tmpdir(), "outlay-bench-"));
+    tmpDir = tmp;
+    try {
+      await dashboardOnly(tmp, commandOf(part));
+    } finally {
+      await stopAll();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    return;
+  }
   const wrk = wrkVersion();
   if (!wrk) {
     console.error(

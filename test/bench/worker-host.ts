@@ -4,10 +4,16 @@
 // orchestrator can account its CPU by process tree.
 //   node test/bench/worker-host.ts --arm null   --port N --upstream http://127.0.0.1:M
 //   node test/bench/worker-host.ts --arm outlay --port N --bundle /tmp/dir/index.js
+//       [--persist DIR]    D1, Durable Objects, queues and R2 kept in DIR (migrations skipped when
+//                          DIR already holds them), e.g. a seeded database reused by a second host
+//       [--hook MODULE]    after READY, runs calls to MODULE's exported functions sent on stdin as
+//                          `HOOK {"id", "fn", "args"}` lines with the D1 binding, answering
+//                          `HOOK-RESULT {"id", "ok", "value" | "error"}` (dashboard-seed.ts)
 // Prints one line `READY {"url": ...}` on stdout when the Worker answers, then runs until SIGTERM.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4MiniflareOptions } from "miniflare";
 import { argFlag } from "./procs.ts";
 
@@ -57,15 +63,33 @@ function nullOptions(port: number, upstream: string): V4MiniflareOptions {
   };
 }
 
+/** The modules wrangler wrote beside the entry for wrangler.toml's [[rules]] (the dashboard's
+ * stylesheet and scripts, imported as Text): every file of the bundle dir but the entry, its
+ * source map and the README. */
+function ruleModules(
+  bundle: string,
+): { type: "Text" | "Data" | "CompiledWasm"; path: string; contents: string | Uint8Array }[] {
+  const dir = dirname(bundle);
+  return readdirSync(dir)
+    .filter((name) => join(dir, name) !== bundle && !name.endsWith(".map") && name !== "README.md")
+    .map((name) => {
+      const path = join(dir, name);
+      if (name.endsWith(".wasm")) return { type: "CompiledWasm" as const, path, contents: readFileSync(path) };
+      if (name.endsWith(".bin")) return { type: "Data" as const, path, contents: readFileSync(path) };
+      return { type: "Text" as const, path, contents: readFileSync(path, "utf8") };
+    });
+}
+
 function outlayOptions(
   port: number,
   bundle: string,
   operatorToken: string,
   inspectorPort: number | null,
+  persist: string | null,
 ): V4MiniflareOptions {
   return {
     name: "outlay",
-    modules: [{ type: "ESModule", path: bundle, contents: readFileSync(bundle, "utf8") }],
+    modules: [{ type: "ESModule", path: bundle, contents: readFileSync(bundle, "utf8") }, ...ruleModules(bundle)],
     modulesRoot: dirname(bundle),
     ...compatibility(),
     bindings: {
@@ -87,6 +111,7 @@ function outlayOptions(
     unsafeDirectSockets: [{ host: "127.0.0.1", port }],
     // For CPU profiles (ledger-profile.ts): the V8 inspector of the Worker's isolate.
     ...(inspectorPort ? { inspectorPort, unsafeInspectorProxy: true } : {}),
+    ...(persist ? { resourcePersistencePath: persist } : {}),
     cf: false,
     log: new Log(LogLevel.WARN),
   };
@@ -106,6 +131,9 @@ async function applyMigrations(mf: Miniflare): Promise<number> {
   const dir = join(ROOT, "d1/migrations");
   const files = (await readdir(dir)).filter((f) => f.endsWith(".sql")).sort();
   const db = await mf.getD1Database("DB");
+  // A persisted database from an earlier host of the same run already has the schema.
+  const existing = await db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tenants'").first();
+  if (existing) return 0;
   let count = 0;
   for (const file of files) {
     const statements = sqlStatements(readFileSync(join(dir, file), "utf8"));
@@ -113,6 +141,32 @@ async function applyMigrations(mf: Miniflare): Promise<number> {
     count += statements.length;
   }
   return count;
+}
+
+export type HookDb = Awaited<ReturnType<Miniflare["getD1Database"]>>;
+/** A function of a --hook module: the Worker's D1 binding, the call's arguments, a progress log. */
+export type HookFn = (db: HookDb, args: unknown, log: (line: string) => void) => Promise<unknown>;
+
+/** Serves `HOOK {...}` lines from stdin one at a time (each call may run for minutes). */
+function serveHooks(mf: Miniflare, module: string): void {
+  let chain = Promise.resolve();
+  const loaded = import(module) as Promise<Record<string, unknown>>;
+  const answer = (body: unknown) => process.stdout.write(`HOOK-RESULT ${JSON.stringify(body)}\n`);
+  const log = (line: string) => process.stdout.write(`HOOK-LOG ${line}\n`);
+  createInterface({ input: process.stdin }).on("line", (line) => {
+    if (!line.startsWith("HOOK ")) return;
+    const call = JSON.parse(line.slice(5)) as { id: number; fn: string; args: unknown };
+    chain = chain.then(async () => {
+      try {
+        const fn = (await loaded)[call.fn];
+        if (typeof fn !== "function") throw new Error(`${module} exports no function ${call.fn}`);
+        const value = await (fn as HookFn)(await mf.getD1Database("DB"), call.args, log);
+        answer({ id: call.id, ok: true, value });
+      } catch (error) {
+        answer({ id: call.id, ok: false, error: error instanceof Error ? error.message : String(error) });
+      }
+    });
+  });
 }
 
 async function main(): Promise<void> {
@@ -130,7 +184,8 @@ async function main(): Promise<void> {
     const operatorToken = process.env.BENCH_OPERATOR_TOKEN;
     if (!bundle || !operatorToken) throw new Error("--bundle and BENCH_OPERATOR_TOKEN are required for --arm outlay");
     const inspect = Number(process.env.BENCH_INSPECTOR_PORT ?? "");
-    options = outlayOptions(port, bundle, operatorToken, Number.isInteger(inspect) && inspect > 0 ? inspect : null);
+    const inspectorPort = Number.isInteger(inspect) && inspect > 0 ? inspect : null;
+    options = outlayOptions(port, bundle, operatorToken, inspectorPort, argFlag(argv, "persist") ?? null);
   } else {
     throw new Error(`unknown --arm ${String(arm)}`);
   }
@@ -155,6 +210,8 @@ async function main(): Promise<void> {
   await mf.ready;
   const url = await mf.unsafeGetDirectURL();
   const migrations = arm === "outlay" ? await applyMigrations(mf) : 0;
+  const hook = argFlag(argv, "hook");
+  if (hook && arm === "outlay") serveHooks(mf, hook);
   process.stdout.write(`READY ${JSON.stringify({ url: url.origin, migrations })}\n`);
 }
 
