@@ -152,7 +152,7 @@ export function KeysPage(p: {
             "Dimensions",
             "Created",
             "Expires",
-            "Last used (hour)",
+            "Last used",
             `Spent in ${v.month}`,
             "Status",
           ]}
