@@ -146,16 +146,7 @@ export function KeysPage(p: {
         </p>
       ) : (
         <Table
-          headers={[
-            "Name",
-            "Key",
-            "Dimensions",
-            "Created",
-            "Expires",
-            "Last used",
-            `Spent in ${v.month}`,
-            "Status",
-          ]}
+          headers={["Name", "Key", "Dimensions", "Created", "Expires", "Last used", `Spent in ${v.month}`, "Status"]}
           actions
         >
           {v.keys.map((k) => (
