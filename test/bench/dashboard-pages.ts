@@ -1,7 +1,8 @@
 // The pages the dashboard benchmark measures. Add a page here: a path (query included), the text
 // its answer must contain (so an error page or a sign-in redirect is never timed as a page), and
 // optional headers (htmx fragments send `HX-Request: true`). `{key}` in a path is replaced by the
-// id of the organisation's busiest key.
+// id of the organisation's busiest key. A page with `timeZone` is measured while the organisation's
+// time zone is that one (the others in UTC): local days that are not UTC days read differently.
 
 export type PageSpec = {
   id: string;
@@ -16,7 +17,12 @@ export type PageSpec = {
   baseline?: boolean;
   /** the answer is not HTML */
   contentType?: string;
+  /** the organisation's time zone while the page is measured (default UTC) */
+  timeZone?: string;
 };
+
+/** A zone whose days are not UTC days, with a daylight-saving change inside the 180 days. */
+export const OTHER_ZONE = "America/Los_Angeles";
 
 const USAGE = "<title>Usage · Outlay</title>";
 
@@ -80,7 +86,38 @@ export const PAGES: readonly PageSpec[] = [
     path: "/activity",
     expect: "<title>Activity · Outlay</title>",
   },
+  {
+    id: "overview-la",
+    title: `GET / (overview), organisation in ${OTHER_ZONE}`,
+    path: "/",
+    expect: "<title>Overview · Outlay</title>",
+    timeZone: OTHER_ZONE,
+  },
+  {
+    id: "usage-default-la",
+    title: `GET /usage (30 days by day), organisation in ${OTHER_ZONE}`,
+    path: "/usage",
+    expect: USAGE,
+    timeZone: OTHER_ZONE,
+  },
+  {
+    id: "usage-day-90d-la",
+    title: `GET /usage, 90 days by day, organisation in ${OTHER_ZONE}`,
+    path: "/usage?range=90d&group=day",
+    expect: USAGE,
+    timeZone: OTHER_ZONE,
+  },
 ];
+
+/** The pages by the organisation's time zone while they are measured, UTC first. */
+export function byTimeZone(pages: readonly PageSpec[]): [string, PageSpec[]][] {
+  const zones = new Map<string, PageSpec[]>([["UTC", []]]);
+  for (const page of pages) {
+    const zone = page.timeZone ?? "UTC";
+    zones.set(zone, [...(zones.get(zone) ?? []), page]);
+  }
+  return [...zones].filter(([, group]) => group.length > 0);
+}
 
 export function baselineOf(pages: readonly PageSpec[]): PageSpec {
   const found = pages.filter((p) => p.baseline);

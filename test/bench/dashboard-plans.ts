@@ -48,16 +48,18 @@ function normalise(sql: string): string {
 type Seen = { sql: string; variants: Map<string, { params: unknown[]; pages: Set<string> }> };
 
 /** Requests each page once through the tracing host; explains and times each distinct query
- * with each distinct set of parameters it ran with (a 30-day and a 90-day range read differently). */
+ * with each distinct set of parameters it ran with (a 30-day and a 90-day range read differently).
+ * `before` runs before each page is requested (it sets the organisation's time zone). */
 export async function pagePlans(
   host: Host,
   pages: readonly PageSpec[],
   cookie: string,
-  runs: number,
+  o: { runs: number; before: (page: PageSpec) => Promise<void> },
 ): Promise<QueryPlan[]> {
   const found = new Map<string, Seen>();
   for (const page of pages) {
     if (page.session === false) continue;
+    await o.before(page);
     const lines: string[] = [];
     host.onSql = (line) => lines.push(line);
     const res = await fetch(`${host.origin}${page.path}`, {
@@ -85,7 +87,11 @@ export async function pagePlans(
   for (const [key, seen] of found) {
     const variants: QueryVariant[] = [];
     for (const variant of seen.variants.values()) {
-      const explained = await host.hook<ExplainResult>("explain", { sql: seen.sql, params: variant.params, runs });
+      const explained = await host.hook<ExplainResult>("explain", {
+        sql: seen.sql,
+        params: variant.params,
+        runs: o.runs,
+      });
       variants.push({ ...explained, pages: [...variant.pages] });
     }
     plans.push({ sql: key, variants });

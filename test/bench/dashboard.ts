@@ -11,8 +11,8 @@ import { performance } from "node:perf_hooks";
 import { ROOT } from "./arms.ts";
 import { dataPlan } from "./dashboard-data.ts";
 import { type Host, startHost } from "./dashboard-host.ts";
-import { checkPage, measurePages, type PageCheck } from "./dashboard-measure.ts";
-import { baselineOf, PAGES, type PageSpec } from "./dashboard-pages.ts";
+import { checkPage, measurePages, type PageCheck, type PageResult } from "./dashboard-measure.ts";
+import { baselineOf, byTimeZone, PAGES, type PageSpec } from "./dashboard-pages.ts";
 import { bundleTracing, pagePlans } from "./dashboard-plans.ts";
 import { type DashboardResults, renderDashboard, sumsTable, writeDashboardDocs } from "./dashboard-report.ts";
 import type { CheckResult } from "./dashboard-inspect.ts";
@@ -85,6 +85,11 @@ function d1FileBytes(stateDir: string): number {
     if (entry.isFile() && path.includes("D1DatabaseObject")) total += statSync(path).size;
   }
   return total;
+}
+
+/** The organisation's time zone, through the settings API. */
+async function setTimeZone(origin: string, org: BenchOrg, zone: string): Promise<void> {
+  await apiCall(`${origin}/api/v1/settings`, "PATCH", org.adminToken, { time_zone: zone });
 }
 
 async function waitForRefusals(host: Host, tenantId: string, count: number): Promise<void> {
@@ -178,20 +183,25 @@ export async function dashboardPart(ctx: DashboardContext): Promise<DashboardRes
   );
   const resolved = pages.map((p) => ({ ...p, path: p.path.replaceAll("{key}", seeded.busiestKey) }));
   const cookie = await signIn(host.origin, seeded.org.user);
-  const checks = new Map<string, PageCheck>();
-  for (const page of resolved) checks.set(page.id, await checkPage(page, host.origin, cookie, cfg.timeoutMs));
-  log(`every page answers 200 with its content; measuring`);
-  const measured = await measurePages(resolved, checks, {
-    origin: host.origin,
-    cookie,
-    requests: cfg.requests,
-    warmup: cfg.warmup,
-    rounds: cfg.rounds,
-    pageBudgetS: cfg.pageBudgetS,
-    timeoutMs: cfg.timeoutMs,
-    hostPid: host.proc.pid,
-    log,
-  });
+  const measured: PageResult[] = [];
+  for (const [zone, group] of byTimeZone(resolved)) {
+    await setTimeZone(host.origin, seeded.org, zone);
+    const checks = new Map<string, PageCheck>();
+    for (const page of group) checks.set(page.id, await checkPage(page, host.origin, cookie, cfg.timeoutMs));
+    log(`every page answers 200 with its content; measuring ${group.length} pages in ${zone}`);
+    const options = {
+      origin: host.origin,
+      cookie,
+      requests: cfg.requests,
+      warmup: cfg.warmup,
+      rounds: cfg.rounds,
+      pageBudgetS: cfg.pageBudgetS,
+      timeoutMs: cfg.timeoutMs,
+      hostPid: host.proc.pid,
+      log,
+    };
+    measured.push(...(await measurePages(group, checks, options)));
+  }
   const dbFileBytes = d1FileBytes(stateDir);
   await host.stop();
 
@@ -203,7 +213,11 @@ export async function dashboardPart(ctx: DashboardContext): Promise<DashboardRes
     name: "Bench Owner",
     role: "owner",
   });
-  const plans = await pagePlans(host, resolved, await signIn(host.origin, seeded.org.user), cfg.planRuns);
+  const tracingOrigin = host.origin;
+  const plans = await pagePlans(host, resolved, await signIn(tracingOrigin, seeded.org.user), {
+    runs: cfg.planRuns,
+    before: (page) => setTimeZone(tracingOrigin, seeded.org, page.timeZone ?? "UTC"),
+  });
   await host.stop();
 
   const results: DashboardResults = {
