@@ -1,6 +1,6 @@
 // The usage explorer's answer: the rollup rows of a plan (range, groups, filters) as table cells in
 // the organisation's locale and zone, chart points, and CSV of exactly those rows. Read by
-// web/routes/usage.tsx; all numbers come from workers/api/usage-query.ts (the hourly rollups).
+// web/routes/usage.tsx; all numbers come from workers/api/usage-query.ts (the daily and hourly rollups).
 import { formatUsd } from "../shared/money.ts";
 import { offset } from "../shared/windows.ts";
 import type { TenantDb } from "../shared/tenant-db.ts";

@@ -7,7 +7,10 @@ import { newId } from "../../shared/ids.ts";
 import { tenantDb } from "../../shared/tenant-db.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import {
+  dayShifts,
   dimensionNames,
+  hoursOf,
+  localDate,
   localDaySql,
   offsetSegments,
   queryRollups,
@@ -16,6 +19,7 @@ import {
   rollupSql,
   topDimensionValues,
   totalRollups,
+  type UsageRow,
 } from "../../workers/api/usage-query.ts";
 import { writeUsage } from "../../workers/ingest/usage-consumer.ts";
 import { newTenant } from "../helpers.ts";
@@ -38,6 +42,20 @@ async function seeded(events: (tenantId: string) => UsageEvent[]) {
 }
 
 const T0 = Date.UTC(2026, 9, 1, 0, 30);
+
+/** Zones whose days are not UTC days: both sides of UTC, DST, :30 and :45 offsets, +14 and -11. */
+const ZONES = [
+  "UTC",
+  "Europe/London",
+  "America/Los_Angeles",
+  "America/New_York",
+  "America/St_Johns",
+  "Asia/Kolkata",
+  "Asia/Tokyo",
+  "Pacific/Chatham",
+  "Pacific/Kiritimati",
+  "Pacific/Pago_Pago",
+];
 
 describe("offsets and local days", () => {
   it("finds the hour a zone changes offset", () => {
@@ -313,11 +331,16 @@ describe("daily and hourly rollups", () => {
       ["day", day + 24 * HOUR, day + 3 * 24 * HOUR],
       ["hour", day + 3 * 24 * HOUR, day + 3 * 24 * HOUR + 2 * HOUR],
     ]);
-    // Hours, and local days in a zone that is not UTC, need every hour.
+    // Hours need every hour.
     const range = { from: day, to: day + 7 * 24 * HOUR };
     expect(parts({ ...range, groups: [{ kind: "hour" }] })).toEqual([["hour", range.from, range.to]]);
+    // Local days in a zone that is not UTC: the daily rows, and the hours that belong to another local day.
     expect(parts({ ...range, groups: [{ kind: "day" }], timeZone: "America/New_York" })).toEqual([
-      ["hour", range.from, range.to],
+      ["day", range.from, range.to],
+      ["shift", range.from, range.to],
+    ]);
+    expect(parts({ ...range, groups: [{ kind: "model" }], timeZone: "America/New_York" })).toEqual([
+      ["day", range.from, range.to],
     ]);
     expect(parts({ ...range, groups: [{ kind: "day" }], timeZone: "UTC" })).toEqual([["day", range.from, range.to]]);
     // London keeps UTC in winter: its days are UTC days then.
@@ -325,5 +348,110 @@ describe("daily and hourly rollups", () => {
     expect(parts({ ...winter, groups: [{ kind: "day" }], timeZone: "Europe/London" })).toEqual([
       ["day", winter.from, winter.to],
     ]);
+  });
+
+  it("moves the fewer hours of each UTC day to their local day, across a DST change", () => {
+    const iso = (ms: number) => new Date(ms).toISOString().slice(0, 13);
+    const shifts = (tz: string, first: number, days: number) =>
+      dayShifts(tz, first, first + days * 24 * HOUR).map((s) => [iso(s.from), iso(s.to), iso(s.day), iso(s.counted)]);
+    // Los Angeles falls back on 2026-11-01 at 09:00 UTC: the UTC day's hours before 07:00 (PDT)
+    // or 08:00 (PST) are the evening of the local day before.
+    expect(shifts("America/Los_Angeles", Date.UTC(2026, 9, 31), 3)).toEqual([
+      ["2026-10-31T00", "2026-10-31T07", "2026-10-30T00", "2026-10-31T00"],
+      ["2026-11-01T00", "2026-11-01T07", "2026-10-31T00", "2026-11-01T00"],
+      ["2026-11-02T00", "2026-11-02T08", "2026-11-01T00", "2026-11-02T00"],
+    ]);
+    // Tokyo (+9): the UTC day's last 9 hours are the next local morning.
+    expect(shifts("Asia/Tokyo", Date.UTC(2026, 9, 31), 1)).toEqual([
+      ["2026-10-31T15", "2026-11-01T00", "2026-11-01T00", "2026-10-31T00"],
+    ]);
+    // Kiritimati (+14): noon UTC is 02:00 the next local day, where the daily row counts; the
+    // first 10 hours are the local afternoon of the UTC date.
+    expect(shifts("Pacific/Kiritimati", Date.UTC(2026, 9, 31), 1)).toEqual([
+      ["2026-10-31T00", "2026-10-31T10", "2026-10-31T00", "2026-11-01T00"],
+    ]);
+    expect(dayShifts("UTC", Date.UTC(2026, 9, 1), Date.UTC(2026, 10, 1))).toEqual([]);
+    for (const tz of ZONES) {
+      const all = dayShifts(tz, Date.UTC(2026, 0, 1), Date.UTC(2027, 0, 1));
+      const perDay = new Map<number, number>();
+      for (const s of all) {
+        const utcDay = Math.floor(s.from / (24 * HOUR));
+        perDay.set(utcDay, (perDay.get(utcDay) ?? 0) + (s.to - s.from) / HOUR);
+      }
+      expect(Math.max(0, ...perDay.values()), tz).toBeLessThanOrEqual(12);
+    }
+  });
+
+  it("answers local days in any zone exactly from the daily rows and the shifted hours", async () => {
+    // 12 days of calls every 97 minutes over Europe's and America's DST changes (Oct 25, Nov 1).
+    const start = Date.UTC(2026, 9, 22, 3, 11);
+    const tenantId = newId();
+    const events = Array.from({ length: 180 }, (_, i) =>
+      event(tenantId, start + i * 97 * 60_000, {
+        model: i % 3 === 0 ? "gpt-4o" : "gpt-4o-mini",
+        costNanoUsd: 1_000_000 * (i + 1),
+        dimensions: i % 2 === 0 ? { team: i % 4 === 0 ? "search" : "ads" } : {},
+      }),
+    );
+    await writeUsage(env.DB, tenantId, events);
+    const db = tenantDb(env.DB, tenantId);
+    const dayOf = (tz: string, e: UsageEvent) => localDate(tz, Math.floor(e.startedAt / HOUR) * HOUR);
+    const rowsOf = (rows: UsageRow[]) =>
+      rows
+        .map((r) => ({ k: r.values.map((v) => String(v)).join("|"), requests: r.requests, costNano: r.costNano }))
+        .sort((a, b) => a.k.localeCompare(b.k));
+    const expected = (from: number, to: number, key: (e: UsageEvent) => (string | number | null)[]) => {
+      const sums = new Map<string, { requests: number; costNano: bigint }>();
+      for (const e of events) {
+        const hour = Math.floor(e.startedAt / HOUR) * HOUR;
+        if (hour < from || hour >= to) continue;
+        const k = key(e)
+          .map((v) => String(v))
+          .join("|");
+        const s = sums.get(k) ?? { requests: 0, costNano: 0n };
+        s.requests += 1;
+        s.costNano += BigInt(e.costNanoUsd ?? 0);
+        sums.set(k, s);
+      }
+      return [...sums].map(([k, s]) => ({ k, ...s })).sort((a, b) => a.k.localeCompare(b.k));
+    };
+    for (const tz of ZONES) {
+      // Local days as the dashboard asks for them, and ranges that start and end mid-day.
+      const ranges = [
+        hoursOf(tz, localDate(tz, start), localDate(tz, start) + 12 * 24 * HOUR),
+        hoursOf(tz, Date.UTC(2026, 9, 24), Date.UTC(2026, 10, 2)),
+        { from: start - 5 * HOUR + 49 * 60_000, to: start + 9 * 24 * HOUR + 7 * HOUR },
+      ].map((r) => ({ from: Math.floor(r.from / HOUR) * HOUR, to: Math.floor(r.to / HOUR) * HOUR }));
+      for (const range of ranges) {
+        const base = { ...range, timeZone: tz };
+        const byDay = await queryRollups(db, { ...base, groups: [{ kind: "day" }] });
+        expect(rowsOf(byDay), `${tz} by day`).toEqual(expected(range.from, range.to, (e) => [dayOf(tz, e)]));
+        const byModelDay = await queryRollups(db, { ...base, groups: [{ kind: "model" }, { kind: "day" }] });
+        expect(rowsOf(byModelDay), `${tz} by model, day`).toEqual(
+          expected(range.from, range.to, (e) => [e.model, dayOf(tz, e)]),
+        );
+        const byTeamDay = await queryRollups(db, {
+          ...base,
+          groups: [{ kind: "dimension", dim: "team" }, { kind: "day" }],
+        });
+        expect(rowsOf(byTeamDay), `${tz} by team, day`).toEqual(
+          expected(range.from, range.to, (e) => [e.dimensions.team ?? null, dayOf(tz, e)]),
+        );
+        const searchByDay = await queryRollups(db, {
+          ...base,
+          groups: [{ kind: "day" }],
+          filters: { dimension: { name: "team", values: ["search"] }, models: ["gpt-4o"] },
+        });
+        expect(rowsOf(searchByDay), `${tz} search on gpt-4o by day`).toEqual(
+          expected(range.from, range.to, (e) =>
+            e.dimensions.team === "search" && e.model === "gpt-4o" ? [dayOf(tz, e)] : ["none"],
+          ).filter((x) => x.k !== "none"),
+        );
+        // Ordered by time, every local day once and in order.
+        const ordered = await queryRollups(db, { ...base, groups: [{ kind: "day" }], order: "time" });
+        const days = ordered.map((r) => Number(r.values[0]));
+        expect(days, `${tz} ordered`).toEqual([...days].sort((a, b) => a - b));
+      }
+    }
   });
 });

@@ -145,7 +145,7 @@ export function UsageResults({ view }: { view: ExplorerView }) {
       ) : (
         <>
           <p class="hint">
-            {r.rangeLabel} ({r.days} {r.days === 1 ? "day" : "days"}), days and hours in {r.timeZone}. From the hourly
+            {r.rangeLabel} ({r.days} {r.days === 1 ? "day" : "days"}), days and hours in {r.timeZone}. From the usage
             rollups.
           </p>
           {r.truncated && (
@@ -299,7 +299,7 @@ export function UsagePage({ view }: { view: ExplorerView }) {
     <>
       <h1>Usage</h1>
       <p class="lead">
-        Spend and tokens by provider, model, key, day, hour or dimension, from the hourly rollups. Pick a range, a
+        Spend and tokens by provider, model, key, day, hour or dimension, from the usage rollups. Pick a range, a
         grouping and filters; the address of this page is shareable.
       </p>
       <UsageExplorer view={view} />

@@ -1,7 +1,7 @@
 // / (the overview): spend today, this week and this month against budgets, a 30-day trend, top models, providers, keys and dimension values, unpriced models, recent refusals.
 // GET /usage/summary is the spend figures alone (the overview polls it every 30 s with htmx; it
 // lives under /usage because only the paths of PAGE_PATHS get a session). Usage comes from the
-// hourly rollups, budgets from the tenant's ledger, refusals from the audit index in D1.
+// daily and hourly rollups, budgets from the tenant's ledger, refusals from the audit index in D1.
 import { Hono, type Context } from "hono";
 import { tenantDb, type TenantDb } from "../../shared/tenant-db.ts";
 import { windowRange, type BudgetWindow } from "../../shared/windows.ts";

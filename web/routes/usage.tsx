@@ -1,7 +1,7 @@
-// /usage (the usage explorer): a time range, grouping and filters over the hourly rollups; a table, a chart and CSV of what is shown.
+// /usage (the usage explorer): a time range, grouping and filters over the usage rollups; a table, a chart and CSV of what is shown.
 // GET /usage answers the page, or for htmx (HX-Request) the results section alone (the whole
 // explorer when the request targets it or the form has errors); GET /usage/export answers the
-// same rows as CSV. Everything is read from usage_rollups_hourly, never from raw events.
+// same rows as CSV. Everything is read from the daily and hourly rollups, never from raw events.
 import { wantsFragment } from "../htmx.ts";
 import { Hono, type Context } from "hono";
 import { tenantDb } from "../../shared/tenant-db.ts";
@@ -169,7 +169,7 @@ function plan(
     } else if (groups.some((g) => groupName(g) === groupName(group))) {
       errors[field] = "Pick a second grouping different from the first.";
     } else if (group.kind === "dimension" && groups.some((g) => g.kind === "dimension")) {
-      errors[field] = "One dimension at a time: the hourly rollups cannot split calls by two dimensions at once.";
+      errors[field] = "One dimension at a time: the usage rollups cannot split calls by two dimensions at once.";
     } else {
       groups.push(group);
     }
@@ -202,7 +202,7 @@ function plan(
     } else {
       filters.dimension = dimValues.length > 0 ? { name: dim, values: dimValues } : { name: dim };
       if (rollupProblem(groups, filters)) {
-        errors.dim = "Filter by the dimension you group by: the hourly rollups hold one dimension at a time.";
+        errors.dim = "Filter by the dimension you group by: the usage rollups hold one dimension at a time.";
       }
     }
   } else if (dimValues.length > 0) {

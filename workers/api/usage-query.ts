@@ -76,7 +76,7 @@ export function isTimeGroup(g: UsageGroup): boolean {
 export function rollupProblem(groups: readonly UsageGroup[], filters: UsageFilters = {}): string | null {
   const dims = new Set(groups.flatMap((g) => (g.kind === "dimension" ? [g.dim] : [])));
   if (filters.dimension) dims.add(filters.dimension.name);
-  if (dims.size > 1) return "The hourly rollups hold one dimension at a time: group and filter by the same one.";
+  if (dims.size > 1) return "The usage rollups hold one dimension at a time: group and filter by the same one.";
   return null;
 }
 
@@ -130,9 +130,15 @@ export function offsetSegments(tz: string, from: number, to: number): { start: n
   return segments;
 }
 
-/** SQL of the local day of `hour` (its date's midnight, as UTC epoch ms). Whole-number literals only. */
-export function localDaySql(tz: string, from: number, to: number): string {
-  const segments = offsetSegments(tz, Math.floor(from / HOUR_MS) * HOUR_MS, to);
+/** The zone's offsets over [from, to) from its first whole hour: what localDaySql and dayShifts read. */
+function hourSegments(tz: string, from: number, to: number) {
+  return offsetSegments(tz, Math.floor(from / HOUR_MS) * HOUR_MS, to);
+}
+
+/** SQL of the local day of the instant `at` (an SQL expression, `hour` by default) in [from, to):
+ * its date's midnight, as UTC epoch ms. Whole-number literals only. */
+export function localDaySql(tz: string, from: number, to: number, at = "hour"): string {
+  const segments = hourSegments(tz, from, to);
   const int = (n: number) => {
     if (!Number.isSafeInteger(n)) throw new RangeError(`not an integer: ${n}`);
     return String(n);
@@ -142,10 +148,41 @@ export function localDaySql(tz: string, from: number, to: number): string {
       ? int(segments[0]?.offset ?? 0)
       : `CASE ${segments
           .slice(1)
-          .map((s, i) => `WHEN hour < ${int(s.start)} THEN ${int(segments[i]?.offset ?? 0)}`)
+          .map((s, i) => `WHEN ${at} < ${int(s.start)} THEN ${int(segments[i]?.offset ?? 0)}`)
           .join(" ")} ELSE ${int(segments[segments.length - 1]?.offset ?? 0)} END`;
-  if (shift === "0") return `(hour / ${DAY_MS}) * ${DAY_MS}`;
-  return `((hour + ${shift}) / ${DAY_MS}) * ${DAY_MS}`;
+  if (shift === "0") return `(${at} / ${DAY_MS}) * ${DAY_MS}`;
+  return `((${at} + ${shift}) / ${DAY_MS}) * ${DAY_MS}`;
+}
+
+/** A UTC day's daily rows count in the local day of its noon (the day most of its hours are in). */
+const DAILY_ROW_AT = `(day + ${12 * HOUR_MS})`;
+
+/** Hours [from, to) of one UTC day that belong to local day `day`, while that UTC day's daily
+ * rows count in local day `counted`: their sums move from `counted` to `day`. */
+export type DayShift = { from: number; to: number; day: number; counted: number };
+
+/** The hours of the UTC days [first, last) whose local day is not the one their daily rows count
+ * in, as runs of whole hours: at most 12 of each day's 24, none in a zone on UTC. Each hour's
+ * local day is the one localDaySql gives it. */
+export function dayShifts(tz: string, first: number, last: number): DayShift[] {
+  const segments = hourSegments(tz, first, last);
+  const dayOf = (at: number) => {
+    let off = 0;
+    for (const s of segments) if (s.start <= at) off = s.offset;
+    return Math.floor((at + off) / DAY_MS) * DAY_MS;
+  };
+  const shifts: DayShift[] = [];
+  for (let utcDay = first; utcDay < last; utcDay += DAY_MS) {
+    const counted = dayOf(utcDay + 12 * HOUR_MS);
+    for (let hour = utcDay; hour < utcDay + DAY_MS; hour += HOUR_MS) {
+      const day = dayOf(hour);
+      if (day === counted) continue;
+      const run = shifts[shifts.length - 1];
+      if (run && run.to === hour && run.day === day && run.counted === counted) run.to += HOUR_MS;
+      else shifts.push({ from: hour, to: hour + HOUR_MS, day, counted });
+    }
+  }
+  return shifts;
 }
 
 // Local dates: a calendar day of a zone written as its midnight in UTC epoch ms (2026-11-23 is
@@ -184,30 +221,31 @@ const SUM_COLUMNS = [
 ] as const;
 
 /** Where a range's rows are read: whole UTC days from the daily rollups, the hours at either end
- * from the hourly ones. Hour groups, and day groups in a zone that is not UTC over the range,
- * need every hour. Either way the sums are the same; the daily rows are ~24 times fewer. */
+ * from the hourly ones. Day groups in a zone whose days are not UTC days add a "shift" part: each
+ * daily row counts in the local day of its noon, and the hourly rows of the hours that belong to
+ * another local day are moved there (dayShifts). Hour groups need every hour. Either way the sums
+ * are the same; the daily rows are ~24 times fewer. */
 export function rollupParts(q: Pick<UsageQuery, "from" | "to" | "groups" | "timeZone">): RollupPart[] {
   const hourly = (from: number, to: number): RollupPart => ({ table: "usage_rollups_hourly", time: "hour", from, to });
-  const byHour = q.groups.some((g) => g.kind === "hour");
-  const localDays =
-    q.groups.some((g) => g.kind === "day") &&
-    offsetSegments(q.timeZone ?? "UTC", q.from, q.to).some((segment) => segment.offset !== 0);
   const first = Math.ceil(q.from / DAY_MS) * DAY_MS;
   const last = Math.floor(q.to / DAY_MS) * DAY_MS;
-  if (byHour || localDays || last <= first) return [hourly(q.from, q.to)];
+  if (q.groups.some((g) => g.kind === "hour") || last <= first) return [hourly(q.from, q.to)];
   const parts: RollupPart[] = [];
   if (q.from < first) parts.push(hourly(q.from, first));
   parts.push({ table: "usage_rollups_daily", time: "day", from: first, to: last });
+  const shifts = q.groups.some((g) => g.kind === "day") ? dayShifts(q.timeZone ?? "UTC", first, last) : [];
+  if (shifts.length > 0) parts.push({ table: "usage_rollups_hourly", time: "shift", from: first, to: last, shifts });
   if (last < q.to) parts.push(hourly(last, q.to));
   return parts;
 }
 
 export type RollupPart = {
   table: "usage_rollups_hourly" | "usage_rollups_daily";
-  /** the table's time column */
-  time: "hour" | "day";
+  /** the table's time column, or "shift": the hourly rows of `shifts` only */
+  time: "hour" | "day" | "shift";
   from: number;
   to: number;
+  shifts?: DayShift[];
 };
 
 /** The statement for a query; ?1 is the tenant (bound by TenantDb), the rest are in `params`. */
@@ -234,7 +272,11 @@ export function rollupSql(q: UsageQuery): Sql {
       ? ` AND dim_value IN (SELECT value FROM json_each(${bind(JSON.stringify(values))}))`
       : "";
 
-  const day = q.groups.some((g) => g.kind === "day") ? localDaySql(q.timeZone ?? "UTC", q.from, q.to) : "";
+  const tz = q.timeZone ?? "UTC";
+  /** The local day of a row, by the part's time column (a shift carries its hours' local day). */
+  const dayOf = q.groups.some((g) => g.kind === "day")
+    ? { hour: localDaySql(tz, q.from, q.to), day: localDaySql(tz, q.from, q.to, DAILY_ROW_AT), shift: "j.value ->> 2" }
+    : null;
   const expr = (g: UsageGroup, part: RollupPart) => {
     switch (g.kind) {
       case "provider":
@@ -246,8 +288,7 @@ export function rollupSql(q: UsageQuery): Sql {
       case "hour":
         return `(hour / ${HOUR_MS}) * ${HOUR_MS}`;
       case "day":
-        // Daily rows are read only for UTC days (rollupParts), which are their own `day`.
-        return part.time === "day" ? "day" : day;
+        return dayOf?.[part.time] ?? "NULL";
       case "dimension":
         return "dim_value";
     }
@@ -262,30 +303,45 @@ export function rollupSql(q: UsageQuery): Sql {
           : `${expr(g, part)} AS g${i}`,
       ),
       ...SUM_COLUMNS.map(([column, alias]) => `${sign}${column} AS ${alias}`),
+      ...(part.time === "shift" ? ["j.value ->> 3 AS counted"] : []),
     ].join(", ");
   // One SELECT per part (D1 allows only a few terms in a compound SELECT).
-  const partSource = (part: RollupPart) => {
-    const range = [
-      `tenant_id = ?1`,
-      `${part.time} >= ${bind(part.from)}`,
-      `${part.time} < ${bind(part.to)}`,
-      ...filters,
-    ].join(" AND ");
-    if (dimParam === null)
-      return `SELECT ${select(part, "FALSE", "")} FROM ${part.table} WHERE ${range} AND dim_name = ''`;
+  const rowsOf = (part: RollupPart) => {
+    const shifts = part.shifts?.map((r) => [r.from, r.to, r.day, r.counted]);
+    const table = shifts ? `json_each(${bind(JSON.stringify(shifts))}) AS j CROSS JOIN ${part.table}` : part.table;
+    const range = shifts
+      ? ["hour >= j.value ->> 0", "hour < j.value ->> 1"]
+      : [`${part.time} >= ${bind(part.from)}`, `${part.time} < ${bind(part.to)}`];
+    const where = [`tenant_id = ?1`, ...range, ...filters].join(" AND ");
+    if (dimParam === null) return `SELECT ${select(part, "FALSE", "")} FROM ${table} WHERE ${where} AND dim_name = ''`;
     if (grouped && !f.dimension) {
       // Calls without the dimension form the null group: the totals (dim_name '') minus the calls
       // that have it. Each of the dimension's rows is read twice (m.s = 1: its value's group;
       // m.s = -1: taken from the null group), each totals row once.
       return `SELECT ${select(part, "(dim_name = '' OR m.s = -1)", "m.s * ")}
-        FROM ${part.table}, (SELECT 1 AS s UNION ALL SELECT -1) AS m
-        WHERE ${range} AND dim_name IN ('', ${dimParam}) AND (dim_name = ${dimParam} OR m.s = 1)`;
+        FROM ${table}, (SELECT 1 AS s UNION ALL SELECT -1) AS m
+        WHERE ${where} AND dim_name IN ('', ${dimParam}) AND (dim_name = ${dimParam} OR m.s = 1)`;
     }
-    return `SELECT ${select(part, "FALSE", "")} FROM ${part.table} WHERE ${range} AND dim_name = ${dimParam}${valueFilter}`;
+    return `SELECT ${select(part, "FALSE", "")} FROM ${table} WHERE ${where} AND dim_name = ${dimParam}${valueFilter}`;
+  };
+  const by = q.groups.map((_, i) => `g${i}`);
+  /** The shifted hours are summed per group first; each sum then counts in its local day (sh.s =
+   * 1) and is taken from the day its daily rows counted in (sh.s = -1). */
+  const partSource = (part: RollupPart) => {
+    if (part.time !== "shift") return rowsOf(part);
+    const sums = SUM_COLUMNS.map(([, alias]) => alias);
+    const keys = [...by, "counted"].join(", ");
+    return `SELECT ${[
+      ...q.groups.map(
+        (g, i) => `${g.kind === "day" ? `CASE WHEN sh.s = 1 THEN g${i} ELSE counted END` : `g${i}`} AS g${i}`,
+      ),
+      ...sums.map((alias) => `sh.s * ${alias} AS ${alias}`),
+    ].join(", ")}
+      FROM (SELECT ${keys}, ${sums.map((alias) => `SUM(${alias}) AS ${alias}`).join(", ")} FROM (${rowsOf(part)}) GROUP BY ${keys})
+      CROSS JOIN (SELECT 1 AS s UNION ALL SELECT -1) AS sh`;
   };
   const source = rollupParts(q).map(partSource).join(" UNION ALL ");
 
-  const by = q.groups.map((_, i) => `g${i}`);
   const timeFirst = q.order === "time" ? by.filter((_, i) => isTimeGroup(q.groups[i] as UsageGroup)) : [];
   const order = [...timeFirst, "SUM(cost_n) DESC", ...by.filter((g) => !timeFirst.includes(g))].join(", ");
   const having = `HAVING SUM(requests) > 0${q.unpricedOnly ? " AND SUM(unpriced_requests) > 0" : ""}`;
