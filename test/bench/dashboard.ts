@@ -18,7 +18,7 @@ import { type DashboardResults, renderDashboard, sumsTable, writeDashboardDocs }
 import type { CheckResult } from "./dashboard-inspect.ts";
 import type { SeedResult } from "./dashboard-seed.ts";
 import { addRules, type BenchOrg, provisionDashboard, refusedCalls, signIn } from "./dashboard-setup.ts";
-import { apiCall } from "./outlay-setup.ts";
+import { apiCall, stringField } from "./outlay-setup.ts";
 import { log } from "./points.ts";
 import { sleep } from "./procs.ts";
 import type { Machine } from "./results.ts";
@@ -207,16 +207,25 @@ export async function dashboardPart(ctx: DashboardContext): Promise<DashboardRes
 
   log("query plans: the tracing copy of the Worker on the same database");
   host = await startHost({ ...hostOptions, bundle: tracing });
-  // New host, new secrets: set the password again (it is hashed with the pepper) and sign in.
-  await apiCall(`${host.origin}/internal/v1/tenants/${seeded.org.tenantId}/members`, "PUT", operatorToken, {
+  // New host, new secrets: set the password again (it is hashed with the pepper), sign in, and
+  // mint an admin token for the time zone changes.
+  const internal = `${host.origin}/internal/v1/tenants/${seeded.org.tenantId}`;
+  await apiCall(`${internal}/members`, "PUT", operatorToken, {
     ...seeded.org.user,
     name: "Bench Owner",
     role: "owner",
   });
+  const tracingOrg = {
+    ...seeded.org,
+    adminToken: stringField(
+      await apiCall(`${internal}/admin-tokens`, "POST", operatorToken, { name: "plans" }),
+      "token",
+    ),
+  };
   const tracingOrigin = host.origin;
   const plans = await pagePlans(host, resolved, await signIn(tracingOrigin, seeded.org.user), {
     runs: cfg.planRuns,
-    before: (page) => setTimeZone(tracingOrigin, seeded.org, page.timeZone ?? "UTC"),
+    before: (page) => setTimeZone(tracingOrigin, tracingOrg, page.timeZone ?? "UTC"),
   });
   await host.stop();
 
