@@ -5,6 +5,7 @@ import type { Format } from "../format.ts";
 import { TimeChart, type ChartFormat, type TimePoint } from "../components/chart.tsx";
 import { Notice } from "../components/form.tsx";
 import { Progress } from "../components/progress.tsx";
+import { Table } from "../components/table.tsx";
 
 export type BudgetLine = {
   id: string;
@@ -175,38 +176,23 @@ function TopTable(p: { id: string; title: string; rows: TopRow[]; empty: string 
       {p.rows.length === 0 ? (
         <p class="hint">{p.empty}</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col" class="num">
-                  Cost
-                </th>
-                <th scope="col" class="num">
-                  Requests
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {p.rows.map((r) => (
-                <tr>
-                  <th scope="row">
-                    <a href={r.href}>{r.label}</a>
-                    {r.code && (
-                      <>
-                        {" "}
-                        <code>{r.code}</code>
-                      </>
-                    )}
-                  </th>
-                  <td class="num">{r.cost}</td>
-                  <td class="num">{r.requests}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table headers={["Name"]} numeric={["Cost", "Requests"]}>
+          {p.rows.map((r) => (
+            <tr>
+              <th scope="row">
+                <a href={r.href}>{r.label}</a>
+                {r.code && (
+                  <>
+                    {" "}
+                    <code>{r.code}</code>
+                  </>
+                )}
+              </th>
+              <td class="num">{r.cost}</td>
+              <td class="num">{r.requests}</td>
+            </tr>
+          ))}
+        </Table>
       )}
     </section>
   );
@@ -223,31 +209,15 @@ function Trend({ view }: { view: OverviewView }) {
       <TimeChart id="trend" title={t.title} desc={t.desc} points={t.points} format={view.format} />
       <details>
         <summary>Data table</summary>
-        <div class="table-wrap">
-          <table>
-            <caption class="skip">{t.title}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Day</th>
-                <th scope="col" class="num">
-                  Cost
-                </th>
-                <th scope="col" class="num">
-                  Requests
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {t.rows.map((r) => (
-                <tr>
-                  <th scope="row">{r.date}</th>
-                  <td class="num">{r.cost}</td>
-                  <td class="num">{r.requests}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table headers={["Day"]} numeric={["Cost", "Requests"]} caption={t.title}>
+          {t.rows.map((r) => (
+            <tr>
+              <th scope="row">{r.date}</th>
+              <td class="num">{r.cost}</td>
+              <td class="num">{r.requests}</td>
+            </tr>
+          ))}
+        </Table>
       </details>
     </section>
   );
@@ -288,40 +258,28 @@ function Refusals({ view }: { view: OverviewView }) {
       {view.refusals.length === 0 ? (
         <p class="hint">No calls refused so far: no budget, policy or rate limit has stopped a call.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Key</th>
-                <th scope="col">Call</th>
-                <th scope="col">Refused because</th>
-              </tr>
-            </thead>
-            <tbody>
-              {view.refusals.map((r) => (
-                <tr>
-                  <td class="nowrap">{r.at}</td>
-                  <td>
-                    {r.key}
-                    {r.keyPrefix && (
-                      <>
-                        {" "}
-                        <code>{r.keyPrefix}</code>
-                      </>
-                    )}
-                  </td>
-                  <td>{r.call}</td>
-                  <td>
-                    <code>{r.code}</code>
-                    {r.rule && ` (${r.rule})`}
-                    {r.reason && ` — ${r.reason}`}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table headers={["When", "Key", "Call", "Refused because"]}>
+          {view.refusals.map((r) => (
+            <tr>
+              <td class="nowrap">{r.at}</td>
+              <td>
+                {r.key}
+                {r.keyPrefix && (
+                  <>
+                    {" "}
+                    <code>{r.keyPrefix}</code>
+                  </>
+                )}
+              </td>
+              <td>{r.call}</td>
+              <td>
+                <code>{r.code}</code>
+                {r.rule && ` (${r.rule})`}
+                {r.reason && ` — ${r.reason}`}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       <p>
         <a href="/activity">All activity</a>
