@@ -141,7 +141,8 @@ describe("accounts in Chromium", () => {
     await screenshots(page, "keys-created");
     await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
     await page.getByRole("button", { name: "Copy" }).click();
-    await expect(page.getByRole("button", { name: "Copied" }).isVisible()).resolves.toBe(true);
+    // The label changes once the clipboard write has resolved: wait for it rather than race it.
+    await page.getByRole("button", { name: "Copied" }).waitFor({ state: "visible", timeout: 5_000 });
     await expect(page.evaluate("navigator.clipboard.readText()")).resolves.toBe(key);
 
     const call = await fetch(`${BASE}/openai/v1/chat/completions`, {
