@@ -74,7 +74,26 @@ export async function secondFactorGate(env: Env, user: User, source: string, now
   return signInGate(env, await accountSubject(env, user.email), source, now);
 }
 
-/** Only a path on this site: never `//host` or `/\host` (open redirect). */
+/** Longer `next` values fall back to "/" (no page of ours has a path this long). */
+const MAX_NEXT = 1024;
+const ORIGIN = "https://outlay.invalid";
+
+/**
+ * Where to go after signing in: only a path on this site that a browser reads exactly as we do.
+ * The value must start with one "/" and come back unchanged from `new URL(next, origin)` as its
+ * path, query and fragment: WHATWG URL parsing strips tabs and newlines, turns "\\" into "/",
+ * resolves "/../" and percent-encodes the rest, so "/\t/evil", "/\\evil", "/%0d%0a…" with the raw
+ * characters, "//evil" and anything else a browser would read as another host (or that cannot go
+ * in a Location header) falls back to "/". Never throws.
+ */
 export function safeNext(next: string | undefined): string {
-  return next && /^\/(?![/\\])/.test(next) ? next : "/";
+  if (!next || next.length > MAX_NEXT || !next.startsWith("/") || /^\/[/\\]/.test(next)) return "/";
+  let url: URL;
+  try {
+    url = new URL(next, ORIGIN);
+  } catch {
+    return "/";
+  }
+  if (url.origin !== ORIGIN) return "/";
+  return `${url.pathname}${url.search}${url.hash}` === next ? next : "/";
 }

@@ -80,7 +80,12 @@ signIn.post("/signup", async (c) => {
 signIn.get("/login", (c) => {
   if (c.get("account")?.session.stage === "full") return c.redirect("/", 303);
   const notice = c.req.query("reset") === "1" ? "Your password is set. Sign in with it." : undefined;
-  return c.render(<SignInPage next={c.req.query("next")} notice={notice} />, { title: "Sign in", narrow: true });
+  // Only a `next` that will be followed is carried into the form.
+  const next = safeNext(c.req.query("next"));
+  return c.render(<SignInPage next={next === "/" ? undefined : next} notice={notice} />, {
+    title: "Sign in",
+    narrow: true,
+  });
 });
 
 signIn.post("/login", async (c) => {
