@@ -168,7 +168,8 @@ providersPages.post("/providers", async (c) => {
   const values = {
     provider: (form.provider ?? "").trim(),
     name: (form.name ?? "").trim(),
-    base_url: (form.base_url ?? "").trim(),
+    // Not trimmed: the shared check refuses whitespace anywhere, as the API does (docs/security.md).
+    base_url: form.base_url ?? "",
   };
   const apiKey = (form.api_key ?? "").trim();
   const errors: Record<string, string> = {};

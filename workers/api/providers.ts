@@ -8,37 +8,22 @@ import { z } from "zod";
 import type { AuditActor } from "../../shared/audit.ts";
 import { dataKeyring, seal } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
+import { checkBaseUrl, MAX_BASE_URL_LENGTH } from "../../shared/upstream-url.ts";
 import { KNOWN_PROVIDERS, PROVIDER_NAME, RESERVED_NAMES } from "../gateway/providers/registry.ts";
 import type { ProviderRecord } from "../ledger/types.ts";
 import { ledgerFor, type ApiEnv } from "./auth.ts";
 import { apiError, invalid, jsonBody } from "./errors.ts";
 
 export const MAX_PROVIDER_KEY_LENGTH = 4096;
-export const MAX_BASE_URL_LENGTH = 2048;
 
 const SetProvider = z.strictObject({
   api_key: z.string().min(1).max(MAX_PROVIDER_KEY_LENGTH),
   base_url: z.string().max(MAX_BASE_URL_LENGTH).optional(),
 });
 
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
-export function checkBaseUrl(value: string, allowLoopback: boolean): AppError | null {
-  if (value.length > MAX_BASE_URL_LENGTH) {
-    return new AppError("bad_request", `The base URL is longer than ${MAX_BASE_URL_LENGTH} characters.`, "base_url");
-  }
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return new AppError("bad_request", "The base URL is not a URL.", "base_url");
-  }
-  if (url.username || url.password || url.search || url.hash) {
-    return new AppError("bad_request", "The base URL must not carry credentials, a query or a fragment.", "base_url");
-  }
-  if (url.protocol === "https:") return null;
-  if (url.protocol === "http:" && allowLoopback && LOOPBACK.has(url.hostname)) return null;
-  return new AppError("bad_request", "The base URL must use https.", "base_url");
+/** The shared base URL check (shared/upstream-url.ts), with the deployment's loopback flag. */
+export function baseUrlProblem(value: string, env: Pick<Env, "ALLOW_LOOPBACK_UPSTREAMS">): AppError | null {
+  return checkBaseUrl(value, { allowLoopback: env.ALLOW_LOOPBACK_UPSTREAMS === "true" });
 }
 
 export function keyHint(key: string): string {
@@ -88,7 +73,7 @@ export function providerProblems(input: ProviderInput, env: Pick<Env, "ALLOW_LOO
     );
   }
   if (input.baseUrl) {
-    const problem = checkBaseUrl(input.baseUrl, env.ALLOW_LOOPBACK_UPSTREAMS === "true");
+    const problem = baseUrlProblem(input.baseUrl, env);
     if (problem) problems.push(problem);
   } else if (!badName && !KNOWN_PROVIDERS[input.name]) {
     problems.push(new AppError("bad_request", "A base URL is required for an OpenAI-compatible provider.", "base_url"));
