@@ -19,6 +19,10 @@ export type AuditType =
   | "rule.updated"
   | "rule.deleted"
   | "settings.updated"
+  // delivery (workers/ledger/outbox.ts): something the ledger could not deliver was set aside
+  | "audit.event_dropped"
+  | "usage.event_dropped"
+  | "mirror.statement_dropped"
   // accounts (workers/auth): data carries `source`, the address the action came from
   | "auth.signed_in"
   | "auth.sign_in_failed"

@@ -1,12 +1,15 @@
 // What the ledger sends out, written in the same transaction as the change it reports and sent
-// after it: D1 mirror statements (so listings see every change the ledger made, in order) and
-// audit events (batched to AUDIT_QUEUE). A failed send stays in storage and the alarm retries.
-import type { AuditDraft, AuditEvent } from "../../shared/audit.ts";
+// after it: D1 mirror statements (so listings see every change the ledger made, in order), audit
+// events (to AUDIT_QUEUE) and usage events the gateway could not queue (to USAGE_QUEUE). A failed
+// send stays in storage and the alarm retries. One bad row never holds up the others: queue
+// messages go through queue-lane.ts; a mirror statement D1 keeps refusing is set aside here.
+import { SYSTEM, type AuditDraft, type AuditEvent } from "../../shared/audit.ts";
 import { tenantDb } from "../../shared/tenant-db.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+import { deadLetter, flushLane, MAX_ATTEMPTS, type DeadReason } from "./queue-lane.ts";
 
 const BATCH = 50;
-/** sendBatch takes at most 100 messages. */
-const AUDIT_BATCH = 100;
+const TYPE_CHARS = 64;
 
 export class Outbox {
   readonly #sql: SqlStorage;
@@ -28,62 +31,174 @@ export class Outbox {
     this.#sql.exec("INSERT INTO audit_outbox (event) VALUES (?)", JSON.stringify(draft));
   }
 
-  hasAudit(): boolean {
-    return this.#sql.exec("SELECT 1 FROM audit_outbox LIMIT 1").toArray().length > 0;
+  /** Usage events to carry to USAGE_QUEUE (the gateway could not queue them itself). */
+  usage(events: readonly UsageEvent[]): void {
+    for (const e of events) {
+      this.#sql.exec("INSERT INTO usage_outbox (request_id, event) VALUES (?, ?)", e.requestId, JSON.stringify(e));
+    }
+  }
+
+  /** Whether queue messages are waiting (written since, or during, the last flush). */
+  hasQueued(): boolean {
+    return (
+      this.#sql.exec("SELECT 1 FROM audit_outbox UNION ALL SELECT 1 FROM usage_outbox LIMIT 1").toArray().length > 0
+    );
   }
 
   /** Sends what is pending; false when something could not be sent and must be retried. */
   flush(tenantId: string | null): Promise<boolean> {
     const run = this.#flushing.then(async () => {
-      if (!tenantId) return true;
-      const mirrored = await this.#flushMirror(tenantId);
-      const audited = await this.#flushAudit(tenantId);
-      return mirrored && audited;
+      const now = Date.now();
+      const mirrored = tenantId ? await this.#flushMirror(tenantId, now) : true;
+      const audited = tenantId ? await this.#flushAudit(tenantId, now) : true;
+      const used = await this.#flushUsage(now);
+      return mirrored && audited && used;
     });
     this.#flushing = run.then(() => undefined);
     return run;
   }
 
-  async #flushMirror(tenantId: string): Promise<boolean> {
+  /**
+   * Statements go in order, a batch (one transaction) at a time. When D1 refuses a batch they go
+   * one by one; a statement D1 refuses while it answers a probe is counted, and set aside at
+   * MAX_ATTEMPTS (alert, `mirror.statement_dropped` audit event); the ones after it wait for it,
+   * since a later statement may depend on it.
+   */
+  async #flushMirror(tenantId: string, now: number): Promise<boolean> {
+    const db = tenantDb(this.#env.DB, tenantId);
     for (;;) {
       const pending = this.#sql
-        .exec<{ seq: number; sql: string; params: string }>(
-          `SELECT seq, sql, params FROM outbox ORDER BY seq LIMIT ${BATCH}`,
+        .exec<{ seq: number; sql: string; params: string; attempts: number }>(
+          `SELECT seq, sql, params, attempts FROM outbox ORDER BY seq LIMIT ${BATCH}`,
         )
         .toArray();
       const last = pending.at(-1);
       if (!last) return true;
-      const db = tenantDb(this.#env.DB, tenantId);
       try {
         await db.batch(pending.map((p) => db.prepare(p.sql, ...(JSON.parse(p.params) as unknown[]))));
+        this.#sql.exec("DELETE FROM outbox WHERE seq <= ?", last.seq);
+        if (pending.length < BATCH) return true;
+        continue;
       } catch (error) {
-        console.error("ledger mirror to D1 failed; will retry", error instanceof Error ? error.message : "unknown");
-        return false;
+        console.error("ledger mirror to D1 failed; one by one", error instanceof Error ? error.message : "unknown");
       }
-      this.#sql.exec("DELETE FROM outbox WHERE seq <= ?", last.seq);
-      if (pending.length < BATCH) return true;
+      for (const p of pending) {
+        try {
+          await db.prepare(p.sql, ...(JSON.parse(p.params) as unknown[])).run();
+          this.#sql.exec("DELETE FROM outbox WHERE seq = ?", p.seq);
+          continue;
+        } catch {
+          // Told apart below: D1 down (retry, not counted) or this statement refused.
+        }
+        if (!(await this.#d1Answers())) return false;
+        if (p.attempts + 1 < MAX_ATTEMPTS) {
+          this.#sql.exec("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?", p.seq);
+          return false;
+        }
+        const bytes = p.sql.length + p.params.length;
+        deadLetter(this.#sql, "mirror", p.seq, "refused", bytes, JSON.stringify({ sql: p.sql, params: p.params }), now);
+        this.#sql.exec("DELETE FROM outbox WHERE seq = ?", p.seq);
+        this.audit({
+          at: now,
+          type: "mirror.statement_dropped",
+          actor: SYSTEM,
+          requestId: null,
+          subject: null,
+          data: { seq: p.seq, bytes, reason: "refused" },
+        });
+      }
     }
   }
 
-  async #flushAudit(tenantId: string): Promise<boolean> {
-    for (;;) {
-      const pending = this.#sql
-        .exec<{ seq: number; event: string }>(`SELECT seq, event FROM audit_outbox ORDER BY seq LIMIT ${AUDIT_BATCH}`)
-        .toArray();
-      const last = pending.at(-1);
-      if (!last) return true;
-      const messages = pending.map((row) => {
-        const body: AuditEvent = { v: 1, tenantId, seq: row.seq, ...(JSON.parse(row.event) as AuditDraft) };
-        return { body, contentType: "json" as const };
-      });
-      try {
-        await this.#env.AUDIT_QUEUE.sendBatch(messages);
-      } catch (error) {
-        console.error("audit events not queued; will retry", error instanceof Error ? error.name : "unknown");
-        return false;
-      }
-      this.#sql.exec("DELETE FROM audit_outbox WHERE seq <= ?", last.seq);
-      if (pending.length < AUDIT_BATCH) return true;
+  async #d1Answers(): Promise<boolean> {
+    try {
+      await this.#env.DB.prepare("SELECT 1").first();
+      return true;
+    } catch {
+      return false;
     }
+  }
+
+  /**
+   * A set-aside audit event is replaced, at its own seq, by a small `audit.event_dropped` notice
+   * (its type, size and why), so the tenant's trail keeps its order and shows the gap.
+   */
+  #flushAudit(tenantId: string, now: number): Promise<boolean> {
+    return flushLane(
+      this.#sql,
+      {
+        table: "audit_outbox",
+        queue: this.#env.AUDIT_QUEUE,
+        toBody: (seq, stored): AuditEvent => ({ v: 1, tenantId, seq, ...(JSON.parse(stored) as AuditDraft) }),
+        setAside: (seq, stored, reason, bytes) => {
+          const type = typeOf(stored);
+          if (type === "audit.event_dropped") {
+            this.#sql.exec("DELETE FROM audit_outbox WHERE seq = ?", seq);
+            return;
+          }
+          const notice: AuditDraft = {
+            at: now,
+            type: "audit.event_dropped",
+            actor: SYSTEM,
+            requestId: null,
+            subject: null,
+            data: { seq, droppedType: type, bytes, reason },
+          };
+          this.#sql.exec("UPDATE audit_outbox SET event = ?, attempts = 0 WHERE seq = ?", JSON.stringify(notice), seq);
+        },
+      },
+      now,
+    );
+  }
+
+  /**
+   * Usage events taken over from the gateway. Once queued, their settle record is refreshed, so
+   * the usage consumer's settle (up to SETTLED_KEEP_MS later) is still recognised as a repeat
+   * even when the event waited here long. A set-aside event leaves a `usage.event_dropped`
+   * audit event with its request id.
+   */
+  #flushUsage(now: number): Promise<boolean> {
+    return flushLane(
+      this.#sql,
+      {
+        table: "usage_outbox",
+        queue: this.#env.USAGE_QUEUE,
+        toBody: (_seq, stored) => JSON.parse(stored) as unknown,
+        setAside: (seq, _stored, reason: DeadReason, bytes) => {
+          const requestId = this.#sql
+            .exec<{ request_id: string }>("SELECT request_id FROM usage_outbox WHERE seq = ?", seq)
+            .toArray()[0]?.request_id;
+          this.#sql.exec("DELETE FROM usage_outbox WHERE seq = ?", seq);
+          this.audit({
+            at: now,
+            type: "usage.event_dropped",
+            actor: SYSTEM,
+            requestId: requestId?.slice(0, TYPE_CHARS) ?? null,
+            subject: null,
+            data: { bytes, reason },
+          });
+        },
+        accepted: (seqs) => {
+          for (const seq of seqs) {
+            this.#sql.exec(
+              "UPDATE settled SET at = MAX(at, ?) WHERE request_id = (SELECT request_id FROM usage_outbox WHERE seq = ?)",
+              now,
+              seq,
+            );
+          }
+        },
+      },
+      now,
+    );
+  }
+}
+
+/** The type of a stored audit draft, bounded, or "unknown" when it cannot be read. */
+function typeOf(stored: string): string {
+  try {
+    const type = (JSON.parse(stored) as { type?: unknown }).type;
+    return typeof type === "string" ? type.slice(0, TYPE_CHARS) : "unknown";
+  } catch {
+    return "unknown";
   }
 }

@@ -1,7 +1,7 @@
 // TenantLedger storage (SQLite-backed Durable Object storage), created behind a stored version.
 // Every table and row shape is documented in workers/ledger/README.md.
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -37,6 +37,15 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE keys ADD COLUMN previous_hash TEXT;
    ALTER TABLE keys ADD COLUMN previous_hint TEXT;
    ALTER TABLE keys ADD COLUMN previous_until INTEGER;`,
+  // Outboxes robust to one bad message (outbox.ts, queue-lane.ts): refusals counted per row, usage
+  // events the gateway could not queue, and what was set aside (a bounded copy, newest 1,000).
+  `ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE audit_outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE usage_outbox (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT NOT NULL, event TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+   CREATE TABLE outbox_dead (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, outbox TEXT NOT NULL, seq INTEGER NOT NULL, reason TEXT NOT NULL,
+     bytes INTEGER NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL);`,
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -206,6 +206,21 @@ export class TenantLedger extends DurableObject<Env> {
     await this.#schedule(now + (crossings > 0 ? AUDIT_FLUSH_MS : SETTLED_KEEP_MS));
   }
 
+  /**
+   * Usage events the gateway could not queue: settled like any (once per request id) and kept in
+   * the outbox in the same transaction, which sends them to USAGE_QUEUE and retries until taken.
+   */
+  async forwardUsage(tenantId: string, events: readonly UsageEvent[], now = Date.now()): Promise<void> {
+    this.#bindTenant(tenantId);
+    if (events.some((e) => e.tenantId !== tenantId)) throw new Error("usage event of another tenant");
+    const { timeZone } = this.getSettings();
+    this.ctx.storage.transactionSync(() => {
+      this.#holds.settle(events, timeZone, now);
+      this.#outbox.usage(events);
+    });
+    await this.#send();
+  }
+
   /** Lease mode: books what an isolate admitted from its lease and grants the next one. */
   async lease(report: LeaseReport): Promise<LeaseGrant | null> {
     const parts = {
@@ -523,7 +538,7 @@ export class TenantLedger extends DurableObject<Env> {
   async #send(): Promise<void> {
     const sent = await this.#outbox.flush(this.#tenantId());
     if (!sent) await this.#schedule(Date.now() + OUTBOX_RETRY_MS);
-    else if (this.#outbox.hasAudit()) await this.#schedule(Date.now() + AUDIT_FLUSH_MS);
+    else if (this.#outbox.hasQueued()) await this.#schedule(Date.now() + AUDIT_FLUSH_MS);
   }
 
   /** Makes sure the alarm fires no later than `at`. */

@@ -1,0 +1,222 @@
+// The ledger's outboxes with one bad message in them (docs/budgets.md, "Delivery"): an audit
+// event too large for a queue message, a batch too large for one sendBatch, a message the queue
+// keeps refusing while it takes the others, a D1 statement D1 keeps refusing. Each is set aside
+// with an alert and a notice in the tenant's trail; everything else still arrives.
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { SYSTEM, type AuditDraft } from "../../shared/audit.ts";
+import { newId } from "../../shared/ids.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+import { Outbox } from "../../workers/ledger/outbox.ts";
+import { newTenant, waitForEvent, type Tenant } from "../helpers.ts";
+import { usageEvent, waitFor } from "./support.ts";
+
+type AuditRow = { seq: number; type: string; data: string };
+
+const ledger = (tenantId: string) => env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId));
+
+async function auditRows(tenantId: string): Promise<AuditRow[]> {
+  const res = await env.DB.prepare("SELECT seq, type, data FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+    .bind(tenantId)
+    .all<AuditRow>();
+  return res.results;
+}
+
+/** Waits until the tenant's audit trail in D1 has an event matching `found`. */
+function waitForAudit(tenantId: string, what: string, found: (row: AuditRow) => boolean, timeoutMs = 15_000) {
+  return waitFor(
+    async () => {
+      const rows = await auditRows(tenantId);
+      return rows.some(found) ? rows : null;
+    },
+    what,
+    timeoutMs,
+  );
+}
+
+function draft(data: AuditDraft["data"], type: AuditDraft["type"] = "call.refused"): AuditDraft {
+  return { at: Date.now(), type, actor: SYSTEM, requestId: null, subject: null, data };
+}
+
+/** The queue at its boundary, refusing the messages `refuse` picks (the platform stand-in). */
+function refusing(queue: Queue, refuse: (body: unknown) => boolean): Queue {
+  return {
+    send: (body: unknown, options?: QueueSendOptions) =>
+      refuse(body) ? Promise.reject(new Error("refused")) : queue.send(body, options),
+    sendBatch: (messages: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) =>
+      [...messages].some((m) => refuse(m.body))
+        ? Promise.reject(new Error("refused"))
+        : queue.sendBatch(messages, options),
+  } as Queue;
+}
+
+const deadRows = (tenantId: string) =>
+  runInDurableObject(ledger(tenantId), (_i, state) =>
+    state.storage.sql
+      .exec<{ outbox: string; seq: number; reason: string; bytes: number; body: string }>(
+        "SELECT outbox, seq, reason, bytes, body FROM outbox_dead ORDER BY id",
+      )
+      .toArray(),
+  );
+
+describe("audit outbox", () => {
+  // Over the 128 KB message limit in several ways: just over it, 1 MB, multi-byte characters whose
+  // character count is under the limit but whose UTF-8 bytes are over it, and many small fields.
+  const oversized: [string, AuditDraft["data"]][] = [
+    ["just over 128 KB", { model: "m".repeat(128_000) }],
+    ["a 1 MB model name", { model: "m".repeat(1_000_000) }],
+    ["multi-byte characters", { model: "é".repeat(70_000) }],
+    ["many fields", Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`f${i}`, "v".repeat(100)]))],
+  ];
+
+  it.each(oversized)("an event too large for a message (%s) is set aside; later events arrive", async (_, data) => {
+    const tenant = await newTenant({ providers: false });
+    await ledger(tenant.tenantId).recordAudit(tenant.tenantId, [draft(data), draft({ after: "the big one" })]);
+    const keyRes = await tenant.api("/keys", { method: "POST", json: { name: "later key" } });
+    expect(keyRes.status).toBe(201);
+    await waitForAudit(
+      tenant.tenantId,
+      "key.created after the oversized event",
+      (r) => r.type === "key.created" && JSON.parse(r.data).name === "later key",
+    );
+    const rows = await waitForAudit(tenant.tenantId, "the notice", (r) => r.type === "audit.event_dropped");
+    expect(rows.some((r) => r.type === "call.refused" && JSON.parse(r.data).after === "the big one")).toBe(true);
+    const dead = await deadRows(tenant.tenantId);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ outbox: "audit", reason: "too_large" });
+    expect(dead[0]?.bytes).toBeGreaterThan(126_000);
+    expect(dead[0]?.body.length).toBeLessThanOrEqual(16_384);
+    // The notice takes the set-aside event's own seq: the trail keeps its order and shows the gap.
+    const notice = rows.find((r) => r.type === "audit.event_dropped");
+    expect(notice?.seq).toBe(dead[0]?.seq);
+    expect(JSON.parse(notice?.data ?? "{}")).toMatchObject({ droppedType: "call.refused", reason: "too_large" });
+    expect(notice?.data.length).toBeLessThan(200);
+    expect(rows.map((r) => r.seq)).toEqual(rows.map((_r, i) => i + 1));
+  });
+
+  it("events that fit one by one but not in one sendBatch are split under the batch limit", async () => {
+    const tenant = await newTenant({ providers: false });
+    // Five events of 60 KB: 300 KB together, over sendBatch's 256 KB.
+    const big = Array.from({ length: 5 }, (_, i) => draft({ part: i, model: "m".repeat(60_000) }));
+    await ledger(tenant.tenantId).recordAudit(tenant.tenantId, big);
+    const rows = await waitFor(async () => {
+      const all = await auditRows(tenant.tenantId);
+      return all.filter((r) => r.data.length > 60_000).length === 5 ? all : null;
+    }, "five 60 KB events");
+    expect(rows.some((r) => r.type === "audit.event_dropped")).toBe(false);
+    expect(await deadRows(tenant.tenantId)).toEqual([]);
+  });
+
+  it("a message the queue keeps refusing while it takes others is set aside after three refusals", async () => {
+    const tenantId = newId();
+    const poison = (body: unknown) => (body as { data?: { poison?: boolean } }).data?.poison === true;
+    const queued = await runInDurableObject(ledger(tenantId), async (_i, state) => {
+      const outbox = new Outbox(state.storage.sql, { ...env, AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, poison) });
+      const results: boolean[] = [];
+      outbox.audit(draft({ n: 1 }));
+      outbox.audit(draft({ n: 2, poison: true }));
+      outbox.audit(draft({ n: 3 }));
+      for (let round = 0; round < 3; round++) {
+        results.push(await outbox.flush(tenantId));
+        outbox.audit(draft({ n: 4 + round }));
+      }
+      // A queue that refuses everything is an outage: retried, never counted.
+      const down = new Outbox(state.storage.sql, { ...env, AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, () => true) });
+      outbox.audit(draft({ n: 7, poison: true }));
+      for (let round = 0; round < 5; round++) results.push(await down.flush(tenantId));
+      const attempts = state.storage.sql
+        .exec<{ seq: number; attempts: number }>("SELECT seq, attempts FROM audit_outbox ORDER BY seq")
+        .toArray();
+      return { results, attempts };
+    });
+    // Rounds 1 and 2 leave the poison waiting; round 3 sets it aside (its notice then waits to go).
+    expect(queued.results.slice(0, 3)).toEqual([false, false, true]);
+    expect(queued.results.slice(3)).toEqual([false, false, false, false, false]);
+    expect(queued.attempts.map((a) => a.attempts)).toEqual([0, 0, 0]);
+    const rows = await waitForAudit(tenantId, "the others", (r) => JSON.parse(r.data).n === 5);
+    expect(rows.map((r) => [r.seq, JSON.parse(r.data).n])).toEqual([
+      [1, 1],
+      [3, 3],
+      [4, 4],
+      [5, 5],
+    ]);
+    // The notice at seq 2 goes with the next flush through a queue that takes it.
+    await runInDurableObject(ledger(tenantId), (_i, state) => new Outbox(state.storage.sql, env).flush(tenantId));
+    const after = await waitForAudit(tenantId, "the notice", (r) => r.seq === 2);
+    expect(after.find((r) => r.seq === 2)).toMatchObject({ type: "audit.event_dropped" });
+    expect(JSON.parse(after.find((r) => r.seq === 2)?.data ?? "{}")).toMatchObject({ reason: "refused" });
+    expect(after.find((r) => r.seq === 8)).toBeUndefined();
+    expect((await deadRows(tenantId)).map((d) => [d.seq, d.reason])).toEqual([[2, "refused"]]);
+  });
+});
+
+describe("usage outbox (events the gateway could not queue)", () => {
+  it("carries handed-over events to D1, and sets aside one the queue keeps refusing", async () => {
+    const tenantId = newId();
+    const now = Date.now();
+    const events = Array.from({ length: 4 }, () =>
+      usageEvent({ tenantId, keyId: "keykeykeykey" } as Tenant, { startedAt: now, costNanoUsd: 1_000 }),
+    );
+    const [a, poison, b, c] = events as [UsageEvent, UsageEvent, UsageEvent, UsageEvent];
+    const refuse = (body: unknown) => (body as { requestId?: string }).requestId === poison.requestId;
+    const results = await runInDurableObject(ledger(tenantId), async (_i, state) => {
+      const outbox = new Outbox(state.storage.sql, { ...env, USAGE_QUEUE: refusing(env.USAGE_QUEUE, refuse) });
+      outbox.usage([a, poison]);
+      const out = [await outbox.flush(tenantId)];
+      outbox.usage([b]);
+      out.push(await outbox.flush(tenantId));
+      outbox.usage([c]);
+      out.push(await outbox.flush(tenantId));
+      return out;
+    });
+    expect(results).toEqual([false, false, true]);
+    for (const e of [a, b, c]) await waitForEvent(tenantId, e.requestId);
+    const dead = await deadRows(tenantId);
+    expect(dead.map((d) => [d.outbox, d.reason])).toEqual([["usage", "refused"]]);
+    expect(JSON.parse(dead[0]?.body ?? "{}")).toMatchObject({ requestId: poison.requestId });
+    // The tenant's trail says which call's event was set aside (the alarm sends the notice).
+    await runInDurableObject(ledger(tenantId), (_i, state) => new Outbox(state.storage.sql, env).flush(tenantId));
+    const rows = await waitForAudit(tenantId, "usage.event_dropped", (r) => r.type === "usage.event_dropped");
+    expect(rows).toHaveLength(1);
+    const notice = await env.DB.prepare("SELECT request_id FROM audit_events WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<{ request_id: string }>();
+    expect(notice?.request_id).toBe(poison.requestId);
+  });
+});
+
+describe("mirror outbox (D1 statements)", () => {
+  const insertKey = "INSERT INTO api_keys (tenant_id, id, name, prefix, created_at) VALUES (?1, ?2, ?3, 'p', 0)";
+  const renameKey = "UPDATE api_keys SET name = ?2 WHERE tenant_id = ?1 AND id = ?3";
+  const refused = "INSERT INTO no_such_table (tenant_id, v) VALUES (?1, ?2)";
+  const keyName = async (tenantId: string) =>
+    (
+      await env.DB.prepare("SELECT name FROM api_keys WHERE tenant_id = ? AND id = 'k1'")
+        .bind(tenantId)
+        .first<{ name: string }>()
+    )?.name;
+
+  it("a statement D1 keeps refusing is set aside after three tries; the ones after it are applied", async () => {
+    const tenantId = newId();
+    const results = await runInDurableObject(ledger(tenantId), async (_i, state) => {
+      const outbox = new Outbox(state.storage.sql, env);
+      outbox.mirror(insertKey, ["k1", "before"]);
+      outbox.mirror(refused, ["x"]);
+      outbox.mirror(renameKey, ["after", "k1"]);
+      const out: boolean[] = [];
+      for (let round = 0; round < 3; round++) {
+        out.push(await outbox.flush(tenantId));
+        // While the refused statement waits, the one after it is not applied (order is kept).
+        if (round < 2) out.push((await keyName(tenantId)) === "before");
+      }
+      return out;
+    });
+    expect(results).toEqual([false, true, false, true, true]);
+    expect(await keyName(tenantId)).toBe("after");
+    const dead = await deadRows(tenantId);
+    expect(dead.map((d) => [d.outbox, d.seq, d.reason])).toEqual([["mirror", 2, "refused"]]);
+    const rows = await waitForAudit(tenantId, "mirror.statement_dropped", (r) => r.type === "mirror.statement_dropped");
+    expect(JSON.parse(rows[0]?.data ?? "{}")).toMatchObject({ seq: 2, reason: "refused" });
+  });
+});
