@@ -16,6 +16,13 @@ export const NO_USAGE: Patch = {
   versions: [
     [
       {
+        file: "workers/gateway/usage-delivery.ts",
+        find: "  handOff: UsageHandOff,\n): Promise<void> {",
+        replace: "  handOff: UsageHandOff,\n): Promise<void> {\n  if (queue !== null) return;",
+      },
+    ],
+    [
+      {
         file: "workers/gateway/record.ts",
         find: "export async function sendEvent(queue: Queue<UsageEvent>, event: UsageEvent): Promise<void> {",
         replace:

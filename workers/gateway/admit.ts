@@ -5,6 +5,7 @@
 //              └─ the ledger cannot answer ── a remembered fail-open admission, or 503
 //   finishCall ─┬─ admitted from the lease ── slices credited; event reported at the next renewal
 //              └─ otherwise ── event to USAGE_QUEUE now, and the hold settled with the ledger
+//   (an event the queue refuses is handed to the ledger, which sends it on: usage-delivery.ts)
 //   then, for a tenant in lease mode, the lease renewed when due (ledger/leases.ts, lease.ts)
 import { AppError } from "../../shared/errors.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
@@ -12,13 +13,11 @@ import type { TenantLedger } from "../ledger/tenant-ledger.ts";
 import type { Admitted, AdmitRequest, AdmitResult } from "../ledger/types.ts";
 import { failOpenAdmission, forgetKey, rememberAdmission } from "./fail-open.ts";
 import { admitFromLease, afterCall, settleFromLease, type Renewal } from "./lease.ts";
-import { sendEvent } from "./record.ts";
+import { sendEvent, sendEvents, type UsageHandOff } from "./usage-delivery.ts";
 
 export type Ledger = DurableObjectStub<TenantLedger>;
 
 const LEDGER_UNAVAILABLE = "Outlay could not check this request and refused it; retry shortly.";
-/** sendBatch takes at most 100 messages. */
-const QUEUE_BATCH = 100;
 
 export function ledgerOf(env: Env, tenantId: string): Ledger | null {
   try {
@@ -70,23 +69,22 @@ async function settle(ledger: Ledger | null, event: UsageEvent): Promise<void> {
   }
 }
 
-function renewal(env: Env, ledger: Ledger | null): Renewal {
+/** Usage events the queue refused go to the tenant's ledger, which sends them on (durably). */
+function handOffTo(ledger: Ledger | null, tenantId: string): UsageHandOff {
+  return async (events) => {
+    if (!ledger) throw new Error("no ledger stub");
+    await ledger.forwardUsage(tenantId, events);
+  };
+}
+
+function renewal(env: Env, ledger: Ledger | null, tenantId: string): Renewal {
   const queue = env.USAGE_QUEUE as Queue<UsageEvent>;
   return {
     lease: async (report) => {
       if (!ledger) throw new Error("no ledger stub");
       return ledger.lease(report);
     },
-    sendEvents: async (events) => {
-      for (let i = 0; i < events.length; i += QUEUE_BATCH) {
-        const batch = events.slice(i, i + QUEUE_BATCH).map((body) => ({ body, contentType: "json" as const }));
-        try {
-          await queue.sendBatch(batch);
-        } catch {
-          await Promise.all(batch.map((m) => sendEvent(queue, m.body)));
-        }
-      }
-    },
+    sendEvents: (events) => sendEvents(queue, events, handOffTo(ledger, tenantId)),
   };
 }
 
@@ -104,13 +102,16 @@ export function finishCall(
   } else {
     const held = admission?.held === true;
     ctx.waitUntil(
-      Promise.all([sendEvent(env.USAGE_QUEUE as Queue<UsageEvent>, event), held ? settle(ledger, event) : null]),
+      Promise.all([
+        sendEvent(env.USAGE_QUEUE as Queue<UsageEvent>, event, handOffTo(ledger, tenantId)),
+        held ? settle(ledger, event) : null,
+      ]),
     );
   }
   if (admission?.leaseMode) renewWhenDue(ctx, env, ledger, tenantId);
 }
 
 function renewWhenDue(ctx: Pick<ExecutionContext, "waitUntil">, env: Env, ledger: Ledger | null, tenantId: string) {
-  const work = afterCall(tenantId, renewal(env, ledger), Date.now());
+  const work = afterCall(tenantId, renewal(env, ledger, tenantId), Date.now());
   if (work) ctx.waitUntil(work);
 }

@@ -1,5 +1,5 @@
 // Turns what a call used into one metadata-only usage event, priced, and sends it to the usage
-// queue after the response (waitUntil). Exactly one event per authenticated call.
+// queue after the response (waitUntil, usage-delivery.ts). Exactly one event per authenticated call.
 import { priceCall, type PriceOverride } from "../../shared/pricing.ts";
 import { NO_TOKENS, type Outcome, type TokenUsage, type UsageEvent, type UsageSource } from "../../shared/usage.ts";
 
@@ -93,17 +93,4 @@ export function buildEvent(call: CallRecord, measured: Measured): UsageEvent {
     totalMs: measured.endedAt - call.startedAt,
     dimensions: call.dimensions,
   };
-}
-
-export async function sendEvent(queue: Queue<UsageEvent>, event: UsageEvent): Promise<void> {
-  try {
-    await queue.send(event, { contentType: "json" });
-  } catch {
-    // One retry; a second failure is logged by request id only (never the event's dimensions).
-    try {
-      await queue.send(event, { contentType: "json" });
-    } catch (error) {
-      console.error("usage event not queued", event.requestId, error instanceof Error ? error.name : "unknown");
-    }
-  }
 }

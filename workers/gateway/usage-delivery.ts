@@ -1,0 +1,108 @@
+// How a usage event leaves the gateway, never dropped silently:
+//
+//   events ─ each made sendable (one too large for a queue message is shrunk and flagged)
+//          ─ sendBatch in batches under the Queues limits, one retry
+//              └─ refused twice ── handed to the tenant's ledger (TenantLedger.forwardUsage): it
+//                 settles them and keeps them in its outbox, which sends them on, alarm-retried
+//                    └─ the ledger cannot take them either ── retried twice more, then an
+//                       alert naming the request ids (the one place left where an event is lost:
+//                       the queue and the ledger both down for the whole of waitUntil)
+import { MESSAGE_MAX_BYTES, messageBytes, splitBatches } from "../../shared/queue-limits.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+
+/** Takes events the queue would not (the tenant's ledger). */
+export type UsageHandOff = (events: UsageEvent[]) => Promise<void>;
+
+/** Bounds a shrunk event's fields are cut to (docs/budgets.md, "Delivery"). */
+export const SHRUNK = { model: 256, name: 64, dimensionName: 32, dimensionValue: 128, dimensions: 32 } as const;
+/** The dimension that flags a shrunk event. */
+export const TRUNCATED_DIMENSION = "outlay-truncated";
+const MARK = "…";
+const HAND_OFF_TRIES = 3;
+
+function cut(value: string, max: number): string {
+  return value.length <= max ? value : value.slice(0, max - MARK.length) + MARK;
+}
+
+/**
+ * The event as is when it fits in a queue message; else its free-text fields cut to SHRUNK (a
+ * cut value ends in "…") and the dimension `outlay-truncated: true` added. Counts, cost and
+ * times are never changed.
+ */
+export function sendable(event: UsageEvent): UsageEvent {
+  if (messageBytes(event) <= MESSAGE_MAX_BYTES) return event;
+  const dimensions: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.dimensions).slice(0, SHRUNK.dimensions - 1)) {
+    dimensions[cut(name, SHRUNK.dimensionName)] = cut(value, SHRUNK.dimensionValue);
+  }
+  dimensions[TRUNCATED_DIMENSION] = "true";
+  const shrunk: UsageEvent = {
+    ...event,
+    requestId: cut(event.requestId, SHRUNK.name),
+    keyId: cut(event.keyId, SHRUNK.name),
+    provider: cut(event.provider, SHRUNK.name),
+    model: cut(event.model, SHRUNK.model),
+    endpoint: cut(event.endpoint, SHRUNK.name),
+    price: event.price ? { ...event.price, ref: cut(event.price.ref, SHRUNK.model) } : null,
+    dimensions,
+  };
+  console.error("usage event too large for the queue; fields cut", shrunk.requestId, messageBytes(event));
+  return shrunk;
+}
+
+/** Sends usage events to the queue; what it refuses goes to `handOff` (see the tree above). */
+export async function sendEvents(
+  queue: Queue<UsageEvent>,
+  events: readonly UsageEvent[],
+  handOff: UsageHandOff,
+): Promise<void> {
+  const ready = events.map((event) => {
+    const body = sendable(event);
+    return { body, bytes: messageBytes(body) };
+  });
+  for (const batch of splitBatches(ready)) {
+    const messages = batch.map((m) => ({ body: m.body, contentType: "json" as const }));
+    if ((await tryTwice(() => queue.sendBatch(messages))) === null) continue;
+    await handOver(
+      handOff,
+      batch.map((m) => m.body),
+    );
+  }
+}
+
+export function sendEvent(queue: Queue<UsageEvent>, event: UsageEvent, handOff: UsageHandOff): Promise<void> {
+  return sendEvents(queue, [event], handOff);
+}
+
+/** null when one of two tries worked, else the last error's name. */
+async function tryTwice(send: () => Promise<unknown>): Promise<string | null> {
+  let failure = "unknown";
+  for (let i = 0; i < 2; i += 1) {
+    try {
+      await send();
+      return null;
+    } catch (error) {
+      failure = error instanceof Error ? error.name : "unknown";
+    }
+  }
+  return failure;
+}
+
+async function handOver(handOff: UsageHandOff, events: UsageEvent[]): Promise<void> {
+  for (let i = 0; i < HAND_OFF_TRIES; i += 1) {
+    try {
+      await handOff(events);
+      return;
+    } catch (error) {
+      if (i === HAND_OFF_TRIES - 1) {
+        console.error(
+          "usage events lost: neither the queue nor the ledger took them",
+          events.map((e) => e.requestId),
+          error instanceof Error ? error.name : "unknown",
+        );
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200 * 4 ** i));
+    }
+  }
+}
