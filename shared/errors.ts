@@ -20,6 +20,7 @@ export type ErrorCode =
   | "conflict"
   | "ledger_unavailable"
   | "upstream_unreachable"
+  | "upstream_redirect"
   | "internal_error";
 
 const STATUS: Record<ErrorCode, number> = {
@@ -41,6 +42,7 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   ledger_unavailable: 503,
   upstream_unreachable: 502,
+  upstream_redirect: 502,
   internal_error: 500,
 };
 

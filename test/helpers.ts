@@ -123,6 +123,8 @@ export type UpstreamRecord = {
   completed: boolean;
   keyPresent: boolean;
   headers: Record<string, string>;
+  headerNames: string[];
+  queryNames: string[];
 };
 
 export async function upstreamLog(): Promise<UpstreamRecord[]> {

@@ -9,6 +9,8 @@
 import { dataKeyring, open } from "../shared/crypto.ts";
 import { readAtMost } from "../shared/streams.ts";
 import { ledgerFor } from "../workers/api/auth.ts";
+import { AppError } from "../shared/errors.ts";
+import { upstreamUrl } from "../workers/gateway/path.ts";
 import { ADAPTERS, KNOWN_PROVIDERS } from "../workers/gateway/providers/registry.ts";
 import type { WireFormat } from "../workers/gateway/providers/types.ts";
 
@@ -41,17 +43,19 @@ const PATHS: Record<WireFormat, { path: string; query: Record<string, string> }>
   google: { path: "/v1beta/models", query: { pageSize: "1000" } },
 };
 
-/** The model-listing request of a provider: URL and headers (the credential in its auth header). */
+/** The model-listing request of a provider: URL and headers (the credential in its auth header);
+ * null when the base URL cannot be joined to a path (built as the gateway builds its calls). */
 export function modelsRequest(
   format: WireFormat,
   baseUrl: string,
   credential: string,
-): { url: string; headers: Record<string, string> } {
+): { url: string; headers: Record<string, string> } | null {
   const adapter = ADAPTERS[format];
   const { path, query } = PATHS[format];
   const headers: Record<string, string> = { accept: "application/json", ...adapter.authHeaders(credential) };
   if (format === "anthropic") headers["anthropic-version"] = ANTHROPIC_VERSION;
-  return { url: adapter.upstreamUrl(baseUrl, path, new URLSearchParams(query)), headers };
+  const url = upstreamUrl(baseUrl, path, new URLSearchParams(query));
+  return url instanceof AppError ? null : { url, headers };
 }
 
 /** How many models a list body holds, and whether the provider has more pages; null if not a list. */
@@ -91,7 +95,9 @@ export async function checkConnection(
 ): Promise<CheckResult> {
   const doFetch = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
-  const { url, headers } = modelsRequest(target.format, target.baseUrl, target.credential);
+  const request = modelsRequest(target.format, target.baseUrl, target.credential);
+  if (!request) return { ok: false, problem: "unreachable", status: null, ms: 0 };
+  const { url, headers } = request;
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {

@@ -9,6 +9,7 @@ import { chatCompletions, openaiProfile } from "./openai.ts";
 import { embeddings, models } from "./openai-embeddings.ts";
 import { openaiResponses } from "./openai-responses.ts";
 import { anthropicModels, geminiModels } from "./model-lists.ts";
+import { hexId } from "./ids.ts";
 import { createRequestLog, DEFAULT_LOG_LIMIT } from "./request-log.ts";
 import { openExchange, type ProviderProfile, type UpstreamContext } from "./respond.ts";
 import { DEFAULT_OUTPUT_TOKENS, DEFAULT_REASONING_TOKENS } from "./tokens.ts";
@@ -55,6 +56,18 @@ export function createUpstreamApp(options: UpstreamOptions = {}): Hono {
   app.delete("/_demo/requests", (c) => {
     ctx.log.clear();
     return c.json({ requests: [] });
+  });
+
+  // A base URL that redirects (logged like any call): `<url>/_demo/redirect/<status>/<path>` answers
+  // <status> with Location `<url>/<path>`, so tests can see that the gateway never follows it.
+  app.all("/_demo/redirect/:status{30[12378]}/*", (c) => {
+    const record = ctx.log.start({ id: hexId("redirect_", 16), provider: "openai", request: c.req.raw, key: null });
+    const status = Number(c.req.param("status")) as 301 | 302 | 303 | 307 | 308;
+    record.status = status;
+    record.completed = true;
+    const url = new URL(c.req.url);
+    const rest = url.pathname.split("/").slice(4).join("/");
+    return c.redirect(`${url.origin}/${rest}${url.search}`, status);
   });
 
   app.post("/openai/v1/chat/completions", (c) => chatCompletions(ctx, c.req.raw));

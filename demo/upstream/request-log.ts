@@ -24,6 +24,14 @@ export interface DemoRequestRecord {
   keyPresent: boolean;
   /** Non-secret request headers named `x-*`, `anthropic-*` or `openai-*`. */
   headers: Record<string, string>;
+  /** The output-limit fields the body carried (limits.ts), once it was read: e.g.
+   * `{ "max_tokens": 100, "thinking.type": "enabled", "thinking.budget_tokens": 1024 }`. */
+  limits?: Record<string, number | string>;
+  /** The names (never the values) of every request header, sorted: shows which credential
+   * headers reached the upstream. */
+  headerNames: string[];
+  /** The names (never the values) of the query parameters, sorted. */
+  queryNames: string[];
   /** ISO time the request arrived. */
   at: string;
 }
@@ -70,6 +78,8 @@ export function createRequestLog(limit: number = DEFAULT_LOG_LIMIT): RequestLog 
         outputChunks: 0,
         keyPresent: key !== null && key !== "",
         headers: loggableHeaders(request.headers, key),
+        headerNames: [...request.headers.keys()].sort(),
+        queryNames: [...new Set(new URL(request.url).searchParams.keys())].sort(),
         at: new Date().toISOString(),
       };
       entries.push(record);
@@ -77,7 +87,12 @@ export function createRequestLog(limit: number = DEFAULT_LOG_LIMIT): RequestLog 
       return record;
     },
     list() {
-      return entries.map((entry) => ({ ...entry, headers: { ...entry.headers } }));
+      return entries.map((entry) => ({
+        ...entry,
+        headers: { ...entry.headers },
+        headerNames: [...entry.headerNames],
+        queryNames: [...entry.queryNames],
+      }));
     },
     clear() {
       entries = [];

@@ -149,6 +149,7 @@ describe("ledger under chaos", () => {
       keyId: tenant.keyId,
       keyHash: hash,
       provider: "openai",
+      builtInProvider: true,
       requestId,
       now: startedAt,
       call: {

@@ -5,6 +5,9 @@ import { isObject, type JsonObject } from "./providers/types.ts";
 
 /** Largest request body the gateway accepts (documented in docs/gateway.md). */
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** Deepest nesting of arrays and objects a request body may have (documented in docs/gateway.md):
+ * far beyond any real request, and it keeps every walk over the body shallow. */
+export const MAX_JSON_DEPTH = 128;
 
 export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array | AppError> {
   const declared = Number(request.headers.get("content-length") ?? "0");
@@ -24,5 +27,22 @@ export function parseJsonObject(bytes: Uint8Array, contentType: string | null): 
     return new AppError("invalid_json", "The request body is not valid JSON.");
   }
   if (!isObject(parsed)) return new AppError("invalid_json", "The request body must be a JSON object.");
+  if (!nestedWithin(parsed, MAX_JSON_DEPTH)) {
+    return new AppError("invalid_json", `The request body is nested more than ${MAX_JSON_DEPTH} levels deep.`);
+  }
   return parsed;
+}
+
+/** Whether no array or object lies deeper than `max` levels (walked without recursion). */
+function nestedWithin(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [item, depth] = next;
+    if (typeof item !== "object" || item === null) continue;
+    if (depth > max) return false;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return true;
 }

@@ -12,31 +12,26 @@ import { ADAPTERS, PROVIDER_NAME, RESERVED_NAMES } from "./providers/registry.ts
 
 export const gateway = new Hono<{ Bindings: Env }>();
 
-function rest(path: string, prefix: string): string {
-  return path.slice(prefix.length) || "/";
-}
+/** Anything the gateway did not expect still answers in the provider's own error shape. */
+gateway.onError((error, c) => {
+  const first = c.req.path.split("/")[1];
+  const adapter = first === "anthropic" ? ADAPTERS.anthropic : first === "google" ? ADAPTERS.google : ADAPTERS.openai;
+  if (error instanceof AppError) return refusal(adapter, error, newRequestId());
+  console.error("gateway: unhandled error", error.name);
+  return refusal(adapter, new AppError("internal_error", "Something went wrong on our side."), newRequestId());
+});
 
-gateway.all("/openai/v1/*", (c) =>
-  proxyCall(c, { adapter: ADAPTERS.openai, provider: "openai", path: rest(c.req.path, "/openai/v1") }),
-);
-gateway.all("/v1/*", (c) =>
-  proxyCall(c, { adapter: ADAPTERS.openai, provider: "openai", path: rest(c.req.path, "/v1") }),
-);
+gateway.all("/openai/v1/*", (c) => proxyCall(c, { adapter: ADAPTERS.openai, provider: "openai", prefixSegments: 2 }));
+gateway.all("/v1/*", (c) => proxyCall(c, { adapter: ADAPTERS.openai, provider: "openai", prefixSegments: 1 }));
 gateway.all("/anthropic/v1/*", (c) =>
-  proxyCall(c, {
-    adapter: ADAPTERS.anthropic,
-    provider: "anthropic",
-    path: rest(c.req.path, "/anthropic/v1"),
-  }),
+  proxyCall(c, { adapter: ADAPTERS.anthropic, provider: "anthropic", prefixSegments: 2 }),
 );
-gateway.all("/google/*", (c) =>
-  proxyCall(c, { adapter: ADAPTERS.google, provider: "google", path: rest(c.req.path, "/google") }),
-);
+gateway.all("/google/*", (c) => proxyCall(c, { adapter: ADAPTERS.google, provider: "google", prefixSegments: 1 }));
 gateway.all("/:provider/v1/*", (c) => {
   const provider = c.req.param("provider");
   if (!PROVIDER_NAME.test(provider) || RESERVED_NAMES.has(provider)) {
     const error = new AppError("unknown_provider", `There is no provider route /${provider.slice(0, 40)}/v1.`);
     return refusal(ADAPTERS.openai, error, newRequestId());
   }
-  return proxyCall(c, { adapter: ADAPTERS.openai, provider, path: rest(c.req.path, `/${provider}/v1`) });
+  return proxyCall(c, { adapter: ADAPTERS.openai, provider, prefixSegments: 2 });
 });

@@ -9,6 +9,7 @@
 //            ├─ fetch upstream ── body streamed back through meteredBody (usage read on the side)
 //            └─ after the last byte (waitUntil): price, one usage event to USAGE_QUEUE, settle
 import type { Context } from "hono";
+import ipaddr from "ipaddr.js";
 import { dataKeyring, keyHash, open } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
 import { newRequestId } from "../../shared/ids.ts";
@@ -20,6 +21,7 @@ import { parseJsonObject, readBody } from "./body.ts";
 import { collectDimensions } from "./dimensions.ts";
 import { admitCall, finishCall, ledgerOf } from "./admit.ts";
 import { ADMISSION_HEADER } from "./fail-open.ts";
+import { forwardedPath, hasCredentialParam, upstreamUrl } from "./path.ts";
 import { KNOWN_PROVIDERS } from "./providers/registry.ts";
 import type { CallShape, JsonObject, ProviderAdapter } from "./providers/types.ts";
 import { buildEvent, estimateInputTokens, type CallRecord } from "./record.ts";
@@ -29,8 +31,20 @@ export const PASSTHROUGH_HEADER = "x-outlay-provider-key";
 
 type GatewayContext = Context<{ Bindings: Env }>;
 
+/** Headers that carry a credential in some provider's API: never forwarded on any route (the
+ * adapter then sets the provider's own from the stored credential). */
+const CREDENTIAL_HEADERS = [
+  "authorization",
+  "proxy-authorization",
+  "x-api-key",
+  "x-goog-api-key",
+  "api-key",
+  "ocp-apim-subscription-key",
+];
+
 /** Client headers never forwarded upstream: keys, cookies, hop-by-hop, Outlay's own, platform. */
 const DROP_REQUEST = new Set([
+  ...CREDENTIAL_HEADERS,
   "host",
   "cookie",
   "content-length",
@@ -48,11 +62,10 @@ const DROP_REQUEST = new Set([
   "true-client-ip",
 ]);
 
-function upstreamHeaders(request: Request, adapter: ProviderAdapter, auth: Record<string, string>): Headers {
+function upstreamHeaders(request: Request, auth: Record<string, string>): Headers {
   const headers = new Headers();
-  const drop = new Set(adapter.keyHeaders);
   for (const [name, value] of request.headers) {
-    if (DROP_REQUEST.has(name) || drop.has(name) || name.startsWith("x-outlay-") || name.startsWith("cf-")) continue;
+    if (DROP_REQUEST.has(name) || name.startsWith("x-outlay-") || name.startsWith("cf-")) continue;
     headers.set(name, value);
   }
   for (const [name, value] of Object.entries(auth)) headers.set(name, value);
@@ -75,6 +88,17 @@ function budgetHeaders(budgets: readonly BudgetHeadroom[]): Record<string, strin
 
 /** The one answer to every key problem (missing, malformed, unknown, revoked, expired). */
 const invalidKey = () => new AppError("invalid_api_key", "Incorrect or missing Outlay API key.");
+const keyInUrl = () =>
+  new AppError(
+    "invalid_api_key",
+    "Outlay does not take keys in the URL (?key= and the like): URLs are written to request logs. Send the key in the header your SDK uses (Authorization, x-api-key or x-goog-api-key).",
+  );
+
+/** The client's address as the platform reports it, or null when it is not an IP address. */
+function clientAddress(request: Request): string | null {
+  const value = request.headers.get("cf-connecting-ip");
+  return value && value.length <= 45 && ipaddr.isValid(value) ? value : null;
+}
 
 type Learned = { body: JsonObject | null; shape: CallShape; dimensions: Record<string, string> };
 
@@ -83,9 +107,10 @@ function learn(
   request: Request,
   bytes: Uint8Array | AppError,
   adapter: ProviderAdapter,
-  path: string,
+  path: string | AppError,
   hasBody: boolean,
 ): Learned | AppError {
+  if (path instanceof AppError) return path;
   if (bytes instanceof AppError) return bytes;
   let body: JsonObject | null = null;
   if (hasBody) {
@@ -122,8 +147,8 @@ async function credentialFor(
 type Call = {
   adapter: ProviderAdapter;
   provider: string;
-  /** path after the provider prefix */
-  path: string;
+  /** how many segments of the request path are the route's prefix (/openai/v1: 2, /google: 1) */
+  prefixSegments: number;
 };
 
 export async function proxyCall(c: GatewayContext, call: Call): Promise<Response> {
@@ -133,9 +158,12 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
   const request = c.req.raw;
   const url = new URL(request.url);
 
-  const presented = adapter.readKey(request.headers, url);
+  if (hasCredentialParam(url.searchParams)) return refusal(adapter, keyInUrl(), requestId);
+  const presented = adapter.readKey(request.headers);
   const parsed = parseKey(presented, "olk");
   if (!presented || !parsed) return refusal(adapter, invalidKey(), requestId);
+  // The path that is checked and forwarded: validated segments of the raw path (path.ts).
+  const path = forwardedPath(url.pathname, call.prefixSegments);
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
   const ledger = ledgerOf(c.env, parsed.tenantId);
 
@@ -178,7 +206,7 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
       keyHash(c.env.KEY_PEPPER, presented),
       hasBody ? readBody(request) : Promise.resolve(new Uint8Array(0)),
     ]);
-    learned = learn(request, bytes, adapter, call.path, hasBody);
+    learned = learn(request, bytes, adapter, path, hasBody);
     inputEstimate =
       learned instanceof AppError || bytes instanceof AppError
         ? 0
@@ -194,7 +222,7 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
             inputTokens: inputEstimate,
             maxOutputTokens: learned.shape.maxOutputTokens,
             dimensions: learned.dimensions,
-            source: request.headers.get("cf-connecting-ip"),
+            source: clientAddress(request),
           };
     // One round trip decides the key, policies, rate limits and budgets; a malformed request
     // is only authenticated (so the key is checked before anything is said about the request).
@@ -202,6 +230,7 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
       keyId: parsed.id,
       keyHash: hash,
       provider,
+      builtInProvider: Object.hasOwn(KNOWN_PROVIDERS, provider),
       requestId,
       now: Date.now(),
       call: facts,
@@ -258,19 +287,34 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
       provider,
     );
   }
-  const sent = bytes instanceof AppError ? undefined : bytes;
-  const upstreamBody = rewritten ? JSON.stringify(rewritten) : hasBody ? sent : undefined;
+  // What was checked is what is sent: the URL from the checked path segments, and the body as
+  // parsed (a duplicate key, say, cannot make the provider read another model or limit).
+  const target = path instanceof AppError ? path : upstreamUrl(baseUrl, path, url.searchParams);
+  if (target instanceof AppError) return refuseAfterAuth(target);
+  const sentBody = rewritten ?? learned.body;
   let upstream: Response;
   try {
-    upstream = await fetch(adapter.upstreamUrl(baseUrl, call.path, url.searchParams), {
+    upstream = await fetch(target, {
       method: request.method,
-      headers: upstreamHeaders(request, adapter, adapter.authHeaders(credential)),
-      body: upstreamBody,
+      headers: upstreamHeaders(request, adapter.authHeaders(credential)),
+      body: sentBody ? JSON.stringify(sentBody) : undefined,
+      // A redirect would carry the credential and the body to wherever it points.
+      redirect: "manual",
     });
   } catch {
     return refuseAfterAuth(
       new AppError("upstream_unreachable", `The ${provider} API could not be reached.`),
       "upstream_unreachable",
+    );
+  }
+  if (upstream.status >= 300 && upstream.status < 400) {
+    await upstream.body?.cancel();
+    return refuseAfterAuth(
+      new AppError(
+        "upstream_redirect",
+        `The ${provider} API answered with a redirect (${upstream.status}), which Outlay never follows; check the provider's base URL.`,
+      ),
+      "upstream_error",
     );
   }
   return relay(upstream, {

@@ -2,7 +2,7 @@
 // the same files: api.ts (URL, key placement, error shape), request.ts (what the call is),
 // meter.ts (usage from JSON bodies and SSE events). OpenAI-compatible providers are configuration
 // on the OpenAI adapter (compat.ts).
-import type { AppError } from "../../../shared/errors.ts";
+import { AppError } from "../../../shared/errors.ts";
 import type { TokenUsage } from "../../../shared/usage.ts";
 
 export type WireFormat = "openai" | "anthropic" | "google";
@@ -62,15 +62,12 @@ export interface StreamMeter {
 
 export interface ProviderAdapter {
   readonly format: WireFormat;
-  /** The Outlay key, from where this provider's SDK puts its key. */
-  readKey(headers: Headers, url: URL): string | null;
-  /** Headers (besides content-type) that must not reach the upstream because they carry keys. */
-  readonly keyHeaders: readonly string[];
+  /** The Outlay key, from the header where this provider's SDK puts its key. */
+  readKey(headers: Headers): string | null;
   errorBody(error: AppError): JsonObject;
   shape(request: ParsedRequest): CallShape | AppError;
   /** The body with an output-token limit set where this API takes it (a policy's default cap). */
   withMaxOutputTokens(body: JsonObject, shape: CallShape, limit: number, provider: string): JsonObject;
-  upstreamUrl(baseUrl: string, path: string, search: URLSearchParams): string;
   authHeaders(credential: string): Record<string, string>;
   meterJson(endpoint: string, body: unknown): TokenUsage | null;
   streamMeter(endpoint: string, stripUsageChunk: boolean): StreamMeter;
@@ -80,9 +77,42 @@ export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** A positive integer token limit from a request field, or null when absent or not one. */
-export function tokenLimit(value: unknown): number | null {
-  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : null;
+/** Largest output-token limit a request may set (no model comes near it; it keeps every
+ * price and hold of a call far inside safe integers). */
+export const MAX_OUTPUT_TOKENS = 10_000_000;
+/** Longest model id the gateway takes (documented in docs/gateway.md). */
+export const MAX_MODEL_LENGTH = 256;
+const MODEL = /^[\x21-\x7e]+$/;
+
+/**
+ * A request's output-token limit: null when the field is absent (or JSON null), the number when
+ * it is a positive integer of at most MAX_OUTPUT_TOKENS, else an error naming the field. A limit
+ * the gateway cannot read the way the provider will (a string, 1e308, 2.5, -1) is refused rather
+ * than ignored, so that holds and budgets always see the limit the provider applies.
+ */
+export function outputLimit(value: unknown, param: string): number | null | AppError {
+  if (value === undefined || value === null) return null;
+  if (typeof value === "number" && Number.isInteger(value) && value > 0 && value <= MAX_OUTPUT_TOKENS) return value;
+  return new AppError("bad_request", `${param} must be a whole number from 1 to ${MAX_OUTPUT_TOKENS}.`, param);
+}
+
+/** The model id from a request (body field or path segment): 1-256 printable ASCII characters. */
+export function checkModel(value: unknown, missing: string): string | AppError {
+  if (typeof value !== "string" || value.length === 0) return new AppError("missing_model", missing, "model");
+  if (value.length > MAX_MODEL_LENGTH || !MODEL.test(value)) {
+    return new AppError(
+      "bad_request",
+      `model must be 1-${MAX_MODEL_LENGTH} printable ASCII characters without spaces.`,
+      "model",
+    );
+  }
+  return value;
+}
+
+/** A boolean request field (stream): absent is false; anything but true, false or null is refused. */
+export function flag(value: unknown, param: string): boolean | AppError {
+  if (value === undefined || value === null || typeof value === "boolean") return value === true;
+  return new AppError("bad_request", `${param} must be true or false.`, param);
 }
 
 export function count(value: unknown): number {

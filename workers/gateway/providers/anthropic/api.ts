@@ -17,6 +17,7 @@ const TYPES: Partial<Record<AppError["code"], string>> = {
   payload_too_large: "request_too_large",
   ledger_unavailable: "api_error",
   upstream_unreachable: "api_error",
+  upstream_redirect: "api_error",
   internal_error: "api_error",
 };
 

@@ -22,14 +22,6 @@ export function googleError(error: AppError): JsonObject {
   return { error: { code: error.status, message: error.message, status: STATUS[error.status] ?? "UNKNOWN" } };
 }
 
-export function readGoogleKey(headers: Headers, url: URL): string | null {
-  return headers.get("x-goog-api-key")?.trim() || url.searchParams.get("key");
-}
-
-/** The Outlay key may arrive as ?key=; it must never reach the upstream. */
-export function googleUrl(baseUrl: string, path: string, search: URLSearchParams): string {
-  const query = new URLSearchParams(search);
-  query.delete("key");
-  const text = query.toString();
-  return `${baseUrl.replace(/\/+$/, "")}${path}${text ? `?${text}` : ""}`;
+export function readGoogleKey(headers: Headers): string | null {
+  return headers.get("x-goog-api-key")?.trim() || null;
 }

@@ -19,6 +19,7 @@ const TYPES: Partial<Record<AppError["code"], string>> = {
   rate_limited: "requests",
   ledger_unavailable: "server_error",
   upstream_unreachable: "server_error",
+  upstream_redirect: "server_error",
   internal_error: "server_error",
 };
 
@@ -31,9 +32,4 @@ export function openaiError(error: AppError): JsonObject {
       code: error.code,
     },
   };
-}
-
-export function joinUrl(baseUrl: string, path: string, search: URLSearchParams): string {
-  const query = search.toString();
-  return `${baseUrl.replace(/\/+$/, "")}${path}${query ? `?${query}` : ""}`;
 }
