@@ -1,7 +1,16 @@
 // Which OpenAI endpoint a call is, its model and stream flag; adds stream_options.include_usage
 // to streamed chat/completions calls so usage is always reported (and noted for stripping).
 import { AppError } from "../../../../shared/errors.ts";
-import { isObject, tokenLimit, type CallShape, type JsonObject, type ParsedRequest } from "../types.ts";
+import { checkDimension } from "../../dimensions.ts";
+import {
+  checkModel,
+  flag,
+  isObject,
+  outputLimit,
+  type CallShape,
+  type JsonObject,
+  type ParsedRequest,
+} from "../types.ts";
 
 const METERED: Record<string, string> = {
   "/chat/completions": "chat.completions",
@@ -14,9 +23,12 @@ const USAGE_STREAMS = new Set(["chat.completions", "completions"]);
 
 export function shapeOpenAi(request: ParsedRequest): CallShape | AppError {
   if (request.method === "GET" && (request.path === "/models" || request.path.startsWith("/models/"))) {
+    const model = request.path.slice("/models/".length);
+    const checked = model ? checkModel(model, "The model is missing from the path.") : model;
+    if (checked instanceof AppError) return checked;
     return {
       endpoint: "models",
-      model: request.path.slice("/models/".length) || "",
+      model: checked,
       stream: false,
       metered: false,
       rewrittenBody: null,
@@ -31,10 +43,14 @@ export function shapeOpenAi(request: ParsedRequest): CallShape | AppError {
   }
   const body = request.body;
   if (!body) return new AppError("invalid_json", "The request body must be a JSON object.");
-  if (typeof body.model !== "string" || body.model.length === 0) {
-    return new AppError("missing_model", "you must provide a model parameter", "model");
-  }
-  const stream = body.stream === true;
+  const model = checkModel(body.model, "you must provide a model parameter");
+  if (model instanceof AppError) return model;
+  const stream = flag(body.stream, "stream");
+  if (stream instanceof AppError) return stream;
+  const maxOutputTokens = requestedOutput(endpoint, body);
+  if (maxOutputTokens instanceof AppError) return maxOutputTokens;
+  const bodyDimensions = userDimension(body.user);
+  if (bodyDimensions instanceof AppError) return bodyDimensions;
   let rewrittenBody = null;
   let stripUsageChunk = false;
   if (stream && USAGE_STREAMS.has(endpoint)) {
@@ -44,31 +60,51 @@ export function shapeOpenAi(request: ParsedRequest): CallShape | AppError {
       stripUsageChunk = true;
     }
   }
-  const bodyDimensions: Record<string, string> = {};
-  if (typeof body.user === "string" && body.user.length > 0) bodyDimensions.user = body.user.slice(0, 128);
-  return {
-    endpoint,
-    model: body.model,
-    stream,
-    metered: true,
-    rewrittenBody,
-    stripUsageChunk,
-    bodyDimensions,
-    maxOutputTokens: requestedOutput(endpoint, body),
-  };
+  return { endpoint, model, stream, metered: true, rewrittenBody, stripUsageChunk, bodyDimensions, maxOutputTokens };
 }
 
-function requestedOutput(endpoint: string, body: JsonObject): number | null {
+/** The `user` field becomes the `user` dimension, under the same rules as every dimension. */
+function userDimension(user: unknown): Record<string, string> | AppError {
+  if (user === undefined || user === null || user === "") return {};
+  if (typeof user !== "string") return new AppError("bad_request", "user must be a string.", "user");
+  const problem = checkDimension("user", user);
+  if (problem) return new AppError(problem.code, `user: ${problem.message}`, "user");
+  return { user };
+}
+
+function requestedOutput(endpoint: string, body: JsonObject): number | null | AppError {
   if (endpoint === "embeddings") return 0;
-  if (endpoint === "responses") return tokenLimit(body.max_output_tokens);
-  const limits = [tokenLimit(body.max_completion_tokens), tokenLimit(body.max_tokens)].filter((n) => n !== null);
+  if (endpoint === "responses") return outputLimit(body.max_output_tokens, "max_output_tokens");
+  const completion = outputLimit(body.max_completion_tokens, "max_completion_tokens");
+  if (completion instanceof AppError) return completion;
+  const legacy = outputLimit(body.max_tokens, "max_tokens");
+  if (legacy instanceof AppError) return legacy;
+  const limits = [completion, legacy].filter((n) => n !== null);
   return limits.length > 0 ? Math.min(...limits) : null;
 }
 
-/** OpenAI's own API takes max_completion_tokens (reasoning models refuse max_tokens); compatible
- * providers mostly know only max_tokens. */
+/**
+ * The body with its output limit at most `limit` (a policy's default, or what a blocking budget
+ * holds or has left). Every limit field the body carries is lowered, so the provider finds no
+ * larger one whichever it reads; a body with none gets the one this API reads: OpenAI's own
+ * chat/completions max_completion_tokens (it counts reasoning tokens, and reasoning models refuse
+ * max_tokens), compatible providers and legacy completions max_tokens, Responses
+ * max_output_tokens. A field the body already chose is kept (OpenAI refuses both at once).
+ */
 export function withOpenAiMaxTokens(body: JsonObject, shape: CallShape, limit: number, provider: string): JsonObject {
-  if (shape.endpoint === "responses") return { ...body, max_output_tokens: limit };
-  if (shape.endpoint === "chat.completions" && provider === "openai") return { ...body, max_completion_tokens: limit };
-  return { ...body, max_tokens: limit };
+  if (shape.endpoint === "responses") return { ...body, max_output_tokens: lowered(body.max_output_tokens, limit) };
+  const fields = ["max_completion_tokens", "max_tokens"].filter((f) => body[f] !== undefined && body[f] !== null);
+  if (fields.length === 0) {
+    fields.push(
+      shape.endpoint === "chat.completions" && provider === "openai" ? "max_completion_tokens" : "max_tokens",
+    );
+  }
+  const out = { ...body };
+  for (const field of fields) out[field] = lowered(body[field], limit);
+  return out;
+}
+
+/** A request's own limit when it is already a whole number under `limit`, else `limit`. */
+function lowered(value: unknown, limit: number): number {
+  return typeof value === "number" && Number.isInteger(value) && value > 0 && value < limit ? value : limit;
 }
