@@ -1,0 +1,103 @@
+// A poison message in a tenant's group (it passes the shape check but cannot be written) is the
+// only one retried, and so the only one dead-lettered after max_retries: the tenant's other
+// messages in the same batch are stored and acked. Through the Worker's real queue() handler.
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { AuditEvent } from "../../shared/audit.ts";
+import { newId, newRequestId } from "../../shared/ids.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+import worker from "../../workers/index.ts";
+
+async function deliver(queue: string, bodies: unknown[]) {
+  const batch = createMessageBatch(
+    queue,
+    bodies.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch as MessageBatch, env);
+  const result = await getQueueResult(batch, ctx);
+  return { acked: [...result.explicitAcks].sort(), retried: result.retryMessages.map((m) => m.msgId).sort() };
+}
+
+function audit(tenantId: string, seq: number): AuditEvent {
+  return {
+    v: 1,
+    tenantId,
+    seq,
+    at: Date.now(),
+    type: "key.created",
+    actor: { kind: "system" },
+    requestId: null,
+    subject: null,
+    data: { name: `k${seq}` },
+  };
+}
+
+function usage(tenantId: string): UsageEvent {
+  const startedAt = Date.now();
+  return {
+    v: 1,
+    requestId: newRequestId(startedAt),
+    tenantId,
+    keyId: "keykeykeykey",
+    provider: "openai",
+    model: "gpt-4o-mini",
+    endpoint: "chat.completions",
+    stream: false,
+    status: 200,
+    outcome: "ok",
+    usage: { inputTokens: 10, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 5, reasoningTokens: 0 },
+    usageSource: "provider",
+    costNanoUsd: 100,
+    price: null,
+    startedAt,
+    firstByteMs: 1,
+    totalMs: 2,
+    dimensions: {},
+  };
+}
+
+describe("ingest: one poison message in a tenant's group", () => {
+  // Each passes the consumer's shape check and fails at the write.
+  const auditPoisons: [string, (tenantId: string) => unknown][] = [
+    ["no actor", (t) => ({ ...audit(t, 2), actor: undefined })],
+    ["no time", (t) => ({ ...audit(t, 2), at: undefined })],
+    ["a seq that is not an integer", (t) => ({ ...audit(t, 2), seq: Number.NaN, type: "key.created" })],
+  ];
+
+  it.each(auditPoisons)("audit (%s): only it is retried; the others are stored", async (_, poison) => {
+    const tenantId = newId();
+    const other = newId();
+    const { acked, retried } = await deliver("outlay-audit", [
+      audit(tenantId, 1),
+      poison(tenantId),
+      audit(tenantId, 3),
+      audit(other, 1),
+    ]);
+    expect(retried).toEqual(["m1"]);
+    expect(acked).toEqual(["m0", "m2", "m3"]);
+    const rows = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+      .bind(tenantId)
+      .all<{ seq: number }>();
+    expect(rows.results.map((r) => r.seq)).toEqual([1, 3]);
+  });
+
+  const usagePoisons: [string, (tenantId: string) => unknown][] = [
+    ["token counts missing", (t) => ({ ...usage(t), usage: {} })],
+    ["a cost that is not a number", (t) => ({ ...usage(t), costNanoUsd: "lots" })],
+    ["no dimensions", (t) => ({ ...usage(t), dimensions: undefined, startedAt: undefined })],
+  ];
+
+  it.each(usagePoisons)("usage (%s): only it is retried; the others are stored", async (_, poison) => {
+    const tenantId = newId();
+    const good = [usage(tenantId), usage(tenantId)];
+    const { acked, retried } = await deliver("outlay-usage", [good[0], poison(tenantId), good[1]]);
+    expect(retried).toEqual(["m1"]);
+    expect(acked).toEqual(["m0", "m2"]);
+    const rows = await env.DB.prepare("SELECT request_id FROM usage_events WHERE tenant_id = ?")
+      .bind(tenantId)
+      .all<{ request_id: string }>();
+    expect(rows.results.map((r) => r.request_id).sort()).toEqual(good.map((e) => e.requestId).sort());
+  });
+});
