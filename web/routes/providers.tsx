@@ -4,6 +4,7 @@
 // the audit actor. The connection test changes nothing and is not audited.
 import { wantsFragment } from "../htmx.ts";
 import { Hono, type Context } from "hono";
+import { knownProvider } from "../../workers/api/provider-names.ts";
 import { effectiveBaseUrl, providerProblems, storeProvider } from "../../workers/api/providers.ts";
 import { ledgerFor } from "../../workers/api/auth.ts";
 import { can } from "../../workers/auth/roles.ts";
@@ -62,7 +63,7 @@ function providerRow(p: ProviderRecord, f: Format): ProviderRow {
     name: p.name,
     label: LABELS[p.name] ?? p.name,
     format: formatLabel(p.name, p.format),
-    known: KNOWN_PROVIDERS[p.name] !== undefined,
+    known: knownProvider(p.name) !== null,
     baseUrl: effectiveBaseUrl(p),
     override: p.baseUrl !== null,
     keyHint: p.keyHint,
@@ -114,7 +115,7 @@ async function page(c: Context<WebEnv>, extra: PageExtra = {}, status: 200 | 400
   if (chosen) replacing = view.configured.find((r) => r.name === chosen) ?? null;
   if (extra.preselect && !values) {
     const record = view.records.find((r) => r.name === extra.preselect);
-    if (KNOWN_PROVIDERS[extra.preselect]) values = { provider: extra.preselect, base_url: record?.baseUrl ?? "" };
+    if (knownProvider(extra.preselect)) values = { provider: extra.preselect, base_url: record?.baseUrl ?? "" };
     else if (record) values = { provider: COMPATIBLE, name: record.name, base_url: record.baseUrl ?? "" };
   }
   c.status(status);
@@ -177,8 +178,8 @@ providersPages.post("/providers", async (c) => {
   if (values.provider === COMPATIBLE) {
     name = values.name;
     if (!name) errors.name = "Name the OpenAI-compatible provider.";
-    else if (KNOWN_PROVIDERS[name]) errors.name = `${name} is a known provider: choose it in the list instead.`;
-  } else if (!KNOWN_PROVIDERS[values.provider]) {
+    else if (knownProvider(name)) errors.name = `${name} is a known provider: choose it in the list instead.`;
+  } else if (!knownProvider(values.provider)) {
     errors.provider = "Choose a provider from the list.";
   }
   // With no usable name yet, the other fields are still checked (as a known provider, or as an

@@ -1,7 +1,9 @@
 // Management JSON API under /api/v1, authorised by an admin token, every route tenant-scoped.
 import { Hono } from "hono";
+import { AppError } from "../../shared/errors.ts";
 import { audit } from "./audit.ts";
 import { adminAuth, rolePermission, type ApiEnv } from "./auth.ts";
+import { apiError } from "./errors.ts";
 import { keys } from "./keys.ts";
 import { providers } from "./providers.ts";
 import { budgets, policies, rateLimits } from "./rules.ts";
@@ -18,3 +20,11 @@ api.route("/policies", policies);
 api.route("/rate-limits", rateLimits);
 api.route("/audit", audit);
 api.route("/", settings);
+// Every other /api/v1 path, for every method: the API's own 404 (after the token and role checks
+// above, so an unauthenticated caller cannot tell unknown paths from known ones).
+api.all("*", (c) =>
+  apiError(
+    c,
+    new AppError("unknown_route", `No management API route for ${c.req.method} ${c.req.path.slice(0, 200)}.`),
+  ),
+);

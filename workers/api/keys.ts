@@ -16,7 +16,7 @@ import { MAX_GRACE_MS } from "../ledger/key-secret.ts";
 import type { KeyRecord, RuleDraft } from "../ledger/types.ts";
 import { ledgerFor, type ApiEnv } from "./auth.ts";
 import { apiError, invalid, jsonBody } from "./errors.ts";
-import { PolicyBody, policySpec, RateLimitBody, rateLimitSpec } from "./rule-schemas.ts";
+import { Dimensions, PolicyBody, policySpec, RateLimitBody, rateLimitSpec } from "./rule-schemas.ts";
 import { parseInstant } from "./time.ts";
 
 /** Rate limits a key may be created with (the same bounds as /api/v1/rate-limits). */
@@ -30,7 +30,7 @@ export const REPLAY_HEADER = "x-outlay-idempotent-replay";
 
 const CreateKey = z.strictObject({
   name: z.string().trim().min(1).max(100),
-  dimensions: z.record(z.string(), z.string()).optional(),
+  dimensions: Dimensions.optional(),
   expires_at: z.union([z.string(), z.number().int().positive()]).optional(),
   allow_models: z.array(z.string()).nullable().optional(),
   requests_per_minute: z.number().nullable().optional(),

@@ -108,3 +108,8 @@ operator.put("/tenants/:id/members", async (c) => {
   const user = await c.env.DB.prepare("SELECT id FROM users WHERE email = ?").bind(email).first<{ id: string }>();
   return c.json({ user_id: user?.id, email, role: parsed.data.role });
 });
+
+// Every other /internal/v1 path, for every method (after the operator token check): the API's 404.
+operator.all("*", (c) =>
+  apiError(c, new AppError("unknown_route", `No operator route for ${c.req.method} ${c.req.path.slice(0, 200)}.`)),
+);

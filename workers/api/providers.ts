@@ -9,10 +9,10 @@ import type { AuditActor } from "../../shared/audit.ts";
 import { dataKeyring, seal } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
 import { checkBaseUrl, MAX_BASE_URL_LENGTH } from "../../shared/upstream-url.ts";
-import { KNOWN_PROVIDERS, PROVIDER_NAME, RESERVED_NAMES } from "../gateway/providers/registry.ts";
 import type { ProviderRecord } from "../ledger/types.ts";
 import { ledgerFor, type ApiEnv } from "./auth.ts";
 import { apiError, invalid, jsonBody } from "./errors.ts";
+import { knownProvider, providerNameProblem } from "./provider-names.ts";
 
 export const MAX_PROVIDER_KEY_LENGTH = 4096;
 
@@ -32,7 +32,7 @@ export function keyHint(key: string): string {
 
 /** The base URL calls go to: the stored override, else the known provider's default. */
 export function effectiveBaseUrl(p: { name: string; baseUrl: string | null }): string | null {
-  return p.baseUrl ?? KNOWN_PROVIDERS[p.name]?.baseUrl ?? null;
+  return p.baseUrl ?? knownProvider(p.name)?.baseUrl ?? null;
 }
 
 function providerView(p: ProviderRecord) {
@@ -46,16 +46,9 @@ function providerView(p: ProviderRecord) {
   };
 }
 
+/** The gateway router's rule for a provider name (known providers follow it too). */
 export function providerName(name: string): AppError | null {
-  if (KNOWN_PROVIDERS[name]) return null;
-  if (!PROVIDER_NAME.test(name) || RESERVED_NAMES.has(name)) {
-    return new AppError(
-      "bad_request",
-      "A provider name is 2-32 characters of a-z, 0-9 and '-', starting with a letter.",
-      "provider",
-    );
-  }
-  return null;
+  return providerNameProblem(name);
 }
 
 export type ProviderInput = { name: string; apiKey: string; baseUrl: string | null };
@@ -75,7 +68,7 @@ export function providerProblems(input: ProviderInput, env: Pick<Env, "ALLOW_LOO
   if (input.baseUrl) {
     const problem = baseUrlProblem(input.baseUrl, env);
     if (problem) problems.push(problem);
-  } else if (!badName && !KNOWN_PROVIDERS[input.name]) {
+  } else if (!badName && !knownProvider(input.name)) {
     problems.push(new AppError("bad_request", "A base URL is required for an OpenAI-compatible provider.", "base_url"));
   }
   return problems;
@@ -94,7 +87,7 @@ export async function storeProvider(
     tenantId,
     {
       name: input.name,
-      format: KNOWN_PROVIDERS[input.name]?.format ?? "openai",
+      format: knownProvider(input.name)?.format ?? "openai",
       baseUrl: input.baseUrl ? input.baseUrl.replace(/\/+$/, "") : null,
       sealedCredential: sealed,
       keyHint: keyHint(input.apiKey),
@@ -110,12 +103,16 @@ providers.get("/", async (c) => {
   return c.json({ providers: list.map(providerView) });
 });
 
+const noCredential = (name: string) =>
+  new AppError("not_found", `No credential is stored for provider "${name.slice(0, 40)}".`);
+
+// A name that could never be stored answers 404 before the ledger is asked.
 providers.get("/:provider", async (c) => {
   const name = c.req.param("provider");
+  if (providerName(name)) return apiError(c, noCredential(name));
   const list = await ledgerFor(c.env, c.get("tenantId")).listProviders();
   const found = list.find((p) => p.name === name);
-  if (!found)
-    return apiError(c, new AppError("not_found", `No credential is stored for provider "${name.slice(0, 40)}".`));
+  if (!found) return apiError(c, noCredential(name));
   return c.json(providerView(found));
 });
 
@@ -134,7 +131,9 @@ providers.put("/:provider", async (c) => {
 
 providers.delete("/:provider", async (c) => {
   const tenantId = c.get("tenantId");
-  const removed = await ledgerFor(c.env, tenantId).deleteProvider(tenantId, c.req.param("provider"), c.get("actor"));
-  if (!removed) return apiError(c, new AppError("not_found", "No credential is stored for that provider."));
+  const name = c.req.param("provider");
+  if (providerName(name)) return apiError(c, noCredential(name));
+  const removed = await ledgerFor(c.env, tenantId).deleteProvider(tenantId, name, c.get("actor"));
+  if (!removed) return apiError(c, noCredential(name));
   return c.body(null, 204);
 });

@@ -7,11 +7,13 @@ import type { BudgetWindow } from "../../shared/windows.ts";
 import { checkDimension, DIMENSION_NAME, MAX_DIMENSIONS } from "../gateway/dimensions.ts";
 import { isSourceEntry } from "../ledger/policies.ts";
 import type { BudgetSpec, PolicySpec, RateLimitSpec } from "../ledger/types.ts";
+import { ProviderGlob } from "./provider-names.ts";
 
 const Name = z.string().trim().min(1).max(100);
 const KeyId = z.string().regex(ID_PATTERN, "must be a key id");
 const Glob = z.string().min(1).max(200);
 const Globs = z.array(Glob).max(100);
+const ProviderGlobs = z.array(ProviderGlob).max(100);
 const TokenCount = z.number().int().positive().max(10_000_000);
 const Usd = z
   .string()
@@ -21,12 +23,28 @@ const Usd = z
   )
   .refine((v) => (parseDecimal(v) ?? 0n) <= 1_000_000_000n * NANO_PER_USD, "must be at most 1000000000");
 
-const Dimensions = z.record(z.string(), z.string()).superRefine((dims, ctx) => {
-  for (const [name, value] of Object.entries(dims)) {
-    const problem = checkDimension(name, value);
-    if (problem) ctx.addIssue({ code: "custom", message: problem.message, path: [name] });
-  }
-});
+/** A rule's dimension scope: at most MAX_DIMENSIONS, each name and value checked as a call's
+ * (workers/gateway/dimensions.ts), so a rule can only name dimensions a call can carry. The
+ * check runs on the raw object, before zod copies it (a "__proto__" key would vanish there). */
+export const Dimensions = z
+  .unknown()
+  .superRefine((raw, ctx) => {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      ctx.addIssue({ code: "custom", message: "must be an object of dimension names to values" });
+      return;
+    }
+    const entries = Object.entries(raw);
+    if (entries.length > MAX_DIMENSIONS) {
+      ctx.addIssue({ code: "custom", message: `must have at most ${MAX_DIMENSIONS} dimensions` });
+      return;
+    }
+    for (const [name, value] of entries) {
+      const problem = typeof value === "string" ? checkDimension(name, value) : null;
+      if (typeof value !== "string") ctx.addIssue({ code: "custom", message: "must be a string", path: [name] });
+      else if (problem) ctx.addIssue({ code: "custom", message: problem.message, path: [name] });
+    }
+  })
+  .transform((raw) => Object.fromEntries(Object.entries(raw as Record<string, string>)));
 
 export const BudgetBody = z
   .strictObject({
@@ -34,7 +52,7 @@ export const BudgetBody = z
     scope: z
       .strictObject({
         key_id: KeyId.optional(),
-        provider: Glob.optional(),
+        provider: ProviderGlob.optional(),
         model: Glob.optional(),
         dimensions: Dimensions.optional(),
       })
@@ -99,8 +117,8 @@ export const PolicyBody = z
     key_id: KeyId.nullable().default(null),
     allow_models: Globs.nullable().default(null),
     deny_models: Globs.default([]),
-    allow_providers: Globs.nullable().default(null),
-    deny_providers: Globs.default([]),
+    allow_providers: ProviderGlobs.nullable().default(null),
+    deny_providers: ProviderGlobs.default([]),
     max_tokens_cap: TokenCount.nullable().default(null),
     default_max_tokens: TokenCount.nullable().default(null),
     required_dimensions: z

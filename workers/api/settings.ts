@@ -11,6 +11,7 @@ import { isTimeZone } from "../../shared/windows.ts";
 import type { TenantSettings } from "../ledger/types.ts";
 import { ledgerFor, type ApiEnv } from "./auth.ts";
 import { apiError, invalid, jsonBody } from "./errors.ts";
+import { providerNameProblem, ProviderName } from "./provider-names.ts";
 
 const Settings = z.strictObject({
   allow_passthrough_keys: z.boolean().optional(),
@@ -33,7 +34,7 @@ const settingsView = (s: TenantSettings) => ({
 const Rate = z.string().refine((v) => parseDecimal(v) !== null, "must be a decimal string of USD per million tokens");
 
 const Override = z.strictObject({
-  provider: z.string().regex(/^[a-z][a-z0-9-]{1,31}$/),
+  provider: ProviderName,
   model: z.string().min(1).max(200),
   input_per_mtok: Rate,
   cached_input_per_mtok: Rate.optional(),
@@ -101,6 +102,8 @@ settings.delete("/prices/overrides", async (c) => {
       new AppError("bad_request", "provider and model query parameters are required.", provider ? "model" : "provider"),
     );
   }
+  const badName = providerNameProblem(provider);
+  if (badName) return apiError(c, badName);
   const tenantId = c.get("tenantId");
   const removed = await ledgerFor(c.env, tenantId).deletePriceOverride(tenantId, provider, model);
   if (!removed) return apiError(c, new AppError("not_found", "No such price override."));

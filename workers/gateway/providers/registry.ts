@@ -32,7 +32,46 @@ export const KNOWN_PROVIDERS: Record<string, KnownProvider> = {
   cerebras: { format: "openai", baseUrl: "https://api.cerebras.ai/v1" },
 };
 
-/** Path segments that are routes of Outlay itself and can never be a provider name. */
-export const RESERVED_NAMES = new Set(["v1", "api", "internal", "health", "auth", "app", "static", "dashboard"]);
+/** Path segments that are routes of Outlay itself and can never be a provider name: the first
+ * segments of the Worker's routes and of the dashboard's pages, and the management API's
+ * resources (so /api/v1/providers/{name} never reads as one of them), and "constructor" and
+ * "prototype". docs/gateway.md lists them. */
+export const RESERVED_NAMES = new Set([
+  "v1",
+  "api",
+  "internal",
+  "health",
+  "auth",
+  "app",
+  "static",
+  "dashboard",
+  "keys",
+  "providers",
+  "usage",
+  "budgets",
+  "policies",
+  "rate-limits",
+  "audit",
+  "settings",
+  "prices",
+  "login",
+  "logout",
+  "signup",
+  "account",
+  "org",
+  "sso",
+  "invite",
+  "reset",
+  "activity",
+  "overview",
+  "quickstart",
+  "quick-start",
+  "members",
+  "tokens",
+  "mfa",
+  // Object.prototype's lower-case members: no lookup by provider name may reach the prototype
+  "constructor",
+  "prototype",
+]);
 
 export const PROVIDER_NAME = /^[a-z][a-z0-9-]{1,31}$/;
