@@ -6,9 +6,11 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { SYSTEM, type AuditDraft } from "../../shared/audit.ts";
+import { keyHash } from "../../shared/crypto.ts";
 import { newId } from "../../shared/ids.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { Outbox } from "../../workers/ledger/outbox.ts";
+import type { AdmitRequest } from "../../workers/ledger/types.ts";
 import { newTenant, waitForEvent, type Tenant } from "../helpers.ts";
 import { usageEvent, waitFor } from "./support.ts";
 
@@ -94,6 +96,51 @@ describe("audit outbox", () => {
     expect(notice?.data.length).toBeLessThan(200);
     expect(rows.map((r) => r.seq)).toEqual(rows.map((_r, i) => i + 1));
   });
+
+  it.each(["refused", "admitted"])(
+    "a call %s with a 1 MB model name (through admit) does not stop the tenant's later events",
+    async (outcome) => {
+      const tenant = await newTenant({ providers: false });
+      if (outcome === "refused") {
+        const policy = await tenant.api("/policies", {
+          method: "POST",
+          json: { name: "only mini", allow_models: ["gpt-4o-mini"] },
+        });
+        expect(policy.status).toBe(201);
+      }
+      const request = {
+        keyId: tenant.keyId,
+        keyHash: await keyHash(env.KEY_PEPPER, tenant.proxyKey),
+        provider: "openai",
+        builtInProvider: true,
+        requestId: `req_${newId()}`,
+        now: Date.now(),
+        call: {
+          model: "m".repeat(1_000_000),
+          endpoint: "chat.completions",
+          stream: false,
+          metered: true,
+          inputTokens: 10,
+          maxOutputTokens: 10,
+          dimensions: {},
+          source: null,
+        },
+      };
+      const result = await ledger(tenant.tenantId).admit(request as AdmitRequest);
+      expect(result.ok).toBe(outcome === "admitted");
+      const keyRes = await tenant.api("/keys", { method: "POST", json: { name: "later key" } });
+      expect(keyRes.status).toBe(201);
+      const rows = await waitForAudit(
+        tenant.tenantId,
+        "key.created after the 1 MB model",
+        (r) => r.type === "key.created" && JSON.parse(r.data).name === "later key",
+      );
+      await waitForAudit(tenant.tenantId, "the notice", (r) => r.type === "audit.event_dropped");
+      const notice = (await auditRows(tenant.tenantId)).find((r) => r.type === "audit.event_dropped");
+      expect(JSON.parse(notice?.data ?? "{}")).toMatchObject({ droppedType: `call.${outcome}`, reason: "too_large" });
+      expect(rows.some((r) => r.data.length > 10_000)).toBe(false);
+    },
+  );
 
   it("events that fit one by one but not in one sendBatch are split under the batch limit", async () => {
     const tenant = await newTenant({ providers: false });
