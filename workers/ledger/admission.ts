@@ -4,6 +4,9 @@
 //
 // The hold is the worst case: prompt estimate x input price + output limit x output price. The
 // output limit is the request's, else the one a policy adds, else DEFAULT_OUTPUT_HOLD_TOKENS.
+// Under a blocking budget the provider is told that limit (`injectMaxOutputTokens`), lowered to
+// what the budget has left when a stream starts on the remainder: the provider then stops with
+// the tokens it does not stream (reasoning, thinking) counted, and the hold is a real bound.
 import { formatUsd, parseDecimal } from "../../shared/money.ts";
 import { priceCall, type PriceOverride } from "../../shared/pricing.ts";
 import { NO_TOKENS } from "../../shared/usage.ts";
@@ -16,7 +19,7 @@ import type { BudgetHeadroom, CallFacts, Refused, RuleRecord, StreamCredit } fro
 /** Output tokens held for a call that sets no output limit and has no policy to add one. */
 export const DEFAULT_OUTPUT_HOLD_TOKENS = 4096;
 /** A stream admitted on what is left of a budget must at least afford this much output. */
-export const MIN_STREAM_OUTPUT_TOKENS = 16n;
+export const MIN_STREAM_OUTPUT_TOKENS = 16;
 
 /** What a budget has spent and holds: the ledger's books, or a gateway isolate's lease. */
 export type SpendView = {
@@ -43,6 +46,7 @@ export type Books = {
 
 export type Take = {
   dimensions: Record<string, string>;
+  /** the output limit the provider must be sent (set, or lowered to it), null to leave the body */
   injectMaxOutputTokens: number | null;
   amount: bigint;
   tokens: number;
@@ -84,6 +88,15 @@ export function decide(
 ): Take | Refused {
   const bound = bindDimensions(call.dimensions, key.dimensions);
   if (!bound.ok) return bound;
+  // Token counts arrive over RPC: anything not a whole, safe count is refused here, never turned
+  // into a BigInt that throws (1e308 has no price, and the gateway would answer 503).
+  if (!isTokenCount(call.inputTokens) || (call.maxOutputTokens !== null && !isTokenCount(call.maxOutputTokens))) {
+    return {
+      ok: false,
+      code: "bad_request",
+      message: `Token counts (prompt estimate, output limit) must be whole numbers from 0 to ${Number.MAX_SAFE_INTEGER}.`,
+    };
+  }
   const dims = bound.dimensions;
 
   const policies = books.policies.filter((p) => p.spec.keyId === null || p.spec.keyId === key.id);
@@ -91,6 +104,7 @@ export function decide(
   if (!verdict.ok) return verdict;
 
   const outputLimit = call.maxOutputTokens ?? verdict.injectMaxOutputTokens ?? DEFAULT_OUTPUT_HOLD_TOKENS;
+  let inject = call.maxOutputTokens === null ? verdict.injectMaxOutputTokens : null;
   const tokens = call.metered ? call.inputTokens + outputLimit : 0;
   const limits = books.rateLimits.filter((l) => l.spec.keyId === null || l.spec.keyId === key.id);
   const rate = books.limiter.check(limits, tokens, now);
@@ -123,20 +137,23 @@ export function decide(
       };
     }
     amount = BigInt(priced?.costNanoUsd ?? 0);
+    // A call held against a blocking budget carries the output limit it is held for, also when
+    // it set none: the provider counts hidden tokens (reasoning, thinking) in that limit, so the
+    // hold bounds what it can bill. A call with its own limit gets it again, in every field the
+    // body carries (one that also sent a larger one in another field must not outrun its hold).
+    if (priced && blocking.length > 0 && outputLimit > 0) inject = outputLimit;
     if (priced && call.stream && blocking.length > 0) {
       const input = BigInt(
         priceCall(provider, call.model, { ...NO_TOKENS, inputTokens: call.inputTokens }, books.priceOverrides, at)
           ?.costNanoUsd ?? 0,
       );
       const outputRate = parseDecimal(priced.price.output) ?? 0n;
-      // The output limit bounds a stream only when the request or a policy set one.
-      const bounded = call.maxOutputTokens !== null || verdict.injectMaxOutputTokens !== null;
       credit = {
         grantedNano: amount,
         inputNano: input,
         outputRate,
         stepNano: amount - input,
-        ceilingNano: bounded ? amount : null,
+        ceilingNano: amount,
       };
     }
   }
@@ -149,11 +166,12 @@ export function decide(
   const short = blocking.find((b) => amount > remaining(b));
   if (short) {
     // A stream may start on what is left when that covers its prompt and a first stretch of
-    // output: the gateway draws the hold down as output arrives and ends the stream cleanly
-    // when a blocking budget runs out.
+    // output. The provider is told to stop at what the remainder buys (its hidden tokens
+    // included); as the second line the gateway draws the hold down as output arrives and ends
+    // the stream cleanly when a blocking budget runs out.
     const least = blocking.reduce((min, b) => (remaining(b) < min ? remaining(b) : min), amount);
-    const floor = credit ? credit.inputNano + (credit.outputRate * MIN_STREAM_OUTPUT_TOKENS) / 1_000_000n : 0n;
-    if (!credit || least < floor || least <= 0n) {
+    const bought = credit ? outputBought(provider, call, least, credit, outputLimit, books.priceOverrides, now) : 0;
+    if (!credit || bought < MIN_STREAM_OUTPUT_TOKENS || least <= 0n) {
       const r = remaining(short);
       return {
         ok: false,
@@ -164,6 +182,7 @@ export function decide(
     }
     amount = least;
     credit = { ...credit, grantedNano: least };
+    inject = bought;
   } else if (credit && credit.ceilingNano !== null) {
     // The whole worst case is held and the provider stops at the output limit: nothing to draw.
     credit = null;
@@ -172,7 +191,7 @@ export function decide(
 
   return {
     dimensions: dims,
-    injectMaxOutputTokens: call.maxOutputTokens === null ? verdict.injectMaxOutputTokens : null,
+    injectMaxOutputTokens: inject,
     amount,
     tokens,
     budgets: covering.map((budget) => ({ budget, key: books.book.keyAt(budget, books.timeZone, now) })),
@@ -181,4 +200,41 @@ export function decide(
     credit,
     failOpen: covering.some((b) => b.spec.failOpen) && blocking.every((b) => b.spec.failOpen),
   };
+}
+
+/** A token count the ledger can price: a whole number from 0 to 2^53 - 1. */
+function isTokenCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * The output tokens `budgetNano` buys after the prompt estimate, at most `limit`: the largest
+ * count whose price, rounded as the usage event rounds it, stays within the budget.
+ */
+function outputBought(
+  provider: string,
+  call: CallFacts,
+  budgetNano: bigint,
+  credit: StreamCredit,
+  limit: number,
+  overrides: readonly PriceOverride[],
+  now: number,
+): number {
+  const spare = budgetNano - credit.inputNano;
+  if (spare < 0n) return 0;
+  let tokens = credit.outputRate > 0n ? (spare * 1_000_000n) / credit.outputRate : BigInt(limit);
+  if (tokens > BigInt(limit)) tokens = BigInt(limit);
+  // The prompt and output prices are rounded once together: at most one nano-dollar apart.
+  const cost = (n: bigint) =>
+    BigInt(
+      priceCall(
+        provider,
+        call.model,
+        { ...NO_TOKENS, inputTokens: call.inputTokens, outputTokens: Number(n) },
+        overrides,
+        new Date(now),
+      )?.costNanoUsd ?? 0,
+    );
+  for (let step = 0; step < 3 && tokens > 0n && cost(tokens) > budgetNano; step++) tokens -= 1n;
+  return cost(tokens) > budgetNano ? 0 : Number(tokens);
 }

@@ -171,7 +171,8 @@ export type Admitted = {
   priceOverrides: PriceOverride[];
   /** the call's dimensions: the request's plus the key's bound ones */
   dimensions: Record<string, string>;
-  /** an output limit the gateway must add to the request (a policy's default), or null */
+  /** an output limit the gateway must set in the request, lowering any larger one (a policy's
+   * default, or what a blocking budget holds or has left), or null */
   injectMaxOutputTokens: number | null;
   /** worst-case cost held for this call, nano-USD (0 when nothing is held) */
   heldNano: bigint;
@@ -241,7 +242,9 @@ export type RefusalCode =
   | "invalid_dimension"
   | "budget_exceeded"
   | "policy_denied"
-  | "rate_limited";
+  | "rate_limited"
+  /** token counts the ledger cannot price (not whole, or past 2^53): never a throw */
+  | "bad_request";
 
 export type Refused = {
   ok: false;
