@@ -2,6 +2,7 @@
 // as api.anthropic.com sends them and `@anthropic-ai/sdk` parses them.
 
 import type { Frame } from "./sse.ts";
+import { LIMIT_FIELDS, outputLimits } from "./limits.ts";
 import { base62Id } from "./ids.ts";
 import { type JsonObject, anthropicTexts, isRecord } from "./input-text.ts";
 import {
@@ -138,6 +139,21 @@ function anthropicTool(body: JsonObject): { name: string; input: string } | null
   return tool === undefined ? null : { name: tool.name, input: toolArguments(tool.schema) };
 }
 
+/** Words of thinking a summarized thinking block shows (`x-demo-thinking: summarized`). */
+export const SUMMARY_WORDS = 3;
+/** The smallest thinking budget Anthropic takes. */
+export const MIN_THINKING_BUDGET = 1024;
+
+/** Anthropic's rules on an enabled thinking budget, as its 400 messages say them; null when kept. */
+function thinkingRuleBroken(budget: number, maxTokens: number): string | null {
+  if (!Number.isFinite(budget)) return "thinking.enabled.budget_tokens: Field required";
+  if (budget < MIN_THINKING_BUDGET) {
+    return `thinking.enabled.budget_tokens: Input should be greater than or equal to ${MIN_THINKING_BUDGET}`;
+  }
+  if (maxTokens <= budget) return "`max_tokens` must be greater than `thinking.budget_tokens`.";
+  return null;
+}
+
 const SIGNATURE = "RXFEZW1vVGhpbmtpbmdTaWduYXR1cmVGcm9tVGhlT3V0bGF5RGVtb1Vwc3RyZWFt";
 
 export async function anthropicMessages(ctx: UpstreamContext, request: Request): Promise<Response> {
@@ -146,6 +162,7 @@ export async function anthropicMessages(ctx: UpstreamContext, request: Request):
   const parsed = await anthropicRequest(exchange, request);
   if (parsed instanceof Response) return parsed;
   const { body, model, controls } = parsed;
+  exchange.record.limits = outputLimits(body, LIMIT_FIELDS.anthropic);
   const maxTokens = positiveInt(body, "max_tokens");
   if (maxTokens === undefined) return exchange.fail("invalid_request", "max_tokens: Field required");
   if (maxTokens === null) return exchange.fail("invalid_request", "max_tokens: Input should be a valid integer >= 1");
@@ -155,16 +172,23 @@ export async function anthropicMessages(ctx: UpstreamContext, request: Request):
   const totalInput = inputTokensFromTexts(anthropicTexts(body));
   const thinking = isRecord(body.thinking) && body.thinking.type === "enabled" ? body.thinking : null;
   const budget = thinking === null ? 0 : (positiveInt(thinking, "budget_tokens") ?? Number.POSITIVE_INFINITY);
+  const summarized = thinking !== null && controls.thinking === "summarized";
+  if (summarized) {
+    const invalid = thinkingRuleBroken(budget, maxTokens);
+    if (invalid !== null) return exchange.fail("invalid_request", invalid);
+  }
   const tool = anthropicTool(body);
   const plan = planOutput({
     naturalTokens: tool === null ? (controls.outputTokens ?? ctx.options.defaultOutputTokens) : 0,
     maxTokens,
     reasoningTokens: Math.min(budget, controls.reasoningTokens ?? ctx.options.defaultReasoningTokens),
   });
-  const thoughts = thinkingDeltas(plan.reasoningTokens);
+  // Summarized thinking (Claude 4): the client sees a few words, the bill counts every token.
+  const thoughts = thinkingDeltas(summarized ? Math.min(SUMMARY_WORDS, plan.reasoningTokens) : plan.reasoningTokens);
   const words = answerDeltas(plan.textTokens);
   const fragments = tool === null ? [] : argumentFragments(tool.input);
-  const outputTokens = thoughts.length + words.length + fragments.length;
+  const outputTokens = plan.reasoningTokens + words.length + fragments.length;
+  const delivered = thoughts.length + words.length + fragments.length;
   const usage = anthropicUsage(totalInput, controls.cachedTokens, controls.cacheWriteTokens, outputTokens);
   const stopReason = tool !== null ? "tool_use" : plan.truncated ? "max_tokens" : "end_turn";
   const toolId = base62Id("toolu_01", 22);
@@ -185,7 +209,7 @@ export async function anthropicMessages(ctx: UpstreamContext, request: Request):
     usage,
   };
   if (body.stream !== true) {
-    return exchange.json(message, { controls, usage, pieces: outputTokens });
+    return exchange.json(message, { controls, usage, pieces: delivered });
   }
 
   const startUsage = { ...usage, output_tokens: 1 };

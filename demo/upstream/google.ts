@@ -3,6 +3,7 @@
 // generativelanguage.googleapis.com sends them and `@google/genai` parses them.
 
 import type { Frame } from "./sse.ts";
+import { LIMIT_FIELDS, outputLimits } from "./limits.ts";
 import { base62Id } from "./ids.ts";
 import { type JsonObject, geminiTexts, isRecord } from "./input-text.ts";
 import {
@@ -125,6 +126,7 @@ export async function geminiModelAction(ctx: UpstreamContext, request: Request, 
   if (!Array.isArray(body.contents) || body.contents.length === 0) {
     return exchange.fail("invalid_request", "* GenerateContentRequest.contents: contents is not specified\n");
   }
+  record.limits = outputLimits(body, LIMIT_FIELDS.google);
   const config = isRecord(body.generationConfig) ? body.generationConfig : {};
   const maxTokens = positiveInt(config, "maxOutputTokens");
   if (maxTokens === null) {

@@ -2,6 +2,7 @@
 // (response.created ... response.completed / response.incomplete).
 
 import type { Frame } from "./sse.ts";
+import { LIMIT_FIELDS, outputLimits } from "./limits.ts";
 import { base62Id, hexId, unixSeconds } from "./ids.ts";
 import { type JsonObject, isRecord, openaiResponsesTexts } from "./input-text.ts";
 import { openExchange, positiveInt, scenarioFailure, type UpstreamContext } from "./respond.ts";
@@ -56,6 +57,7 @@ export async function openaiResponses(ctx: UpstreamContext, request: Request): P
   const parsed = await openaiRequest(exchange, request);
   if (parsed instanceof Response) return parsed;
   const { body, model, controls } = parsed;
+  exchange.record.limits = outputLimits(body, LIMIT_FIELDS.responses);
   const maxTokens = positiveInt(body, "max_output_tokens");
   if (maxTokens === null)
     return exchange.fail("invalid_request", "Invalid 'max_output_tokens': expected a positive integer.");

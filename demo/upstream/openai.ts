@@ -3,6 +3,7 @@
 // Shapes follow api.openai.com as the `openai` SDK parses them.
 
 import type { Frame } from "./sse.ts";
+import { LIMIT_FIELDS, outputLimits } from "./limits.ts";
 import { base62Id, hexId, unixSeconds } from "./ids.ts";
 import { type JsonObject, isRecord, openaiChatTexts } from "./input-text.ts";
 import {
@@ -141,6 +142,7 @@ export async function chatCompletions(ctx: UpstreamContext, request: Request): P
   const { body, model, controls } = parsed;
   if (!Array.isArray(body.messages)) return exchange.fail("invalid_request", "Missing required parameter: 'messages'.");
   if (body.messages.length === 0) return exchange.fail("invalid_request", "[] is too short - 'messages'");
+  exchange.record.limits = outputLimits(body, LIMIT_FIELDS.chat);
   const maxTokens = positiveInt(body, "max_completion_tokens") ?? positiveInt(body, "max_tokens");
   if (maxTokens === null) return exchange.fail("invalid_request", "Invalid 'max_tokens': expected a positive integer.");
   const stream = body.stream === true;

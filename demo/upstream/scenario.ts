@@ -43,6 +43,9 @@ export interface DemoControls {
   reasoningTokens: number | null;
   /** `x-demo-output-tokens` (natural answer length), or null for the default (24). */
   outputTokens: number | null;
+  /** `x-demo-thinking: summarized`: Anthropic thinking as Claude 4 models do it (streamed as a
+   * short summary, billed in full, budget_tokens rules enforced); else "full". */
+  thinking: "full" | "summarized";
 }
 
 function intHeader(headers: Headers, name: string, max: number): number | null {
@@ -69,6 +72,7 @@ export function readControls(headers: Headers, modelScenario: Scenario | null): 
     cacheWriteTokens: intHeader(headers, "x-demo-cache-write-tokens", MAX_TOKENS_CONTROL) ?? 0,
     reasoningTokens: intHeader(headers, "x-demo-reasoning-tokens", MAX_TOKENS_CONTROL),
     outputTokens: intHeader(headers, "x-demo-output-tokens", MAX_TOKENS_CONTROL),
+    thinking: (headers.get("x-demo-thinking") ?? "").trim().toLowerCase() === "summarized" ? "summarized" : "full",
   };
 }
 
