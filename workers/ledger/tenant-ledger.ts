@@ -117,6 +117,15 @@ export class TenantLedger extends DurableObject<Env> {
       priceOverrides: this.#catalog.overridesFor(request.provider),
       leaseMode: settings.admissionMode === "lease",
     };
+    if (call && !base.provider && !request.builtInProvider) {
+      const refused: Refused = {
+        ok: false,
+        code: "unknown_provider",
+        message: `Provider "${request.provider}" is not configured for this organisation.`,
+      };
+      this.#refused(request, refused);
+      return refused;
+    }
     if (!call)
       return {
         ...base,

@@ -136,6 +136,9 @@ export type AdmitRequest = {
   keyId: string;
   keyHash: string;
   provider: string;
+  /** whether the provider is one Outlay knows by name (registry.ts); any other must be one the
+   * tenant configured, or the call is refused as unknown_provider before any rule is checked */
+  builtInProvider: boolean;
   requestId: string;
   now: number;
   /** null: authenticate only (the request is malformed and will not be sent) */
@@ -244,7 +247,8 @@ export type RefusalCode =
   | "policy_denied"
   | "rate_limited"
   /** token counts the ledger cannot price (not whole, or past 2^53): never a throw */
-  | "bad_request";
+  | "bad_request"
+  | "unknown_provider";
 
 export type Refused = {
   ok: false;
