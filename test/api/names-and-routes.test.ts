@@ -294,6 +294,17 @@ describe("dimension bounds of rules and keys (the gateway's MAX_DIMENSIONS and c
     expect(proto.status).toBe(400);
   });
 
+  it("the dashboard's key form refuses a dimension name it could otherwise drop", async () => {
+    const org = await newOrg("KeyDims");
+    await org.owner.b.get("/keys");
+    const res = await org.owner.b.post("/keys", { name: "proto", dimensions: "team=a, __proto__=v" });
+    expect(res.html).not.toMatch(/olk_[a-z2-7]{12}_[a-z2-7]{12}_[a-z2-7]{32}/);
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM api_keys WHERE tenant_id = ?")
+      .bind(org.tenantId)
+      .first<{ n: number }>();
+    expect(rows?.n).toBe(0);
+  });
+
   it("the dashboard's budget form is bounded by the same schema", async () => {
     const org = await newOrg("Dims");
     await org.owner.b.get("/budgets");
@@ -304,6 +315,10 @@ describe("dimension bounds of rules and keys (the gateway's MAX_DIMENSIONS and c
     const fields = { name: "Dims", limit_usd: "10", window: "monthly", mode: "block", thresholds: "50" };
     const over = await org.owner.b.post("/budgets", { ...fields, dimensions: text(MAX_DIMENSIONS + 1) });
     expect(over.status).toBe(400);
+    // a name the form's parser could drop silently would widen the budget to every call
+    for (const dimensions of ["__proto__=v", "constructor=v, __proto__=w", "Bad Name=v"]) {
+      expect((await org.owner.b.post("/budgets", { ...fields, dimensions })).status).toBe(400);
+    }
     const ok = await org.owner.b.post("/budgets", { ...fields, dimensions: text(MAX_DIMENSIONS) });
     expect(ok.status).toBe(303);
   });

@@ -135,7 +135,13 @@ export function parseDimensions(text: string): Record<string, string> | string {
     .filter(Boolean)) {
     const eq = part.indexOf("=");
     if (eq <= 0) return `Write each dimension as name=value ("${part.slice(0, 40)}" is not).`;
-    dimensions[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+    // An own property even for "__proto__" (plain assignment would drop it silently); the key
+    // checks then refuse the name.
+    Object.defineProperty(dimensions, part.slice(0, eq).trim(), {
+      value: part.slice(eq + 1).trim(),
+      enumerable: true,
+      writable: true,
+    });
   }
   return dimensions;
 }

@@ -55,7 +55,9 @@ export function dimensions(value: string | undefined): Record<string, string> | 
     if (eq <= 0) return `Write each dimension as name=value (“${part.slice(0, 40)}” is not).`;
     const name = part.slice(0, eq).trim();
     if (Object.hasOwn(out, name)) return `The dimension “${name.slice(0, 40)}” is given twice.`;
-    out[name] = part.slice(eq + 1).trim();
+    // An own property even for "__proto__", which plain assignment would drop silently (and
+    // with it the scope); the schema then refuses the name.
+    Object.defineProperty(out, name, { value: part.slice(eq + 1).trim(), enumerable: true, writable: true });
   }
   return out;
 }
