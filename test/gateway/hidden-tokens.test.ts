@@ -314,3 +314,74 @@ describe("the ledger never throws on a token count", () => {
     expect((await admit(100)).ok).toBe(true);
   });
 });
+
+describe("a call that asks for several answers (n, best_of, candidateCount)", () => {
+  // Each answer may use the whole output limit, and the provider bills them all.
+  const body = { model: "gpt-4o-mini", messages: USER, max_tokens: 100 };
+
+  it("is held for every answer: one answer fits the budget, three do not (refused, never sent)", async () => {
+    const hold = (answers: number) =>
+      BigInt(
+        priceCall(
+          "openai",
+          "gpt-4o-mini",
+          { ...NO_TOKENS, inputTokens: 100, outputTokens: 100 * answers },
+          [],
+          new Date(),
+        )?.costNanoUsd ?? 0,
+      );
+    // Between the hold of one answer and of three (the prompt estimate is well under 100 tokens).
+    const limitNano = (hold(1) + hold(3)) / 2n;
+    const { tenant } = await budgeted((Number(limitNano) / 1e9).toFixed(9));
+    const one = await send(tenant, "chat", { ...body, n: 1 });
+    expect(one.res.status).toBe(200);
+    const three = await send(tenant, "chat", { ...body, n: 3 });
+    expect(three.res.status).toBe(402);
+    expect(three.upstreamSeen).toBe(false);
+    const best = await send(tenant, "chat", { ...body, n: 1, best_of: 3 });
+    expect(best.res.status).toBe(200);
+    const gemini = await send(tenant, "geminiJson", {
+      contents: [{ role: "user", parts: [{ text: "hi" }] }],
+      generationConfig: { maxOutputTokens: 100, candidateCount: 3 },
+    });
+    expect(gemini.res.status).toBe(402);
+    expect(gemini.upstreamSeen).toBe(false);
+  });
+
+  it("a stream on what is left sends each answer its share of what the rest buys", async () => {
+    const stream = { model: "o4-mini", messages: USER, stream: true };
+    const single = await budgeted("0.0002");
+    const alone = await send(single.tenant, "chat", stream, HIDDEN);
+    const pair = await budgeted("0.0002");
+    const two = await send(pair.tenant, "chat", { ...stream, n: 2 }, HIDDEN);
+    expect(alone.res.status).toBe(200);
+    expect(two.res.status).toBe(200);
+    const cap = alone.limits.max_completion_tokens as number;
+    expect(cap).toBeGreaterThan(32);
+    expect(two.limits.max_completion_tokens).toBe(Math.floor(cap / 2));
+  });
+
+  it("refuses an answer count the provider would read differently (0, 129, a string, a fraction)", async () => {
+    const tenant = await newTenant();
+    const cases: [keyof typeof ROUTES, Json, string][] = [
+      ["chat", { ...body, n: 0 }, "n"],
+      ["chat", { ...body, n: 129 }, "n"],
+      ["chat", { ...body, n: "2" }, "n"],
+      ["chat", { ...body, n: 1.5 }, "n"],
+      [
+        "geminiJson",
+        { contents: [{ role: "user", parts: [{ text: "hi" }] }], generationConfig: { candidateCount: 0 } },
+        "generationConfig.candidateCount",
+      ],
+    ];
+    for (const [route, json, param] of cases) {
+      const sent = await send(tenant, route, json);
+      expect({ param, status: sent.res.status, named: sent.text.includes(param), seen: sent.upstreamSeen }).toEqual({
+        param,
+        status: 400,
+        named: true,
+        seen: false,
+      });
+    }
+  });
+});

@@ -221,6 +221,7 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
             metered: learned.shape.metered,
             inputTokens: inputEstimate,
             maxOutputTokens: learned.shape.maxOutputTokens,
+            outputs: learned.shape.outputs,
             dimensions: learned.dimensions,
             source: clientAddress(request),
           };

@@ -90,7 +90,14 @@ export function decide(
   if (!bound.ok) return bound;
   // Token counts arrive over RPC: anything not a whole, safe count is refused here, never turned
   // into a BigInt that throws (1e308 has no price, and the gateway would answer 503).
-  if (!isTokenCount(call.inputTokens) || (call.maxOutputTokens !== null && !isTokenCount(call.maxOutputTokens))) {
+  const outputs = call.outputs ?? 1;
+  if (
+    !isTokenCount(call.inputTokens) ||
+    (call.maxOutputTokens !== null && !isTokenCount(call.maxOutputTokens)) ||
+    !isTokenCount(outputs) ||
+    outputs < 1 ||
+    !isTokenCount(outputs * (call.maxOutputTokens ?? DEFAULT_OUTPUT_HOLD_TOKENS))
+  ) {
     return {
       ok: false,
       code: "bad_request",
@@ -105,7 +112,9 @@ export function decide(
 
   const outputLimit = call.maxOutputTokens ?? verdict.injectMaxOutputTokens ?? DEFAULT_OUTPUT_HOLD_TOKENS;
   let inject = call.maxOutputTokens === null ? verdict.injectMaxOutputTokens : null;
-  const tokens = call.metered ? call.inputTokens + outputLimit : 0;
+  // Each answer may use the whole output limit: the hold and token limits count them all.
+  const outputHeld = outputLimit * outputs;
+  const tokens = call.metered ? call.inputTokens + outputHeld : 0;
   const limits = books.rateLimits.filter((l) => l.spec.keyId === null || l.spec.keyId === key.id);
   const rate = books.limiter.check(limits, tokens, now);
   if (!rate.ok) {
@@ -125,7 +134,7 @@ export function decide(
   let credit: StreamCredit | null = null;
   if (covering.length > 0) {
     const at = new Date(now);
-    const usage = { ...NO_TOKENS, inputTokens: call.inputTokens, outputTokens: outputLimit };
+    const usage = { ...NO_TOKENS, inputTokens: call.inputTokens, outputTokens: outputHeld };
     const priced = priceCall(provider, call.model, usage, books.priceOverrides, at);
     const first = blocking[0];
     if (!priced && first) {
@@ -170,7 +179,10 @@ export function decide(
     // included); as the second line the gateway draws the hold down as output arrives and ends
     // the stream cleanly when a blocking budget runs out.
     const least = blocking.reduce((min, b) => (remaining(b) < min ? remaining(b) : min), amount);
-    const bought = credit ? outputBought(provider, call, least, credit, outputLimit, books.priceOverrides, now) : 0;
+    // What the remainder buys is shared by the answers: each is sent its share as its limit.
+    const bought = credit
+      ? Math.floor(outputBought(provider, call, least, credit, outputHeld, books.priceOverrides, now) / outputs)
+      : 0;
     if (!credit || bought < MIN_STREAM_OUTPUT_TOKENS || least <= 0n) {
       const r = remaining(short);
       return {

@@ -126,6 +126,9 @@ export type CallFacts = {
   inputTokens: number;
   /** output limit the request set, null when it set none */
   maxOutputTokens: number | null;
+  /** answers the provider generates, each up to the output limit (OpenAI `n` / `best_of`,
+   * Gemini `candidateCount`); absent means 1 */
+  outputs?: number;
   /** dimensions from headers and body (validated); the key's bound ones are added by the ledger */
   dimensions: Record<string, string>;
   /** the client's address (cf-connecting-ip), null when unknown */

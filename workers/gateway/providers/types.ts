@@ -25,6 +25,9 @@ export type CallShape = {
   /** The output-token limit the request set (0 for calls with no generated output, e.g.
    * embeddings), null when it set none. */
   maxOutputTokens: number | null;
+  /** Answers the provider generates, each up to the output limit (OpenAI `n` and `best_of`,
+   * Gemini `candidateCount`): all of them are held and billed. */
+  outputs: number;
 };
 
 export type ParsedRequest = {
@@ -107,6 +110,17 @@ export function checkModel(value: unknown, missing: string): string | AppError {
     );
   }
   return value;
+}
+
+/** Most answers one call may ask for (OpenAI's own ceiling for `n`). */
+export const MAX_OUTPUTS = 128;
+
+/** How many answers a request field asks for: absent (or null) is 1; else a whole number from 1
+ * to MAX_OUTPUTS, or an error naming the field. */
+export function answerCount(value: unknown, param: string): number | AppError {
+  if (value === undefined || value === null) return 1;
+  if (typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= MAX_OUTPUTS) return value;
+  return new AppError("bad_request", `${param} must be a whole number from 1 to ${MAX_OUTPUTS}.`, param);
 }
 
 /** A boolean request field (stream): absent is false; anything but true, false or null is refused. */

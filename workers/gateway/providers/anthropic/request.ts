@@ -30,6 +30,7 @@ export function shapeAnthropic(request: ParsedRequest): CallShape | AppError {
     stripUsageChunk: false,
     bodyDimensions: {},
     maxOutputTokens,
+    outputs: 1,
   };
 }
 

@@ -1,7 +1,15 @@
 // Gemini calls: /v1beta/models/{model}:generateContent, :streamGenerateContent (SSE with
 // alt=sse), :countTokens, :embedContent; also GET /v1beta/models for listing.
 import { AppError } from "../../../../shared/errors.ts";
-import { checkModel, isObject, outputLimit, type CallShape, type JsonObject, type ParsedRequest } from "../types.ts";
+import {
+  answerCount,
+  checkModel,
+  isObject,
+  outputLimit,
+  type CallShape,
+  type JsonObject,
+  type ParsedRequest,
+} from "../types.ts";
 
 const PATH = /^\/(v1|v1beta|v1alpha)\/models\/([^/:]+):([A-Za-z]+)$/;
 const LIST = /^\/(v1|v1beta|v1alpha)\/models(?:\/([^/:]+))?$/;
@@ -27,6 +35,7 @@ export function shapeGoogle(request: ParsedRequest): CallShape | AppError {
       stripUsageChunk: false,
       bodyDimensions: {},
       maxOutputTokens: 0,
+      outputs: 1,
     };
   }
   const match = PATH.exec(request.path);
@@ -46,7 +55,18 @@ export function shapeGoogle(request: ParsedRequest): CallShape | AppError {
   const maxOutputTokens =
     method.endpoint === "embedContent" ? 0 : outputLimit(config.maxOutputTokens, "generationConfig.maxOutputTokens");
   if (maxOutputTokens instanceof AppError) return maxOutputTokens;
-  return { ...method, model, rewrittenBody: null, stripUsageChunk: false, bodyDimensions: {}, maxOutputTokens };
+  const outputs =
+    method.endpoint === "embedContent" ? 1 : answerCount(config.candidateCount, "generationConfig.candidateCount");
+  if (outputs instanceof AppError) return outputs;
+  return {
+    ...method,
+    model,
+    rewrittenBody: null,
+    stripUsageChunk: false,
+    bodyDimensions: {},
+    maxOutputTokens,
+    outputs,
+  };
 }
 
 /** The smallest thinkingBudget every Gemini thinking model takes (2.5 Pro: 128-32768). */

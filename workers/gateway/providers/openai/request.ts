@@ -3,6 +3,7 @@
 import { AppError } from "../../../../shared/errors.ts";
 import { checkDimension } from "../../dimensions.ts";
 import {
+  answerCount,
   checkModel,
   flag,
   isObject,
@@ -35,6 +36,7 @@ export function shapeOpenAi(request: ParsedRequest): CallShape | AppError {
       stripUsageChunk: false,
       bodyDimensions: {},
       maxOutputTokens: 0,
+      outputs: 1,
     };
   }
   const endpoint = request.method === "POST" ? METERED[request.path] : undefined;
@@ -51,6 +53,8 @@ export function shapeOpenAi(request: ParsedRequest): CallShape | AppError {
   if (maxOutputTokens instanceof AppError) return maxOutputTokens;
   const bodyDimensions = userDimension(body.user);
   if (bodyDimensions instanceof AppError) return bodyDimensions;
+  const outputs = requestedAnswers(endpoint, body);
+  if (outputs instanceof AppError) return outputs;
   let rewrittenBody = null;
   let stripUsageChunk = false;
   if (stream && USAGE_STREAMS.has(endpoint)) {
@@ -60,7 +64,17 @@ export function shapeOpenAi(request: ParsedRequest): CallShape | AppError {
       stripUsageChunk = true;
     }
   }
-  return { endpoint, model, stream, metered: true, rewrittenBody, stripUsageChunk, bodyDimensions, maxOutputTokens };
+  return {
+    endpoint,
+    model,
+    stream,
+    metered: true,
+    rewrittenBody,
+    stripUsageChunk,
+    bodyDimensions,
+    maxOutputTokens,
+    outputs,
+  };
 }
 
 /** The `user` field becomes the `user` dimension, under the same rules as every dimension. */
@@ -70,6 +84,16 @@ function userDimension(user: unknown): Record<string, string> | AppError {
   const problem = checkDimension("user", user);
   if (problem) return new AppError(problem.code, `user: ${problem.message}`, "user");
   return { user };
+}
+
+/** Chat and legacy completions generate `n` answers; legacy completions generate `best_of`
+ * server-side and return the best `n`, billing all of them. */
+function requestedAnswers(endpoint: string, body: JsonObject): number | AppError {
+  if (endpoint !== "chat.completions" && endpoint !== "completions") return 1;
+  const n = answerCount(body.n, "n");
+  if (n instanceof AppError || endpoint === "chat.completions") return n;
+  const bestOf = answerCount(body.best_of, "best_of");
+  return bestOf instanceof AppError ? bestOf : Math.max(n, bestOf);
 }
 
 function requestedOutput(endpoint: string, body: JsonObject): number | null | AppError {
