@@ -4,7 +4,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../workers/index.ts";
-import { BASE, newTenant, waitForEvent, type Tenant } from "../helpers.ts";
+import { BASE, newTenant, upstreamLog, waitForEvent, type Tenant } from "../helpers.ts";
 import { createBudget, nano, settledStatus } from "./support.ts";
 
 const brokenLedger = {
@@ -91,5 +91,39 @@ describe("when the ledger cannot answer", () => {
     await createBudget(tenant, { limit_usd: "10", scope: { model: "gpt-4o*" } });
     expect((await call(tenant, false)).res.status).toBe(200);
     expect((await call(tenant, true)).res.status).toBe(503);
+  });
+
+  it("sends a fail-open call with its own output limit, not the one chosen for the remembered call", async () => {
+    const tenant = await newTenant();
+    await createBudget(tenant, { limit_usd: "10", fail_open: true });
+    const send = async (broken: boolean, maxTokens: number) => {
+      const tag = crypto.randomUUID();
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(
+        new Request(`${BASE}/openai/v1/chat/completions`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${tenant.proxyKey}`,
+            "content-type": "application/json",
+            "x-test-tag": tag,
+          },
+          body: JSON.stringify({
+            model: "gpt-4o-mini",
+            max_tokens: maxTokens,
+            messages: [{ role: "user", content: "hi" }],
+          }),
+        }),
+        broken ? { ...env, TENANT_LEDGER: brokenLedger } : env,
+        ctx,
+      );
+      await res.text();
+      await waitOnExecutionContext(ctx);
+      const upstream = (await upstreamLog()).find((r) => r.headers["x-test-tag"] === tag) as
+        | { limits?: Record<string, number> }
+        | undefined;
+      return { status: res.status, limits: upstream?.limits };
+    };
+    expect(await send(false, 20)).toEqual({ status: 200, limits: { max_tokens: 20 } });
+    expect(await send(true, 300)).toEqual({ status: 200, limits: { max_tokens: 300 } });
   });
 });

@@ -38,7 +38,16 @@ export function rememberAdmission(
     return;
   }
   if (remembered.size >= MAX_ENTRIES) remembered.clear();
-  const unheld: Admitted = { ...admitted, heldNano: 0n, held: false, budgets: [], credit: null };
+  // The output limit the ledger sent with this call was chosen for it (its own limit, or what a
+  // budget's remainder bought): a later call admitted from this memory is sent as it came.
+  const unheld: Admitted = {
+    ...admitted,
+    heldNano: 0n,
+    held: false,
+    budgets: [],
+    credit: null,
+    injectMaxOutputTokens: null,
+  };
   remembered.set(key, { keyHash, at: now, until: now + FAIL_OPEN_TTL_MS, admitted: unheld });
 }
 
