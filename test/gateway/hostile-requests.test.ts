@@ -3,7 +3,9 @@
 // credentials in places the upstream would read, redirects, malformed and oversized fields.
 // Every check of "never reached the upstream" reads this test's own traffic (tagged by a header
 // the gateway forwards and the demo upstream logs), not a shared count.
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { ledgerFor } from "../../workers/api/auth.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import { newTenant, upstreamLog, waitForEvent, worker, type Tenant } from "../helpers.ts";
 
@@ -432,4 +434,28 @@ describe("an unknown provider", () => {
     expect(res.headers.get("x-outlay-refusal")).toBe("unknown_provider");
     expect(await res.json()).toMatchObject({ error: { code: "unknown_provider" } });
   });
+});
+
+describe("a base URL stored before the base-URL rules were tightened", () => {
+  for (const legacy of ["https://169.254.169.254/v1", "https://10.0.0.1/v1", "https://metadata.google.internal/v1"]) {
+    it(`is checked again before the call: ${legacy} is never called`, async () => {
+      const t = await newTenant({ providers: false });
+      // As an older version could have stored it (the API refuses it now).
+      await runInDurableObject(ledgerFor(env, t.tenantId), (_ledger, state) => {
+        state.storage.sql.exec(
+          "INSERT INTO providers (name, format, base_url, credential, key_hint, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+          "legacy",
+          "openai",
+          legacy,
+          "not-a-sealed-credential",
+          "0000",
+          Date.now(),
+        );
+      });
+      const res = await send("/legacy/v1/chat/completions", { key: t.proxyKey, body: CHAT });
+      expect(res.status).toBe(400);
+      expect(res.headers.get("x-outlay-refusal")).toBe("provider_not_configured");
+      expect(await res.text()).toContain("no longer accepted");
+    });
+  }
 });

@@ -14,6 +14,7 @@ import { dataKeyring, keyHash, open } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
 import { newRequestId } from "../../shared/ids.ts";
 import { parseKey } from "../../shared/keys.ts";
+import { checkBaseUrl } from "../../shared/upstream-url.ts";
 import type { Outcome, UsageEvent } from "../../shared/usage.ts";
 import { formatUsd } from "../../shared/money.ts";
 import type { Admitted, AdmitResult, BudgetHeadroom, CallFacts, Refused } from "../ledger/types.ts";
@@ -261,6 +262,21 @@ export async function proxyCall(c: GatewayContext, call: Call): Promise<Response
     return refuseAfterAuth(
       new AppError("unknown_provider", `Provider "${provider}" is not configured for this organisation.`),
     );
+  }
+  // A tenant's base URL was checked when stored; checked again here, so one stored before a rule
+  // was tightened (a private or metadata address) is never called.
+  if (admission.provider?.baseUrl) {
+    const stale = checkBaseUrl(admission.provider.baseUrl, {
+      allowLoopback: c.env.ALLOW_LOOPBACK_UPSTREAMS === "true",
+    });
+    if (stale) {
+      return refuseAfterAuth(
+        new AppError(
+          "provider_not_configured",
+          `The stored base URL of provider "${provider}" is no longer accepted (${stale.message}) Save the provider again with an allowed base URL.`,
+        ),
+      );
+    }
   }
   let credential: string | AppError;
   try {
