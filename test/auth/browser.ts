@@ -108,11 +108,25 @@ export async function inviteLink(admin: Browser, role = "member"): Promise<strin
   return new URL(url).pathname;
 }
 
+/** The token-free page a link (/invite/{token}, /reset/{token}) redirects to. */
+export function linkPage(link: string): "/invite" | "/reset" {
+  return link.startsWith("/reset") ? "/reset" : "/invite";
+}
+
+/** Opens a link as a browser does: its first answer moves the token into a cookie and redirects
+ * to the token-free page, which is fetched. A dead link's 404 is returned as it is. */
+export async function openLink(b: Browser, link: string): Promise<Page> {
+  const first = await b.get(link);
+  if (first.status !== 303) return first;
+  if (first.location !== linkPage(link)) throw new Error(`${link} redirected to ${first.location}`);
+  return b.get(first.location);
+}
+
 /** Someone new creates their account through an invitation link; the browser is then signed in. */
 export async function joinAsNew(b: Browser, link: string, who: { email?: string; name?: string } = {}) {
   const address = who.email ?? email("invited");
-  await b.get(link);
-  const page = await b.post(link, { name: who.name ?? "Invited Person", email: address, password: PASSWORD });
+  await openLink(b, link);
+  const page = await b.post("/invite", { name: who.name ?? "Invited Person", email: address, password: PASSWORD });
   if (page.status !== 303) throw new Error(`join: ${page.status} ${page.html.slice(0, 300)}`);
   return { email: address };
 }

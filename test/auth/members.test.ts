@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { linkHash } from "../../workers/auth/links.ts";
-import { Browser, email, PASSWORD, signIn, signUp } from "./browser.ts";
+import { Browser, email, openLink, PASSWORD, signIn, signUp } from "./browser.ts";
 import {
   acceptAsNew,
   addMember,
@@ -47,8 +47,8 @@ async function signInAgain(b: Browser, address: string) {
 
 /** `person` (signed in) opens and accepts an invitation link. */
 async function acceptSignedIn(person: Person, path: string) {
-  await person.b.get(path);
-  return person.b.post(path);
+  await openLink(person.b, path);
+  return person.b.post("/invite");
 }
 
 describe("sign-up", () => {
@@ -152,7 +152,7 @@ describe("invitations", () => {
     expect(second.page.status).toBe(404);
     expect(second.page.html).toContain(DEAD);
     expect(await userByEmail(second.email)).toBeNull();
-    expect((await new Browser().get(inv.path)).status).toBe(404);
+    expect((await openLink(new Browser(), inv.path)).status).toBe(404);
 
     const someone = await newOrg("Latecomer");
     expect((await acceptSignedIn(someone.owner, inv.path)).status).toBe(404);
@@ -166,7 +166,7 @@ describe("invitations", () => {
     await env.DB.prepare("UPDATE invitations SET expires_at = ? WHERE tenant_id = ? AND id = ?")
       .bind(Date.now() - 1, org.tenantId, inv.id)
       .run();
-    expect((await new Browser().get(inv.path)).status).toBe(404);
+    expect((await openLink(new Browser(), inv.path)).status).toBe(404);
     const late = await acceptAsNew(inv.path);
     expect(late.page.status).toBe(404);
     expect(await userByEmail(late.email)).toBeNull();
@@ -179,12 +179,12 @@ describe("invitations", () => {
   it("can be revoked, once", async () => {
     const org = await newOrg("Revoking");
     const inv = await invite(org.owner.b, "member");
-    expect((await new Browser().get(inv.path)).status).toBe(200);
+    expect((await openLink(new Browser(), inv.path)).status).toBe(200);
     const revoked = await org.owner.b.post(`/org/invitations/${inv.id}/revoke`);
     expect(revoked.status).toBe(200);
     expect(revoked.html).toContain("Invitation revoked.");
     expect(revoked.html).toContain("No open invitations.");
-    expect((await new Browser().get(inv.path)).status).toBe(404);
+    expect((await openLink(new Browser(), inv.path)).status).toBe(404);
     const late = await acceptAsNew(inv.path);
     expect(late.page.status).toBe(404);
     expect(await userByEmail(late.email)).toBeNull();
@@ -283,10 +283,10 @@ describe("invitations", () => {
     const org = await newOrg("Race");
     const inv = await invite(org.owner.b, "member");
     const racers = [browser(), browser()];
-    for (const b of racers) expect((await b.get(inv.path)).status).toBe(200);
+    for (const b of racers) expect((await openLink(b, inv.path)).status).toBe(200);
     const addresses = [email("racer"), email("racer")];
     const pages = await Promise.all(
-      racers.map((b, i) => b.post(inv.path, { name: `Racer ${i}`, email: addresses[i] ?? "", password: PASSWORD })),
+      racers.map((b, i) => b.post("/invite", { name: `Racer ${i}`, email: addresses[i] ?? "", password: PASSWORD })),
     );
     expect(pages.map((p) => p.status).sort((x, y) => x - y)).toEqual([303, 404]);
     const winner = pages[0]?.status === 303 ? 0 : 1;

@@ -5,7 +5,7 @@ import { env } from "cloudflare:workers";
 import { linkHash } from "../../workers/auth/links.ts";
 import type { Role } from "../../workers/auth/roles.ts";
 import { apiCall } from "../helpers.ts";
-import { Browser, email, PASSWORD, signUp, type Page } from "./browser.ts";
+import { Browser, email, openLink, PASSWORD, signUp, type Page } from "./browser.ts";
 
 let browsers = 0;
 
@@ -87,8 +87,8 @@ export async function acceptAsNew(
 ): Promise<{ page: Page; b: Browser; email: string }> {
   const b = who.b ?? browser();
   const address = who.email ?? email("invited");
-  await b.get(path);
-  const page = await b.post(path, { name: who.name ?? "Invited Person", email: address, password: PASSWORD });
+  await openLink(b, path);
+  const page = await b.post("/invite", { name: who.name ?? "Invited Person", email: address, password: PASSWORD });
   return { page, b, email: address };
 }
 

@@ -32,6 +32,7 @@ import {
   type Org,
   type Person,
 } from "./orgs.ts";
+import { Browser, openLink } from "./browser.ts";
 
 /** Every dashboard route, as registered in workers/auth/index.ts and routes/*.tsx. */
 const AREAS = [overviewArea, usageArea, rulesArea, providersArea, activityArea];
@@ -76,9 +77,11 @@ const DASHBOARD: Record<string, Need> = {
   "POST /org/settings/close": "org:own",
   // routes/links.tsx
   "GET /invite/:token": "anyone",
-  "POST /invite/:token": "anyone",
+  "GET /invite": "anyone",
+  "POST /invite": "anyone",
   "GET /reset/:token": "anyone",
-  "POST /reset/:token": "anyone",
+  "GET /reset": "anyone",
+  "POST /reset": "anyone",
   // routes/sso.tsx
   "GET /sso": "anyone",
   "GET /sso/start": "anyone",
@@ -900,7 +903,7 @@ describe("one organisation's owner and token against another organisation", () =
         inv.id,
       ),
     ).toBe(1);
-    expect((await b.owner.b.get(inv.path)).status).toBe(200);
+    expect((await openLink(new Browser(), inv.path)).status).toBe(200);
 
     const revokeToken = await a.owner.b.post(`/org/settings/tokens/${bToken.id}/revoke`);
     expect(revokeToken.status).toBe(400);
@@ -935,7 +938,7 @@ describe("one organisation's owner and token against another organisation", () =
     const secret = inv.token.split(".")[1];
     const path = `/invite/${a.tenantId}.${secret}`;
     expect((await a.owner.b.get(path)).status).toBe(404);
-    const taken = await a.owner.b.post(path);
+    const taken = await a.owner.b.post("/invite");
     expect(taken.status).toBe(404);
     const stranger = await acceptAsNew(path);
     expect(stranger.page.status).toBe(404);
@@ -955,8 +958,8 @@ describe("one organisation's owner and token against another organisation", () =
 
   it("B's invitation accepted by A's owner makes them a member of B only", async () => {
     const inv = await invite(b.owner.b, "viewer");
-    await a.owner.b.get(inv.path);
-    const page = await a.owner.b.post(inv.path);
+    await openLink(a.owner.b, inv.path);
+    const page = await a.owner.b.post("/invite");
     expect(page.status).toBe(303);
     expect(await roleIn(b.tenantId, a.owner.userId)).toBe("viewer");
     expect(await roleIn(a.tenantId, a.owner.userId)).toBe("owner");

@@ -17,7 +17,7 @@ import { describe, expect, it } from "vitest";
 import { web } from "../../workers/auth/index.ts";
 import { purgeTenant } from "../../workers/auth/purge.ts";
 import { totpAt } from "../../workers/auth/totp.ts";
-import { Browser, email, inviteLink, PASSWORD, signIn, signUp, type Page } from "./browser.ts";
+import { Browser, email, inviteLink, openLink, PASSWORD, signIn, signUp, type Page } from "./browser.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -294,8 +294,8 @@ describe("rotation: a new token, the old one refused", () => {
     const { email: address } = await signUp(p);
     const userId = await userIdOf(address);
     const ownOrg = await tenantOf(userId);
-    await p.get(link);
-    expect((await p.post(link)).status).toBe(303);
+    await openLink(p, link);
+    expect((await p.post("/invite")).status).toBe(303);
     const inInvitingOrg = cookieOf(p);
     const [row] = await sessionsOf(userId);
     expect(row?.tenant_id).not.toBe(ownOrg);
@@ -323,8 +323,8 @@ describe("rotation: a new token, the old one refused", () => {
     const link = await inviteLink(owner, "member");
     const inOrg = new Browser();
     const { email: address } = await signUp(inOrg);
-    await inOrg.get(link);
-    expect((await inOrg.post(link)).status).toBe(303);
+    await openLink(inOrg, link);
+    expect((await inOrg.post("/invite")).status).toBe(303);
     // A second session of the same person in their own organisation.
     const inOwnOrg = new Browser();
     await signIn(inOwnOrg, address);
@@ -400,17 +400,37 @@ describe("signing out", () => {
     await expectAccepted(cookieOf(a));
   });
 
-  it("another person's session cannot be signed out by its id", async () => {
+  it("another person's session cannot be signed out by its id: 404, and nothing changes", async () => {
+    // The victim owns one organisation; the attacker owns another and is also a member of the
+    // victim's, so both "another organisation's" and "my organisation's" person are tried.
     const victim = new Browser();
     const { email: victimEmail } = await signUp(victim);
-    const [session] = await sessionsOf(await userIdOf(victimEmail));
-    const attacker = new Browser();
-    await signUp(attacker);
-    await attacker.get("/account");
-    await attacker.post(`/account/sessions/${session?.id}/revoke`);
+    const victimId = await userIdOf(victimEmail);
+    const stranger = new Browser();
+    await signUp(stranger);
+    const colleague = new Browser();
+    await signUp(colleague);
+    const link = await inviteLink(victim, "admin");
+    await openLink(colleague, link);
+    expect((await colleague.post("/invite")).status).toBe(303);
+    const before = await sessionsOf(victimId);
+    expect(before).toHaveLength(1);
+    for (const attacker of [stranger, colleague]) {
+      await attacker.get("/account");
+      for (const id of [before[0]?.id ?? "", "no-such-session", ""]) {
+        const answer = await attacker.post(`/account/sessions/${id}/revoke`);
+        expect({ id, status: answer.status }).toEqual({ id, status: 404 });
+      }
+      await expectAccepted(cookieOf(attacker));
+    }
     await expectAccepted(cookieOf(victim));
-    expect(await sessionsOf(await userIdOf(victimEmail))).toHaveLength(1);
-    await expectAccepted(cookieOf(attacker));
+    expect(await sessionsOf(victimId)).toEqual(before);
+    const audits = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM audit_events WHERE type = 'session.revoked' AND subject = ?",
+    )
+      .bind(before[0]?.id)
+      .first<{ n: number }>();
+    expect(audits?.n).toBe(0);
   });
 });
 
@@ -421,7 +441,7 @@ const POST_ROUTES = [
   ...new Set(web.routes.filter((r) => r.method === "POST" && !r.path.includes("*")).map((r) => r.path)),
 ];
 /** Routes used before there is a session: only the Origin check stands before them. */
-const BEFORE_SESSION = new Set(["/signup", "/login", "/reset/:token"]);
+const BEFORE_SESSION = new Set(["/signup", "/login", "/reset"]);
 const SESSION_ROUTES = POST_ROUTES.filter((p) => !BEFORE_SESSION.has(p));
 
 type Owner = { b: Browser; email: string; userId: string; tenantId: string; orgName: string };
@@ -449,7 +469,7 @@ function fieldsFor(route: string, o: Owner): Record<string, string> {
     "/org/settings/mfa": { required: "on" },
     "/org/settings/tokens": { name: "csrf token", role: "viewer" },
     "/org/settings/close": { confirm: o.orgName },
-    "/reset/:token": { password: "another long passphrase 77" },
+    "/reset": { password: "another long passphrase 77" },
   };
   return fields[route] ?? {};
 }
@@ -494,7 +514,8 @@ describe("CSRF", () => {
     expect(POST_ROUTES).toContain("/org/switch");
     expect(POST_ROUTES).toContain("/account/sessions/:id/revoke");
     expect(POST_ROUTES).toContain("/org/settings/close");
-    expect(POST_ROUTES).toContain("/invite/:token");
+    expect(POST_ROUTES).toContain("/invite");
+    expect(POST_ROUTES).toContain("/reset");
     expect(POST_ROUTES.length).toBeGreaterThanOrEqual(26);
   });
 

@@ -14,7 +14,7 @@
 import { env } from "cloudflare:workers";
 import { base64url } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Browser, email, PASSWORD, signIn, signUp, type Page } from "./browser.ts";
+import { Browser, email, openLink, PASSWORD, signIn, signUp, type Page } from "./browser.ts";
 import { driveSignIn } from "./oidc-driver.ts";
 
 const BASE = "http://outlay.test";
@@ -227,7 +227,8 @@ describe("configuring SSO (/org/settings/sso)", () => {
       const token = /\/invite\/([^<\s"]+)/.exec(invited.html)?.[1];
       expect(token).toBeTruthy();
       const person = browser();
-      const joined = await person.post(`/invite/${token}`, { name: role, email: email(role), password: PASSWORD });
+      await openLink(person, `/invite/${token}`);
+      const joined = await person.post("/invite", { name: role, email: email(role), password: PASSWORD });
       expect(joined.status).toBe(303);
       const settings = await person.get("/org/settings");
       expect(settings.status).toBe(200);

@@ -64,6 +64,27 @@ export async function membershipIn(env: Env, tenantId: string, userId: string): 
   return r ? { tenantId: r.tenant_id, name: r.name, role: r.role, mfaRequired: r.mfa_required === 1 } : null;
 }
 
+/**
+ * Whether the person belongs to an open organisation other than `tenantId`. An organisation may
+ * change a person's global credentials (a reset link, clearing sign-in delays) only when it is the
+ * only organisation they belong to: otherwise its admins could take over their access elsewhere.
+ */
+export async function belongsElsewhere(env: Env, tenantId: string, userId: string): Promise<boolean> {
+  const row = await env.DB.prepare(
+    `SELECT 1 AS n FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+     WHERE m.user_id = ? AND m.tenant_id <> ? AND t.closed_at IS NULL LIMIT 1`,
+  )
+    .bind(userId, tenantId)
+    .first<{ n: number }>();
+  return row !== null;
+}
+
+/** SQL true when person ?<user> has an open membership outside organisation ?<tenant>. */
+export function elsewhereSql(user: string, tenant: string): string {
+  return `EXISTS (SELECT 1 FROM memberships o JOIN tenants ot ON ot.id = o.tenant_id
+    WHERE o.user_id = ${user} AND o.tenant_id <> ${tenant} AND ot.closed_at IS NULL)`;
+}
+
 export type NewUser = { email: string; name: string; passwordHash: string | null };
 
 export function insertUser(env: Env, user: NewUser & { id: string }, now: number): D1PreparedStatement {

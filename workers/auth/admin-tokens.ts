@@ -47,3 +47,21 @@ export async function revokeAdminToken(env: Env, tenantId: string, id: string, n
   );
   return result.meta.changes === 1;
 }
+
+/** SQL: the active tokens of organisation ?1 made by a person who has no MFA (revoked when the
+ * organisation starts requiring it). Operator-made tokens (no `user:` creator) are not among them. */
+const WITHOUT_MFA = `FROM admin_tokens a WHERE a.tenant_id = ?1 AND a.revoked_at IS NULL AND a.created_by LIKE 'user:%'
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE 'user:' || u.id = a.created_by AND u.mfa_enabled_at IS NOT NULL)`;
+
+export function tokensWithoutMfa(env: Env, tenantId: string): Promise<{ id: string; name: string }[]> {
+  return tenantDb(env.DB, tenantId).all<{ id: string; name: string }>(`SELECT a.id, a.name ${WITHOUT_MFA}`);
+}
+
+/** Revokes those tokens; their ids. */
+export async function revokeTokensWithoutMfa(env: Env, tenantId: string, now = Date.now()): Promise<string[]> {
+  const rows = await tenantDb(env.DB, tenantId).all<{ id: string }>(
+    `UPDATE admin_tokens SET revoked_at = ?2 WHERE tenant_id = ?1 AND id IN (SELECT a.id ${WITHOUT_MFA}) RETURNING id`,
+    now,
+  );
+  return rows.map((r) => r.id);
+}

@@ -71,6 +71,15 @@ const pageMiddleware = [
   loadAccount,
   pageLayout,
 ] as const;
+/** Link pages send no Referer at all: the link's first request carries its token in the URL, and
+ * nothing on these pages should pass even the token-free URL on. Registered before the pages'
+ * middleware so that it runs last and overrides secureHeaders' same-origin policy. */
+const noReferrer = createMiddleware<WebEnv>(async function noReferrer(c, next) {
+  await next();
+  c.header("referrer-policy", "no-referrer");
+});
+web.use("/invite/*", noReferrer);
+web.use("/reset/*", noReferrer);
 for (const path of PAGE_PATHS) web.use(path, ...pageMiddleware);
 
 web.post("/org/switch", requireAccount, requireCsrf, async (c) => {

@@ -1,7 +1,9 @@
-// The password step of sign-in: throttle gate, scrypt check, failure counting and lockout. The
-// three refusals read the same for an account that exists and one that does not: the gate is
-// keyed by the email either way, and an unknown email is checked against a decoy hash so it
-// spends the same scrypt time.
+// The password step of sign-in: throttle gate, scrypt check, failure counting. The refusals read
+// the same for an account that exists and one that does not: the gate is keyed by the email
+// either way, and an unknown email is checked against a decoy hash so it spends the same scrypt
+// time. Every other place that checks a password or a code (the second factor, and inside a
+// session: password change, new recovery codes, turning MFA off) goes through the same gate and
+// counts its failures the same way (`checkInSession`).
 import { findUserByEmail, membershipsOf, normaliseEmail, type User } from "./accounts.ts";
 import { auditAccount } from "./audit.ts";
 import { DECOY_HASH, hashPassword, verifyPassword } from "./password.ts";
@@ -10,7 +12,6 @@ import { accountSubject, clearFailures, recordFailure, signInGate } from "./thro
 export type PasswordCheck =
   | { ok: true; user: User }
   | { ok: false; reason: "wrong" }
-  | { ok: false; reason: "locked" }
   | { ok: false; reason: "wait"; retryAfterS: number };
 
 /** What these need of a request: its bindings, and waitUntil for audits sent after the answer. */
@@ -30,18 +31,17 @@ export async function checkPassword(
   const email = normaliseEmail(emailInput) ?? emailInput.trim().toLowerCase().slice(0, 254);
   const subject = await accountSubject(env, email);
   const gate = await signInGate(env, subject, source, now);
-  if (!gate.open)
-    return gate.locked ? { ok: false, reason: "locked" } : { ok: false, reason: "wait", retryAfterS: gate.retryAfterS };
+  if (!gate.open) return { ok: false, reason: "wait", retryAfterS: gate.retryAfterS };
   const user = await findUserByEmail(env, email);
   const tooLong = password.length > MAX_INPUT;
   const verified = await verifyPassword(tooLong ? "" : password, user?.password_hash ?? DECOY_HASH, env.KEY_PEPPER);
   if (!user || user.password_hash === null || tooLong || !verified.ok) {
-    const lockedNow = await recordFailure(env, subject, source, now);
-    if (user) c.executionCtx.waitUntil(failureRecorded(env, user, lockedNow, source, now));
+    await recordFailure(env, subject, source, now);
+    if (user) c.executionCtx.waitUntil(failureRecorded(env, user, source, now));
     return { ok: false, reason: "wrong" };
   }
   // With MFA the sign-in is not over: the failures are forgotten when the second factor passes,
-  // else entering the password again would wipe the count of wrong codes and no lockout would come.
+  // else entering the password again would wipe the count of wrong codes.
   if (user.mfa_enabled_at === null) await clearFailures(env, subject);
   if (verified.rehash) {
     await env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?")
@@ -53,25 +53,46 @@ export async function checkPassword(
 
 /** A failed attempt on a real account is audited in its organisations, after the answer, so the
  * answer's timing does not depend on whether the account exists. */
-async function failureRecorded(env: Env, user: User, lockedNow: boolean, source: string, now: number) {
+async function failureRecorded(env: Env, user: User, source: string, now: number, during?: string) {
   const orgs = (await membershipsOf(env, user.id)).map((o) => o.tenantId);
   const actor = { kind: "user", id: user.id } as const;
-  await auditAccount(env, orgs, { type: "auth.sign_in_failed", actor, subject: user.id, source }, now);
-  if (lockedNow) {
-    await env.DB.prepare("UPDATE users SET locked_at = ? WHERE id = ?").bind(now, user.id).run();
-    await auditAccount(env, orgs, { type: "auth.locked", actor, subject: user.id, source }, now);
-  }
+  const data = during ? { during } : undefined;
+  await auditAccount(env, orgs, { type: "auth.sign_in_failed", actor, subject: user.id, source, data }, now);
 }
 
-/** Counts a wrong second factor like a wrong password (same throttle, same lockout). */
+/** Counts a wrong second factor like a wrong password (same throttle). */
 export async function secondFactorFailed(c: RequestScope, user: User, source: string, now = Date.now()) {
-  const lockedNow = await recordFailure(c.env, await accountSubject(c.env, user.email), source, now);
-  c.executionCtx.waitUntil(failureRecorded(c.env, user, lockedNow, source, now));
-  return lockedNow;
+  await recordFailure(c.env, await accountSubject(c.env, user.email), source, now);
+  c.executionCtx.waitUntil(failureRecorded(c.env, user, source, now));
 }
 
 export async function secondFactorGate(env: Env, user: User, source: string, now = Date.now()) {
   return signInGate(env, await accountSubject(env, user.email), source, now);
+}
+
+export type SessionCheck = { ok: true } | { ok: false; retryAfterS: number | null };
+
+/**
+ * A password or code asked for inside a signed-in session (`during` names the form). The same
+ * per-account and per-address gate as sign-in, asked before anything is checked: someone holding
+ * a session (a borrowed laptop, a stolen cookie) gets no faster guessing than at /login, and
+ * their failures count toward the same delays. A failure is audited like a failed sign-in.
+ */
+export async function checkInSession(
+  c: RequestScope,
+  user: User,
+  source: string,
+  during: string,
+  check: () => Promise<boolean>,
+  now = Date.now(),
+): Promise<SessionCheck> {
+  const subject = await accountSubject(c.env, user.email);
+  const gate = await signInGate(c.env, subject, source, now);
+  if (!gate.open) return { ok: false, retryAfterS: gate.retryAfterS };
+  if (await check()) return { ok: true };
+  await recordFailure(c.env, subject, source, now);
+  c.executionCtx.waitUntil(failureRecorded(c.env, user, source, now, during));
+  return { ok: false, retryAfterS: null };
 }
 
 /** Longer `next` values fall back to "/" (no page of ours has a path this long). */

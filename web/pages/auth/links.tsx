@@ -1,4 +1,5 @@
-// Pages reached by a link: an invitation, a password reset, single sign-on, and dead links.
+// Pages reached by a link: an invitation, a password reset, single sign-on, and dead links. The
+// invitation and reset pages are the token-free /invite and /reset (the token rides in a cookie).
 import { CsrfField, Field, Notice } from "../../components/form.tsx";
 import type { FieldErrors } from "./sign-in.tsx";
 
@@ -14,7 +15,7 @@ export function DeadLinkPage({ what }: { what: string }) {
   );
 }
 
-export type InvitationView = { token: string; orgName: string; role: string; email: string | null };
+export type InvitationView = { orgName: string; role: string; email: string | null };
 
 export function InvitationPage(p: {
   view: InvitationView;
@@ -24,7 +25,7 @@ export function InvitationPage(p: {
 }) {
   const v = p.view;
   const e = p.errors ?? {};
-  const action = `/invite/${v.token}`;
+  const action = "/invite";
   return (
     <>
       <h1>Join {v.orgName}</h1>
@@ -70,12 +71,12 @@ export function InvitationPage(p: {
   );
 }
 
-export function ResetPage(p: { token: string; email: string; error?: string }) {
+export function ResetPage(p: { email: string; error?: string }) {
   return (
     <>
       <h1>Choose a new password</h1>
-      <p class="lead">For {p.email}. Signing in is unlocked once you set it, and your other sessions are signed out.</p>
-      <form class="stack" method="post" action={`/reset/${p.token}`}>
+      <p class="lead">For {p.email}. Setting it clears any sign-in delays, and all your sessions are signed out.</p>
+      <form class="stack" method="post" action="/reset">
         <Field
           name="password"
           label="New password"

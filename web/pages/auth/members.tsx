@@ -1,4 +1,5 @@
-// /org/members: who is in the organisation, with what role; invitations; unlock and reset links.
+// /org/members: who is in the organisation, with what role; invitations; unlock and reset links
+// (only for people who belong to no other organisation: their password is theirs everywhere).
 import type { Role } from "../../../workers/auth/roles.ts";
 import { CsrfField, Field, Notice, PostButton, RoleSelect } from "../../components/form.tsx";
 import { Table } from "../../components/table.tsx";
@@ -9,7 +10,8 @@ export type MemberRow = {
   email: string;
   role: Role;
   mfa: boolean;
-  locked: boolean;
+  /** belongs to another organisation too: no reset link or unlock from here */
+  elsewhere: boolean;
 };
 
 export type InvitationRow = { id: string; email: string | null; role: Role; expiresAt: number };
@@ -41,8 +43,12 @@ function MemberActions({ v, m }: { v: MembersView; m: MemberRow }) {
           Change
         </button>
       </form>{" "}
-      {m.locked && <PostButton action={`${base}/unlock`} csrf={v.csrf} label="Unlock" />}{" "}
-      <PostButton action={`${base}/reset-link`} csrf={v.csrf} label="Password reset link" />{" "}
+      {!m.elsewhere && (
+        <>
+          <PostButton action={`${base}/unlock`} csrf={v.csrf} label="Clear sign-in delays" />{" "}
+          <PostButton action={`${base}/reset-link`} csrf={v.csrf} label="Password reset link" />{" "}
+        </>
+      )}
       <PostButton action={`${base}/remove`} csrf={v.csrf} label="Remove" kind="danger" />
     </>
   );
@@ -70,7 +76,7 @@ export function MembersPage(p: {
         {v.members.map((m) => (
           <tr>
             <td>
-              {m.name} {m.locked && <span class="badge danger">locked</span>}
+              {m.name} {m.elsewhere && <span class="badge">also in another organisation</span>}
             </td>
             <td>{m.email}</td>
             <td>{m.role}</td>

@@ -9,6 +9,8 @@ export type OrgSettingsView = {
   orgName: string;
   tenantId: string;
   mfaRequired: boolean;
+  /** names of active admin tokens made by people without MFA (revoked when MFA becomes required) */
+  tokensWithoutMfa: string[];
   canSecurity: boolean;
   canTokens: boolean;
   canClose: boolean;
@@ -90,8 +92,16 @@ export function OrgSettingsPage(p: { view: OrgSettingsView } & SettingsMessages)
               Require two-factor authentication for every member
             </label>
             <span class="hint">
-              Members without it must set it up at their next sign-in before they can do anything else.
+              Members without it must set it up at their next sign-in before they can do anything else. Admin API tokens
+              made by someone who has no two-factor authentication are revoked when you turn this on; tokens made by
+              people with it keep working.
             </span>
+            {!v.mfaRequired && v.tokensWithoutMfa.length > 0 && (
+              <Notice kind="warn">
+                Turning this on revokes {v.tokensWithoutMfa.length === 1 ? "this token" : "these tokens"}:{" "}
+                {v.tokensWithoutMfa.join(", ")}.
+              </Notice>
+            )}
             <button type="submit">Save</button>
           </form>
         ) : (

@@ -8,6 +8,7 @@ import { auditAccount, type AccountEvent } from "../audit.ts";
 import { passwordProblem } from "../password-rules.ts";
 import { hashPassword, verifyPassword } from "../password.ts";
 import { qrSvgDataUri } from "../qr.ts";
+import { checkInSession, type SessionCheck } from "../sign-in.ts";
 import { newRecoveryCodes, recoveryCodeHash } from "../recovery-codes.ts";
 import {
   listSessions,
@@ -69,18 +70,37 @@ account.get("/account", async (c) => {
 
 async function passwordMatches(c: Context<WebEnv>, a: Account, field = "password"): Promise<boolean> {
   if (a.user.password_hash === null) return false;
-  return (await verifyPassword(await formField(c, field), a.user.password_hash, c.env.KEY_PEPPER)).ok;
+  const input = await formField(c, field);
+  if (input.length > 1024) return false;
+  return (await verifyPassword(input, a.user.password_hash, c.env.KEY_PEPPER)).ok;
+}
+
+/** A password (or password and code) asked for inside the session, through the sign-in throttle. */
+function throttled(c: Context<WebEnv>, a: Account, during: string, check: () => Promise<boolean>) {
+  return checkInSession(c, a.user, c.get("source"), during, check);
+}
+
+/** The message for a refused check, and 429 with Retry-After while the throttle says wait. */
+function refusal(c: Context<WebEnv>, result: Exclude<SessionCheck, { ok: true }>, wrong: string): string {
+  if (result.retryAfterS === null) {
+    c.status(400);
+    return wrong;
+  }
+  c.status(429);
+  c.header("retry-after", String(result.retryAfterS));
+  return `Too many attempts. Wait ${result.retryAfterS} seconds, then try again.`;
 }
 
 account.post("/account/password", async (c) => {
   const a = signedIn(c);
   const password = await formField(c, "password");
   const errors: Record<string, string> = {};
-  if (!(await passwordMatches(c, a, "current"))) errors.current = "That is not your current password.";
   const problem = passwordProblem(password, [a.user.email, ...a.orgs.map((o) => o.name)]);
   if (problem) errors.password = problem.message;
+  const current = await throttled(c, a, "password_change", () => passwordMatches(c, a, "current"));
+  if (!current.ok) errors.current = refusal(c, current, "That is not your current password.");
   if (Object.keys(errors).length > 0) {
-    c.status(400);
+    if (current.ok) c.status(400);
     return c.render(<AccountPage view={await accountView(c, a)} errors={errors} />, { title: "Account" });
   }
   const now = Date.now();
@@ -184,12 +204,12 @@ account.post("/account/mfa/remove", async (c) => {
     return mfaPage(c, view, { error: "An organisation you belong to requires two-factor authentication." });
   }
   const now = Date.now();
-  const secret = a.user.totp_secret ? await open(ring(c.env), a.user.totp_secret, `totp:${a.user.id}`) : "";
-  const code = checkTotp(secret, await formField(c, "code"), now, a.user.totp_last_step);
-  if (!(await passwordMatches(c, a)) || !code.ok) {
-    c.status(400);
-    return mfaPage(c, view, { error: "The password or the code is not right." });
-  }
+  const checked = await throttled(c, a, "mfa_remove", async () => {
+    const secret = a.user.totp_secret ? await open(ring(c.env), a.user.totp_secret, `totp:${a.user.id}`) : "";
+    const code = checkTotp(secret, await formField(c, "code"), now, a.user.totp_last_step);
+    return (await passwordMatches(c, a)) && code.ok;
+  });
+  if (!checked.ok) return mfaPage(c, view, { error: refusal(c, checked, "The password or the code is not right.") });
   await c.env.DB.batch([
     c.env.DB.prepare(
       "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL, mfa_enabled_at = NULL WHERE id = ?",
@@ -204,10 +224,8 @@ account.post("/account/recovery-codes", async (c) => {
   const a = signedIn(c);
   const view = await mfaView(c, a);
   if (!view.enabled) return c.redirect("/account/mfa", 303);
-  if (!(await passwordMatches(c, a))) {
-    c.status(400);
-    return mfaPage(c, view, { error: "That is not your password." });
-  }
+  const checked = await throttled(c, a, "recovery_codes", () => passwordMatches(c, a));
+  if (!checked.ok) return mfaPage(c, view, { error: refusal(c, checked, "That is not your password.") });
   const codes = await replaceRecoveryCodes(c.env, a.user.id, Date.now());
   await auditSelf(c, a, { type: "mfa.recovery_codes_regenerated", subject: a.user.id });
   return mfaPage(c, view, { codes });
@@ -218,9 +236,10 @@ account.post("/account/recovery-codes", async (c) => {
 account.post("/account/sessions/:id/revoke", async (c) => {
   const a = signedIn(c);
   const id = c.req.param("id");
-  if (await revokeSession(c.env, a.user.id, id)) {
-    await auditSelf(c, a, { type: "session.revoked", subject: id, data: { reason: "revoked" } });
-  }
+  // Only one's own sessions: another person's id (in this organisation or any other) is not
+  // found, and nothing changes.
+  if (!(await revokeSession(c.env, a.user.id, id))) return c.text("No such session of yours.", 404);
+  await auditSelf(c, a, { type: "session.revoked", subject: id, data: { reason: "revoked" } });
   if (id === a.session.id) {
     clearSessionCookie(c);
     return c.redirect("/login", 303);

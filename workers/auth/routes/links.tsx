@@ -1,12 +1,16 @@
-// /invite/{token} and /reset/{token}: single-use links. Accepting an invitation adds the membership
-// (creating the account first for someone new) and moves the session into the organisation; a
-// reset sets the password, lifts the lockout and signs the person out everywhere.
+// /invite/{token} and /reset/{token}: single-use links. Opening one moves its token into a short
+// cookie and redirects to the token-free /invite or /reset (link-cookie.ts), which show the page
+// and take its form. Accepting an invitation adds the membership (creating the account first for
+// someone new) and moves the session into the organisation; a reset sets the password, clears the
+// sign-in delays and signs the person out everywhere — only while the person belongs to no other
+// organisation than the one whose admin made the link (docs/accounts.md).
 import { Hono, type Context } from "hono";
 import { tenantDb } from "../../../shared/tenant-db.ts";
 import { DeadLinkPage, InvitationPage, ResetPage, type InvitationView } from "../../../web/pages/auth/links.tsx";
-import { findUserByEmail, getUser, normaliseEmail } from "../accounts.ts";
+import { elsewhereSql, findUserByEmail, getUser, membershipsOf, normaliseEmail } from "../accounts.ts";
 import { auditAccount } from "../audit.ts";
-import { linkHash, linkTenant } from "../links.ts";
+import { clearLinkCookie, readLinkCookie, writeLinkCookie } from "../link-cookie.ts";
+import { linkHash, linkTenant, type LinkKind } from "../links.ts";
 import { passwordProblem } from "../password-rules.ts";
 import { hashPassword } from "../password.ts";
 import type { Role } from "../roles.ts";
@@ -19,16 +23,16 @@ import type { FieldErrors } from "../../../web/pages/auth/sign-in.tsx";
 
 export const links = new Hono<WebEnv>();
 
-type InvitationRow = { id: string; email: string | null; role: Role; name: string };
+type InvitationRow = { id: string; email: string | null; role: Role; name: string; expires_at: number };
 
 async function openInvitation(
   c: Context<WebEnv>,
+  token: string,
 ): Promise<(InvitationRow & { tenantId: string; token: string }) | null> {
-  const token = c.req.param("token") ?? "";
   const tenantId = linkTenant(token);
   if (!tenantId) return null;
   const row = await tenantDb(c.env.DB, tenantId).first<InvitationRow>(
-    `SELECT i.id, i.email, i.role, t.name FROM invitations i JOIN tenants t ON t.id = i.tenant_id
+    `SELECT i.id, i.email, i.role, t.name, i.expires_at FROM invitations i JOIN tenants t ON t.id = i.tenant_id
      WHERE i.tenant_id = ?1 AND i.token_hash = ?2 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > ?3
      AND t.closed_at IS NULL`,
     await linkHash(c.env, "invite", token),
@@ -37,27 +41,37 @@ async function openInvitation(
   return row ? { ...row, tenantId, token } : null;
 }
 
-function dead(c: Context<WebEnv>, what: string) {
+function dead(c: Context<WebEnv>, kind: LinkKind) {
+  clearLinkCookie(c, kind);
   c.status(404);
+  const what = kind === "invite" ? "invitation" : "password reset";
   return c.render(<DeadLinkPage what={what} />, { title: "Link not valid", narrow: true });
 }
 
+/** The link's first request: its token goes into the cookie, the browser to the token-free page. */
 links.get("/invite/:token", async (c) => {
-  const inv = await openInvitation(c);
-  if (!inv) return dead(c, "invitation");
+  const inv = await openInvitation(c, c.req.param("token"));
+  if (!inv) return dead(c, "invite");
+  writeLinkCookie(c, "invite", inv.token, inv.expires_at);
+  return c.redirect("/invite", 303);
+});
+
+links.get("/invite", async (c) => {
+  const inv = await openInvitation(c, readLinkCookie(c, "invite"));
+  if (!inv) return dead(c, "invite");
   const a = c.get("account");
-  const view: InvitationView = { token: inv.token, orgName: inv.name, role: inv.role, email: inv.email };
+  const view: InvitationView = { orgName: inv.name, role: inv.role, email: inv.email };
   const signedInAs = a?.session.stage === "full" ? { email: a.user.email, csrf: a.csrf } : null;
   c.header("cache-control", "no-store");
   return c.render(<InvitationPage view={view} signedInAs={signedInAs} />, { title: `Join ${inv.name}`, narrow: true });
 });
 
 links.post(
-  "/invite/:token",
+  "/invite",
   (c, next) => (c.get("account") ? requireCsrf(c, next) : next()),
   async (c) => {
-    const inv = await openInvitation(c);
-    if (!inv) return dead(c, "invitation");
+    const inv = await openInvitation(c, readLinkCookie(c, "invite"));
+    if (!inv) return dead(c, "invite");
     const a = c.get("account");
     const now = Date.now();
     const db = tenantDb(c.env.DB, inv.tenantId);
@@ -78,7 +92,7 @@ links.post(
         now,
         inv.id,
       );
-    const view: InvitationView = { token: inv.token, orgName: inv.name, role: inv.role, email: inv.email };
+    const view: InvitationView = { orgName: inv.name, role: inv.role, email: inv.email };
     const again = (errors: FieldErrors, values?: Record<string, string>, status: 400 | 429 = 400) => {
       c.status(status);
       const signedInAs = a?.session.stage === "full" ? { email: a.user.email, csrf: a.csrf } : null;
@@ -95,7 +109,7 @@ links.post(
         return again({ form: `You are already a member of ${inv.name}.` });
       userId = a.user.id;
       const [taken] = await db.batch([take(userId), join(userId)]);
-      if (taken?.meta.changes !== 1) return dead(c, "invitation");
+      if (taken?.meta.changes !== 1) return dead(c, "invite");
       writeSessionCookie(c, await rotateSession(c.env, a.session, { tenantId: inv.tenantId }, now));
     } else {
       const body = await formValues(c);
@@ -128,7 +142,7 @@ links.post(
           ).bind(userId, email, values.name, passwordHash, now, inv.id, inv.tenantId),
           join(userId),
         ]);
-        if (taken?.meta.changes !== 1) return dead(c, "invitation");
+        if (taken?.meta.changes !== 1) return dead(c, "invite");
       } catch (error) {
         if (error instanceof Error && /UNIQUE constraint failed: users\.email/.test(error.message)) {
           return again({ email: "An account with this email exists: sign in, then open this link again." }, values);
@@ -149,6 +163,7 @@ links.post(
       },
       now,
     );
+    clearLinkCookie(c, "invite");
     if (a && a.session.stage === "full") return c.redirect("/", 303);
     return startSession(c, { id: userId, mfa_enabled_at: null }, "/", { method: "password", tenantId: inv.tenantId });
   },
@@ -156,43 +171,55 @@ links.post(
 
 // ---- password reset --------------------------------------------------------------------------
 
-async function openReset(c: Context<WebEnv>) {
-  const token = c.req.param("token") ?? "";
+/** A live reset link, for a person who still belongs to no organisation but the link's. A person
+ * who joined another organisation since the link was made is no longer the link's to reset. */
+async function openReset(c: Context<WebEnv>, token: string) {
   const tenantId = linkTenant(token);
   if (!tenantId) return null;
   const hash = await linkHash(c.env, "reset", token);
-  const row = await tenantDb(c.env.DB, tenantId).first<{ user_id: string }>(
-    "SELECT user_id FROM password_resets WHERE tenant_id = ?1 AND token_hash = ?2 AND used_at IS NULL AND expires_at > ?3",
+  const row = await tenantDb(c.env.DB, tenantId).first<{ user_id: string; expires_at: number }>(
+    `SELECT r.user_id, r.expires_at FROM password_resets r WHERE r.tenant_id = ?1 AND r.token_hash = ?2
+     AND r.used_at IS NULL AND r.expires_at > ?3 AND NOT ${elsewhereSql("r.user_id", "r.tenant_id")}`,
     hash,
     Date.now(),
   );
   const user = row ? await getUser(c.env, row.user_id) : null;
-  return user ? { token, tenantId, hash, user } : null;
+  return user && row ? { token, tenantId, hash, user, expiresAt: row.expires_at } : null;
 }
 
 links.get("/reset/:token", async (c) => {
-  const reset = await openReset(c);
-  if (!reset) return dead(c, "password reset");
-  c.header("cache-control", "no-store");
-  return c.render(<ResetPage token={reset.token} email={reset.user.email} />, { title: "New password", narrow: true });
+  const reset = await openReset(c, c.req.param("token"));
+  if (!reset) return dead(c, "reset");
+  writeLinkCookie(c, "reset", reset.token, reset.expiresAt);
+  return c.redirect("/reset", 303);
 });
 
-links.post("/reset/:token", async (c) => {
-  const reset = await openReset(c);
-  if (!reset) return dead(c, "password reset");
+links.get("/reset", async (c) => {
+  const reset = await openReset(c, readLinkCookie(c, "reset"));
+  if (!reset) return dead(c, "reset");
+  c.header("cache-control", "no-store");
+  return c.render(<ResetPage email={reset.user.email} />, { title: "New password", narrow: true });
+});
+
+links.post("/reset", async (c) => {
+  const reset = await openReset(c, readLinkCookie(c, "reset"));
+  if (!reset) return dead(c, "reset");
   const password = await formField(c, "password");
   const problem = passwordProblem(password, [reset.user.email]);
   if (problem) {
     c.status(400);
-    return c.render(<ResetPage token={reset.token} email={reset.user.email} error={problem.message} />, {
+    return c.render(<ResetPage email={reset.user.email} error={problem.message} />, {
       title: "New password",
       narrow: true,
     });
   }
   const now = Date.now();
   const [used] = await c.env.DB.batch([
+    // Taken only if still unused and the person still belongs to no other organisation (they
+    // may have joined one between the page and the post): checked in the same statement.
     tenantDb(c.env.DB, reset.tenantId).prepare(
-      "UPDATE password_resets SET used_at = ?2 WHERE tenant_id = ?1 AND token_hash = ?3 AND used_at IS NULL",
+      `UPDATE password_resets SET used_at = ?2 WHERE tenant_id = ?1 AND token_hash = ?3 AND used_at IS NULL
+       AND expires_at > ?2 AND NOT ${elsewhereSql("password_resets.user_id", "?1")}`,
       now,
       reset.hash,
     ),
@@ -201,14 +228,24 @@ links.post("/reset/:token", async (c) => {
        WHERE id = ?3 AND EXISTS (SELECT 1 FROM password_resets WHERE token_hash = ?4 AND used_at = ?2)`,
     ).bind(await hashPassword(password, c.env.KEY_PEPPER), now, reset.user.id, reset.hash),
   ]);
-  if (used?.meta.changes !== 1) return dead(c, "password reset");
+  if (used?.meta.changes !== 1) return dead(c, "reset");
+  clearLinkCookie(c, "reset");
   await clearFailures(c.env, await accountSubject(c.env, reset.user.email));
   await revokeUserSessions(c.env, reset.user.id);
+  // In every organisation the person belongs to (today only the link's; should that ever widen,
+  // each of them still hears of it).
+  const orgs = new Set([reset.tenantId, ...(await membershipsOf(c.env, reset.user.id)).map((o) => o.tenantId)]);
   const actor = { kind: "user", id: reset.user.id } as const;
   await auditAccount(
     c.env,
-    [reset.tenantId],
-    { type: "auth.password_reset", actor, subject: reset.user.id, source: c.get("source") },
+    [...orgs],
+    {
+      type: "auth.password_reset",
+      actor,
+      subject: reset.user.id,
+      source: c.get("source"),
+      data: { issuedIn: reset.tenantId },
+    },
     now,
   );
   return c.redirect("/login?reset=1", 303);

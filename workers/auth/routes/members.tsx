@@ -2,11 +2,15 @@
 // Owners may do anything; admins manage everyone but owners and cannot make owners; an
 // organisation always keeps at least one owner. A role change or removal signs the person out
 // of the organisation at once (their sessions there are revoked; they sign in again).
+// A person's password and sign-in throttle are global (one person, many organisations): an
+// organisation may make a reset link or clear sign-in delays only for someone who belongs to no
+// other organisation, else its admins could take over the person's access there
+// (docs/accounts.md, "What an organisation may do to a person").
 import { Hono, type Context } from "hono";
 import { tenantDb } from "../../../shared/tenant-db.ts";
 import { newId } from "../../../shared/ids.ts";
 import { MembersPage, type MembersView } from "../../../web/pages/auth/members.tsx";
-import { normaliseEmail } from "../accounts.ts";
+import { belongsElsewhere, elsewhereSql, normaliseEmail } from "../accounts.ts";
 import { auditInOrg } from "../audit.ts";
 import { INVITATION_TTL_MS, linkHash, newLinkToken, RESET_TTL_MS } from "../links.ts";
 import { assignableRoles, can, isRole, type Role } from "../roles.ts";
@@ -25,7 +29,7 @@ type MemberQueryRow = {
   email: string;
   role: Role;
   mfa_enabled_at: number | null;
-  locked_at: number | null;
+  elsewhere: number;
 };
 
 async function membersView(c: Context<WebEnv>): Promise<MembersView> {
@@ -33,7 +37,8 @@ async function membersView(c: Context<WebEnv>): Promise<MembersView> {
   const db = tenantDb(c.env.DB, org.tenantId);
   const [rows, invitations] = await Promise.all([
     db.all<MemberQueryRow>(
-      `SELECT m.user_id, u.name, u.email, m.role, u.mfa_enabled_at, u.locked_at FROM memberships m JOIN users u ON u.id = m.user_id
+      `SELECT m.user_id, u.name, u.email, m.role, u.mfa_enabled_at, ${elsewhereSql("m.user_id", "m.tenant_id")} AS elsewhere
+       FROM memberships m JOIN users u ON u.id = m.user_id
        WHERE m.tenant_id = ?1 ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'member' THEN 2 ELSE 3 END, u.email`,
     ),
     db.all<{ id: string; email: string | null; role: Role; expires_at: number }>(
@@ -54,7 +59,7 @@ async function membersView(c: Context<WebEnv>): Promise<MembersView> {
       email: r.email,
       role: r.role,
       mfa: r.mfa_enabled_at !== null,
-      locked: r.locked_at !== null,
+      elsewhere: r.elsewhere === 1,
     })),
     invitations: invitations.map((i) => ({ id: i.id, email: i.email, role: i.role, expiresAt: i.expires_at })),
   };
@@ -158,19 +163,30 @@ members.post("/org/members/:id/remove", async (c) => {
   return page(c, { notice: `${t.email} was removed.` });
 });
 
+/** Why this organisation may not change the person's global credentials, or null when it may. */
+async function notOnlyHere(env: Env, tenantId: string, t: { userId: string; email: string }) {
+  if (!(await belongsElsewhere(env, tenantId, t.userId))) return null;
+  return `${t.email} also belongs to another organisation. Their password and sign-in are theirs in every organisation, so only they can change them (signed in, on their account page).`;
+}
+
 members.post("/org/members/:id/unlock", async (c) => {
+  const { org } = signedInOrg(c);
   const t = await target(c);
   if (typeof t === "string") return page(c, { error: t });
+  const refused = await notOnlyHere(c.env, org.tenantId, t);
+  if (refused) return page(c, { error: refused });
   await clearFailures(c.env, await accountSubject(c.env, t.email));
   await c.env.DB.prepare("UPDATE users SET locked_at = NULL WHERE id = ?").bind(t.userId).run();
   await auditInOrg(c, { type: "auth.unlocked", subject: t.userId });
-  return page(c, { notice: `${t.email} can sign in again.` });
+  return page(c, { notice: `${t.email} can sign in again without waiting.` });
 });
 
 members.post("/org/members/:id/reset-link", async (c) => {
   const { a, org } = signedInOrg(c);
   const t = await target(c);
   if (typeof t === "string") return page(c, { error: t });
+  const refused = await notOnlyHere(c.env, org.tenantId, t);
+  if (refused) return page(c, { error: refused });
   const token = newLinkToken(org.tenantId);
   const now = Date.now();
   await tenantDb(c.env.DB, org.tenantId).run(

@@ -8,7 +8,13 @@ import { tenantDb } from "../../../shared/tenant-db.ts";
 import { isTimeZone } from "../../../shared/windows.ts";
 import { OrgSettingsPage, type OrgSettingsView, type SettingsMessages } from "../../../web/pages/auth/org-settings.tsx";
 import { ledgerFor } from "../../api/auth.ts";
-import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin-tokens.ts";
+import {
+  createAdminToken,
+  listAdminTokens,
+  revokeAdminToken,
+  revokeTokensWithoutMfa,
+  tokensWithoutMfa,
+} from "../admin-tokens.ts";
 import { auditInOrg } from "../audit.ts";
 import { discover } from "../oidc.ts";
 import { assignableRoles, can, isRole, type Role } from "../roles.ts";
@@ -42,18 +48,20 @@ export function ssoCallbackUrl(c: Context): string {
 
 async function view(c: Context<WebEnv>): Promise<OrgSettingsView> {
   const { a, org } = signedInOrg(c);
-  const [sso, tokens, settings] = await Promise.all([
+  const [sso, tokens, settings, withoutMfa] = await Promise.all([
     tenantDb(c.env.DB, org.tenantId).first<{ issuer: string; client_id: string; default_role: Role }>(
       "SELECT issuer, client_id, default_role FROM sso_configs WHERE tenant_id = ?1",
     ),
     listAdminTokens(c.env, org.tenantId),
     ledgerFor(c.env, org.tenantId).getSettings(),
+    tokensWithoutMfa(c.env, org.tenantId),
   ]);
   return {
     csrf: a.csrf,
     orgName: org.name,
     tenantId: org.tenantId,
     mfaRequired: org.mfaRequired,
+    tokensWithoutMfa: withoutMfa.map((t) => t.name),
     canSecurity: can(org.role, "security:manage"),
     canTokens: can(org.role, "tokens:manage"),
     canClose: can(org.role, "org:own"),
@@ -89,6 +97,9 @@ orgSettings.post("/org/settings/region", async (c) => {
   return page(c, { notice: "Time zone and locale saved." });
 });
 
+// Turning the requirement on also revokes the admin tokens made by people without MFA: a token is
+// as strong as the sign-in of whoever made it, and from now on every person here signs in with
+// two factors (docs/accounts.md). Tokens of people with MFA, and the operator's, keep working.
 orgSettings.post("/org/settings/mfa", async (c) => {
   const { org } = signedInOrg(c);
   const required = (await formField(c, "required")) === "on";
@@ -96,7 +107,15 @@ orgSettings.post("/org/settings/mfa", async (c) => {
   await c.env.DB.prepare("UPDATE tenants SET mfa_required = ? WHERE id = ?")
     .bind(required ? 1 : 0, org.tenantId)
     .run();
-  await auditInOrg(c, { type: "org.mfa_requirement_changed", subject: org.tenantId, data: { required } });
+  const revoked = required && !org.mfaRequired ? await revokeTokensWithoutMfa(c.env, org.tenantId) : [];
+  await auditInOrg(c, {
+    type: "org.mfa_requirement_changed",
+    subject: org.tenantId,
+    data: required ? { required, tokensRevoked: revoked.length } : { required },
+  });
+  for (const id of revoked) {
+    await auditInOrg(c, { type: "token.revoked", subject: id, data: { reason: "mfa_required" } });
+  }
   return c.redirect("/org/settings", 303);
 });
 

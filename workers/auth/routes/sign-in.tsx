@@ -19,8 +19,6 @@ import { formField, formValues, requireCsrf, type WebEnv } from "../web-auth.ts"
 export const signIn = new Hono<WebEnv>();
 
 const WRONG = "The email or password is not right.";
-const LOCKED =
-  "Too many failed attempts: sign-in is locked for this account. An admin of your organisation can unlock it or send you a reset link.";
 
 signIn.get("/signup", (c) => {
   if (c.get("account")) return c.redirect("/", 303);
@@ -96,10 +94,7 @@ signIn.post("/login", async (c) => {
   const result = await checkPassword(c, email, password, c.get("source"));
   if (result.ok) return startSession(c, result.user, safeNext(next), { method: "password" });
   let error = WRONG;
-  if (result.reason === "locked") {
-    c.status(429);
-    error = LOCKED;
-  } else if (result.reason === "wait") {
+  if (result.reason === "wait") {
     c.status(429);
     c.header("retry-after", String(result.retryAfterS));
     error = `Too many attempts. Wait ${result.retryAfterS} seconds, then try again.`;
@@ -132,23 +127,15 @@ signIn.post("/login/mfa", requireCsrf, async (c) => {
       narrow: true,
     });
   };
-  /** The account is locked: this session, waiting for a code, ends. */
-  const lockedOut = async () => {
-    await revokeSession(c.env, user.id, session.id);
-    clearSessionCookie(c);
-    c.status(429);
-    return c.render(<SignInPage error={LOCKED} />, { title: "Sign in", narrow: true });
-  };
   const gate = await secondFactorGate(c.env, user, source, now);
   if (!gate.open) {
-    if (gate.locked) return lockedOut();
     c.header("retry-after", String(gate.retryAfterS));
     return again(`Too many attempts. Wait ${gate.retryAfterS} seconds, then try again.`, 429);
   }
   const input = (await formField(c, "code")).trim();
   const method = await verifySecondFactor(c.env, user, input, now);
   if (!method) {
-    if (await secondFactorFailed(c, user, source, now)) return lockedOut();
+    await secondFactorFailed(c, user, source, now);
     return again("That code is not right, or was already used. Codes change every 30 seconds.", 401);
   }
   await clearFailures(c.env, await accountSubject(c.env, user.email));
