@@ -1,13 +1,15 @@
 // Sign-in and sign-up (issue #4), driven through the Worker like a browser (./browser.ts):
 //
 //   uniform answers ..... a wrong password and an unknown email read the same (status, page,
-//                         throttling, lockout); an unknown email still spends a scrypt
+//                         throttling); an unknown email still spends a scrypt
 //   throttling .......... per account: 3 free failures, then 1 s, 2 s, 4 s ... up to 15 minutes
 //                         (Retry-After); per address: 20 free failures, then the same delays
 //   no lockout .......... however many failures, the right password works once the last
 //                         failure's delay is over (nobody can lock anyone out); delays cleared by
 //                         an admin or a password reset (single use, 1 hour) — only for a person
 //                         who belongs to no other organisation
+//   device cookies ...... a browser that completed a sign-in is counted on its own: others'
+//                         guesses never delay it, and its sign-in does not reset them
 //   audit ............... auth.sign_in_failed / auth.signed_in with data.source
 //   next ................ never off-site
 //   sign-up ............. validation beside the field; nothing created on failure
@@ -16,7 +18,9 @@
 // never by sleeping.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { Secret } from "otpauth";
 import { accountSubject } from "../../workers/auth/throttle.ts";
+import { totpAt } from "../../workers/auth/totp.ts";
 import { Browser, email, inviteLink, joinAsNew, openLink, PASSWORD, signIn, signUp, type Page } from "./browser.ts";
 
 const MINUTE = 60_000;
@@ -510,5 +514,90 @@ describe("sign-up validation", () => {
     expect(await counts()).toEqual(before);
     // The existing account is untouched: its password still works.
     expect((await attempt(b, taken, PASSWORD)).status).toBe(303);
+  });
+});
+
+describe("device cookies: the person's own browsers do not wait for someone else's guesses", () => {
+  const DEVICE = "__Host-outlay_device";
+
+  /** A browser that completed a sign-in to `who` (and is signed out again): one of its devices. */
+  async function knownDevice(who: string): Promise<Browser> {
+    const b = new Browser({ source: address() });
+    expect((await signIn(b, who)).status).toBe(303);
+    expect(b.cookies.get(DEVICE)).toBeDefined();
+    await b.get("/logout");
+    await b.post("/logout");
+    return b;
+  }
+
+  it("a completed sign-in sets a long-lived HttpOnly cookie; a wrong password does not", async () => {
+    const { email: known } = await existingPerson();
+    const b = new Browser({ source: address() });
+    const wrong = await attempt(b, known, "not the password at all");
+    expect(wrong.headers.getSetCookie().some((l) => l.startsWith(`${DEVICE}=`))).toBe(false);
+    const right = await attempt(b, known, PASSWORD);
+    const line = right.headers.getSetCookie().find((l) => l.startsWith(`${DEVICE}=`)) ?? "";
+    expect(line).toMatch(/HttpOnly/i);
+    expect(line).toMatch(/Secure/i);
+    expect(line).toMatch(/SameSite=Lax/i);
+    expect(line).toMatch(/Path=\//i);
+    expect(line).toMatch(/Max-Age=15552000/i);
+    expect(line).not.toMatch(/Domain=/i);
+  });
+
+  it("while someone elsewhere guesses the account into its longest delay, the person's browser signs in at once", async () => {
+    const { email: known } = await existingPerson();
+    const device = await knownDevice(known);
+    const attacker = new Browser({ source: address() });
+    await failMany(attacker, known, 30);
+    const stranger = await attempt(new Browser({ source: address() }), known, PASSWORD);
+    expect(stranger.status).toBe(429);
+    const own = await attempt(device, known, PASSWORD);
+    expect(own.status).toBe(303);
+    // The person's sign-in does not wipe what the guesses earned.
+    expect((await accountFailures(known))?.failures).toBe(30);
+    expect((await attempt(new Browser({ source: address() }), known, PASSWORD)).status).toBe(429);
+  });
+
+  it("a device's own failures are counted against the device: the same free failures and delays", async () => {
+    const { email: known } = await existingPerson();
+    const device = await knownDevice(known);
+    for (let i = 0; i < 3; i++) expect((await attempt(device, known, "not the password at all")).status).toBe(401);
+    const waiting = await attempt(device, known, PASSWORD);
+    expect(waiting.status).toBe(429);
+    expect(waiting.headers.get("retry-after")).toBe("1");
+    // The account itself was not charged: another browser is not delayed.
+    expect(await accountFailures(known)).toBeNull();
+    expect((await attempt(new Browser({ source: address() }), known, PASSWORD)).status).toBe(303);
+  });
+
+  it("a cookie made for one account, a forged or a garbled one counts against the account", async () => {
+    const { email: known } = await existingPerson();
+    const { email: other } = await existingPerson();
+    const otherDevice = await knownDevice(other);
+    const cookie = otherDevice.cookies.get(DEVICE) ?? "";
+    const [nonce = "", mac = ""] = cookie.split(".");
+    const flipped = `${nonce}.${mac.replace(/^./, (ch) => (ch === "0" ? "1" : "0"))}`;
+    await failMany(new Browser({ source: address() }), known, 12);
+    for (const value of [cookie, flipped, `${nonce}.`, "garbage", `${"a".repeat(32)}.${"0".repeat(64)}`]) {
+      const b = new Browser({ source: address() });
+      b.cookies.set(DEVICE, value);
+      expect({ value, status: (await attempt(b, known, PASSWORD)).status }).toEqual({ value, status: 429 });
+    }
+  });
+
+  it("only a complete sign-in makes a device: the password step of an account with TOTP does not", async () => {
+    const owner = new Browser({ source: address() });
+    const { email: who } = await signUp(owner);
+    await owner.post("/account/mfa/start");
+    const setup = await owner.get("/account/mfa");
+    const secret = /<p class="secret">([A-Z2-7]+)<\/p>/.exec(setup.html)?.[1] ?? "";
+    const bytes = Secret.fromBase32(secret).bytes;
+    const code = totpAt(bytes, Date.now(), { algorithm: "SHA1", digits: 6 });
+    expect((await owner.post("/account/mfa/confirm", { code })).status).toBe(200);
+    const b = new Browser({ source: address() });
+    const passwordOnly = await attempt(b, who, PASSWORD);
+    expect(passwordOnly.location).toBe("/login/mfa");
+    expect(b.cookies.has(DEVICE)).toBe(false);
   });
 });

@@ -167,7 +167,7 @@ export async function listSessions(env: Env, userId: string, now = Date.now()): 
 
 /** Plain-http loopback (the self-trial's `wrangler dev`) is the one place a cookie cannot be
  * `Secure`; everywhere else it is, with the `__Host-` prefix (no Domain, Path=/). */
-function plainLoopback(c: Context): boolean {
+export function plainLoopback(c: Context): boolean {
   const url = new URL(c.req.url);
   return url.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
 }

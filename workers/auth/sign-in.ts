@@ -7,7 +7,8 @@
 import { findUserByEmail, membershipsOf, normaliseEmail, type User } from "./accounts.ts";
 import { auditAccount } from "./audit.ts";
 import { DECOY_HASH, hashPassword, verifyPassword } from "./password.ts";
-import { accountSubject, clearFailures, recordFailure, signInGate } from "./throttle.ts";
+import { countedFor } from "./device.ts";
+import { clearCounted, recordFailure, signInGate } from "./throttle.ts";
 
 export type PasswordCheck =
   | { ok: true; user: User }
@@ -20,29 +21,33 @@ type RequestScope = { env: Env; executionCtx: Pick<ExecutionContext, "waitUntil"
 /** Longer input is refused before hashing (it is no one's password: the rules stop at 256). */
 const MAX_INPUT = 1024;
 
+/** Where an attempt comes from: its address, and the browser's device cookie if it sent one. */
+export type Origin = { source: string; device: string | undefined };
+
 export async function checkPassword(
   c: RequestScope,
   emailInput: string,
   password: string,
-  source: string,
+  from: Origin,
   now = Date.now(),
 ): Promise<PasswordCheck> {
   const env = c.env;
+  const source = from.source;
   const email = normaliseEmail(emailInput) ?? emailInput.trim().toLowerCase().slice(0, 254);
-  const subject = await accountSubject(env, email);
-  const gate = await signInGate(env, subject, source, now);
+  const who = await countedFor(env, email, from.device);
+  const gate = await signInGate(env, who, source, now);
   if (!gate.open) return { ok: false, reason: "wait", retryAfterS: gate.retryAfterS };
   const user = await findUserByEmail(env, email);
   const tooLong = password.length > MAX_INPUT;
   const verified = await verifyPassword(tooLong ? "" : password, user?.password_hash ?? DECOY_HASH, env.KEY_PEPPER);
   if (!user || user.password_hash === null || tooLong || !verified.ok) {
-    await recordFailure(env, subject, source, now);
+    await recordFailure(env, who, source, now);
     if (user) c.executionCtx.waitUntil(failureRecorded(env, user, source, now));
     return { ok: false, reason: "wrong" };
   }
   // With MFA the sign-in is not over: the failures are forgotten when the second factor passes,
   // else entering the password again would wipe the count of wrong codes.
-  if (user.mfa_enabled_at === null) await clearFailures(env, subject);
+  if (user.mfa_enabled_at === null) await clearCounted(env, who);
   if (verified.rehash) {
     await env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?")
       .bind(await hashPassword(password, env.KEY_PEPPER), user.id)
@@ -61,13 +66,18 @@ async function failureRecorded(env: Env, user: User, source: string, now: number
 }
 
 /** Counts a wrong second factor like a wrong password (same throttle). */
-export async function secondFactorFailed(c: RequestScope, user: User, source: string, now = Date.now()) {
-  await recordFailure(c.env, await accountSubject(c.env, user.email), source, now);
-  c.executionCtx.waitUntil(failureRecorded(c.env, user, source, now));
+export async function secondFactorFailed(c: RequestScope, user: User, from: Origin, now = Date.now()) {
+  await recordFailure(c.env, await countedFor(c.env, user.email, from.device), from.source, now);
+  c.executionCtx.waitUntil(failureRecorded(c.env, user, from.source, now));
 }
 
-export async function secondFactorGate(env: Env, user: User, source: string, now = Date.now()) {
-  return signInGate(env, await accountSubject(env, user.email), source, now);
+export async function secondFactorGate(env: Env, user: User, from: Origin, now = Date.now()) {
+  return signInGate(env, await countedFor(env, user.email, from.device), from.source, now);
+}
+
+/** The second factor passed: the sign-in is complete, and forgets the failures it was counted with. */
+export async function secondFactorPassed(env: Env, user: User, from: Origin) {
+  await clearCounted(env, await countedFor(env, user.email, from.device));
 }
 
 export type SessionCheck = { ok: true } | { ok: false; retryAfterS: number | null };
@@ -81,17 +91,17 @@ export type SessionCheck = { ok: true } | { ok: false; retryAfterS: number | nul
 export async function checkInSession(
   c: RequestScope,
   user: User,
-  source: string,
+  from: Origin,
   during: string,
   check: () => Promise<boolean>,
   now = Date.now(),
 ): Promise<SessionCheck> {
-  const subject = await accountSubject(c.env, user.email);
-  const gate = await signInGate(c.env, subject, source, now);
+  const who = await countedFor(c.env, user.email, from.device);
+  const gate = await signInGate(c.env, who, from.source, now);
   if (!gate.open) return { ok: false, retryAfterS: gate.retryAfterS };
   if (await check()) return { ok: true };
-  await recordFailure(c.env, subject, source, now);
-  c.executionCtx.waitUntil(failureRecorded(c.env, user, source, now, during));
+  await recordFailure(c.env, who, from.source, now);
+  c.executionCtx.waitUntil(failureRecorded(c.env, user, from.source, now, during));
   return { ok: false, retryAfterS: null };
 }
 

@@ -1,6 +1,7 @@
 // Sign-in throttling (OWASP Authentication Cheat Sheet, "Login Throttling"). Failures are counted
 // per account — keyed by a hash of the normalised email whether or not such an account exists,
-// so the answers cannot tell the two apart — and per source address. Past a few free failures
+// so the answers cannot tell the two apart — or, for a browser that signed in to the account
+// before, per device (device.ts) — and per source address. Past a few free failures
 // each further attempt must wait twice as long as the one before, up to 15 minutes; there is no
 // hard lockout, so nobody can lock anyone out for longer than the delay their own last guess
 // earned (a hard lock let anyone lock any email, a sole owner included, until an operator came).
@@ -22,6 +23,9 @@ export const SIGN_UPS_PER_ADDRESS = 10;
 
 export type Gate = { open: true } | { open: false; retryAfterS: number };
 
+/** What an attempt is counted against besides its address: the account, or a known device of it. */
+export type Counted = { scope: "account" | "device"; subject: string };
+
 type FailureRow = { failures: number; first_at: number; last_at: number };
 
 export function accountSubject(env: Env, email: string): Promise<string> {
@@ -34,7 +38,7 @@ export function delayAfter(failures: number, free: number): number {
   return Math.min(MAX_DELAY_MS, 1000 * 2 ** Math.min(30, failures - free));
 }
 
-async function row(env: Env, scope: "account" | "address", subject: string): Promise<FailureRow | null> {
+async function row(env: Env, scope: Counted["scope"] | "address", subject: string): Promise<FailureRow | null> {
   return env.DB.prepare("SELECT failures, first_at, last_at FROM sign_in_failures WHERE scope = ? AND subject = ?")
     .bind(scope, subject)
     .first<FailureRow>();
@@ -45,8 +49,8 @@ function live(r: FailureRow | null, windowMs: number, now: number): FailureRow |
 }
 
 /** May this attempt be checked at all? Asked before the password (or code) is looked at. */
-export async function signInGate(env: Env, account: string, address: string, now = Date.now()): Promise<Gate> {
-  const [a, b] = await Promise.all([row(env, "account", account), row(env, "address", address)]);
+export async function signInGate(env: Env, who: Counted, address: string, now = Date.now()): Promise<Gate> {
+  const [a, b] = await Promise.all([row(env, who.scope, who.subject), row(env, "address", address)]);
   const byAccount = live(a, ACCOUNT_WINDOW_MS, now);
   const byAddress = live(b, ADDRESS_WINDOW_MS, now);
   const waitUntil = Math.max(
@@ -65,10 +69,10 @@ const BUMP = `INSERT INTO sign_in_failures (scope, subject, failures, first_at, 
     last_at = ?3
   RETURNING failures`;
 
-/** Counts a failed attempt against the account and the address. */
-export async function recordFailure(env: Env, account: string, address: string, now = Date.now()): Promise<void> {
+/** Counts a failed attempt against the account (or device) and the address. */
+export async function recordFailure(env: Env, who: Counted, address: string, now = Date.now()): Promise<void> {
   await env.DB.batch([
-    env.DB.prepare(BUMP).bind("account", account, now, ACCOUNT_WINDOW_MS),
+    env.DB.prepare(BUMP).bind(who.scope, who.subject, now, ACCOUNT_WINDOW_MS),
     env.DB.prepare(BUMP).bind("address", address, now, ADDRESS_WINDOW_MS),
   ]);
 }
@@ -88,18 +92,26 @@ export async function allowSignUp(env: Env, address: string, now = Date.now()): 
   return (counted?.failures ?? 0) <= SIGN_UPS_PER_ADDRESS;
 }
 
-/** A successful sign-in, a password reset or an admin's unlock forgets the account's failures. */
+/** A password reset or an admin's unlock forgets the account's failures. */
 export async function clearFailures(env: Env, account: string): Promise<void> {
   await env.DB.prepare("DELETE FROM sign_in_failures WHERE scope = 'account' AND subject = ?").bind(account).run();
+}
+
+/** A successful sign-in forgets the failures it was counted with: the account's, or only the
+ * device's (a sign-in from a known device does not reset what others' guesses earned). */
+export async function clearCounted(env: Env, who: Counted): Promise<void> {
+  await env.DB.prepare("DELETE FROM sign_in_failures WHERE scope = ? AND subject = ?")
+    .bind(who.scope, who.subject)
+    .run();
 }
 
 /** Forgets what is past its window (the scheduled job). */
 export async function pruneFailures(env: Env, now = Date.now()): Promise<void> {
   await env.DB.batch([
-    env.DB.prepare("DELETE FROM sign_in_failures WHERE scope = 'account' AND last_at <= ?").bind(
+    env.DB.prepare("DELETE FROM sign_in_failures WHERE scope IN ('account', 'device') AND last_at <= ?").bind(
       now - ACCOUNT_WINDOW_MS,
     ),
-    env.DB.prepare("DELETE FROM sign_in_failures WHERE scope <> 'account' AND last_at <= ?").bind(
+    env.DB.prepare("DELETE FROM sign_in_failures WHERE scope IN ('address', 'signup') AND last_at <= ?").bind(
       now - ADDRESS_WINDOW_MS,
     ),
   ]);

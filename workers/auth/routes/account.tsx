@@ -8,6 +8,7 @@ import { auditAccount, type AccountEvent } from "../audit.ts";
 import { passwordProblem } from "../password-rules.ts";
 import { hashPassword, verifyPassword } from "../password.ts";
 import { qrSvgDataUri } from "../qr.ts";
+import { readDeviceCookie } from "../device.ts";
 import { checkInSession, type SessionCheck } from "../sign-in.ts";
 import { newRecoveryCodes, recoveryCodeHash } from "../recovery-codes.ts";
 import {
@@ -77,7 +78,7 @@ async function passwordMatches(c: Context<WebEnv>, a: Account, field = "password
 
 /** A password (or password and code) asked for inside the session, through the sign-in throttle. */
 function throttled(c: Context<WebEnv>, a: Account, during: string, check: () => Promise<boolean>) {
-  return checkInSession(c, a.user, c.get("source"), during, check);
+  return checkInSession(c, a.user, { source: c.get("source"), device: readDeviceCookie(c) }, during, check);
 }
 
 /** The message for a refused check, and 429 with Retry-After while the throttle says wait. */

@@ -11,9 +11,10 @@ import { hashPassword } from "../password.ts";
 import { normaliseRecoveryCode, recoveryCodeHash } from "../recovery-codes.ts";
 import { clearSessionCookie, revokeSession, rotateSession, writeSessionCookie } from "../sessions.ts";
 import { startSession } from "../start-session.ts";
-import { checkPassword, safeNext, secondFactorFailed, secondFactorGate } from "../sign-in.ts";
+import { readDeviceCookie, writeDeviceCookie } from "../device.ts";
+import { checkPassword, safeNext, secondFactorFailed, secondFactorGate, secondFactorPassed } from "../sign-in.ts";
 import { checkTotp } from "../totp.ts";
-import { accountSubject, allowSignUp, clearFailures } from "../throttle.ts";
+import { allowSignUp } from "../throttle.ts";
 import { formField, formValues, requireCsrf, type WebEnv } from "../web-auth.ts";
 
 export const signIn = new Hono<WebEnv>();
@@ -91,8 +92,12 @@ signIn.post("/login", async (c) => {
   const email = (body.email ?? "").slice(0, 320);
   const password = body.password ?? "";
   const next = body.next;
-  const result = await checkPassword(c, email, password, c.get("source"));
-  if (result.ok) return startSession(c, result.user, safeNext(next), { method: "password" });
+  const result = await checkPassword(c, email, password, { source: c.get("source"), device: readDeviceCookie(c) });
+  if (result.ok) {
+    // A sign-in complete with the password alone makes this browser one of the account's devices.
+    if (result.user.mfa_enabled_at === null) await writeDeviceCookie(c, result.user.email);
+    return startSession(c, result.user, safeNext(next), { method: "password" });
+  }
   let error = WRONG;
   if (result.reason === "wait") {
     c.status(429);
@@ -127,7 +132,8 @@ signIn.post("/login/mfa", requireCsrf, async (c) => {
       narrow: true,
     });
   };
-  const gate = await secondFactorGate(c.env, user, source, now);
+  const from = { source, device: readDeviceCookie(c) };
+  const gate = await secondFactorGate(c.env, user, from, now);
   if (!gate.open) {
     c.header("retry-after", String(gate.retryAfterS));
     return again(`Too many attempts. Wait ${gate.retryAfterS} seconds, then try again.`, 429);
@@ -135,10 +141,12 @@ signIn.post("/login/mfa", requireCsrf, async (c) => {
   const input = (await formField(c, "code")).trim();
   const method = await verifySecondFactor(c.env, user, input, now);
   if (!method) {
-    await secondFactorFailed(c, user, source, now);
+    await secondFactorFailed(c, user, from, now);
     return again("That code is not right, or was already used. Codes change every 30 seconds.", 401);
   }
-  await clearFailures(c.env, await accountSubject(c.env, user.email));
+  await secondFactorPassed(c.env, user, from);
+  // Only a complete sign-in (password and second factor) makes this browser one of the devices.
+  await writeDeviceCookie(c, user.email);
   const token = await rotateSession(c.env, session, { stage: "full" }, now);
   writeSessionCookie(c, token);
   const actor = { kind: "user", id: user.id } as const;
