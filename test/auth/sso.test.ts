@@ -526,6 +526,33 @@ describe("refusals", () => {
   });
 });
 
+describe("an account made by an organisation's SSO stays in that organisation", () => {
+  // B's identity provider, which B's admins control, can sign in as anyone it made; if that
+  // person could join C, B could walk into C as them (docs/accounts.md).
+  it("cannot accept another organisation's invitation; someone new with another email can", async () => {
+    const b = await ssoOrg();
+    const c = await newOrg();
+    const login = newLogin();
+    const person = browser();
+    expect((await ssoSignIn(person, b.tenantId, login)).status).toBe(303);
+    const [user] = await userByEmail(`${login}@sso.example`);
+    await c.owner.get("/org/members");
+    const made = await c.owner.post("/org/invitations", { role: "admin", email: "" });
+    const path = /\/invite\/[a-z2-7]{12}\.[a-z2-7]{32}/.exec(made.html)?.[0] ?? "";
+    expect((await openLink(person, path)).status).toBe(200);
+    const refused = await person.post("/invite");
+    expect(refused.status).toBe(400);
+    expect(refused.html).toContain("made by another organisation&#39;s single sign-on");
+    expect((await membershipsIn(c.tenantId)).map((m) => m.user_id)).not.toContain(user?.id);
+
+    // The same invitation still works for someone else.
+    const other = browser();
+    await openLink(other, path);
+    const joined = await other.post("/invite", { name: "New", email: email("c-admin"), password: PASSWORD });
+    expect(joined.status).toBe(303);
+  });
+});
+
 describe("forgery through the route", () => {
   it("refuses codes swapped between two sign-ins: each was issued for another PKCE verifier", async () => {
     const { tenantId } = await ssoOrg();

@@ -79,6 +79,18 @@ export async function belongsElsewhere(env: Env, tenantId: string, userId: strin
   return row !== null;
 }
 
+/**
+ * Whether the person's account was made by the single sign-on of an organisation other than
+ * `tenantId`. That organisation's identity provider, which its admins control, can sign in as
+ * the person at will, so such an account stays in that organisation: it joins no other.
+ */
+export async function vouchedForElsewhere(env: Env, tenantId: string, userId: string): Promise<boolean> {
+  const row = await env.DB.prepare("SELECT 1 AS n FROM sso_identities WHERE user_id = ? AND tenant_id <> ? LIMIT 1")
+    .bind(userId, tenantId)
+    .first<{ n: number }>();
+  return row !== null;
+}
+
 /** SQL true when person ?<user> has an open membership outside organisation ?<tenant>. */
 export function elsewhereSql(user: string, tenant: string): string {
   return `EXISTS (SELECT 1 FROM memberships o JOIN tenants ot ON ot.id = o.tenant_id

@@ -7,7 +7,14 @@
 import { Hono, type Context } from "hono";
 import { tenantDb } from "../../../shared/tenant-db.ts";
 import { DeadLinkPage, InvitationPage, ResetPage, type InvitationView } from "../../../web/pages/auth/links.tsx";
-import { elsewhereSql, findUserByEmail, getUser, membershipsOf, normaliseEmail } from "../accounts.ts";
+import {
+  elsewhereSql,
+  findUserByEmail,
+  getUser,
+  membershipsOf,
+  normaliseEmail,
+  vouchedForElsewhere,
+} from "../accounts.ts";
 import { auditAccount } from "../audit.ts";
 import { clearLinkCookie, readLinkCookie, writeLinkCookie } from "../link-cookie.ts";
 import { linkHash, linkTenant, type LinkKind } from "../links.ts";
@@ -107,6 +114,11 @@ links.post(
       if (inv.email && inv.email !== a.user.email) return again({ form: `This invitation is for ${inv.email}.` });
       if (a.orgs.some((o) => o.tenantId === inv.tenantId))
         return again({ form: `You are already a member of ${inv.name}.` });
+      if (await vouchedForElsewhere(c.env, inv.tenantId, a.user.id)) {
+        return again({
+          form: `Your account was made by another organisation's single sign-on, so it is used there only. To join ${inv.name}, sign out and accept this invitation with another email address.`,
+        });
+      }
       userId = a.user.id;
       const [taken] = await db.batch([take(userId), join(userId)]);
       if (taken?.meta.changes !== 1) return dead(c, "invite");
