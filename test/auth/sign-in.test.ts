@@ -297,6 +297,8 @@ describe("no lockout: delays only", () => {
     const victimId = await userIdOf(who);
     await victim.get("/logout");
     await victim.post("/logout");
+    // Nothing to clear yet: no button.
+    expect((await owner.get("/org/members")).html).not.toContain(`/org/members/${victimId}/unlock`);
     await failMany(victim, who, 12);
     expect((await attempt(victim, who, PASSWORD)).status).toBe(429);
 
@@ -309,6 +311,7 @@ describe("no lockout: delays only", () => {
 
     const members = await owner.get("/org/members");
     expect(members.html).toContain(`/org/members/${victimId}/unlock`);
+    expect(members.html).toContain("sign-in delayed");
     const unlocked = await owner.post(`/org/members/${victimId}/unlock`);
     expect(unlocked.status).toBe(200);
     expect(unlocked.html).toContain(`${who} can sign in again without waiting`);

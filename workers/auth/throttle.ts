@@ -61,6 +61,25 @@ export async function signInGate(env: Env, who: Counted, address: string, now = 
   return { open: true };
 }
 
+/** Which of these accounts must wait before their next attempt (for the members list). */
+export async function waitingAccounts(env: Env, subjects: string[], now = Date.now()): Promise<Set<string>> {
+  const waiting = new Set<string>();
+  for (let i = 0; i < subjects.length; i += 50) {
+    const chunk = subjects.slice(i, i + 50);
+    const { results } = await env.DB.prepare(
+      `SELECT subject, failures, first_at, last_at FROM sign_in_failures WHERE scope = 'account'
+       AND subject IN (${chunk.map(() => "?").join(", ")})`,
+    )
+      .bind(...chunk)
+      .all<FailureRow & { subject: string }>();
+    for (const r of results) {
+      const row = live(r, ACCOUNT_WINDOW_MS, now);
+      if (row && row.last_at + delayAfter(row.failures, ACCOUNT_FREE_FAILURES) > now) waiting.add(r.subject);
+    }
+  }
+  return waiting;
+}
+
 /** One more failure; the count starts again after `?4` ms without one. */
 const BUMP = `INSERT INTO sign_in_failures (scope, subject, failures, first_at, last_at) VALUES (?1, ?2, 1, ?3, ?3)
   ON CONFLICT (scope, subject) DO UPDATE SET

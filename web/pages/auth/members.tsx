@@ -12,6 +12,8 @@ export type MemberRow = {
   mfa: boolean;
   /** belongs to another organisation too: no reset link or unlock from here */
   elsewhere: boolean;
+  /** must wait before their next sign-in attempt (failed ones, theirs or someone's guessing) */
+  waiting: boolean;
 };
 
 export type InvitationRow = { id: string; email: string | null; role: Role; expiresAt: number };
@@ -45,7 +47,7 @@ function MemberActions({ v, m }: { v: MembersView; m: MemberRow }) {
       </form>{" "}
       {!m.elsewhere && (
         <>
-          <PostButton action={`${base}/unlock`} csrf={v.csrf} label="Clear sign-in delays" />{" "}
+          {m.waiting && <PostButton action={`${base}/unlock`} csrf={v.csrf} label="Clear sign-in delays" />}{" "}
           <PostButton action={`${base}/reset-link`} csrf={v.csrf} label="Password reset link" />{" "}
         </>
       )}
@@ -76,7 +78,8 @@ export function MembersPage(p: {
         {v.members.map((m) => (
           <tr>
             <td>
-              {m.name} {m.elsewhere && <span class="badge">also in another organisation</span>}
+              {m.name} {m.waiting && <span class="badge warn">sign-in delayed</span>}{" "}
+              {m.elsewhere && <span class="badge">also in another organisation</span>}
             </td>
             <td>{m.email}</td>
             <td>{m.role}</td>

@@ -14,7 +14,7 @@ import { belongsElsewhere, elsewhereSql, normaliseEmail } from "../accounts.ts";
 import { auditInOrg } from "../audit.ts";
 import { INVITATION_TTL_MS, linkHash, newLinkToken, RESET_TTL_MS } from "../links.ts";
 import { assignableRoles, can, isRole, type Role } from "../roles.ts";
-import { accountSubject, clearFailures } from "../throttle.ts";
+import { accountSubject, clearFailures, waitingAccounts } from "../throttle.ts";
 import { formField, requireAccount, requireCsrf, requirePermission, signedInOrg, type WebEnv } from "../web-auth.ts";
 
 export const members = new Hono<WebEnv>();
@@ -47,6 +47,15 @@ async function membersView(c: Context<WebEnv>): Promise<MembersView> {
       Date.now(),
     ),
   ]);
+  // Sign-in delays matter (and can be cleared here) only for people in this organisation alone.
+  const subjects = new Map(
+    await Promise.all(
+      rows
+        .filter((r) => r.elsewhere !== 1)
+        .map(async (r) => [r.user_id, await accountSubject(c.env, r.email)] as const),
+    ),
+  );
+  const waiting = await waitingAccounts(c.env, [...subjects.values()]);
   return {
     csrf: a.csrf,
     orgName: org.name,
@@ -60,6 +69,7 @@ async function membersView(c: Context<WebEnv>): Promise<MembersView> {
       role: r.role,
       mfa: r.mfa_enabled_at !== null,
       elsewhere: r.elsewhere === 1,
+      waiting: waiting.has(subjects.get(r.user_id) ?? ""),
     })),
     invitations: invitations.map((i) => ({ id: i.id, email: i.email, role: i.role, expiresAt: i.expires_at })),
   };
