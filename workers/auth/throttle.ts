@@ -73,8 +73,9 @@ export async function waitingAccounts(env: Env, subjects: string[], now = Date.n
       .bind(...chunk)
       .all<FailureRow & { subject: string }>();
     for (const r of results) {
-      const row = live(r, ACCOUNT_WINDOW_MS, now);
-      if (row && row.last_at + delayAfter(row.failures, ACCOUNT_FREE_FAILURES) > now) waiting.add(r.subject);
+      const counted = live(r, ACCOUNT_WINDOW_MS, now);
+      if (counted && counted.last_at + delayAfter(counted.failures, ACCOUNT_FREE_FAILURES) > now)
+        waiting.add(r.subject);
     }
   }
   return waiting;
