@@ -55,7 +55,9 @@ function addressProblem(address: ipaddr.IPv4 | ipaddr.IPv6, options: BaseUrlOpti
   return `is a ${range} address; Outlay calls only public upstreams`;
 }
 
-function hostProblem(host: string, options: BaseUrlOptions): string | null {
+/** Why a URL's host (as `URL.hostname` gives it) is not a public upstream, or null. Also used for
+ * the identity provider's URLs in single sign-on. */
+export function hostProblem(host: string, options: BaseUrlOptions): string | null {
   if (host.startsWith("[") && host.endsWith("]")) {
     const inner = host.slice(1, -1);
     if (!ipaddr.IPv6.isValid(inner)) return "is not an IPv6 address";

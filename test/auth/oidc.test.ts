@@ -113,6 +113,40 @@ describe("discovery (OpenID Connect Discovery 1.0)", () => {
     expect(seen).toEqual([]);
   });
 
+  it("refuses issuers and endpoints on private, link-local or metadata hosts, in every spelling", async () => {
+    const seen = fakeIdp({});
+    for (const issuer of [
+      "https://169.254.169.254",
+      "https://10.0.0.1/sso",
+      "https://0x7f000001",
+      "https://[fd00::1]",
+      "https://[::ffff:10.0.0.1]",
+      "https://metadata.google.internal",
+      "https://sso",
+      "https://idp.corp.internal",
+    ]) {
+      const code = failure(await discover(issuer)).code;
+      expect({ issuer, code }).toEqual({ issuer, code: "insecure_endpoint" });
+    }
+    expect(seen).toEqual([]);
+    const good = {
+      authorization_endpoint: `${FAKE}/authorize`,
+      token_endpoint: `${FAKE}/token`,
+      jwks_uri: `${FAKE}/jwks`,
+      response_types_supported: ["code"],
+    };
+    const cases: [string, Record<string, unknown>][] = [
+      ["/p1", { ...good, issuer: `${FAKE}/p1`, token_endpoint: "https://169.254.169.254/token" }],
+      ["/p2", { ...good, issuer: `${FAKE}/p2`, jwks_uri: "https://192.168.1.10/jwks" }],
+      ["/p3", { ...good, issuer: `${FAKE}/p3`, userinfo_endpoint: "https://metadata.google.internal/u" }],
+    ];
+    fakeIdp(Object.fromEntries(cases.map(([path, doc]) => [`${path}/.well-known/openid-configuration`, doc])));
+    for (const [path] of cases) {
+      const code = failure(await discover(`${FAKE}${path}`)).code;
+      expect({ path, code }).toEqual({ path, code: "insecure_endpoint" });
+    }
+  });
+
   it("refuses documents with http endpoints, no code flow or no S256", async () => {
     const good = {
       issuer: FAKE,

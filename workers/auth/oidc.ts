@@ -13,6 +13,7 @@
 //
 // Only fetch, WebCrypto and jose. Expected failures are values with a stable code; their messages
 // are safe to show a user and never carry the client secret, the code, a token or the verifier.
+import { hostProblem } from "../../shared/upstream-url.ts";
 import { base64url, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
 
@@ -86,6 +87,10 @@ function isSecureUrl(value: string, allowLoopbackHttp: boolean): boolean {
   if (!URL.canParse(value)) return false;
   const url = new URL(value);
   if (url.username !== "" || url.password !== "" || url.hash !== "") return false;
+  // The same host rules as a provider's base URL: no private, link-local or metadata address in
+  // any spelling, so an organisation's SSO settings cannot point Outlay's requests (which carry
+  // its client secret to the token endpoint) at an internal service.
+  if (hostProblem(url.hostname, { allowLoopback: allowLoopbackHttp }) !== null) return false;
   if (url.protocol === "https:") return true;
   return allowLoopbackHttp && url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname);
 }
