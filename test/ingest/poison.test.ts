@@ -5,9 +5,10 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AuditEvent } from "../../shared/audit.ts";
-import { newId, newRequestId } from "../../shared/ids.ts";
+import { newId } from "../../shared/ids.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import worker from "../../workers/index.ts";
+import { usageEvent } from "../web/usage-support.ts";
 
 async function deliver(queue: string, bodies: unknown[]) {
   const batch = createMessageBatch(
@@ -34,28 +35,9 @@ function audit(tenantId: string, seq: number): AuditEvent {
   };
 }
 
+/** A well-formed usage event of the tenant's, from the usage tests' shared builder. */
 function usage(tenantId: string): UsageEvent {
-  const startedAt = Date.now();
-  return {
-    v: 1,
-    requestId: newRequestId(startedAt),
-    tenantId,
-    keyId: "keykeykeykey",
-    provider: "openai",
-    model: "gpt-4o-mini",
-    endpoint: "chat.completions",
-    stream: false,
-    status: 200,
-    outcome: "ok",
-    usage: { inputTokens: 10, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 5, reasoningTokens: 0 },
-    usageSource: "provider",
-    costNanoUsd: 100,
-    price: null,
-    startedAt,
-    firstByteMs: 1,
-    totalMs: 2,
-    dimensions: {},
-  };
+  return usageEvent(tenantId, Date.now());
 }
 
 describe("ingest: one poison message in a tenant's group", () => {
