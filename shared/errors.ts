@@ -1,5 +1,6 @@
 // Expected failures carry a stable code; the edge turns them into the caller's error shape
 // (provider-shaped JSON on the gateway, plain JSON on the management API).
+import type { z } from "zod";
 
 export type ErrorCode =
   | "bad_request"
@@ -60,4 +61,10 @@ export class AppError extends Error {
   }
 }
 
-export type Result<T, E = AppError> = { ok: true; value: T } | { ok: false; error: E };
+/** The first zod issue as a message that names the field. */
+export function invalid(issues: z.core.$ZodIssue[]): AppError {
+  const issue = issues[0];
+  const field = issue && issue.path.length > 0 ? issue.path.join(".") : null;
+  const message = issue ? `${field ? `${field}: ` : ""}${issue.message}` : "Invalid request.";
+  return new AppError("bad_request", message, field);
+}

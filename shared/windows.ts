@@ -2,6 +2,7 @@
 // Calendar windows (day, ISO week from Monday, month) follow the tenant's IANA time zone, read
 // with Intl.DateTimeFormat alone and exact across DST changes and 30/45-minute offsets. Rolling
 // windows are ROLLING_BUCKETS epoch-aligned buckets, so a rolling window moves one bucket at a time.
+import { DAY_MS, HOUR_MS } from "./time.ts";
 
 export type BudgetWindow =
   | { kind: "daily" }
@@ -11,9 +12,6 @@ export type BudgetWindow =
   | { kind: "rolling"; hours: number }; // integer 1..8760
 
 export const ROLLING_BUCKETS = 60;
-
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
 
 /** Euclidean remainder: mod(-1, 7) is 6, so floors work before 1970 too. */
 function mod(a: number, b: number): number {
@@ -35,7 +33,7 @@ export function isTimeZone(tz: string): boolean {
 /** Width of one rolling bucket: hours * 3_600_000 / ROLLING_BUCKETS (1/60 of the window). */
 export function rollingBucketMs(hours: number): number {
   if (!Number.isInteger(hours) || hours < 1 || hours > 8760) throw new RangeError(`rolling hours ${hours}`);
-  return (hours * HOUR) / ROLLING_BUCKETS;
+  return (hours * HOUR_MS) / ROLLING_BUCKETS;
 }
 
 const formats = new Map<string, Intl.DateTimeFormat>();
@@ -79,8 +77,8 @@ export function offset(tz: string, at: number): number {
  * occurrence. A midnight skipped by a jump forward has neither; the day then starts at the jump.
  */
 function dayStart(tz: string, day: number): number {
-  const before = offset(tz, day - DAY);
-  const after = offset(tz, day + DAY);
+  const before = offset(tz, day - DAY_MS);
+  const after = offset(tz, day + DAY_MS);
   const early = day - Math.max(before, after);
   if (wallClock(tz, early) === day) return early;
   const late = day - Math.min(before, after);
@@ -100,11 +98,11 @@ type CalendarKind = "daily" | "weekly" | "monthly";
 
 /** The wall-clock midnights that open and close the calendar window around wall-clock `wall`. */
 function calendarDays(kind: CalendarKind, wall: number): [number, number] {
-  const today = wall - mod(wall, DAY);
-  if (kind === "daily") return [today, today + DAY];
+  const today = wall - mod(wall, DAY_MS);
+  if (kind === "daily") return [today, today + DAY_MS];
   if (kind === "weekly") {
-    const monday = today - mod(new Date(today).getUTCDay() - 1, 7) * DAY;
-    return [monday, monday + 7 * DAY];
+    const monday = today - mod(new Date(today).getUTCDay() - 1, 7) * DAY_MS;
+    return [monday, monday + 7 * DAY_MS];
   }
   const date = new Date(today);
   return [

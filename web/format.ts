@@ -1,10 +1,7 @@
 // How numbers and times read on the dashboard: money from exact nano-USD (never through a float:
 // Intl formats the decimal string), in the organisation's locale; times in its time zone.
-import type { Context } from "hono";
 import { DEFAULT_LOCALE } from "../shared/locale.ts";
 import { formatUsd } from "../shared/money.ts";
-import { ledgerFor } from "../workers/api/auth.ts";
-import { signedInOrg, type WebEnv } from "../workers/auth/web-auth.ts";
 
 /** Formats for one organisation: its locale and time zone, fixed once per request. */
 export type Format = {
@@ -54,13 +51,6 @@ export function formatFor(locale: string, timeZone: string): Format {
     date: (ms) => dates.format(ms),
     hour: (ms) => hours.format(ms),
   };
-}
-
-/** The signed-in organisation's formats (its settings live in its ledger). */
-export async function orgFormat(c: Context<WebEnv>): Promise<Format> {
-  const { org } = signedInOrg(c);
-  const settings = await ledgerFor(c.env, org.tenantId).getSettings();
-  return formatFor(settings.locale, settings.timeZone);
 }
 
 /** en-US in UTC: for pages outside an organisation. */

@@ -1,17 +1,13 @@
 // Outlay: one Worker composing the components. Routes per component; queue() dispatch; DO exports.
 import { Hono } from "hono";
 import { AppError } from "../shared/errors.ts";
-import { api } from "./api/index.ts";
-import { apiError } from "./api/errors.ts";
-import { operator } from "./api/operator.ts";
-import { staticRoutes } from "../web/static/index.ts";
-import { web } from "./auth/index.ts";
-import { runScheduled } from "./auth/purge.ts";
+import { api, apiError, operator } from "./api/index.ts";
+import { runScheduled } from "./auth/index.ts";
+import { staticRoutes, web } from "./dashboard/index.ts";
 import { gateway } from "./gateway/index.ts";
-import { consumeAudit } from "./ingest/audit-consumer.ts";
-import { consumeUsage } from "./ingest/usage-consumer.ts";
+import { consumeAudit, consumeUsage } from "./ingest/index.ts";
 
-export { TenantLedger } from "./ledger/tenant-ledger.ts";
+export { TenantLedger } from "./ledger/index.ts";
 
 const app = new Hono<{ Bindings: Env }>();
 

@@ -5,8 +5,8 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkBaseUrl } from "../../shared/upstream-url.ts";
-import { ledgerFor } from "../../workers/api/auth.ts";
-import { providerProblems } from "../../workers/api/providers.ts";
+import { ledgerFor } from "../../workers/ledger/index.ts";
+import { providerProblems } from "../../workers/services/index.ts";
 import { newOrg, type Org } from "../auth/orgs.ts";
 import { newTenant, type Tenant } from "../helpers.ts";
 

@@ -5,8 +5,8 @@
 // lookup; and another tenant's admin token can neither read nor change any of it.
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MAX_DIMENSIONS } from "../../workers/gateway/dimensions.ts";
-import { ledgerFor } from "../../workers/api/auth.ts";
+import { MAX_DIMENSIONS } from "../../shared/dimensions.ts";
+import { ledgerFor } from "../../workers/ledger/index.ts";
 import { newOrg, type Org } from "../auth/orgs.ts";
 import { newTenant, worker, type Tenant } from "../helpers.ts";
 

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newId } from "../../shared/ids.ts";
-import { tenantDb } from "../../shared/tenant-db.ts";
+import { tenantDb } from "../../workers/store/tenant-db.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import {
   dayShifts,
@@ -20,7 +20,7 @@ import {
   topDimensionValues,
   totalRollups,
   type UsageRow,
-} from "../../workers/api/usage-query.ts";
+} from "../../workers/store/usage.ts";
 import { writeUsage } from "../../workers/ingest/usage-consumer.ts";
 import { newTenant } from "../helpers.ts";
 import { usageEvent } from "../web/usage-support.ts";

@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { createScheduledController, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ledgerFor } from "../../workers/api/auth.ts";
+import { ledgerFor } from "../../workers/ledger/index.ts";
 import outlay from "../../workers/index.ts";
 import { upstreamLog, waitForEvent, worker } from "../helpers.ts";
 import { Browser, openLink, signIn } from "./browser.ts";

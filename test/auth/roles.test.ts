@@ -8,9 +8,9 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { keyHash } from "../../shared/crypto.ts";
-import { ledgerFor } from "../../workers/api/auth.ts";
+import { ledgerFor } from "../../workers/ledger/index.ts";
 import { api as apiRoutes } from "../../workers/api/index.ts";
-import { web } from "../../workers/auth/index.ts";
+import { web } from "../../workers/dashboard/index.ts";
 import { can, ROLES, type Permission, type Role } from "../../workers/auth/roles.ts";
 import { activityArea } from "../web/activity.probes.ts";
 import { overviewArea } from "../web/overview.probes.ts";

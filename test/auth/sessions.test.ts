@@ -14,7 +14,7 @@
 import { env } from "cloudflare:workers";
 import { Secret } from "otpauth";
 import { describe, expect, it } from "vitest";
-import { web } from "../../workers/auth/index.ts";
+import { web } from "../../workers/dashboard/index.ts";
 import { purgeTenant } from "../../workers/auth/purge.ts";
 import { totpAt } from "../../workers/auth/totp.ts";
 import { Browser, email, inviteLink, openLink, PASSWORD, signIn, signUp, type Page } from "./browser.ts";

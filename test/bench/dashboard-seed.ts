@@ -7,7 +7,7 @@
 // query plans) are in dashboard-inspect.ts.
 import type { HookDb, HookFn } from "./worker-host.ts";
 import { type DataPlan, HOUR_MS } from "./dashboard-data.ts";
-import { tenantDb } from "../../shared/tenant-db.ts";
+import { tenantDb } from "../../workers/store/tenant-db.ts";
 import { rollUp } from "../../workers/ingest/usage-consumer.ts";
 import { EVENTS_SQL } from "./dashboard-seed-sql.ts";
 

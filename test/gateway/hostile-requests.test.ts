@@ -5,7 +5,7 @@
 // the gateway forwards and the demo upstream logs), not a shared count.
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { ledgerFor } from "../../workers/api/auth.ts";
+import { ledgerFor } from "../../workers/ledger/index.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import { newTenant, upstreamLog, waitForEvent, worker, type Tenant } from "../helpers.ts";
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { keyHash } from "../../shared/crypto.ts";
 import { newId } from "../../shared/ids.ts";
 import { keyHint, remintKey } from "../../shared/keys.ts";
-import { ledgerFor } from "../../workers/api/auth.ts";
+import { ledgerFor } from "../../workers/ledger/index.ts";
 import { admitFromLease, renew } from "../../workers/gateway/lease.ts";
 import { LEASE_TTL_MS } from "../../workers/ledger/leases.ts";
 import type { AdmitRequest, CallFacts, KeyRotation } from "../../workers/ledger/types.ts";

@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { AuditDraft } from "../../shared/audit.ts";
-import { ledgerFor } from "../../workers/api/auth.ts";
+import { ledgerFor } from "../../workers/ledger/index.ts";
 import { addMember, api, createToken, newOrg, type Org, type Person } from "../auth/orgs.ts";
 import { worker } from "../helpers.ts";
 

@@ -4,7 +4,7 @@
 // deletion after confirmation, roles, CSRF and another organisation's ids.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ledgerFor } from "../../workers/api/auth.ts";
+import { ledgerFor } from "../../workers/ledger/index.ts";
 import { formatFor } from "../../web/format.ts";
 import { waitForEvent, worker } from "../helpers.ts";
 import { addMember, api, count, createToken, newOrg, waitForAudit, type Org } from "../auth/orgs.ts";

@@ -2,7 +2,7 @@
 // organisation settings form that chooses them.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ledgerFor } from "../../workers/api/auth.ts";
+import { ledgerFor } from "../../workers/ledger/index.ts";
 import { formatFor } from "../../web/format.ts";
 import { addMember, newOrg, waitForAudit } from "../auth/orgs.ts";
 

@@ -1,6 +1,6 @@
 // The role table's entries for web/routes/providers.tsx (see test/auth/role-table.ts).
 import { env } from "cloudflare:workers";
-import { ledgerFor } from "../../workers/api/auth.ts";
+import { ledgerFor } from "../../workers/ledger/index.ts";
 import type { Person } from "../auth/orgs.ts";
 import type { ProbeContext, RoleArea } from "../auth/role-table.ts";
 

@@ -6,8 +6,13 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DEMO_ANTHROPIC_MODELS, DEMO_GEMINI_MODELS } from "../../demo/upstream/model-lists.ts";
 import { DEMO_OPENAI_MODELS } from "../../demo/upstream/openai-embeddings.ts";
-import { ledgerFor } from "../../workers/api/auth.ts";
-import { checkConnection, describeCheck, modelsRequest, type CheckResult } from "../../web/provider-check.ts";
+import { ledgerFor } from "../../workers/ledger/index.ts";
+import {
+  checkConnection,
+  describeCheck,
+  modelsRequest,
+  type CheckResult,
+} from "../../workers/gateway/provider-check.ts";
 import { addMember, newOrg, waitForAudit, type Org, type Person } from "../auth/orgs.ts";
 import { upstreamLog, worker } from "../helpers.ts";
 

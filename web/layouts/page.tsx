@@ -2,7 +2,7 @@
 // for signed-in people; the hashed stylesheet and htmx; no inline script (the CSP forbids it).
 import type { Child } from "hono/jsx";
 import { jsxRenderer, useRequestContext } from "hono/jsx-renderer";
-import type { Account, WebEnv } from "../../workers/auth/web-auth.ts";
+import type { Account, WebEnv } from "../../workers/auth/index.ts";
 import { CsrfField } from "../components/form.tsx";
 import { assetPaths } from "../static/index.ts";
 

@@ -2,19 +2,9 @@
 // filtered by `type`, paged with `after` (the last seq seen) and `limit` (1-500, default 100).
 import { Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
+import { auditEventsAfter } from "../store/index.ts";
 import type { ApiEnv } from "./auth.ts";
 import { apiError } from "./errors.ts";
-
-export type AuditRow = {
-  seq: number;
-  at: number;
-  type: string;
-  actor_kind: string;
-  actor_id: string | null;
-  request_id: string | null;
-  subject: string | null;
-  data: string;
-};
 
 export const audit = new Hono<ApiEnv>();
 
@@ -30,13 +20,7 @@ audit.get("/", async (c) => {
   if (type !== null && !/^[a-z_]+\.[a-z_]+$/.test(type)) {
     return apiError(c, new AppError("bad_request", "type must be an event type such as call.refused.", "type"));
   }
-  const rows = await c.var.db.all<AuditRow>(
-    `SELECT seq, at, type, actor_kind, actor_id, request_id, subject, data FROM audit_events
-     WHERE tenant_id = ?1 AND seq > ?2 AND (?3 IS NULL OR type = ?3) ORDER BY seq LIMIT ?4`,
-    Number(after),
-    type,
-    Number(limit),
-  );
+  const rows = await auditEventsAfter(c.var.db, { after: Number(after), type, limit: Number(limit) });
   const events = rows.map((r) => ({
     seq: r.seq,
     at: new Date(r.at).toISOString(),

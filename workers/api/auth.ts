@@ -6,9 +6,9 @@ import type { AuditActor } from "../../shared/audit.ts";
 import { keyHash, sameHash } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
 import { parseKey } from "../../shared/keys.ts";
-import { tenantDb, type TenantDb } from "../../shared/tenant-db.ts";
-import { readBearer } from "../gateway/providers/openai/api.ts";
-import { can, isRole, type Permission, type Role } from "../auth/roles.ts";
+import { tenantDb, type TenantDb } from "../store/index.ts";
+import { readBearer } from "../../shared/bearer.ts";
+import { can, isRole, type Permission, type Role } from "../auth/index.ts";
 import { apiError } from "./errors.ts";
 
 export type ApiEnv = {
@@ -63,7 +63,3 @@ export const rolePermission = createMiddleware<ApiEnv>(async function rolePermis
   }
   await next();
 });
-
-export function ledgerFor(env: Env, tenantId: string) {
-  return env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId));
-}

@@ -1,21 +1,12 @@
 // Management API errors: `{ "error": { "code", "message", "field"? } }` with the AppError status.
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 
 export function apiError(c: Context, error: AppError): Response {
   const body: Record<string, unknown> = { code: error.code, message: error.message };
   if (error.param) body.field = error.param;
   return c.json({ error: body }, error.status as ContentfulStatusCode);
-}
-
-/** The first zod issue as a message that names the field. */
-export function invalid(issues: z.core.$ZodIssue[]): AppError {
-  const issue = issues[0];
-  const field = issue && issue.path.length > 0 ? issue.path.join(".") : null;
-  const message = issue ? `${field ? `${field}: ` : ""}${issue.message}` : "Invalid request.";
-  return new AppError("bad_request", message, field);
 }
 
 export async function jsonBody(c: Context): Promise<unknown> {

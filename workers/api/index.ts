@@ -10,6 +10,9 @@ import { budgets, policies, rateLimits } from "./rules.ts";
 import { settings } from "./settings.ts";
 import { usage } from "./usage.ts";
 
+export { apiError } from "./errors.ts";
+export { operator } from "./operator.ts";
+
 export const api = new Hono<ApiEnv>();
 api.use("*", adminAuth, rolePermission);
 api.route("/keys", keys);

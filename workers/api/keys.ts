@@ -1,30 +1,27 @@
 // Proxy keys: POST /api/v1/keys (the full key is returned once), GET /api/v1/keys,
 // POST /api/v1/keys/{id}/rotate (a new secret, the old one valid for a grace period; the new key
 // is returned once), POST /api/v1/keys/{id}/revoke. Changes go through the tenant's ledger, which
-// mirrors to D1. The dashboard (web/routes/keys.tsx) uses the same functions.
+// mirrors to D1. The dashboard uses the same service
+// (workers/services/keys.ts).
 import { Hono } from "hono";
 import { z } from "zod";
-import { actorRef, type AuditActor } from "../../shared/audit.ts";
-import { keyHash } from "../../shared/crypto.ts";
-import { AppError } from "../../shared/errors.ts";
-import { ID_PATTERN, newId } from "../../shared/ids.ts";
-import { keyHint, mintKey, remintKey } from "../../shared/keys.ts";
-import { tenantDb } from "../../shared/tenant-db.ts";
-import { checkDimension, MAX_DIMENSIONS } from "../gateway/dimensions.ts";
-import { can, type Role } from "../auth/roles.ts";
-import { MAX_GRACE_MS } from "../ledger/key-secret.ts";
-import type { KeyRecord, RuleDraft } from "../ledger/types.ts";
-import { ledgerFor, type ApiEnv } from "./auth.ts";
-import { apiError, invalid, jsonBody } from "./errors.ts";
-import { Dimensions, PolicyBody, policySpec, RateLimitBody, rateLimitSpec } from "./rule-schemas.ts";
-import { parseInstant } from "./time.ts";
+import { AppError, invalid } from "../../shared/errors.ts";
+import { newId } from "../../shared/ids.ts";
+import type { KeyRecord } from "../ledger/index.ts";
+import {
+  createProxyKey,
+  Dimensions,
+  listKeys,
+  MAX_GRACE_SECONDS,
+  type NewProxyKey,
+  proxyKeyProblem,
+  revokeProxyKey,
+  rotateProxyKey,
+} from "../services/index.ts";
+import type { ApiEnv } from "./auth.ts";
+import { apiError, jsonBody } from "./errors.ts";
+import { parseInstant } from "../../shared/time.ts";
 
-/** Rate limits a key may be created with (the same bounds as /api/v1/rate-limits). */
-export const MAX_REQUESTS_PER_MINUTE = 1_000_000;
-export const MAX_TOKENS_PER_MINUTE = 10_000_000;
-/** Model globs a key may be created with. */
-export const MAX_ALLOWED_MODELS = 100;
-export const MAX_GRACE_SECONDS = MAX_GRACE_MS / 1000;
 /** Response header of a rotation retried with an Idempotency-Key already used: nothing changed. */
 export const REPLAY_HEADER = "x-outlay-idempotent-replay";
 
@@ -43,37 +40,6 @@ const RotateKey = z.strictObject({
 
 /** An Idempotency-Key header: 1 to 255 visible ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
-/** An api_keys row as listed (D1 mirror of the ledger's keys). */
-export type KeyRow = {
-  id: string;
-  name: string;
-  prefix: string;
-  dimensions: string;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
-  secret_hint: string | null;
-  rotated_at: number | null;
-  previous_hint: string | null;
-  previous_until: number | null;
-};
-
-export function keyRecordOf(r: KeyRow): KeyRecord {
-  return {
-    id: r.id,
-    name: r.name,
-    prefix: r.prefix,
-    dimensions: JSON.parse(r.dimensions) as Record<string, string>,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    revokedAt: r.revoked_at,
-    hint: r.secret_hint,
-    rotatedAt: r.rotated_at,
-    previousHint: r.previous_hint,
-    previousUntil: r.previous_until,
-  };
-}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -94,117 +60,6 @@ function keyView(k: KeyRecord) {
 }
 
 export const keys = new Hono<ApiEnv>();
-
-/** Optional limits a key is created with: a key-scoped policy and rate limit. */
-export type KeyLimits = {
-  /** model globs; null or empty: no allow list */
-  allowModels: string[] | null;
-  requestsPerMinute: number | null;
-  tokensPerMinute: number | null;
-};
-
-export const NO_LIMITS: KeyLimits = { allowModels: null, requestsPerMinute: null, tokensPerMinute: null };
-
-export type NewProxyKey = {
-  name: string;
-  dimensions: Record<string, string>;
-  expiresAt: number | null;
-  limits?: KeyLimits;
-};
-
-/** Checks a key's dimensions and expiry; the problem as an AppError naming the field, or null. */
-export function proxyKeyProblem(k: NewProxyKey, now = Date.now()): AppError | null {
-  if (Object.keys(k.dimensions).length > MAX_DIMENSIONS) {
-    return new AppError("bad_request", `A key may bind at most ${MAX_DIMENSIONS} dimensions.`, "dimensions");
-  }
-  for (const [name, value] of Object.entries(k.dimensions)) {
-    const problem = checkDimension(name, value);
-    if (problem) return new AppError("bad_request", problem.message, `dimensions.${name}`);
-  }
-  if (k.expiresAt !== null && k.expiresAt <= now) {
-    return new AppError("bad_request", "expires_at must be in the future.", "expires_at");
-  }
-  return null;
-}
-
-function wholeNumberProblem(value: number | null, field: string, max: number): AppError | null {
-  if (value === null || (Number.isInteger(value) && value >= 1 && value <= max)) return null;
-  return new AppError("bad_request", `${field} must be a whole number from 1 to ${max}.`, field);
-}
-
-/** The policy and rate limit a key is created with (none, one or both), or the problem naming
- * the field: allow_models, requests_per_minute or tokens_per_minute. */
-export function keyRuleDrafts(
-  keyId: string,
-  keyName: string,
-  limits: KeyLimits,
-): { id: string; draft: RuleDraft }[] | AppError {
-  const drafts: { id: string; draft: RuleDraft }[] = [];
-  const label = `key ${keyName.slice(0, 70)}`;
-  const models = limits.allowModels ?? [];
-  if (models.length > MAX_ALLOWED_MODELS) {
-    return new AppError("bad_request", `List at most ${MAX_ALLOWED_MODELS} models.`, "allow_models");
-  }
-  const badGlob = models.find((m) => m.trim() !== m || m.length < 1 || m.length > 200 || /[\s,]/.test(m));
-  if (badGlob !== undefined) {
-    return new AppError(
-      "bad_request",
-      `"${badGlob.slice(0, 40)}" is not a model name or glob (1 to 200 characters, no spaces or commas).`,
-      "allow_models",
-    );
-  }
-  if (models.length > 0) {
-    const policy = PolicyBody.safeParse({ name: `${label}: allowed models`, key_id: keyId, allow_models: models });
-    if (!policy.success) return new AppError("bad_request", invalid(policy.error.issues).message, "allow_models");
-    drafts.push({ id: newId(), draft: { kind: "policy", spec: policySpec(policy.data) } });
-  }
-  const problem =
-    wholeNumberProblem(limits.requestsPerMinute, "requests_per_minute", MAX_REQUESTS_PER_MINUTE) ??
-    wholeNumberProblem(limits.tokensPerMinute, "tokens_per_minute", MAX_TOKENS_PER_MINUTE);
-  if (problem) return problem;
-  if (limits.requestsPerMinute !== null || limits.tokensPerMinute !== null) {
-    const limit = RateLimitBody.safeParse({
-      name: `${label}: rate limit`,
-      key_id: keyId,
-      requests_per_minute: limits.requestsPerMinute,
-      tokens_per_minute: limits.tokensPerMinute,
-    });
-    if (!limit.success) return invalid(limit.error.issues);
-    drafts.push({ id: newId(), draft: { kind: "rate_limit", spec: rateLimitSpec(limit.data) } });
-  }
-  return drafts;
-}
-
-/** Mints a proxy key, hands its hash (and the rules it is created with) to the tenant's ledger,
- * which stores them in one transaction, mirrors them to D1 and audits them with `actor`; returns
- * the record and the full key — the only time it exists — or the problem with the limits. */
-export async function createProxyKey(
-  env: Env,
-  tenantId: string,
-  k: NewProxyKey,
-  actor: AuditActor,
-): Promise<{ record: KeyRecord; key: string } | AppError> {
-  const minted = mintKey("olk", tenantId);
-  const rules = keyRuleDrafts(minted.id, k.name, k.limits ?? NO_LIMITS);
-  if (rules instanceof AppError) return rules;
-  const hash = await keyHash(env.KEY_PEPPER, minted.key);
-  const record = await ledgerFor(env, tenantId).createKey(
-    tenantId,
-    {
-      id: minted.id,
-      hash,
-      name: k.name,
-      prefix: minted.prefix,
-      dimensions: k.dimensions,
-      expiresAt: k.expiresAt,
-      hint: keyHint(minted.key),
-    },
-    Date.now(),
-    actor,
-    rules,
-  );
-  return { record, key: minted.key };
-}
 
 keys.post("/", async (c) => {
   const parsed = CreateKey.safeParse(await jsonBody(c));
@@ -232,90 +87,9 @@ keys.post("/", async (c) => {
 });
 
 keys.get("/", async (c) => {
-  const rows = await c.var.db.all<KeyRow>(
-    `SELECT id, name, prefix, dimensions, created_at, expires_at, revoked_at, secret_hint, rotated_at, previous_hint,
-       previous_until FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at DESC, id`,
-  );
-  return c.json({ keys: rows.map((r) => keyView(keyRecordOf(r))) });
+  const rows = await listKeys(c.env, c.get("tenantId"));
+  return c.json({ keys: rows.map(keyView) });
 });
-
-/** Who is changing a key: their role and audit actor. */
-export type KeyChanger = { role: Role; actor: AuditActor };
-
-/** Whether `who` may change (rotate, revoke) key `id`: `keys:any` any key of the tenant,
- * `keys:own` only keys `who.actor` created. The refusal as an AppError, or null. */
-export async function keyChangeRefusal(
-  env: Env,
-  tenantId: string,
-  id: string,
-  who: KeyChanger,
-  verb: "revoke" | "rotate",
-): Promise<AppError | null> {
-  const notFound = new AppError("not_found", "No such key.");
-  if (!ID_PATTERN.test(id)) return notFound;
-  if (can(who.role, "keys:any")) return null;
-  const row = await tenantDb(env.DB, tenantId).first<{ created_by: string | null }>(
-    "SELECT created_by FROM api_keys WHERE tenant_id = ?1 AND id = ?2",
-    id,
-  );
-  if (!row) return notFound;
-  if (!can(who.role, "keys:own") || row.created_by !== actorRef(who.actor)) {
-    return new AppError("forbidden", `Members may ${verb} only the keys they created.`);
-  }
-  return null;
-}
-
-/** Revokes a key if `who` may (see keyChangeRefusal). */
-export async function revokeProxyKey(
-  env: Env,
-  tenantId: string,
-  id: string,
-  who: KeyChanger,
-): Promise<KeyRecord | AppError> {
-  const refusal = await keyChangeRefusal(env, tenantId, id, who, "revoke");
-  if (refusal) return refusal;
-  const record = await ledgerFor(env, tenantId).revokeKey(tenantId, id, Date.now(), who.actor);
-  return record ?? new AppError("not_found", "No such key.");
-}
-
-export type Rotated =
-  | { outcome: "rotated"; record: KeyRecord; key: string }
-  /** the rotation id was the key's last one: nothing changed, and there is no new key to show */
-  | { outcome: "replayed"; record: KeyRecord };
-
-/** Gives key `id` a new secret if `who` may (see keyChangeRefusal); the old secret stays valid
- * for `graceSeconds`. A rotation id the key's last rotation had answers "replayed". */
-export async function rotateProxyKey(
-  env: Env,
-  tenantId: string,
-  id: string,
-  who: KeyChanger,
-  rotation: { graceSeconds: number; rotationId: string },
-): Promise<Rotated | AppError> {
-  const refusal = await keyChangeRefusal(env, tenantId, id, who, "rotate");
-  if (refusal) return refusal;
-  const minted = remintKey("olk", tenantId, id);
-  const hash = await keyHash(env.KEY_PEPPER, minted.key);
-  const result = await ledgerFor(env, tenantId).rotateKey(
-    tenantId,
-    id,
-    { rotationId: rotation.rotationId, hash, hint: keyHint(minted.key), graceMs: rotation.graceSeconds * 1000 },
-    Date.now(),
-    who.actor,
-  );
-  switch (result.outcome) {
-    case "not_found":
-      return new AppError("not_found", "No such key.");
-    case "revoked":
-      return new AppError("conflict", "This key is revoked, and a revoked key cannot be rotated. Create a new key.");
-    case "expired":
-      return new AppError("conflict", "This key has expired, and an expired key cannot be rotated. Create a new key.");
-    case "replayed":
-      return { outcome: "replayed", record: result.key };
-    case "rotated":
-      return { outcome: "rotated", record: result.key, key: minted.key };
-  }
-}
 
 keys.post("/:id/rotate", async (c) => {
   const parsed = RotateKey.safeParse(await jsonBody(c));

@@ -9,15 +9,19 @@ import { keyHash, sameHash } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
 import { newId } from "../../shared/ids.ts";
 import { TENANT_ID } from "../../shared/keys.ts";
-import { normaliseEmail } from "../auth/accounts.ts";
-import { createAdminToken } from "../auth/admin-tokens.ts";
-import { passwordProblem } from "../auth/password-rules.ts";
-import { hashPassword } from "../auth/password.ts";
-import { ROLES } from "../auth/roles.ts";
-import { accountSubject, clearFailures } from "../auth/throttle.ts";
-import { tenantDb } from "../../shared/tenant-db.ts";
-import { readBearer } from "../gateway/providers/openai/api.ts";
-import { apiError, invalid, jsonBody } from "./errors.ts";
+import {
+  accountSubject,
+  clearFailures,
+  createAdminToken,
+  hashPassword,
+  normaliseEmail,
+  passwordProblem,
+  ROLES,
+} from "../auth/index.ts";
+import { tenantDb } from "../store/index.ts";
+import { readBearer } from "../../shared/bearer.ts";
+import { apiError, jsonBody } from "./errors.ts";
+import { invalid } from "../../shared/errors.ts";
 
 type OperatorEnv = { Bindings: Env };
 

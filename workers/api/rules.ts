@@ -7,9 +7,11 @@ import type { z } from "zod";
 import { AppError } from "../../shared/errors.ts";
 import { ID_PATTERN, newId } from "../../shared/ids.ts";
 import { formatUsd } from "../../shared/money.ts";
-import type { AnyRule, BudgetStatus, RuleDraft, RuleKind } from "../ledger/types.ts";
-import { ledgerFor, type ApiEnv } from "./auth.ts";
-import { apiError, invalid, jsonBody } from "./errors.ts";
+import type { AnyRule, BudgetStatus, RuleDraft, RuleKind } from "../ledger/index.ts";
+import { type ApiEnv } from "./auth.ts";
+import { ledgerFor } from "../ledger/index.ts";
+import { apiError, jsonBody } from "./errors.ts";
+import { invalid } from "../../shared/errors.ts";
 import {
   BudgetBody,
   budgetSpec,
@@ -21,7 +23,7 @@ import {
   rateLimitSpec,
   rateLimitView,
   ruleKeyId,
-} from "./rule-schemas.ts";
+} from "../services/index.ts";
 
 type RuleApiOptions<S extends z.ZodType> = {
   kind: RuleKind;

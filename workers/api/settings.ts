@@ -8,10 +8,12 @@ import { parseDecimal } from "../../shared/money.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
 import { isLocale } from "../../shared/locale.ts";
 import { isTimeZone } from "../../shared/windows.ts";
-import type { TenantSettings } from "../ledger/types.ts";
-import { ledgerFor, type ApiEnv } from "./auth.ts";
-import { apiError, invalid, jsonBody } from "./errors.ts";
-import { providerNameProblem, ProviderName } from "./provider-names.ts";
+import type { TenantSettings } from "../ledger/index.ts";
+import { type ApiEnv } from "./auth.ts";
+import { ledgerFor } from "../ledger/index.ts";
+import { apiError, jsonBody } from "./errors.ts";
+import { invalid } from "../../shared/errors.ts";
+import { ProviderName, providerNameProblem } from "../services/index.ts";
 
 const Settings = z.strictObject({
   allow_passthrough_keys: z.boolean().optional(),

@@ -5,10 +5,10 @@
 import { Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
 import { formatUsd } from "../../shared/money.ts";
-import { DIMENSION_NAME } from "../gateway/dimensions.ts";
+import { DIMENSION_NAME } from "../../shared/dimensions.ts";
 import type { ApiEnv } from "./auth.ts";
 import { apiError } from "./errors.ts";
-import { DAY_MS, HOUR_MS, isoDay, isoHour, parseInstant } from "./time.ts";
+import { DAY_MS, HOUR_MS, isoDay, isoHour, parseInstant } from "../../shared/time.ts";
 import {
   groupName,
   parseGroupName,
@@ -18,7 +18,7 @@ import {
   type UsageFilters,
   type UsageGroup,
   type UsageRow,
-} from "./usage-query.ts";
+} from "../store/index.ts";
 
 function parseGroups(text: string | undefined): UsageGroup[] | AppError {
   if (!text) return [];

@@ -2,7 +2,7 @@
 // memberships and everything an organisation owns go through the tenant-scoped accessor.
 import { z } from "zod";
 import { newId } from "../../shared/ids.ts";
-import { tenantDb } from "../../shared/tenant-db.ts";
+import { tenantDb } from "../store/index.ts";
 import type { Role } from "./roles.ts";
 
 export type User = {

@@ -2,7 +2,7 @@
 // organisation and a role, shown once, stored as HMAC-SHA-256(pepper).
 import { keyHash } from "../../shared/crypto.ts";
 import { mintKey } from "../../shared/keys.ts";
-import { tenantDb } from "../../shared/tenant-db.ts";
+import { tenantDb } from "../store/index.ts";
 import type { Role } from "./roles.ts";
 
 export type AdminTokenRow = {

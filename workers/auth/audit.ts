@@ -3,8 +3,8 @@
 // the archive and webhooks the same way); `data.source` is the address the action came from.
 import type { AuditActor, AuditType } from "../../shared/audit.ts";
 import type { Context } from "hono";
-import { ledgerFor } from "../api/auth.ts";
-import { signedInOrg, type WebEnv } from "./web-auth.ts";
+import { ledgerFor } from "../ledger/index.ts";
+import { signedInOrg, type WebEnv } from "./web-account.ts";
 
 export type AccountEvent = {
   type: AuditType;

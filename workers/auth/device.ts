@@ -17,7 +17,7 @@ import { keyHash, sameHash } from "../../shared/crypto.ts";
 import { newSecret } from "../../shared/ids.ts";
 import { plainLoopback } from "./sessions.ts";
 import { accountSubject, type Counted } from "./throttle.ts";
-import type { WebEnv } from "./web-auth.ts";
+import type { WebEnv } from "./web-account.ts";
 
 export const DEVICE_MAX_AGE_S = 180 * 24 * 60 * 60;
 const COOKIE = "outlay_device";

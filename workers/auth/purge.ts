@@ -3,8 +3,8 @@
 // gone within 30 days of closing. A purge deletes in chunks (so a tenant with millions of usage
 // rows fits in the job's limits), resumes where it stopped on the next run, and removes the
 // tenant row last. People left with no organisation are deleted with it.
-import { tenantDb } from "../../shared/tenant-db.ts";
-import { ledgerFor } from "../api/auth.ts";
+import { tenantDb } from "../store/index.ts";
+import { ledgerFor } from "../ledger/index.ts";
 import { pruneFailures } from "./throttle.ts";
 
 /** Tables holding a tenant's rows, children before parents (D1 enforces foreign keys). */

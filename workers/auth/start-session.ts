@@ -13,7 +13,7 @@ import {
   type Stage,
 } from "./sessions.ts";
 import { safeNext } from "./sign-in.ts";
-import type { WebEnv } from "./web-auth.ts";
+import type { WebEnv } from "./web-account.ts";
 
 export async function startSession(
   c: Context<WebEnv>,

@@ -9,19 +9,16 @@
 //   then, for a tenant in lease mode, the lease renewed when due (ledger/leases.ts, lease.ts)
 import { AppError } from "../../shared/errors.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
-import type { TenantLedger } from "../ledger/tenant-ledger.ts";
-import type { Admitted, AdmitRequest, AdmitResult } from "../ledger/types.ts";
+import { type AdmitRequest, type AdmitResult, type Admitted, type Ledger, ledgerFor } from "../ledger/index.ts";
 import { failOpenAdmission, forgetKey, rememberAdmission } from "./fail-open.ts";
 import { admitFromLease, afterCall, settleFromLease, type Renewal } from "./lease.ts";
 import { sendEvent, sendEvents, type UsageHandOff } from "./usage-delivery.ts";
-
-export type Ledger = DurableObjectStub<TenantLedger>;
 
 const LEDGER_UNAVAILABLE = "Outlay could not check this request and refused it; retry shortly.";
 
 export function ledgerOf(env: Env, tenantId: string): Ledger | null {
   try {
-    return env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId));
+    return ledgerFor(env, tenantId);
   } catch {
     return null;
   }

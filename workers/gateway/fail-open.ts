@@ -4,7 +4,7 @@
 // least one was). Such a call goes through without a hold; its usage event is booked by the
 // usage consumer once the ledger answers again. Policies and rate limits are not checked again:
 // the remembered admission stands for them, for at most FAIL_OPEN_TTL_MS.
-import type { Admitted } from "../ledger/types.ts";
+import type { Admitted } from "../ledger/index.ts";
 
 export const FAIL_OPEN_TTL_MS = 5 * 60_000;
 /** Response header on calls admitted without the ledger. */

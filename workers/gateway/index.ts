@@ -10,6 +10,9 @@ import { proxyCall } from "./proxy.ts";
 import { refusal } from "./relay.ts";
 import { ADAPTERS, PROVIDER_NAME, RESERVED_NAMES } from "./providers/registry.ts";
 
+export { checkStoredProvider, describeCheck } from "./provider-check.ts";
+export { KNOWN_PROVIDERS, PROVIDER_NAME, RESERVED_NAMES, type KnownProvider } from "./providers/registry.ts";
+
 export const gateway = new Hono<{ Bindings: Env }>();
 
 /** Anything the gateway did not expect still answers in the provider's own error shape. */

@@ -5,10 +5,18 @@
 // a budget without a slice, a slice too small) goes to the ledger as in strict mode. Calls
 // admitted here are reported, with their usage events, at the next renewal.
 import type { UsageEvent } from "../../shared/usage.ts";
-import { decide, type RateView, type SpendView } from "../ledger/admission.ts";
-import { matchSecret } from "../ledger/key-secret.ts";
-import { LEASE_RENEW_MS } from "../ledger/leases.ts";
-import type { Admitted, AdmitRequest, LeaseGrant, LeaseReport, LocalHold } from "../ledger/types.ts";
+import {
+  type AdmitRequest,
+  type Admitted,
+  decide,
+  LEASE_RENEW_MS,
+  type LeaseGrant,
+  type LeaseReport,
+  type LocalHold,
+  matchSecret,
+  type RateView,
+  type SpendView,
+} from "../ledger/index.ts";
 
 type Slice = { free: bigint; remaining: bigint; granted: bigint };
 

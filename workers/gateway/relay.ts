@@ -10,7 +10,7 @@ import { meteredBody, type BodyEnd } from "./metered-stream.ts";
 import type { CallShape, ProviderAdapter } from "./providers/types.ts";
 import { buildEvent, estimateUsage, type CallRecord } from "./record.ts";
 import { CreditMeter, type Draw } from "./stream-credit.ts";
-import type { StreamCredit } from "../ledger/types.ts";
+import type { StreamCredit } from "../ledger/index.ts";
 
 export const REQUEST_ID_HEADER = "x-outlay-request-id";
 export const REFUSAL_HEADER = "x-outlay-refusal";

@@ -4,7 +4,7 @@
 // the hold is about to run out, asks the ledger for more. `allows()` false means no more can be
 // had: the gateway ends the stream with the provider's own final events.
 import type { TokenUsage } from "../../shared/usage.ts";
-import type { StreamCredit } from "../ledger/types.ts";
+import type { StreamCredit } from "../ledger/index.ts";
 import type { StreamMeter } from "./providers/types.ts";
 import { estimateTokens, estimateUsage } from "./record.ts";
 

@@ -2,7 +2,7 @@
 // stage archives them to R2 and streams them to webhooks). Idempotent by (tenant, seq): a
 // redelivered event is ignored.
 import { isAuditEvent, type AuditEvent } from "../../shared/audit.ts";
-import { tenantDb } from "../../shared/tenant-db.ts";
+import { tenantDb } from "../store/index.ts";
 import { perTenant } from "./batches.ts";
 
 export async function writeAudit(db: D1Database, tenantId: string, events: readonly AuditEvent[]): Promise<void> {

@@ -2,12 +2,10 @@
 // events, hourly and daily (UTC) rollups and each key's last use to D1 in one batch (one transaction) per tenant. Idempotent by request
 // id: an event already stored is ignored, and rollups only take events not yet rolled up, so a
 // redelivered batch changes nothing.
-import { tenantDb, type TenantDb } from "../../shared/tenant-db.ts";
+import { tenantDb, type TenantDb } from "../store/index.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { perTenant } from "./batches.ts";
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
+import { DAY_MS, HOUR_MS } from "../../shared/time.ts";
 
 function isUsageEvent(body: unknown): body is UsageEvent {
   if (typeof body !== "object" || body === null) return false;

@@ -10,7 +10,7 @@
 import { formatUsd, parseDecimal } from "../../shared/money.ts";
 import { priceCall, type PriceOverride } from "../../shared/pricing.ts";
 import { NO_TOKENS } from "../../shared/usage.ts";
-import { MAX_DIMENSIONS } from "../gateway/dimensions.ts";
+import { MAX_DIMENSIONS } from "../../shared/dimensions.ts";
 import { budgetCovers, type Budget } from "./budgets.ts";
 import { checkPolicies } from "./policies.ts";
 import type { RateVerdict } from "./rate-limits.ts";

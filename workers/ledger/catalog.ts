@@ -5,7 +5,7 @@
 import { DEFAULT_LOCALE, isLocale } from "../../shared/locale.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
 import { isTimeZone } from "../../shared/windows.ts";
-import type { WireFormat } from "../gateway/providers/types.ts";
+import type { WireFormat } from "../../shared/wire-format.ts";
 import type {
   Admitted,
   KeyRecord,

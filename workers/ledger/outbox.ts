@@ -4,7 +4,7 @@
 // send stays in storage and the alarm retries. One bad row never holds up the others: queue
 // messages go through queue-lane.ts; a mirror statement D1 keeps refusing is set aside here.
 import { SYSTEM, type AuditDraft, type AuditEvent } from "../../shared/audit.ts";
-import { tenantDb } from "../../shared/tenant-db.ts";
+import { tenantDb } from "../store/index.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { deadLetter, flushLane, MAX_ATTEMPTS, type DeadReason } from "./queue-lane.ts";
 

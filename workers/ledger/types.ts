@@ -2,7 +2,7 @@
 import type { PriceOverride } from "../../shared/pricing.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import type { BudgetWindow } from "../../shared/windows.ts";
-import type { WireFormat } from "../gateway/providers/types.ts";
+import type { WireFormat } from "../../shared/wire-format.ts";
 
 export type KeyRecord = {
   id: string;

@@ -1,5 +1,5 @@
 // /account: profile, password, two-factor authentication, recovery codes, sessions.
-import type { Session } from "../../../workers/auth/sessions.ts";
+import type { Session } from "../../../workers/auth/index.ts";
 import { CsrfField, Field, Notice, PostButton } from "../../components/form.tsx";
 import { Table } from "../../components/table.tsx";
 import type { FieldErrors } from "./sign-in.tsx";

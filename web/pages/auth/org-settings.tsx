@@ -1,6 +1,5 @@
 // /org/settings: time zone and locale, the MFA requirement, single sign-on, admin API tokens, closing the organisation.
-import type { AdminTokenRow } from "../../../workers/auth/admin-tokens.ts";
-import type { Role } from "../../../workers/auth/roles.ts";
+import type { AdminTokenRow, Role } from "../../../workers/auth/index.ts";
 import { CsrfField, Field, Notice, PostButton, RoleSelect } from "../../components/form.tsx";
 import { Table } from "../../components/table.tsx";
 

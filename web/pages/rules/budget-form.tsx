@@ -1,7 +1,7 @@
 // The budget form: every field of the API's BudgetBody, and how the form's text reads into that
 // body (then checked by BudgetBody itself) and back.
 import { formatDecimal } from "../../../shared/money.ts";
-import type { BudgetSpec } from "../../../workers/ledger/types.ts";
+import type { BudgetSpec } from "../../../workers/ledger/index.ts";
 import { Field, SelectField } from "../../components/form.tsx";
 import { dimensions, dimensionsText, percents, text, usd, wholeNumber, type FieldMessages } from "./convert.ts";
 import { CheckField, KeySelect, RuleForm, type FieldErrors, type FormValues, type RuleFormProps } from "./fields.tsx";

@@ -1,6 +1,6 @@
 // /budgets: the list with each budget's current window (spent, held, remaining) and its state in
 // words, and the page around the budget form (with the current window when editing).
-import type { BudgetSpec, BudgetStatus } from "../../../workers/ledger/types.ts";
+import type { BudgetSpec, BudgetStatus } from "../../../workers/ledger/index.ts";
 import { Progress } from "../../components/progress.tsx";
 import { Table } from "../../components/table.tsx";
 import type { Format } from "../../format.ts";

@@ -1,6 +1,6 @@
 // /policies: which models and providers calls may use, output-token limits, required dimensions
 // and allowed source addresses — per organisation or per key; the form reads into PolicyBody.
-import type { PolicySpec } from "../../../workers/ledger/types.ts";
+import type { PolicySpec } from "../../../workers/ledger/index.ts";
 import type { Format } from "../../format.ts";
 import { Field } from "../../components/form.tsx";
 import { Table } from "../../components/table.tsx";

@@ -1,6 +1,6 @@
 // /rate-limits (a tab of Policies): requests and tokens per minute, for one key or for the whole
 // organisation; the form reads into the API's RateLimitBody.
-import type { RateLimitSpec } from "../../../workers/ledger/types.ts";
+import type { RateLimitSpec } from "../../../workers/ledger/index.ts";
 import { Field } from "../../components/form.tsx";
 import { Table } from "../../components/table.tsx";
 import type { Format } from "../../format.ts";

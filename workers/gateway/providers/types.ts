@@ -5,7 +5,8 @@
 import { AppError } from "../../../shared/errors.ts";
 import type { TokenUsage } from "../../../shared/usage.ts";
 
-export type WireFormat = "openai" | "anthropic" | "google";
+export type { WireFormat } from "../../../shared/wire-format.ts";
+import type { WireFormat } from "../../../shared/wire-format.ts";
 
 export type JsonObject = Record<string, unknown>;
 

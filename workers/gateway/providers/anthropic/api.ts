@@ -1,7 +1,7 @@
 // Anthropic wire format: https://docs.anthropic.com/en/api/errors (error envelope, x-api-key).
 import type { AppError } from "../../../../shared/errors.ts";
 import type { JsonObject } from "../types.ts";
-import { readBearer } from "../openai/api.ts";
+import { readBearer } from "../../../../shared/bearer.ts";
 
 export const ANTHROPIC_BASE_URL = "https://api.anthropic.com/v1";
 

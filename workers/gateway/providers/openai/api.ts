@@ -4,13 +4,6 @@ import type { JsonObject } from "../types.ts";
 
 export const OPENAI_BASE_URL = "https://api.openai.com/v1";
 
-export function readBearer(headers: Headers): string | null {
-  const value = headers.get("authorization");
-  if (!value) return null;
-  const match = /^Bearer\s+(\S+)$/i.exec(value.trim());
-  return match?.[1] ?? null;
-}
-
 const TYPES: Partial<Record<AppError["code"], string>> = {
   invalid_api_key: "invalid_request_error",
   forbidden: "permission_error",

@@ -1,5 +1,6 @@
 import type { ProviderAdapter } from "../types.ts";
-import { openaiError, readBearer } from "./api.ts";
+import { readBearer } from "../../../../shared/bearer.ts";
+import { openaiError } from "./api.ts";
 import { meterOpenAiJson, openaiStreamMeter } from "./meter.ts";
 import { shapeOpenAi, withOpenAiMaxTokens } from "./request.ts";
 

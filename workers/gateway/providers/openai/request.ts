@@ -1,7 +1,7 @@
 // Which OpenAI endpoint a call is, its model and stream flag; adds stream_options.include_usage
 // to streamed chat/completions calls so usage is always reported (and noted for stripping).
 import { AppError } from "../../../../shared/errors.ts";
-import { checkDimension } from "../../dimensions.ts";
+import { checkDimension } from "../../../../shared/dimensions.ts";
 import {
   answerCount,
   checkModel,

@@ -1,0 +1,6 @@
+// The store layer: one module per table group owns its SQL (D1 now; a second database later
+// plugs in here, so dialect-specific SQL stays in these files). Every tenant-owned query goes
+// through the tenant-scoped accessor (tenant-db.ts). d1/SCHEMA.md describes every table.
+export * from "./tenant-db.ts";
+export * from "./usage.ts";
+export * from "./audit.ts";
