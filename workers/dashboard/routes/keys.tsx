@@ -271,11 +271,11 @@ keyPages.post("/keys/:id/rotate", async (c) => {
     { graceSeconds: grace, rotationId },
   );
   if (rotated instanceof AppError) {
-    if (rotated.status === 403) {
+    if (rotated.code === "forbidden") {
       const form = `Your role (${org.role}) may not do this: members may rotate only the keys they created.`;
       return page(c, { errors: { form } }, 403);
     }
-    return page(c, { errors: { form: rotated.message } }, rotated.status === 409 ? 409 : 404);
+    return page(c, { errors: { form: rotated.message } }, rotated.code === "conflict" ? 409 : 404);
   }
   const { record } = rotated;
   if (rotated.outcome === "replayed") return page(c, { replayed: { id: record.id, name: record.name } });
@@ -303,7 +303,7 @@ keyPages.post("/keys/:id/revoke", async (c) => {
     actor: { kind: "user", id: a.user.id },
   });
   if (revoked instanceof AppError) {
-    if (revoked.status === 403) {
+    if (revoked.code === "forbidden") {
       const form = `Your role (${org.role}) may not do this: members may revoke only the keys they created.`;
       return page(c, { errors: { form } }, 403);
     }
