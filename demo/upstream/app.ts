@@ -10,13 +10,15 @@ import { embeddings, models } from "./openai-embeddings.ts";
 import { openaiResponses } from "./openai-responses.ts";
 import { anthropicModels, geminiModels } from "./model-lists.ts";
 import { hexId } from "./ids.ts";
-import { createRequestLog, DEFAULT_LOG_LIMIT } from "./request-log.ts";
+import { createRequestLog, DEFAULT_LOG_LIMIT, TEST_ID_LIMIT } from "./request-log.ts";
 import { openExchange, type ProviderProfile, type UpstreamContext } from "./respond.ts";
 import { DEFAULT_OUTPUT_TOKENS, DEFAULT_REASONING_TOKENS } from "./tokens.ts";
 
 export interface UpstreamOptions {
   /** Request-log capacity (oldest entries are dropped first). Default 1,000. */
   logLimit?: number;
+  /** How many test ids (`x-test-id`) the per-test view remembers. Default 10,000. */
+  testIdLimit?: number;
   /** Natural answer length in tokens when `x-demo-output-tokens` is absent. Default 24. */
   defaultOutputTokens?: number;
   /** Reasoning tokens of reasoning models when `x-demo-reasoning-tokens` is absent. Default 16. */
@@ -36,7 +38,7 @@ function profileFor(path: string): ProviderProfile | null {
 
 export function createUpstreamApp(options: UpstreamOptions = {}): Hono {
   const ctx: UpstreamContext = {
-    log: createRequestLog(options.logLimit ?? DEFAULT_LOG_LIMIT),
+    log: createRequestLog(options.logLimit ?? DEFAULT_LOG_LIMIT, options.testIdLimit ?? TEST_ID_LIMIT),
     options: {
       defaultOutputTokens: options.defaultOutputTokens ?? DEFAULT_OUTPUT_TOKENS,
       defaultReasoningTokens: options.defaultReasoningTokens ?? DEFAULT_REASONING_TOKENS,
@@ -52,7 +54,7 @@ export function createUpstreamApp(options: UpstreamOptions = {}): Hono {
       requestLog: "/_demo/requests",
     }),
   );
-  app.get("/_demo/requests", (c) => c.json({ requests: ctx.log.list() }));
+  app.get("/_demo/requests", (c) => c.json({ requests: ctx.log.list(c.req.query("test_id")) }));
   app.delete("/_demo/requests", (c) => {
     ctx.log.clear();
     return c.json({ requests: [] });

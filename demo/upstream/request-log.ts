@@ -1,5 +1,10 @@
 // In-memory log of what the demo upstream served (GET/DELETE /_demo/requests). Tests use it as
 // the ground truth of "the usage the upstream sent". It never holds keys or message content.
+//
+// Requests that carry an `x-test-id` header are also kept per test id (GET
+// /_demo/requests?test_id=...): a test's own view, which other tests' traffic can neither fill
+// nor push out, so "this test's call never reached the upstream" stays provable however busy
+// the shared upstream is.
 
 export type Provider = "openai" | "anthropic" | "google";
 
@@ -38,11 +43,17 @@ export interface DemoRequestRecord {
 
 export interface RequestLog {
   start(init: { id: string; provider: Provider; request: Request; key: string | null }): DemoRequestRecord;
-  list(): DemoRequestRecord[];
+  /** Every request (newest last), or only those whose `x-test-id` header was `testId`. */
+  list(testId?: string): DemoRequestRecord[];
   clear(): void;
 }
 
 export const DEFAULT_LOG_LIMIT = 1_000;
+/** The request header that files a request under a test id as well. */
+export const TEST_ID_HEADER = "x-test-id";
+/** How many test ids are remembered (the oldest id is forgotten first). */
+export const TEST_ID_LIMIT = 10_000;
+const TEST_ID_MAX_LENGTH = 128;
 
 const LOGGED_PREFIXES = ["x-", "anthropic-", "openai-"];
 const SECRET_NAME = /key|auth|secret|token|cookie|password|passwd|session|credential|signature|jwt/;
@@ -60,8 +71,29 @@ export function loggableHeaders(headers: Headers, key: string | null): Record<st
   return out;
 }
 
-export function createRequestLog(limit: number = DEFAULT_LOG_LIMIT): RequestLog {
+function copy(entry: DemoRequestRecord): DemoRequestRecord {
+  return {
+    ...entry,
+    headers: { ...entry.headers },
+    headerNames: [...entry.headerNames],
+    queryNames: [...entry.queryNames],
+  };
+}
+
+export function createRequestLog(limit: number = DEFAULT_LOG_LIMIT, testIdLimit: number = TEST_ID_LIMIT): RequestLog {
   let entries: DemoRequestRecord[] = [];
+  const byTestId = new Map<string, DemoRequestRecord[]>();
+  const file = (testId: string, record: DemoRequestRecord) => {
+    const own = byTestId.get(testId) ?? [];
+    own.push(record);
+    if (own.length > limit) own.shift();
+    byTestId.delete(testId);
+    byTestId.set(testId, own);
+    if (byTestId.size > testIdLimit) {
+      const oldest = byTestId.keys().next();
+      if (!oldest.done) byTestId.delete(oldest.value);
+    }
+  };
   return {
     start({ id, provider, request, key }) {
       const record: DemoRequestRecord = {
@@ -84,18 +116,17 @@ export function createRequestLog(limit: number = DEFAULT_LOG_LIMIT): RequestLog 
       };
       entries.push(record);
       if (entries.length > limit) entries = entries.slice(entries.length - limit);
+      const testId = request.headers.get(TEST_ID_HEADER);
+      if (testId !== null && testId !== "" && testId.length <= TEST_ID_MAX_LENGTH) file(testId, record);
       return record;
     },
-    list() {
-      return entries.map((entry) => ({
-        ...entry,
-        headers: { ...entry.headers },
-        headerNames: [...entry.headerNames],
-        queryNames: [...entry.queryNames],
-      }));
+    list(testId) {
+      if (testId === undefined) return entries.map(copy);
+      return (byTestId.get(testId) ?? []).map(copy);
     },
     clear() {
       entries = [];
+      byTestId.clear();
     },
   };
 }

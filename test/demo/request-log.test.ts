@@ -1,6 +1,7 @@
 // Demo upstream request log (GET/DELETE /_demo/requests) and client disconnects.
 import { describe, expect, it } from "vitest";
 import { createUpstreamApp } from "../../demo/upstream/app.ts";
+import type { DemoRequestRecord } from "../../demo/upstream/request-log.ts";
 import { OPENAI_AUTH, TARGETS, type Target, lastRecord, post, requestLog, sleep } from "./support.ts";
 
 describe("client disconnect", () => {
@@ -62,6 +63,28 @@ describe("request log", () => {
     expect(records).toHaveLength(1000);
     expect(records[0]?.model).toBe("m5");
     expect(records.at(-1)?.model).toBe("m1004");
+  });
+
+  it("keeps a per-test view (?test_id=) that other traffic neither fills nor pushes out", async () => {
+    const app = createUpstreamApp({ logLimit: 3, testIdLimit: 2 });
+    const mine = async (testId: string) =>
+      ((await (await app.request(`/_demo/requests?test_id=${testId}`)).json()) as { requests: DemoRequestRecord[] })
+        .requests;
+    await app.request("/openai/v1/models/tagged", { headers: { ...OPENAI_AUTH, "x-test-id": "t-1" } });
+    for (let i = 0; i < 5; i++) await app.request(`/openai/v1/models/other${i}`, { headers: OPENAI_AUTH });
+    // The shared log has moved on; the test's own view still has its call, and only its call.
+    expect((await requestLog(app)).map((r) => r.model)).toEqual(["other2", "other3", "other4"]);
+    expect((await mine("t-1")).map((r) => r.model)).toEqual(["tagged"]);
+    expect(await mine("t-never-sent")).toEqual([]);
+    // Later fields (status, completion) are those of the same record.
+    expect(await mine("t-1")).toMatchObject([{ status: 200, completed: true, headers: { "x-test-id": "t-1" } }]);
+    // Only the most recently used test ids are kept.
+    await app.request("/openai/v1/models/b", { headers: { ...OPENAI_AUTH, "x-test-id": "t-2" } });
+    await app.request("/openai/v1/models/c", { headers: { ...OPENAI_AUTH, "x-test-id": "t-3" } });
+    expect(await mine("t-1")).toEqual([]);
+    expect((await mine("t-3")).map((r) => r.model)).toEqual(["c"]);
+    await app.request("/_demo/requests", { method: "DELETE" });
+    expect(await mine("t-3")).toEqual([]);
   });
 
   it("never holds keys or message content; keeps only non-secret x-/anthropic-/openai- headers", async () => {
