@@ -6,7 +6,8 @@
 // Components are the folders under workers/ (gateway, ledger, ingest, auth, api, dashboard,
 // store, cloud, audit…); each one's index.ts is its front door. web/ holds views and shared/
 // pure code: both are libraries read by path, but shared/ may import only shared/, and web/ may
-// import only web/, shared/ and front doors. Tests may read any file (they are white-box).
+// import only web/, shared/ and front doors. Which component may depend on which is MAY_IMPORT
+// below. Tests may read any file (they are white-box).
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
@@ -16,6 +17,21 @@ const SHIPPED = ["workers", "web", "shared"];
 const SOURCE = /\.(ts|tsx)$/;
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["']([^"']+)["']/g;
 const SQL = /\.prepare\(|\bSELECT\s+[\w*(]|\bINSERT\s+(?:OR\s+\w+\s+)?INTO\b|\bUPDATE\s+\w+\s+SET\b|\bDELETE\s+FROM\b/;
+// Which components each component may import (through their front doors). The arrows point one
+// way, from the edges (entry, pages, API) inward to the data (ledger, store) and shared/, so no
+// cycle can form between components. docs/architecture.md draws the same graph.
+const MAY_IMPORT: Record<string, readonly string[]> = {
+  entry: ["api", "auth", "dashboard", "gateway", "ingest", "ledger"],
+  dashboard: ["services", "gateway", "auth", "ledger", "store", "web"],
+  api: ["services", "auth", "ledger", "store"],
+  services: ["gateway", "auth", "ledger", "store"],
+  gateway: ["ledger"],
+  ingest: ["store"],
+  auth: ["ledger", "store"],
+  ledger: ["store"],
+  store: [],
+  web: ["auth", "ledger", "services", "store"],
+};
 // Where SQL belongs: the store layer, and the ledger's own Durable Object storage.
 const SQL_HOMES = ["workers/store/", "workers/ledger/"];
 
@@ -80,6 +96,13 @@ export function boundaryEdges(all: string[]): Edge[] {
         !isFrontDoor(to)
       ) {
         edges.push({ from, to, why: `${fromComponent} reaches into ${toComponent}` });
+      } else if (
+        toComponent !== fromComponent &&
+        toComponent !== "shared" &&
+        fromComponent in MAY_IMPORT &&
+        !(MAY_IMPORT[fromComponent] ?? []).includes(toComponent)
+      ) {
+        edges.push({ from, to, why: `${fromComponent} may not depend on ${toComponent}` });
       } else if (to.startsWith("web/") && fromComponent !== "web" && fromComponent !== "dashboard") {
         edges.push({ from, to, why: `${fromComponent} imports views (only the dashboard renders web/)` });
       }
