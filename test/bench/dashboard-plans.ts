@@ -16,7 +16,7 @@ const TRACE_SQL: Patch = {
   versions: [
     [
       {
-        file: "shared/tenant-db.ts",
+        file: "workers/store/tenant-db.ts",
         find: "    if (!SCOPED.test(sql)) throw new Error(`unscoped tenant query: ${sql.slice(0, 80)}`);",
         replace: `    if (!SCOPED.test(sql)) throw new Error(\`unscoped tenant query: \${sql.slice(0, 80)}\`);
     console.log(
