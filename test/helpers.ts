@@ -1,5 +1,6 @@
 // Test helpers: a fresh tenant with an admin token, providers pointed at the demo upstream and
-// a proxy key, all made through the Worker's own routes; polling D1 for queued usage events.
+// a proxy key, all made through the Worker's own routes; polling D1 for queued usage events and
+// for any other condition (waitFor); a per-test view of the demo upstream's traffic.
 import { env, exports } from "cloudflare:workers";
 import { newId } from "../shared/ids.ts";
 
@@ -127,7 +128,20 @@ export type UpstreamRecord = {
   queryNames: string[];
 };
 
-export async function upstreamLog(): Promise<UpstreamRecord[]> {
-  const res = await fetch(`${env.UPSTREAM_URL}/_demo/requests`);
+/** The header that files a request under a test id in the demo upstream's log (the gateway
+ * forwards it like any `x-*` header). */
+export const TEST_ID_HEADER = "x-test-id";
+
+/** A fresh test id: send `headers` with a call, then read that call's upstream traffic. */
+export function testTag(): { id: string; headers: Record<string, string> } {
+  const id = `t-${crypto.randomUUID()}`;
+  return { id, headers: { [TEST_ID_HEADER]: id } };
+}
+
+/** What the demo upstream received with this test id, oldest first: a per-test view that other
+ * tests' traffic can neither fill nor push out (demo/upstream/request-log.ts). */
+export async function upstreamCalls(testId: string): Promise<UpstreamRecord[]> {
+  const res = await fetch(`${env.UPSTREAM_URL}/_demo/requests?test_id=${encodeURIComponent(testId)}`);
+  if (res.status !== 200) throw new Error(`demo upstream log: ${res.status}`);
   return ((await res.json()) as { requests: UpstreamRecord[] }).requests;
 }

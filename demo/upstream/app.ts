@@ -10,7 +10,7 @@ import { embeddings, models } from "./openai-embeddings.ts";
 import { openaiResponses } from "./openai-responses.ts";
 import { anthropicModels, geminiModels } from "./model-lists.ts";
 import { hexId } from "./ids.ts";
-import { createRequestLog, DEFAULT_LOG_LIMIT, TEST_ID_LIMIT } from "./request-log.ts";
+import { createRequestLog, DEFAULT_LOG_LIMIT, TEST_ID_HEADER, TEST_ID_LIMIT } from "./request-log.ts";
 import { openExchange, type ProviderProfile, type UpstreamContext } from "./respond.ts";
 import { DEFAULT_OUTPUT_TOKENS, DEFAULT_REASONING_TOKENS } from "./tokens.ts";
 
@@ -58,6 +58,19 @@ export function createUpstreamApp(options: UpstreamOptions = {}): Hono {
   app.delete("/_demo/requests", (c) => {
     ctx.log.clear();
     return c.json({ requests: [] });
+  });
+
+  // A base URL that files its calls under a test id, for calls whose headers a test does not
+  // choose (the dashboard's connection test): `<url>/_demo/t/<id>/<path>` is served as
+  // `<url>/<path>` with `x-test-id: <id>`.
+  app.all("/_demo/t/:testId/*", async (c) => {
+    const url = new URL(c.req.url);
+    const rest = url.pathname.split("/").slice(4).join("/");
+    const headers = new Headers(c.req.raw.headers);
+    headers.set(TEST_ID_HEADER, c.req.param("testId"));
+    const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
+    const body = hasBody ? await c.req.arrayBuffer() : undefined;
+    return app.fetch(new Request(`${url.origin}/${rest}${url.search}`, { method: c.req.method, headers, body }));
   });
 
   // A base URL that redirects (logged like any call): `<url>/_demo/redirect/<status>/<path>` answers

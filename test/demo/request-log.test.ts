@@ -83,6 +83,18 @@ describe("request log", () => {
     await app.request("/openai/v1/models/c", { headers: { ...OPENAI_AUTH, "x-test-id": "t-3" } });
     expect(await mine("t-1")).toEqual([]);
     expect((await mine("t-3")).map((r) => r.model)).toEqual(["c"]);
+    // A base URL can carry the test id instead of a header: the call is served and filed alike.
+    const viaPath = await app.request("/_demo/t/t-4/openai/v1/models/d", { headers: OPENAI_AUTH });
+    expect(viaPath.status).toBe(200);
+    expect((await mine("t-4")).map((r) => [r.path, r.model])).toEqual([["/openai/v1/models/d", "d"]]);
+    const posted = await post(
+      app,
+      "/_demo/t/t-4/openai/v1/chat/completions",
+      { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] },
+      OPENAI_AUTH,
+    );
+    expect(posted.status).toBe(200);
+    expect((await mine("t-4")).at(-1)).toMatchObject({ path: "/openai/v1/chat/completions", model: "gpt-4o-mini" });
     await app.request("/_demo/requests", { method: "DELETE" });
     expect(await mine("t-3")).toEqual([]);
   });
