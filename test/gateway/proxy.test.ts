@@ -2,7 +2,7 @@
 // the demo upstream reports. SDK-level tests live in test/e2e/.
 import { beforeAll, describe, expect, it } from "vitest";
 import { priceCall } from "../../shared/pricing.ts";
-import { newTenant, upstreamLog, waitForEvent, worker, type Tenant } from "../helpers.ts";
+import { newTenant, testTag, upstreamCalls, waitForEvent, worker, type Tenant } from "../helpers.ts";
 
 let tenant: Tenant;
 beforeAll(async () => {
@@ -17,10 +17,6 @@ function chat(key: string, body: unknown, headers: Record<string, string> = {}) 
   });
 }
 
-async function upstreamCalls(): Promise<number> {
-  return (await upstreamLog()).length;
-}
-
 describe("authentication", () => {
   const cases: [string, string][] = [
     ["missing", ""],
@@ -29,15 +25,15 @@ describe("authentication", () => {
   ];
   for (const [name, key] of cases) {
     it(`refuses a ${name} key with 401 in OpenAI's shape and no upstream call`, async () => {
-      const before = await upstreamCalls();
-      const res = await chat(key, { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+      const tag = testTag();
+      const res = await chat(key, { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }, tag.headers);
       expect(res.status).toBe(401);
       expect(res.headers.get("x-outlay-refusal")).toBe("invalid_api_key");
       expect(res.headers.get("x-outlay-request-id")).toMatch(/^req_/);
       const body = (await res.json()) as { error: { type: string; code: string; message: string } };
       expect(body.error.code).toBe("invalid_api_key");
       expect(body.error.type).toBe("invalid_request_error");
-      expect(await upstreamCalls()).toBe(before);
+      expect(await upstreamCalls(tag.id)).toEqual([]);
     });
   }
 
@@ -59,12 +55,20 @@ describe("authentication", () => {
   });
 
   it("refuses an expired key", async () => {
+    const expiresAt = Date.now() + 4000;
     const created = await tenant.api("/keys", {
       method: "POST",
-      json: { name: "short", expires_at: Date.now() + 1500 },
+      json: { name: "short", expires_at: expiresAt },
     });
-    const { key } = (await created.json()) as { key: string };
-    await new Promise((r) => setTimeout(r, 1600));
+    expect(created.status).toBe(201);
+    const { key, expires_at } = (await created.json()) as { key: string; expires_at: string };
+    expect(key).toMatch(/^olk_/);
+    expect(Date.parse(expires_at)).toBe(expiresAt);
+    // The key works until it expires, so the refusal below is the expiry's doing.
+    const before = await chat(key, { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+    expect(before.status).toBe(200);
+    await before.text();
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 100));
     const res = await chat(key, { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
     expect(res.status).toBe(401);
   });
@@ -100,29 +104,34 @@ describe("authentication", () => {
 });
 
 describe("bad input never reaches the upstream", () => {
-  const cases: [string, () => Promise<Response>, number, string][] = [
-    ["malformed JSON", () => chat(tenant.proxyKey, "{not json"), 400, "invalid_json"],
-    ["a JSON array", () => chat(tenant.proxyKey, "[1,2]"), 400, "invalid_json"],
-    ["no model", () => chat(tenant.proxyKey, { messages: [] }), 400, "missing_model"],
-    ["a model of the wrong type", () => chat(tenant.proxyKey, { model: 42, messages: [] }), 400, "missing_model"],
+  const cases: [string, (tag: Record<string, string>) => Promise<Response>, number, string][] = [
+    ["malformed JSON", (tag) => chat(tenant.proxyKey, "{not json", tag), 400, "invalid_json"],
+    ["a JSON array", (tag) => chat(tenant.proxyKey, "[1,2]", tag), 400, "invalid_json"],
+    ["no model", (tag) => chat(tenant.proxyKey, { messages: [] }, tag), 400, "missing_model"],
+    [
+      "a model of the wrong type",
+      (tag) => chat(tenant.proxyKey, { model: 42, messages: [] }, tag),
+      400,
+      "missing_model",
+    ],
     [
       "the wrong content type",
-      () => chat(tenant.proxyKey, JSON.stringify({ model: "gpt-4o" }), { "content-type": "text/plain" }),
+      (tag) => chat(tenant.proxyKey, JSON.stringify({ model: "gpt-4o" }), { "content-type": "text/plain", ...tag }),
       415,
       "unsupported_media_type",
     ],
     [
       "an oversized body",
-      () => chat(tenant.proxyKey, JSON.stringify({ model: "gpt-4o", pad: "x".repeat(33 * 1024 * 1024) })),
+      (tag) => chat(tenant.proxyKey, JSON.stringify({ model: "gpt-4o", pad: "x".repeat(33 * 1024 * 1024) }), tag),
       413,
       "payload_too_large",
     ],
     [
       "an unsupported endpoint",
-      () =>
+      (tag) =>
         worker("/openai/v1/fine_tuning/jobs", {
           method: "POST",
-          headers: { authorization: `Bearer ${tenant.proxyKey}`, "content-type": "application/json" },
+          headers: { authorization: `Bearer ${tenant.proxyKey}`, "content-type": "application/json", ...tag },
           body: "{}",
         }),
       404,
@@ -130,10 +139,10 @@ describe("bad input never reaches the upstream", () => {
     ],
     [
       "an unknown provider path",
-      () =>
+      (tag) =>
         worker("/nosuchprovider/v1/chat/completions", {
           method: "POST",
-          headers: { authorization: `Bearer ${tenant.proxyKey}`, "content-type": "application/json" },
+          headers: { authorization: `Bearer ${tenant.proxyKey}`, "content-type": "application/json", ...tag },
           body: JSON.stringify({ model: "x", messages: [] }),
         }),
       404,
@@ -142,15 +151,29 @@ describe("bad input never reaches the upstream", () => {
   ];
   for (const [name, send, status, code] of cases) {
     it(`answers ${name} with ${status} ${code}`, async () => {
-      const before = await upstreamCalls();
-      const res = await send();
+      const tag = testTag();
+      const res = await send(tag.headers);
       expect(res.status).toBe(status);
       const body = (await res.json()) as { error: { code: string; message: string } };
       expect(body.error.code).toBe(code);
       expect(body.error.message.length).toBeGreaterThan(5);
-      expect(await upstreamCalls()).toBe(before);
+      expect(await upstreamCalls(tag.id)).toEqual([]);
     });
   }
+
+  it("a well-formed call with a test id does reach the upstream under it (the checks above can fail)", async () => {
+    const tag = testTag();
+    const res = await chat(
+      tenant.proxyKey,
+      { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] },
+      tag.headers,
+    );
+    expect(res.status).toBe(200);
+    await res.text();
+    expect((await upstreamCalls(tag.id)).map((r) => [r.path, r.status])).toEqual([
+      ["/openai/v1/chat/completions", 200],
+    ]);
+  });
 
   it("answers Anthropic-shaped errors on the Anthropic route", async () => {
     const res = await worker("/anthropic/v1/messages", {

@@ -1,7 +1,7 @@
 // Budgets through the gateway: a blocking budget refuses a call whose worst case does not fit,
 // before any upstream call; responses say what is left; the ledger's spent equals the events'.
 import { describe, expect, it } from "vitest";
-import { eventsOf, newTenant, upstreamLog, waitForEvent, waitForEventCount } from "../helpers.ts";
+import { eventsOf, newTenant, testTag, upstreamCalls, waitForEvent, waitForEventCount } from "../helpers.ts";
 import { auditEvents, budgetStatus, chat, createBudget, nano, settledStatus, usdOf, waitFor } from "./support.ts";
 
 const REMAINING = "x-outlay-budget-remaining-";
@@ -10,8 +10,8 @@ describe("budgets", () => {
   it("refuses a call whose worst case does not fit, in the provider's shape, without calling upstream", async () => {
     const tenant = await newTenant();
     const id = await createBudget(tenant, { limit_usd: "0.0001" });
-    const marker = `refuse-${id}`;
-    const res = await chat(tenant, { maxTokens: 1000, content: marker });
+    const tag = testTag();
+    const res = await chat(tenant, { maxTokens: 1000, headers: tag.headers });
     const body = (await res.json()) as { error: { code: string; message: string; type: string } };
     expect(res.status).toBe(402);
     expect(res.headers.get("x-outlay-refusal")).toBe("budget_exceeded");
@@ -22,11 +22,13 @@ describe("budgets", () => {
     const event = await waitForEvent(tenant.tenantId, requestId);
     expect(event.outcome).toBe("refused");
     expect(event.status).toBe(402);
-    expect((await upstreamLog()).some((r) => JSON.stringify(r).includes(marker))).toBe(false);
-    // A smaller call still fits.
-    const small = await chat(tenant, { maxTokens: 10 });
+    expect(await upstreamCalls(tag.id)).toEqual([]);
+    // A smaller call still fits, and reaches the upstream under its own test id.
+    const smallTag = testTag();
+    const small = await chat(tenant, { maxTokens: 10, headers: smallTag.headers });
     await small.text();
     expect(small.status).toBe(200);
+    expect(await upstreamCalls(smallTag.id)).toHaveLength(1);
   });
 
   it("says what is left after the hold, and settles the hold to the actual cost", async () => {
