@@ -9,7 +9,7 @@ import { keyHash } from "../../shared/crypto.ts";
 import { priceCall } from "../../shared/pricing.ts";
 import { NO_TOKENS } from "../../shared/usage.ts";
 import type { AdmitRequest, AdmitResult } from "../../workers/ledger/types.ts";
-import { newTenant, upstreamLog, waitForEvent, worker, type EventRow, type Tenant } from "../helpers.ts";
+import { newTenant, testTag, upstreamCalls, waitForEvent, worker, type EventRow, type Tenant } from "../helpers.ts";
 import { createBudget, nano, settledStatus, waitFor } from "../ledger/support.ts";
 
 type Json = Record<string, unknown>;
@@ -40,18 +40,16 @@ type Sent = { res: Response; text: string; requestId: string; limits: Limits; ev
 
 /** One call through the gateway, read to the end; its upstream request's limit fields by tag. */
 async function send(tenant: Tenant, route: keyof typeof ROUTES, body: Json, headers: Record<string, string> = {}) {
-  const tag = crypto.randomUUID();
+  const tag = testTag();
   const { path, auth } = ROUTES[route];
   const res = await worker(path, {
     method: "POST",
-    headers: { ...auth(tenant.proxyKey), "content-type": "application/json", "x-test-tag": tag, ...headers },
+    headers: { ...auth(tenant.proxyKey), "content-type": "application/json", ...tag.headers, ...headers },
     body: JSON.stringify(body),
   });
   const text = await res.text();
   const requestId = res.headers.get("x-outlay-request-id") ?? "";
-  const upstream = (await upstreamLog()).find((r) => r.headers["x-test-tag"] === tag) as
-    | { limits?: Limits; usage: Json | null }
-    | undefined;
+  const upstream = (await upstreamCalls(tag.id))[0] as { limits?: Limits; usage: Json | null } | undefined;
   const event = res.status === 200 ? await waitForEvent(tenant.tenantId, requestId) : null;
   const sent: Sent = { res, text, requestId, limits: upstream?.limits ?? {}, event };
   return { ...sent, upstreamSeen: upstream !== undefined };

@@ -7,7 +7,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { ledgerFor } from "../../workers/ledger/index.ts";
 import { beforeAll, describe, expect, it } from "vitest";
-import { newTenant, upstreamLog, waitForEvent, worker, type Tenant } from "../helpers.ts";
+import { newTenant, testTag, upstreamCalls, waitForEvent, worker, type Tenant } from "../helpers.ts";
 
 let tenant: Tenant;
 beforeAll(async () => {
@@ -21,11 +21,8 @@ beforeAll(async () => {
 
 /** One test's view of upstream traffic: headers to send, and the upstream calls that carried them. */
 function traffic() {
-  const id = crypto.randomUUID();
-  return {
-    headers: { "x-test-id": id },
-    calls: async () => (await upstreamLog()).filter((r) => r.headers["x-test-id"] === id),
-  };
+  const tag = testTag();
+  return { headers: tag.headers, calls: () => upstreamCalls(tag.id) };
 }
 
 type Route = "openai" | "anthropic" | "google";

@@ -4,7 +4,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../workers/index.ts";
-import { BASE, newTenant, upstreamLog, waitForEvent, type Tenant } from "../helpers.ts";
+import { BASE, newTenant, testTag, upstreamCalls, waitForEvent, type Tenant } from "../helpers.ts";
 import { createBudget, nano, settledStatus } from "./support.ts";
 
 const brokenLedger = {
@@ -97,7 +97,7 @@ describe("when the ledger cannot answer", () => {
     const tenant = await newTenant();
     await createBudget(tenant, { limit_usd: "10", fail_open: true });
     const send = async (broken: boolean, maxTokens: number) => {
-      const tag = crypto.randomUUID();
+      const tag = testTag();
       const ctx = createExecutionContext();
       const res = await worker.fetch(
         new Request(`${BASE}/openai/v1/chat/completions`, {
@@ -105,7 +105,7 @@ describe("when the ledger cannot answer", () => {
           headers: {
             authorization: `Bearer ${tenant.proxyKey}`,
             "content-type": "application/json",
-            "x-test-tag": tag,
+            ...tag.headers,
           },
           body: JSON.stringify({
             model: "gpt-4o-mini",
@@ -118,9 +118,7 @@ describe("when the ledger cannot answer", () => {
       );
       await res.text();
       await waitOnExecutionContext(ctx);
-      const upstream = (await upstreamLog()).find((r) => r.headers["x-test-tag"] === tag) as
-        | { limits?: Record<string, number> }
-        | undefined;
+      const upstream = (await upstreamCalls(tag.id))[0] as { limits?: Record<string, number> } | undefined;
       return { status: res.status, limits: upstream?.limits };
     };
     expect(await send(false, 20)).toEqual({ status: 200, limits: { max_tokens: 20 } });

@@ -2,14 +2,23 @@
 // scope, output-token cap and default, required dimensions, allowed sources), key expiry, and
 // requests/tokens per minute per key and per tenant. Every refused call is answered in the
 // provider's error shape, leaves one usage event with outcome "refused", and never reaches the
-// upstream: each call carries a unique marker header, which the demo upstream logs (it logs no
-// message content), so "never reached" is checked by looking for the marker.
+// upstream: each call carries a fresh test id header, under which the demo upstream files what
+// it receives (it logs no message content), so "never reached" is checked in that call's own
+// view of the upstream, which no other test's traffic can fill or push out.
 import { describe, expect, it } from "vitest";
-import { newTenant, upstreamLog, waitForEvent, worker, type Tenant, type UpstreamRecord } from "../helpers.ts";
+import {
+  newTenant,
+  TEST_ID_HEADER,
+  upstreamCalls,
+  waitForEvent,
+  worker,
+  type Tenant,
+  type UpstreamRecord,
+} from "../helpers.ts";
 
 type Json = Record<string, unknown>;
 
-const MARKER = "x-test-marker";
+const MARKER = TEST_ID_HEADER;
 
 type Call = { res: Response; marker: string };
 
@@ -78,7 +87,7 @@ async function result(t: Tenant, call: Call): Promise<Result> {
   const { res, marker } = call;
   const body = JSON.parse(await res.text()) as Json;
   const requestId = res.headers.get("x-outlay-request-id") ?? "";
-  const log = (await upstreamLog()).filter((r) => r.headers[MARKER] === marker);
+  const log = await upstreamCalls(marker);
   let error: Seen["error"] = null;
   let event: Seen["event"] = null;
   if (res.status !== 200) {
@@ -384,7 +393,7 @@ describe("key expiry", () => {
     expect(call.res.status).toBe(401);
     expect(call.res.headers.get("x-outlay-refusal")).toBe("invalid_api_key");
     expect(body.error.code).toBe("invalid_api_key");
-    expect((await upstreamLog()).filter((r) => r.headers[MARKER] === call.marker)).toEqual([]);
+    expect(await upstreamCalls(call.marker)).toEqual([]);
     // Not an authenticated call, so no usage event; the ledger audits it, naming the reason.
     expect(await refusalAudit(t, requestId)).toMatchObject({
       actor: { kind: "key", id: short.id },

@@ -14,7 +14,7 @@ import {
   type CheckResult,
 } from "../../workers/gateway/provider-check.ts";
 import { addMember, newOrg, waitForAudit, type Org, type Person } from "../auth/orgs.ts";
-import { upstreamLog, worker } from "../helpers.ts";
+import { testTag, upstreamCalls, worker } from "../helpers.ts";
 
 const UP = () => env.UPSTREAM_URL;
 
@@ -202,22 +202,29 @@ describe("/providers: list, add, replace", () => {
 describe("/providers: test connection", () => {
   it("lists the models of OpenAI-compatible, Anthropic and Gemini upstreams with their own auth", async () => {
     const org = await newOrg("ProvTest");
+    // Each provider's base URL files its calls under a test id of its own (demo/upstream README).
+    const tags = { openai: testTag().id, anthropic: testTag().id, google: testTag().id, "local-llm": testTag().id };
     const cases: [Record<string, string>, string, number, string][] = [
-      [{ provider: "openai", base_url: `${UP()}/openai/v1` }, "openai", DEMO_OPENAI_MODELS.length, "/openai/v1/models"],
       [
-        { provider: "anthropic", base_url: `${UP()}/anthropic/v1` },
+        { provider: "openai", base_url: `${UP()}/_demo/t/${tags.openai}/openai/v1` },
+        "openai",
+        DEMO_OPENAI_MODELS.length,
+        "/openai/v1/models",
+      ],
+      [
+        { provider: "anthropic", base_url: `${UP()}/_demo/t/${tags.anthropic}/anthropic/v1` },
         "anthropic",
         DEMO_ANTHROPIC_MODELS.length,
         "/anthropic/v1/models",
       ],
       [
-        { provider: "google", base_url: `${UP()}/google` },
+        { provider: "google", base_url: `${UP()}/_demo/t/${tags.google}/google` },
         "google",
         DEMO_GEMINI_MODELS.length,
         "/google/v1beta/models",
       ],
       [
-        { provider: "compatible", name: "local-llm", base_url: `${UP()}/openai/v1` },
+        { provider: "compatible", name: "local-llm", base_url: `${UP()}/_demo/t/${tags["local-llm"]}/openai/v1` },
         "local-llm",
         DEMO_OPENAI_MODELS.length,
         "/openai/v1/models",
@@ -233,7 +240,9 @@ describe("/providers: test connection", () => {
       expect(cell).toMatch(new RegExp(`Connected: HTTP 200 in \\d+ ms, ${models} models listed\\.`));
       expect(cell).toContain('<span class="badge ok">OK</span>');
       expect(page.html).not.toContain(key);
-      const logged = (await upstreamLog()).filter((r) => r.path === path).at(-1);
+      const calls = await upstreamCalls(tags[name as keyof typeof tags]);
+      expect(calls.map((r) => r.path)).toEqual([path]);
+      const logged = calls[0];
       expect(logged).toMatchObject({ status: 200, keyPresent: true });
       expect(logged?.headers["anthropic-version"]).toBe(name === "anthropic" ? "2023-06-01" : undefined);
       expect(JSON.stringify(logged)).not.toContain(key);
