@@ -45,3 +45,32 @@ export function collectDimensions(
   }
   return out;
 }
+
+/** A form's dimension list, "team=search, project=x" (between commas or on separate lines) →
+ * { team: "search", project: "x" }; a part without "name=" or a name given twice is refused with
+ * an AppError naming the part (param "dimensions"). Names and values are checked later
+ * (checkDimension, or the API's schema). */
+export function parseDimensionList(text: string): Record<string, string> | AppError {
+  const out: Record<string, string> = {};
+  for (const part of text
+    .split(/[,\n]/)
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) {
+      return new AppError(
+        "bad_request",
+        `Write each dimension as name=value (“${part.slice(0, 40)}” is not).`,
+        "dimensions",
+      );
+    }
+    const name = part.slice(0, eq).trim();
+    if (Object.hasOwn(out, name)) {
+      return new AppError("bad_request", `The dimension “${name.slice(0, 40)}” is given twice.`, "dimensions");
+    }
+    // An own property even for "__proto__", which plain assignment would drop silently (and with
+    // it a budget's scope); the checks then refuse the name.
+    Object.defineProperty(out, name, { value: part.slice(eq + 1).trim(), enumerable: true, writable: true });
+  }
+  return out;
+}

@@ -1,4 +1,4 @@
-// The rollup query builder (workers/api/usage-query.ts) against real D1 rows written by the usage
+// The rollup query builder (workers/store/usage.ts) against real D1 rows written by the usage
 // consumer's own writeUsage: groups, filters, the null group of a dimension, local days in zones
 // with DST and half-hour offsets, exact costs; and the API's filters built on it.
 import { env } from "cloudflare:workers";
@@ -7,20 +7,16 @@ import { newId } from "../../shared/ids.ts";
 import { tenantDb } from "../../workers/store/tenant-db.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import {
-  dayShifts,
   dimensionNames,
-  hoursOf,
-  localDate,
   localDaySql,
-  offsetSegments,
   queryRollups,
   rollupParts,
-  rollupProblem,
   rollupSql,
   topDimensionValues,
   totalRollups,
-  type UsageRow,
 } from "../../workers/store/usage.ts";
+import { rollupProblem, type UsageRow } from "../../shared/usage-query.ts";
+import { dayShifts, hoursOf, localDate, offsetSegments } from "../../shared/zoned-time.ts";
 import { writeUsage } from "../../workers/ingest/usage-consumer.ts";
 import { newTenant } from "../helpers.ts";
 import { usageEvent } from "../web/usage-support.ts";

@@ -2,13 +2,13 @@
 // workerd with the Worker's own D1 binding). It writes the data set of dashboard-data.ts inside
 // SQLite: usage events from INSERT … SELECT over the plan's hours (a few hundred thousand rows
 // per statement, no row crosses the process boundary; dashboard-seed-sql.ts), each chunk then
-// rolled up by the usage consumer's own statements (rollUp of workers/ingest/usage-consumer.ts:
+// rolled up by the usage consumer's own statements (rollUp of workers/store/usage-events.ts:
 // hourly and daily rollups, the keys' last use, rolled_up = 1). The read-only functions (checks,
 // query plans) are in dashboard-inspect.ts.
 import type { HookDb, HookFn } from "./worker-host.ts";
 import { type DataPlan, HOUR_MS } from "./dashboard-data.ts";
 import { tenantDb } from "../../workers/store/tenant-db.ts";
-import { rollUp } from "../../workers/ingest/usage-consumer.ts";
+import { rollUp } from "../../workers/store/usage-events.ts";
 import { EVENTS_SQL } from "./dashboard-seed-sql.ts";
 
 export { check, counts, explain } from "./dashboard-inspect.ts";

@@ -30,12 +30,25 @@ describe("/keys", () => {
     expect(audit).toMatchObject({ actor_kind: "user", actor_id: org.owner.userId });
   });
 
+  it("reads dimensions on separate lines as well as between commas", async () => {
+    const org = await newOrg("KeysLines");
+    const { key } = await createKey(org.owner.b, { name: "lines", dimensions: "team=search\nproject=x, env=prod" });
+    const row = await keyRow(org.tenantId, key ?? "");
+    expect(JSON.parse(row?.dimensions ?? "{}")).toEqual({ team: "search", project: "x", env: "prod" });
+  });
+
   it("says what is wrong beside the field, and creates nothing", async () => {
     const org = await newOrg("KeysBad");
     const cases: [Record<string, string>, string, string][] = [
       [{ name: "" }, "name-error", "Name the key"],
       [{ name: "x", dimensions: "team" }, "dimensions-error", "name=value"],
       [{ name: "x", dimensions: "bad name=1" }, "dimensions-error", ""],
+      // One parser with the rule forms (shared/dimensions.ts): a name given twice is refused, by name.
+      [
+        { name: "x", dimensions: "team=a, project=p\nteam=b" },
+        "dimensions-error",
+        "The dimension “team” is given twice.",
+      ],
       [{ name: "x", expires: "2001-01-01" }, "expires-error", "after today"],
       [{ name: "x", expires: "tomorrow" }, "expires-error", "Pick a date"],
     ];

@@ -4,7 +4,7 @@
 // recent refusals, the polled fragment, and nothing of another organisation.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { localDate } from "../../workers/store/usage.ts";
+import { localDate } from "../../shared/zoned-time.ts";
 import { writeUsage } from "../../workers/ingest/usage-consumer.ts";
 import { Browser } from "../auth/browser.ts";
 import { api, createToken, newOrg, waitForAudit } from "../auth/orgs.ts";

@@ -5,7 +5,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseDecimal } from "../../shared/money.ts";
 import { formatFor } from "../../web/format.ts";
-import { localDate } from "../../workers/store/usage.ts";
+import { localDate } from "../../shared/zoned-time.ts";
 import { csvCell } from "../../workers/dashboard/usage-report.ts";
 import { writeUsage } from "../../workers/ingest/usage-consumer.ts";
 import { newOrg, type Org } from "../auth/orgs.ts";

@@ -2,7 +2,7 @@
 // filtered by `type`, paged with `after` (the last seq seen) and `limit` (1-500, default 100).
 import { Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
-import { auditEventsAfter } from "../store/index.ts";
+import { auditData, auditEventsAfter } from "../store/index.ts";
 import type { ApiEnv } from "./auth.ts";
 import { apiError } from "./errors.ts";
 
@@ -28,7 +28,7 @@ audit.get("/", async (c) => {
     actor: { kind: r.actor_kind, id: r.actor_id },
     request_id: r.request_id,
     subject: r.subject,
-    data: JSON.parse(r.data) as unknown,
+    data: auditData(r),
   }));
   const last = rows.at(-1);
   return c.json({ events, next_after: rows.length === Number(limit) && last ? last.seq : null });

@@ -9,6 +9,7 @@ import { ID_PATTERN, newId } from "../../shared/ids.ts";
 import { formatUsd } from "../../shared/money.ts";
 import type { AnyRule, BudgetStatus, RuleDraft, RuleKind } from "../ledger/index.ts";
 import { type ApiEnv } from "./auth.ts";
+import { keyExists, listRuleRows } from "../store/index.ts";
 import { ledgerFor } from "../ledger/index.ts";
 import { apiError, jsonBody } from "./errors.ts";
 import { invalid } from "../../shared/errors.ts";
@@ -76,9 +77,8 @@ function ruleRoutes<S extends z.ZodType>(options: RuleApiOptions<S>): Hono<ApiEn
     const draft = options.toDraft(parsed.data);
     const keyId = ruleKeyId(draft.spec);
     if (keyId !== null) {
-      const key = await c.var.db.first("SELECT id FROM api_keys WHERE tenant_id = ?1 AND id = ?2", keyId);
       const field = kind === "budget" ? "scope.key_id" : "key_id";
-      if (!key) return new AppError("bad_request", `${field}: no such key.`, field);
+      if (!(await keyExists(c.var.db, keyId))) return new AppError("bad_request", `${field}: no such key.`, field);
     }
     return draft;
   }
@@ -95,15 +95,12 @@ function ruleRoutes<S extends z.ZodType>(options: RuleApiOptions<S>): Hono<ApiEn
   });
 
   routes.get("/", async (c) => {
-    const rows = await c.var.db.all<{ id: string; spec: string; created_at: number; updated_at: number }>(
-      "SELECT id, spec, created_at, updated_at FROM ledger_rules WHERE tenant_id = ?1 AND kind = ?2 ORDER BY created_at, id",
-      kind,
-    );
+    const rows = await listRuleRows(c.var.db, kind);
     const list = rows.map((r) =>
       ruleView({
         kind,
         id: r.id,
-        spec: JSON.parse(r.spec),
+        spec: r.spec,
         createdAt: r.created_at,
         updatedAt: r.updated_at,
       } as AnyRule),

@@ -1,6 +1,6 @@
 // GET /api/v1/usage?from=&to=&group_by=&provider=&model=&key=&dimension=  — sums from the hourly
-// rollups (workers/api/usage-query.ts; raw events when more than one dimension is involved), days
-// and hours in UTC, cost_usd an exact decimal string.
+// and daily rollups (workers/store/usage.ts; raw events when more than one dimension is involved),
+// days and hours in UTC, cost_usd an exact decimal string.
 // GET /api/v1/usage/events?limit=&cursor=  — raw metadata events, newest first.
 import { Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
@@ -12,12 +12,18 @@ import { DAY_MS, HOUR_MS, isoDay, isoHour, parseInstant } from "../../shared/tim
 import {
   groupName,
   parseGroupName,
-  queryRollups,
   rollupProblem,
-  sumsOf,
   type UsageFilters,
   type UsageGroup,
   type UsageRow,
+} from "../../shared/usage-query.ts";
+import {
+  eventDimensions,
+  eventPrice,
+  queryRollups,
+  sumUsageEvents,
+  type UsageEventRow,
+  usageEventsBefore,
 } from "../store/index.ts";
 
 function parseGroups(text: string | undefined): UsageGroup[] | AppError {
@@ -83,60 +89,6 @@ function parseFilters(c: { req: { queries(name: string): string[] | undefined } 
   return filters;
 }
 
-/** Two or more dimensions at once: the rollups cannot answer, so the raw events are summed (API only). */
-async function queryEvents(
-  c: { var: { db: ApiEnv["Variables"]["db"] } },
-  groups: UsageGroup[],
-  filters: UsageFilters,
-  fromHour: number,
-  toHour: number,
-): Promise<UsageRow[]> {
-  const params: unknown[] = [fromHour, toHour];
-  const bind = (value: unknown) => `?${params.push(value) + 1}`;
-  const exprs = groups.map((g) => {
-    switch (g.kind) {
-      case "provider":
-        return "provider";
-      case "model":
-        return "model";
-      case "key":
-        return "key_id";
-      case "hour":
-        return `(started_at / ${HOUR_MS}) * ${HOUR_MS}`;
-      case "day":
-        return `(started_at / ${DAY_MS}) * ${DAY_MS}`;
-      case "dimension":
-        return `json_extract(dimensions, '$.' || ${bind(g.dim)})`;
-    }
-  });
-  const where = ["tenant_id = ?1", "started_at >= ?2", "started_at < ?3"];
-  const list = (column: string, values: readonly string[] | undefined) => {
-    if (values?.length) where.push(`${column} IN (SELECT value FROM json_each(${bind(JSON.stringify(values))}))`);
-  };
-  list("provider", filters.providers);
-  list("model", filters.models);
-  list("key_id", filters.keys);
-  if (filters.dimension) {
-    const value = `json_extract(dimensions, '$.' || ${bind(filters.dimension.name)})`;
-    if (filters.dimension.values?.length) {
-      where.push(`${value} IN (SELECT value FROM json_each(${bind(JSON.stringify(filters.dimension.values))}))`);
-    } else {
-      where.push(`${value} IS NOT NULL`);
-    }
-  }
-  const select = exprs.map((e, i) => `${e} AS g${i}`).join(", ");
-  const by = exprs.map((_, i) => `g${i}`).join(", ");
-  const rows = await c.var.db.all<Record<string, string | number | null>>(
-    `SELECT ${select}, COUNT(*) AS requests, SUM(input_tokens) AS input_tokens, SUM(cached_input_tokens) AS cached_input_tokens,
-       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
-       CAST(COALESCE(SUM(cost_nano_usd), 0) AS TEXT) AS cost, SUM(unpriced) AS unpriced_requests
-     FROM usage_events WHERE ${where.join(" AND ")}
-     GROUP BY ${by} ORDER BY SUM(cost_nano_usd) DESC, ${by}`,
-    ...params,
-  );
-  return rows.map((r) => ({ ...sumsOf(r), values: groups.map((_, i) => r[`g${i}`] ?? null) }));
-}
-
 function present(groups: UsageGroup[], row: UsageRow) {
   const out: Record<string, unknown> = {};
   groups.forEach((g, i) => {
@@ -180,7 +132,7 @@ usage.get("/", async (c) => {
   const fromHour = Math.floor(start / HOUR_MS) * HOUR_MS;
   const toHour = Math.ceil(end / HOUR_MS) * HOUR_MS;
   const rows = rollupProblem(groups, filters)
-    ? await queryEvents(c, groups, filters, fromHour, toHour)
+    ? await sumUsageEvents(c.var.db, groups, filters, fromHour, toHour)
     : await queryRollups(c.var.db, { from: fromHour, to: toHour, groups, filters });
   return c.json({
     from: new Date(fromHour).toISOString(),
@@ -189,31 +141,7 @@ usage.get("/", async (c) => {
   });
 });
 
-type EventRow = {
-  request_id: string;
-  key_id: string;
-  provider: string;
-  model: string;
-  endpoint: string;
-  stream: number;
-  status: number;
-  outcome: string;
-  input_tokens: number;
-  cached_input_tokens: number;
-  cache_write_tokens: number;
-  output_tokens: number;
-  reasoning_tokens: number;
-  usage_source: string;
-  cost: string | null;
-  unpriced: number;
-  price: string | null;
-  started_at: number;
-  first_byte_ms: number | null;
-  total_ms: number;
-  dimensions: string;
-};
-
-function encodeCursor(row: EventRow): string {
+function encodeCursor(row: UsageEventRow): string {
   return btoa(`${row.started_at}:${row.request_id}`).replace(/=+$/, "");
 }
 
@@ -236,21 +164,7 @@ usage.get("/events", async (c) => {
   const cursor = cursorText ? decodeCursor(cursorText) : null;
   if (cursorText && !cursor)
     return apiError(c, new AppError("bad_request", "cursor is not one this API gave out.", "cursor"));
-  const columns = `request_id, key_id, provider, model, endpoint, stream, status, outcome, input_tokens, cached_input_tokens,
-    cache_write_tokens, output_tokens, reasoning_tokens, usage_source, CAST(cost_nano_usd AS TEXT) AS cost, unpriced, price,
-    started_at, first_byte_ms, total_ms, dimensions`;
-  const rows = cursor
-    ? await c.var.db.all<EventRow>(
-        `SELECT ${columns} FROM usage_events WHERE tenant_id = ?1 AND (started_at < ?2 OR (started_at = ?2 AND request_id < ?3))
-         ORDER BY started_at DESC, request_id DESC LIMIT ?4`,
-        cursor.at,
-        cursor.id,
-        limit + 1,
-      )
-    : await c.var.db.all<EventRow>(
-        `SELECT ${columns} FROM usage_events WHERE tenant_id = ?1 ORDER BY started_at DESC, request_id DESC LIMIT ?2`,
-        limit + 1,
-      );
+  const rows = await usageEventsBefore(c.var.db, cursor, limit + 1);
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return c.json({
@@ -271,11 +185,11 @@ usage.get("/events", async (c) => {
       usage_source: r.usage_source,
       cost_usd: r.cost === null ? null : formatUsd(BigInt(r.cost)),
       unpriced: r.unpriced === 1,
-      price: r.price ? (JSON.parse(r.price) as unknown) : null,
+      price: eventPrice(r),
       started_at: new Date(r.started_at).toISOString(),
       first_byte_ms: r.first_byte_ms,
       total_ms: r.total_ms,
-      dimensions: JSON.parse(r.dimensions) as unknown,
+      dimensions: eventDimensions(r),
     })),
     next_cursor: rows.length > limit && last ? encodeCursor(last) : null,
   });

@@ -1,23 +1,20 @@
 // The usage explorer's answer: the rollup rows of a plan (range, groups, filters) as table cells in
 // the organisation's locale and zone, chart points, and CSV of exactly those rows. Read by
-// web/routes/usage.tsx; all numbers come from workers/api/usage-query.ts (the daily and hourly rollups).
+// routes/usage.tsx; all numbers come from the store's rollup reads (workers/store/usage.ts).
 import { formatUsd } from "../../shared/money.ts";
 import { offset } from "../../shared/windows.ts";
+import { queryRollups, type TenantDb, totalRollups } from "../store/index.ts";
 import {
   addSums,
   emptySums,
   groupName,
-  hoursOf,
   isTimeGroup,
-  localDate,
-  queryRollups,
-  type TenantDb,
-  totalRollups,
   type UsageFilters,
   type UsageGroup,
   type UsageRow,
   type UsageSums,
-} from "../store/index.ts";
+} from "../../shared/usage-query.ts";
+import { hoursOf, localDate } from "../../shared/zoned-time.ts";
 import { DAY_MS, HOUR_MS } from "../../shared/time.ts";
 import type { Format } from "../../web/format.ts";
 import type { FormattedSums, ResultView } from "../../web/pages/usage.tsx";

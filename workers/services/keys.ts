@@ -7,7 +7,7 @@ import { checkDimension, MAX_DIMENSIONS } from "../../shared/dimensions.ts";
 import { AppError, invalid } from "../../shared/errors.ts";
 import { ID_PATTERN, newId } from "../../shared/ids.ts";
 import { keyHint, mintKey, remintKey } from "../../shared/keys.ts";
-import { tenantDb } from "../store/index.ts";
+import { findKeyCreator, keyDimensions, type KeyListRow, listKeyRows, tenantDb } from "../store/index.ts";
 import { can, type Role } from "../auth/index.ts";
 import { type KeyRecord, ledgerFor, MAX_GRACE_MS, type RuleDraft } from "../ledger/index.ts";
 import { PolicyBody, policySpec, RateLimitBody, rateLimitSpec } from "./rules.ts";
@@ -18,27 +18,13 @@ export const MAX_TOKENS_PER_MINUTE = 10_000_000;
 /** Model globs a key may be created with. */
 export const MAX_ALLOWED_MODELS = 100;
 export const MAX_GRACE_SECONDS = MAX_GRACE_MS / 1000;
-/** An api_keys row as listed (D1 mirror of the ledger's keys). */
-export type KeyRow = {
-  id: string;
-  name: string;
-  prefix: string;
-  dimensions: string;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
-  secret_hint: string | null;
-  rotated_at: number | null;
-  previous_hint: string | null;
-  previous_until: number | null;
-};
-
-export function keyRecordOf(r: KeyRow): KeyRecord {
+/** A listed api_keys row as the ledger's record of the key. */
+function keyRecordOf(r: KeyListRow): KeyRecord {
   return {
     id: r.id,
     name: r.name,
     prefix: r.prefix,
-    dimensions: JSON.parse(r.dimensions) as Record<string, string>,
+    dimensions: keyDimensions(r),
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
@@ -162,10 +148,7 @@ export async function createProxyKey(
 
 /** The tenant's keys (the D1 mirror of the ledger's), newest first. */
 export async function listKeys(env: Env, tenantId: string): Promise<KeyRecord[]> {
-  const rows = await tenantDb(env.DB, tenantId).all<KeyRow>(
-    `SELECT id, name, prefix, dimensions, created_at, expires_at, revoked_at, secret_hint, rotated_at, previous_hint,
-       previous_until FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at DESC, id`,
-  );
+  const rows = await listKeyRows(tenantDb(env.DB, tenantId));
   return rows.map(keyRecordOf);
 }
 
@@ -184,10 +167,7 @@ export async function keyChangeRefusal(
   const notFound = new AppError("not_found", "No such key.");
   if (!ID_PATTERN.test(id)) return notFound;
   if (can(who.role, "keys:any")) return null;
-  const row = await tenantDb(env.DB, tenantId).first<{ created_by: string | null }>(
-    "SELECT created_by FROM api_keys WHERE tenant_id = ?1 AND id = ?2",
-    id,
-  );
+  const row = await findKeyCreator(tenantDb(env.DB, tenantId), id);
   if (!row) return notFound;
   if (!can(who.role, "keys:own") || row.created_by !== actorRef(who.actor)) {
     return new AppError("forbidden", `Members may ${verb} only the keys they created.`);

@@ -1,5 +1,9 @@
 // The audit index in D1 (audit_events): one row per event the tenant's ledger sequenced, written
-// by the audit consumer (workers/ingest/audit-consumer.ts), read by the API and /activity.
+// by the audit consumer (workers/ingest/audit-consumer.ts), read by the API, /activity and the
+// overview's recent refusals.
+import { z } from "zod";
+import type { AuditEvent } from "../../shared/audit.ts";
+import { parseStored } from "./stored-json.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
 export type AuditRow = {
@@ -10,8 +14,36 @@ export type AuditRow = {
   actor_id: string | null;
   request_id: string | null;
   subject: string | null;
+  /** the event's data object, as stored JSON */
   data: string;
 };
+
+const AuditData = z.record(z.string(), z.unknown());
+
+/** The event's data object. */
+export function auditData(r: Pick<AuditRow, "data">): Record<string, unknown> {
+  return parseStored(AuditData, r.data, "audit_events.data");
+}
+
+/** Stores the events in one batch; an event already stored (same tenant and seq) is ignored. */
+export async function insertAuditEvents(db: TenantDb, events: readonly AuditEvent[]): Promise<void> {
+  await db.batch(
+    events.map((e) =>
+      db.prepare(
+        `INSERT INTO audit_events (tenant_id, seq, at, type, actor_kind, actor_id, request_id, subject, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (tenant_id, seq) DO NOTHING`,
+        e.seq,
+        e.at,
+        e.type,
+        e.actor.kind,
+        e.actor.kind === "system" ? null : e.actor.id,
+        e.requestId,
+        e.subject,
+        JSON.stringify(e.data),
+      ),
+    ),
+  );
+}
 
 /** The tenant's events after `seq` (oldest first), of one type or all, at most `limit`. */
 export function auditEventsAfter(
@@ -25,4 +57,112 @@ export function auditEventsAfter(
     page.type,
     page.limit,
   );
+}
+
+export type AuditCategory = "decisions" | "calls" | "changes";
+
+/** Which event types each category holds (fixed SQL: no user input reaches it). */
+const CATEGORY_SQL: Record<AuditCategory, string> = {
+  decisions: "type IN ('call.refused', 'budget.threshold', 'hold.expired')",
+  calls: "type = 'call.admitted'",
+  changes: "type NOT IN ('call.refused', 'budget.threshold', 'hold.expired', 'call.admitted', 'lease.granted')",
+};
+
+export type AuditFilter = {
+  category: AuditCategory;
+  /** only events with seq below this (the page before), or null for the newest */
+  before: number | null;
+  /** [from, to) in UTC ms, null where open */
+  from: number | null;
+  to: number | null;
+  /** a refusal code: only call.refused events with it */
+  code: string | null;
+  /** a key id: events by the key, about it, or holds of its calls */
+  keyId: string | null;
+  limit: number;
+};
+
+/** The tenant's events of a category under the filter, newest first. */
+export function auditEventsBefore(db: TenantDb, f: AuditFilter): Promise<AuditRow[]> {
+  return db.all<AuditRow>(
+    `SELECT seq, at, type, actor_kind, actor_id, request_id, subject, data FROM audit_events
+       WHERE tenant_id = ?1 AND ${CATEGORY_SQL[f.category]}
+         AND (?2 IS NULL OR seq < ?2)
+         AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4)
+         AND (?5 IS NULL OR (type = 'call.refused' AND json_extract(data, '$.code') = ?5))
+         AND (?6 IS NULL OR (actor_kind = 'key' AND actor_id = ?6) OR (type LIKE 'key.%' AND subject = ?6)
+              OR (type = 'hold.expired' AND json_extract(data, '$.keyId') = ?6))
+       ORDER BY seq DESC LIMIT ?7`,
+    f.before,
+    f.from,
+    f.to,
+    f.code,
+    f.keyId,
+    f.limit,
+  );
+}
+
+const RefusalData = z.object({
+  code: z.string().optional(),
+  reason: z.string().nullable().optional(),
+  provider: z.string().optional(),
+  model: z.string().nullable().optional(),
+});
+
+export type Refusal = {
+  at: number;
+  /** the key that called */
+  actor_id: string | null;
+  /** the rule that refused, if one did */
+  subject: string | null;
+  data: z.infer<typeof RefusalData>;
+};
+
+/** The tenant's latest refused calls, newest first. */
+export async function recentRefusals(db: TenantDb, limit: number): Promise<Refusal[]> {
+  const rows = await db.all<Omit<Refusal, "data"> & { data: string }>(
+    `SELECT at, actor_id, subject, data FROM audit_events WHERE tenant_id = ?1 AND type = 'call.refused'
+         ORDER BY seq DESC LIMIT ?2`,
+    limit,
+  );
+  return rows.map((r) => ({ ...r, data: parseStored(RefusalData, r.data, "audit_events.data (call.refused)") }));
+}
+
+export type AuditNames = {
+  keys: { id: string; name: string; prefix: string }[];
+  rules: { id: string; kind: string; name: string }[];
+  users: { id: string; email: string }[];
+  tokens: { id: string; name: string }[];
+};
+
+/** Names for the ids events carry, from this organisation's own rows only: its keys, rules,
+ * members (never another organisation's people) and admin tokens. One batch. */
+export async function auditNames(db: TenantDb, ids: readonly string[]): Promise<AuditNames> {
+  const list = JSON.stringify(ids);
+  const [keys, rules, users, tokens] = await db.batch([
+    db.prepare(
+      "SELECT id, name, prefix FROM api_keys WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+      list,
+    ),
+    db.prepare(
+      "SELECT id, kind, name FROM ledger_rules WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+      list,
+    ),
+    db.prepare(
+      `SELECT u.id, u.email FROM memberships m JOIN users u ON u.id = m.user_id
+       WHERE m.tenant_id = ?1 AND m.user_id IN (SELECT value FROM json_each(?2))`,
+      list,
+    ),
+    db.prepare(
+      "SELECT id, name FROM admin_tokens WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+      list,
+    ),
+  ]);
+  const results = <T>(r: D1Result | undefined) => (r?.results ?? []) as T[];
+  return {
+    keys: results<AuditNames["keys"][number]>(keys),
+    rules: results<AuditNames["rules"][number]>(rules),
+    users: results<AuditNames["users"][number]>(users),
+    tokens: results<AuditNames["tokens"][number]>(tokens),
+  };
 }

@@ -1,139 +1,24 @@
-// Sums of the rollups (usage_rollups_daily for whole UTC days, usage_rollups_hourly for the hours
-// around them, see rollupParts) grouped by provider, model, key, day, hour or
-// one dimension, with filters, cost exact as bigint nano-USD. GET /api/v1/usage and the dashboard
-// both read usage through it, so neither scans raw events for these answers.
+// The usage rollups (usage_rollups_daily for whole UTC days, usage_rollups_hourly for the hours
+// around them, see rollupParts): sums grouped by provider, model, key, day, hour or one dimension,
+// with filters, cost exact as bigint nano-USD. GET /api/v1/usage and the dashboard both read usage
+// through it, so neither scans raw events for these answers. The question's shape and the rules
+// on what the rollups can answer are shared/usage-query.ts; the zone arithmetic shared/zoned-time.ts.
 //
 // A rollup row is tenant x hour (UTC) x provider x model x key x (dim_name, dim_value); the rows
-// with dim_name = '' are the totals and each event also adds to one row per dimension it has. So
-// one dimension at a time (grouped, filtered, or both the same name) is answerable; two are not.
+// with dim_name = '' are the totals and each event also adds to one row per dimension it has.
 // Days follow a time zone: an hour belongs to the local day its start falls in.
-import { offset, windowRange } from "../../shared/windows.ts";
-import type { TenantDb } from "./tenant-db.ts";
-import { DIMENSION_NAME } from "../../shared/dimensions.ts";
 import { DAY_MS, HOUR_MS } from "../../shared/time.ts";
-
-export type UsageGroup = { kind: "provider" | "model" | "key" | "day" | "hour" } | { kind: "dimension"; dim: string };
-
-export type UsageFilters = {
-  providers?: readonly string[];
-  models?: readonly string[];
-  keys?: readonly string[];
-  /** calls that carry this dimension; with values, only calls with one of them */
-  dimension?: { name: string; values?: readonly string[] };
-};
-
-export type UsageQuery = {
-  /** rollup hours h with from <= h < to (UTC epoch ms) */
-  from: number;
-  to: number;
-  groups: readonly UsageGroup[];
-  filters?: UsageFilters;
-  /** the zone of `day` groups (default UTC); `hour` groups are UTC hour starts either way */
-  timeZone?: string;
-  /** "cost": highest cost first; "time": day/hour groups ascending, then highest cost */
-  order?: "cost" | "time";
-  limit?: number;
-  /** only groups with unpriced requests */
-  unpricedOnly?: boolean;
-};
-
-export type UsageSums = {
-  requests: number;
-  inputTokens: number;
-  cachedInputTokens: number;
-  cacheWriteTokens: number;
-  outputTokens: number;
-  reasoningTokens: number;
-  costNano: bigint;
-  unpricedRequests: number;
-};
-
-/** One group's sums; `values[i]` is group i's value: a string, a local day (the date's midnight
- * as UTC epoch ms), an hour (UTC epoch ms), or null for calls without the grouped dimension. */
-export type UsageRow = UsageSums & { values: (string | number | null)[] };
-
-export const GROUP_KINDS = ["provider", "model", "key", "day", "hour"] as const;
-
-export function groupName(g: UsageGroup): string {
-  return g.kind === "dimension" ? `dimension:${g.dim}` : g.kind;
-}
-
-/** "model" or "dimension:team" → the group, or null when the text names none. */
-export function parseGroupName(text: string): UsageGroup | null {
-  const name = text.trim();
-  for (const kind of GROUP_KINDS) if (name === kind) return { kind };
-  if (name.startsWith("dimension:") && DIMENSION_NAME.test(name.slice(10))) {
-    return { kind: "dimension", dim: name.slice(10) };
-  }
-  return null;
-}
-
-export function isTimeGroup(g: UsageGroup): boolean {
-  return g.kind === "day" || g.kind === "hour";
-}
-
-/** Why the rollups cannot answer these groups and filters, or null when they can. */
-export function rollupProblem(groups: readonly UsageGroup[], filters: UsageFilters = {}): string | null {
-  const dims = new Set(groups.flatMap((g) => (g.kind === "dimension" ? [g.dim] : [])));
-  if (filters.dimension) dims.add(filters.dimension.name);
-  if (dims.size > 1) return "The usage rollups hold one dimension at a time: group and filter by the same one.";
-  return null;
-}
-
-export function emptySums(): UsageSums {
-  return {
-    requests: 0,
-    inputTokens: 0,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
-    outputTokens: 0,
-    reasoningTokens: 0,
-    costNano: 0n,
-    unpricedRequests: 0,
-  };
-}
-
-export function addSums(into: UsageSums, s: UsageSums): UsageSums {
-  into.requests += s.requests;
-  into.inputTokens += s.inputTokens;
-  into.cachedInputTokens += s.cachedInputTokens;
-  into.cacheWriteTokens += s.cacheWriteTokens;
-  into.outputTokens += s.outputTokens;
-  into.reasoningTokens += s.reasoningTokens;
-  into.costNano += s.costNano;
-  into.unpricedRequests += s.unpricedRequests;
-  return into;
-}
-
-/** The zone's offsets over [from, to): each segment's first hour and its offset, in order. Zones
- * change offset a few times a year at most, so daily samples find each change; a bisection on
- * whole hours then finds the first hour of the new offset. */
-export function offsetSegments(tz: string, from: number, to: number): { start: number; offset: number }[] {
-  const segments = [{ start: from, offset: offset(tz, from) }];
-  const last = Math.max(from, to - HOUR_MS);
-  let previous = from;
-  while (previous < last) {
-    const next = Math.min(previous + DAY_MS, last);
-    const now = offset(tz, next);
-    if (now !== segments[segments.length - 1]?.offset) {
-      let lo = previous;
-      let hi = next;
-      while (hi - lo > HOUR_MS) {
-        const mid = lo + Math.floor((hi - lo) / 2 / HOUR_MS) * HOUR_MS;
-        if (offset(tz, mid) === offset(tz, lo)) lo = mid;
-        else hi = mid;
-      }
-      segments.push({ start: hi, offset: offset(tz, hi) });
-    }
-    previous = next;
-  }
-  return segments;
-}
-
-/** The zone's offsets over [from, to) from its first whole hour: what localDaySql and dayShifts read. */
-function hourSegments(tz: string, from: number, to: number) {
-  return offsetSegments(tz, Math.floor(from / HOUR_MS) * HOUR_MS, to);
-}
+import {
+  emptySums,
+  isTimeGroup,
+  rollupProblem,
+  type UsageGroup,
+  type UsageQuery,
+  type UsageRow,
+  type UsageSums,
+} from "../../shared/usage-query.ts";
+import { dayShifts, hourSegments, type DayShift } from "../../shared/zoned-time.ts";
+import type { TenantDb } from "./tenant-db.ts";
 
 /** SQL of the local day of the instant `at` (an SQL expression, `hour` by default) in [from, to):
  * its date's midnight, as UTC epoch ms. Whole-number literals only. */
@@ -156,55 +41,6 @@ export function localDaySql(tz: string, from: number, to: number, at = "hour"): 
 
 /** A UTC day's daily rows count in the local day of its noon (the day most of its hours are in). */
 const DAILY_ROW_AT = `(day + ${12 * HOUR_MS})`;
-
-/** Hours [from, to) of one UTC day that belong to local day `day`, while that UTC day's daily
- * rows count in local day `counted`: their sums move from `counted` to `day`. */
-export type DayShift = { from: number; to: number; day: number; counted: number };
-
-/** The hours of the UTC days [first, last) whose local day is not the one their daily rows count
- * in, as runs of whole hours: at most 12 of each day's 24, none in a zone on UTC. Each hour's
- * local day is the one localDaySql gives it. */
-export function dayShifts(tz: string, first: number, last: number): DayShift[] {
-  const segments = hourSegments(tz, first, last);
-  const dayOf = (at: number) => {
-    let off = 0;
-    for (const s of segments) if (s.start <= at) off = s.offset;
-    return Math.floor((at + off) / DAY_MS) * DAY_MS;
-  };
-  const shifts: DayShift[] = [];
-  for (let utcDay = first; utcDay < last; utcDay += DAY_MS) {
-    const counted = dayOf(utcDay + 12 * HOUR_MS);
-    for (let hour = utcDay; hour < utcDay + DAY_MS; hour += HOUR_MS) {
-      const day = dayOf(hour);
-      if (day === counted) continue;
-      const run = shifts[shifts.length - 1];
-      if (run && run.to === hour && run.day === day && run.counted === counted) run.to += HOUR_MS;
-      else shifts.push({ from: hour, to: hour + HOUR_MS, day, counted });
-    }
-  }
-  return shifts;
-}
-
-// Local dates: a calendar day of a zone written as its midnight in UTC epoch ms (2026-11-23 is
-// Date.UTC(2026, 10, 23)), the values `day` groups come back as.
-
-/** The local date of the instant `at` in `tz`. */
-export function localDate(tz: string, at: number): number {
-  const wall = at + offset(tz, at);
-  return wall - (((wall % DAY_MS) + DAY_MS) % DAY_MS);
-}
-
-/** The first instant of the local date `date` (its midnight, or the first instant after a skipped one). */
-export function dateStart(tz: string, date: number): number {
-  const noon = date + 12 * HOUR_MS;
-  return windowRange({ kind: "daily" }, tz, noon - offset(tz, noon)).start;
-}
-
-/** The rollup hours of local dates first..last: the hours whose start falls in them. */
-export function hoursOf(tz: string, first: number, last: number): { from: number; to: number } {
-  const up = (ms: number) => Math.ceil(ms / HOUR_MS) * HOUR_MS;
-  return { from: up(dateStart(tz, first)), to: up(dateStart(tz, last + DAY_MS)) };
-}
 
 type Sql = { sql: string; params: unknown[] };
 
@@ -434,4 +270,12 @@ export async function dimensionNames(db: TenantDb, limit = 100): Promise<string[
     limit,
   );
   return rows.map((r) => r.name);
+}
+
+/** Whether the tenant's rollups hold any call at all. */
+export async function hasRollups(db: TenantDb): Promise<boolean> {
+  const row = await db.first<{ one: number }>(
+    "SELECT 1 AS one FROM usage_rollups_hourly WHERE tenant_id = ?1 AND dim_name = '' LIMIT 1",
+  );
+  return row !== null;
 }

@@ -3,6 +3,8 @@
 // exactly the API's rules; here only the form's text is read into the body's shape, and zod's
 // issues are turned into sentences beside the form's fields.
 import type { z } from "zod";
+import { parseDimensionList } from "../../../shared/dimensions.ts";
+import { AppError } from "../../../shared/errors.ts";
 import type { FieldErrors } from "./fields.tsx";
 
 /** How a field is named in messages; `each` names one entry of a list field. */
@@ -44,22 +46,11 @@ export function usd(value: string | undefined): string {
   return (value ?? "").trim().replace(/^\$\s*/, "");
 }
 
-/** "team=search, project=x" → { team: "search", project: "x" }, or a message for the first bad part. */
+/** "team=search, project=x" → { team: "search", project: "x" }, or a message for the first bad part
+ * (shared/dimensions.ts's parseDimensionList: commas or new lines, a name given twice refused). */
 export function dimensions(value: string | undefined): Record<string, string> | string {
-  const out: Record<string, string> = {};
-  for (const part of (value ?? "")
-    .split(/[,\n]/)
-    .map((p) => p.trim())
-    .filter(Boolean)) {
-    const eq = part.indexOf("=");
-    if (eq <= 0) return `Write each dimension as name=value (“${part.slice(0, 40)}” is not).`;
-    const name = part.slice(0, eq).trim();
-    if (Object.hasOwn(out, name)) return `The dimension “${name.slice(0, 40)}” is given twice.`;
-    // An own property even for "__proto__", which plain assignment would drop silently (and
-    // with it the scope); the schema then refuses the name.
-    Object.defineProperty(out, name, { value: part.slice(eq + 1).trim(), enumerable: true, writable: true });
-  }
-  return out;
+  const parsed = parseDimensionList(value ?? "");
+  return parsed instanceof AppError ? parsed.message : parsed;
 }
 
 export function dimensionsText(dims: Record<string, string> | undefined): string {

@@ -1,10 +1,10 @@
 // /activity: refusals and policy decisions from the audit events stored so far, filterable
 // (category, refusal code, key, days in the organisation's zone), newest first, 50 a page by a
-// seq cursor (?before=<seq>). Reads D1's audit_events the way GET /api/v1/audit does, through the
-// tenant-scoped accessor; names of keys, rules, members and tokens come from this organisation only.
+// seq cursor (?before=<seq>). Reads D1's audit_events through the audit store, as GET /api/v1/audit
+// does; names of keys, rules, members and tokens come from this organisation only (auditNames).
 import { wantsFragment } from "../htmx.ts";
 import { Hono, type Context } from "hono";
-import { tenantDb } from "../../store/index.ts";
+import { auditEventsBefore, auditNames, listKeyChoices, tenantDb } from "../../store/index.ts";
 import { windowRange } from "../../../shared/windows.ts";
 import { requireAccount, requirePermission, signedInOrg, type WebEnv } from "../guards.ts";
 import { orgFormat } from "../org-format.ts";
@@ -16,7 +16,6 @@ import {
   CATEGORIES,
   REFUSAL_CODES,
   type ActivityView,
-  type Category,
   type Filters,
 } from "../../../web/pages/activity.tsx";
 import { DAY_MS } from "../../../shared/time.ts";
@@ -25,13 +24,6 @@ export const activityPages = new Hono<WebEnv>();
 activityPages.use("/activity/*", requireAccount, requirePermission("read"));
 
 export const PAGE_SIZE = 50;
-
-/** Which event types each category shows (fixed SQL: no user input reaches it). */
-const CATEGORY_SQL: Record<Category, string> = {
-  decisions: "type IN ('call.refused', 'budget.threshold', 'hold.expired')",
-  calls: "type = 'call.admitted'",
-  changes: "type NOT IN ('call.refused', 'budget.threshold', 'hold.expired', 'call.admitted', 'lease.granted')",
-};
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -110,45 +102,19 @@ async function lookups(c: Context<WebEnv>, rows: AuditRow[]): Promise<Lookups> {
     const keyId = eventData(r).keyId;
     if (typeof keyId === "string") ids.add(keyId);
   }
-  const list = JSON.stringify([...ids]);
-  const [keys, rules, users, tokens] = await db.batch([
-    db.prepare(
-      "SELECT id, name, prefix FROM api_keys WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
-      list,
-    ),
-    db.prepare(
-      "SELECT id, kind, name FROM ledger_rules WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
-      list,
-    ),
-    // Only people who belong to this organisation: never another organisation's members.
-    db.prepare(
-      `SELECT u.id, u.email FROM memberships m JOIN users u ON u.id = m.user_id
-       WHERE m.tenant_id = ?1 AND m.user_id IN (SELECT value FROM json_each(?2))`,
-      list,
-    ),
-    db.prepare(
-      "SELECT id, name FROM admin_tokens WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
-      list,
-    ),
-  ]);
-  const results = <T,>(r: D1Result | undefined) => (r?.results ?? []) as T[];
+  const names = await auditNames(db, [...ids]);
   return {
-    keys: new Map(results<{ id: string; name: string; prefix: string }>(keys).map((k) => [k.id, k])),
-    rules: new Map(results<{ id: string; kind: string; name: string }>(rules).map((r) => [r.id, r])),
-    users: new Map(results<{ id: string; email: string }>(users).map((u) => [u.id, u.email])),
-    tokens: new Map(results<{ id: string; name: string }>(tokens).map((t) => [t.id, t.name])),
+    keys: new Map(names.keys.map((k) => [k.id, k])),
+    rules: new Map(names.rules.map((r) => [r.id, r])),
+    users: new Map(names.users.map((u) => [u.id, u.email])),
+    tokens: new Map(names.tokens.map((t) => [t.id, t.name])),
   };
 }
 
 activityPages.get("/activity", async (c) => {
   const { org } = signedInOrg(c);
   const db = tenantDb(c.env.DB, org.tenantId);
-  const [f, keyRows] = await Promise.all([
-    orgFormat(c),
-    db.all<{ id: string; name: string; prefix: string; revoked_at: number | null }>(
-      "SELECT id, name, prefix, revoked_at FROM api_keys WHERE tenant_id = ?1 ORDER BY revoked_at IS NOT NULL, name, id",
-    ),
-  ]);
+  const [f, keyRows] = await Promise.all([orgFormat(c), listKeyChoices(db)]);
   const { filters, before, range, errors } = parseFilters(c, new Set(keyRows.map((k) => k.id)), f.timeZone);
   const view: ActivityView = {
     filters,
@@ -163,22 +129,15 @@ activityPages.get("/activity", async (c) => {
     errors,
   };
   if (Object.keys(errors).length === 0) {
-    const rows = await db.all<AuditRow>(
-      `SELECT seq, at, type, actor_kind, actor_id, request_id, subject, data FROM audit_events
-       WHERE tenant_id = ?1 AND ${CATEGORY_SQL[filters.category]}
-         AND (?2 IS NULL OR seq < ?2)
-         AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4)
-         AND (?5 IS NULL OR (type = 'call.refused' AND json_extract(data, '$.code') = ?5))
-         AND (?6 IS NULL OR (actor_kind = 'key' AND actor_id = ?6) OR (type LIKE 'key.%' AND subject = ?6)
-              OR (type = 'hold.expired' AND json_extract(data, '$.keyId') = ?6))
-       ORDER BY seq DESC LIMIT ?7`,
+    const rows = await auditEventsBefore(db, {
+      category: filters.category,
       before,
-      range.from,
-      range.to,
-      filters.category === "decisions" && filters.code ? filters.code : null,
-      filters.key || null,
-      PAGE_SIZE + 1,
-    );
+      from: range.from,
+      to: range.to,
+      code: filters.category === "decisions" && filters.code ? filters.code : null,
+      keyId: filters.key || null,
+      limit: PAGE_SIZE + 1,
+    });
     const page = rows.slice(0, PAGE_SIZE);
     const found = await lookups(c, page);
     const seconds = new Intl.DateTimeFormat(f.locale, {

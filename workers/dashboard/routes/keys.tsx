@@ -4,9 +4,18 @@
 // API changes them, with the signed-in person as the audit actor.
 import { Hono, type Context } from "hono";
 import { actorRef } from "../../../shared/audit.ts";
+import { parseDimensionList } from "../../../shared/dimensions.ts";
 import { AppError } from "../../../shared/errors.ts";
 import { ID_PATTERN, newId } from "../../../shared/ids.ts";
-import { queryRollups, tenantDb } from "../../store/index.ts";
+import {
+  type ApiKeyRow,
+  findKeyRow,
+  type KeyDetailRow,
+  keyDimensions,
+  listKeyRowsLiveFirst,
+  queryRollups,
+  tenantDb,
+} from "../../store/index.ts";
 import { windowRange } from "../../../shared/windows.ts";
 import {
   createProxyKey,
@@ -16,7 +25,6 @@ import {
   revokeProxyKey,
   rotateProxyKey,
   type KeyLimits,
-  type KeyRow,
 } from "../../services/index.ts";
 import { can } from "../../auth/index.ts";
 import { formValues, requireAccount, requireCsrf, requirePermission, signedInOrg, type WebEnv } from "../guards.ts";
@@ -40,13 +48,8 @@ keyPages.use("/keys/*", requireAccount, requireCsrf, requirePermission("read"));
 keyPages.post("/keys", requirePermission("keys:own"));
 keyPages.post("/keys/*", requirePermission("keys:own"));
 
-type KeyListRow = KeyRow & {
-  created_by: string | null;
-  last_used_at: number | null;
-};
-
 /** The previous secret while its grace period runs, for display. */
-function runningGrace(f: Format, r: Pick<KeyRow, "previous_hint" | "previous_until">, now: number) {
+function runningGrace(f: Format, r: Pick<ApiKeyRow, "previous_hint" | "previous_until">, now: number) {
   return r.previous_until !== null && r.previous_until > now
     ? { hint: r.previous_hint, until: f.dateTime(r.previous_until) }
     : null;
@@ -69,11 +72,7 @@ async function keysView(c: Context<WebEnv>): Promise<KeysView> {
   // the rollups (daily rows for the month's whole days).
   const db = tenantDb(c.env.DB, org.tenantId);
   const [rows, spend] = await Promise.all([
-    db.all<KeyListRow>(
-      `SELECT id, name, prefix, dimensions, created_at, expires_at, revoked_at, created_by, secret_hint, rotated_at,
-         previous_hint, previous_until, last_used_at
-       FROM api_keys WHERE tenant_id = ?1 ORDER BY revoked_at IS NOT NULL, created_at DESC, id`,
-    ),
+    listKeyRowsLiveFirst(db),
     queryRollups(db, { from: month.start, to: month.end, groups: [{ kind: "key" }], timeZone: f.timeZone }),
   ]);
   const spent = new Map(spend.map((r) => [r.values[0], r.costNano]));
@@ -86,7 +85,7 @@ async function keysView(c: Context<WebEnv>): Promise<KeysView> {
       name: r.name,
       prefix: r.prefix,
       hint: r.secret_hint,
-      dimensions: JSON.parse(r.dimensions) as Record<string, string>,
+      dimensions: keyDimensions(r),
       createdAt: f.date(r.created_at),
       expiresAt: r.expires_at === null ? null : f.dateTime(r.expires_at),
       revoked: r.revoked_at !== null,
@@ -118,26 +117,6 @@ async function page(
 }
 
 keyPages.get("/keys", (c) => page(c));
-
-/** "team=search, project=x" → { team: "search", project: "x" }, or the first malformed part. */
-export function parseDimensions(text: string): Record<string, string> | string {
-  const dimensions: Record<string, string> = {};
-  for (const part of text
-    .split(",")
-    .map((p) => p.trim())
-    .filter(Boolean)) {
-    const eq = part.indexOf("=");
-    if (eq <= 0) return `Write each dimension as name=value ("${part.slice(0, 40)}" is not).`;
-    // An own property even for "__proto__" (plain assignment would drop it silently); the key
-    // checks then refuse the name.
-    Object.defineProperty(dimensions, part.slice(0, eq).trim(), {
-      value: part.slice(eq + 1).trim(),
-      enumerable: true,
-      writable: true,
-    });
-  }
-  return dimensions;
-}
 
 /** A whole number from a text field: null when empty, NaN when it is not one. */
 function wholeNumber(text: string | undefined): number | null {
@@ -180,15 +159,15 @@ keyPages.post("/keys", async (c) => {
   const errors: Record<string, string> = {};
   const name = (values.name ?? "").trim();
   if (name.length < 1 || name.length > 100) errors.name = "Name the key (1 to 100 characters).";
-  const dimensions = parseDimensions(values.dimensions ?? "");
-  if (typeof dimensions === "string") errors.dimensions = dimensions;
+  const dimensions = parseDimensionList(values.dimensions ?? "");
+  if (dimensions instanceof AppError) errors.dimensions = dimensions.message;
   let expiresAt: number | null = null;
   if (values.expires) {
     expiresAt = /^\d{4}-\d{2}-\d{2}$/.test(values.expires) ? Date.parse(`${values.expires}T00:00:00Z`) : Number.NaN;
     if (Number.isNaN(expiresAt)) errors.expires = "Pick a date.";
   }
   const limits = limitsFrom(values, await orgFormat(c), errors);
-  if (Object.keys(errors).length === 0 && typeof dimensions !== "string") {
+  if (Object.keys(errors).length === 0 && !(dimensions instanceof AppError)) {
     const input = { name, dimensions, expiresAt, limits };
     const created =
       proxyKeyProblem(input) ?? (await createProxyKey(c.env, org.tenantId, input, { kind: "user", id: a.user.id }));
@@ -198,23 +177,14 @@ keyPages.post("/keys", async (c) => {
   return page(c, { errors, values });
 });
 
-type KeyDetail = Pick<
-  KeyRow,
-  "id" | "name" | "prefix" | "revoked_at" | "expires_at" | "secret_hint" | "previous_hint" | "previous_until"
-> & { created_by: string | null };
-
 function keyFor(c: Context<WebEnv>) {
   const { org } = signedInOrg(c);
-  return tenantDb(c.env.DB, org.tenantId).first<KeyDetail>(
-    `SELECT id, name, prefix, revoked_at, expires_at, secret_hint, previous_hint, previous_until, created_by
-     FROM api_keys WHERE tenant_id = ?1 AND id = ?2`,
-    c.req.param("id") ?? "",
-  );
+  return findKeyRow(tenantDb(c.env.DB, org.tenantId), c.req.param("id") ?? "");
 }
 
 async function rotatePage(
   c: Context<WebEnv>,
-  key: KeyDetail,
+  key: KeyDetailRow,
   form: { grace: number; rotationId: string; errors?: Record<string, string> },
   status: 200 | 400 = 200,
 ) {

@@ -4,16 +4,19 @@
 // daily and hourly rollups, budgets from the tenant's ledger, refusals from the audit index in D1.
 import { Hono, type Context } from "hono";
 import {
-  hoursOf,
-  localDate,
+  countProviderCredentials,
+  hasRollups,
+  listKeyNames,
+  listRuleNames,
   queryRollups,
+  recentRefusals,
   tenantDb,
   type TenantDb,
   topDimensionValues,
   totalRollups,
-  type UsageGroup,
-  type UsageRow,
 } from "../../store/index.ts";
+import type { UsageGroup, UsageRow } from "../../../shared/usage-query.ts";
+import { hoursOf, localDate } from "../../../shared/zoned-time.ts";
 import { windowRange, type BudgetWindow } from "../../../shared/windows.ts";
 import { ledgerFor } from "../../ledger/index.ts";
 import { DAY_MS, HOUR_MS } from "../../../shared/time.ts";
@@ -87,7 +90,7 @@ function byUse(a: BudgetStatus, b: BudgetStatus): number {
 }
 
 async function keysOf(db: TenantDb): Promise<Map<string, KeyInfo>> {
-  const rows = await db.all<KeyInfo>("SELECT id, name, prefix FROM api_keys WHERE tenant_id = ?1");
+  const rows = await listKeyNames(db);
   return new Map(rows.map((k) => [k.id, k]));
 }
 
@@ -139,8 +142,6 @@ function explore(params: Record<string, string>): string {
   return `/usage?${new URLSearchParams({ range: "30d", ...params }).toString()}`;
 }
 
-type RefusalRow = { at: number; actor_id: string | null; subject: string | null; data: string };
-
 async function overviewView(c: Context<WebEnv>): Promise<OverviewView> {
   const { org } = signedInOrg(c);
   const db = tenantDb(c.env.DB, org.tenantId);
@@ -160,20 +161,15 @@ async function overviewView(c: Context<WebEnv>): Promise<OverviewView> {
       top([{ kind: "key" }]),
       topDimensionValues(db, from, to, TOP),
       top([{ kind: "provider" }, { kind: "model" }], { unpricedOnly: true, limit: 20 }),
-      db.all<RefusalRow>(
-        `SELECT at, actor_id, subject, data FROM audit_events WHERE tenant_id = ?1 AND type = 'call.refused'
-         ORDER BY seq DESC LIMIT 10`,
-      ),
-      db.first<{ one: number }>(
-        "SELECT 1 AS one FROM usage_rollups_hourly WHERE tenant_id = ?1 AND dim_name = '' LIMIT 1",
-      ),
-      db.first<{ n: number }>("SELECT COUNT(*) AS n FROM provider_credentials WHERE tenant_id = ?1"),
+      recentRefusals(db, 10),
+      hasRollups(db),
+      countProviderCredentials(db),
     ]);
   const rules = new Map(
     (
-      await db.all<{ id: string; name: string }>(
-        "SELECT id, name FROM ledger_rules WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
-        JSON.stringify(refusals.flatMap((r) => (r.subject ? [r.subject] : []))),
+      await listRuleNames(
+        db,
+        refusals.flatMap((r) => (r.subject ? [r.subject] : [])),
       )
     ).map((r) => [r.id, r.name]),
   );
@@ -196,7 +192,7 @@ async function overviewView(c: Context<WebEnv>): Promise<OverviewView> {
   return {
     orgName: org.name,
     spend,
-    empty: anyUsage ? null : { hasKey: keys.size > 0, hasProvider: (providerCount?.n ?? 0) > 0 },
+    empty: anyUsage ? null : { hasKey: keys.size > 0, hasProvider: providerCount > 0 },
     trend: {
       title: `Spend per day, ${dayFormat.format(first)} – ${dayFormat.format(today)}`,
       desc: `Cost of each of the last 30 days in ${f.timeZone}, ${f.usd(total)} in all; the data table lists the same numbers.`,
@@ -232,12 +228,7 @@ async function overviewView(c: Context<WebEnv>): Promise<OverviewView> {
       href: explore({ provider: String(r.values[0]), model: String(r.values[1]), group: "day" }),
     })),
     refusals: refusals.map((r) => {
-      const data = JSON.parse(r.data) as {
-        code?: string;
-        reason?: string | null;
-        provider?: string;
-        model?: string | null;
-      };
+      const data = r.data;
       const key = r.actor_id ? keys.get(r.actor_id) : undefined;
       return {
         at: f.dateTime(r.at),

@@ -8,7 +8,7 @@ import { wantsFragment } from "../htmx.ts";
 import { Hono, type Context } from "hono";
 import type { z } from "zod";
 import { ID_PATTERN, newId } from "../../../shared/ids.ts";
-import { tenantDb } from "../../store/index.ts";
+import { listKeyChoices, listRuleRows, tenantDb } from "../../store/index.ts";
 import { ledgerFor } from "../../ledger/index.ts";
 import { BudgetBody, budgetSpec, PolicyBody, policySpec, RateLimitBody, rateLimitSpec } from "../../services/index.ts";
 import { can } from "../../auth/index.ts";
@@ -70,14 +70,7 @@ type KindPages<K extends RuleKind, S extends z.ZodType> = {
 /** The organisation's proxy keys (for key pickers, names in lists, and checking a posted key id). */
 async function orgKeys(c: Ctx): Promise<KeyOption[]> {
   const { org } = signedInOrg(c);
-  const rows = await tenantDb(c.env.DB, org.tenantId).all<{
-    id: string;
-    name: string;
-    prefix: string;
-    revoked_at: number | null;
-  }>(
-    "SELECT id, name, prefix, revoked_at FROM api_keys WHERE tenant_id = ?1 ORDER BY revoked_at IS NOT NULL, name, id",
-  );
+  const rows = await listKeyChoices(tenantDb(c.env.DB, org.tenantId));
   return rows.map((r) => ({ id: r.id, name: r.name, prefix: r.prefix, revoked: r.revoked_at !== null }));
 }
 
@@ -85,15 +78,12 @@ async function orgKeys(c: Ctx): Promise<KeyOption[]> {
 async function storedRules<K extends "policy" | "rate_limit">(c: Ctx, kind: K) {
   const { org } = signedInOrg(c);
   const f = await orgFormat(c);
-  const rows = await tenantDb(c.env.DB, org.tenantId).all<{ id: string; spec: string; updated_at: number }>(
-    "SELECT id, spec, updated_at FROM ledger_rules WHERE tenant_id = ?1 AND kind = ?2 ORDER BY created_at, id",
-    kind,
-  );
+  const rows = await listRuleRows(tenantDb(c.env.DB, org.tenantId), kind);
   return {
     f,
     items: rows.map((r) => ({
       id: r.id,
-      spec: JSON.parse(r.spec) as RuleSpecs[K],
+      spec: r.spec,
       updatedAt: f.dateTime(r.updated_at),
     })),
   };

@@ -4,16 +4,15 @@
 // same rows as CSV. Everything is read from the daily and hourly rollups, never from raw events.
 import { wantsFragment } from "../htmx.ts";
 import { Hono, type Context } from "hono";
+import { dimensionNames, listKeyChoices, tenantDb } from "../../store/index.ts";
 import {
-  dimensionNames,
   groupName,
-  localDate,
   parseGroupName,
   rollupProblem,
-  tenantDb,
   type UsageFilters,
   type UsageGroup,
-} from "../../store/index.ts";
+} from "../../../shared/usage-query.ts";
+import { localDate } from "../../../shared/zoned-time.ts";
 import { DIMENSION_NAME, MAX_DIMENSION_VALUE } from "../../../shared/dimensions.ts";
 import { requireAccount, requirePermission, signedInOrg, type WebEnv } from "../guards.ts";
 import { orgFormat } from "../org-format.ts";
@@ -238,13 +237,7 @@ async function load(c: Context<WebEnv>): Promise<Loaded> {
   const { org } = signedInOrg(c);
   const db = tenantDb(c.env.DB, org.tenantId);
   const now = Date.now();
-  const [f, keyRows, dims] = await Promise.all([
-    orgFormat(c),
-    db.all<{ id: string; name: string; prefix: string; revoked_at: number | null }>(
-      "SELECT id, name, prefix, revoked_at FROM api_keys WHERE tenant_id = ?1 ORDER BY revoked_at IS NOT NULL, name, id",
-    ),
-    dimensionNames(db),
-  ]);
+  const [f, keyRows, dims] = await Promise.all([orgFormat(c), listKeyChoices(db), dimensionNames(db)]);
   const keys = keyRows.map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, revoked: k.revoked_at !== null }));
   const form = formOf(c);
   // Values with commas inside (dimension values) stay whole: the form shows the first one.
