@@ -48,7 +48,7 @@ export const MAX_DAYS = 400;
 
 // ---- local dates ----------------------------------------------------------------------------------
 // A "date" here is a local calendar day written as its midnight in UTC epoch ms (2026-11-23 is
-// Date.UTC(2026, 10, 23)), the same keys the rollup query gives day groups (see usage-query.ts).
+// Date.UTC(2026, 10, 23)), the same keys the rollup query gives day groups (shared/zoned-time.ts).
 
 /** "2026-11-23" → its date key, or null (only real dates from 2000 to 2099). */
 export function parseDate(text: string): number | null {
