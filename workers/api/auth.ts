@@ -6,7 +6,7 @@ import type { AuditActor } from "../../shared/audit.ts";
 import { keyHash, sameHash } from "../../shared/crypto.ts";
 import { AppError } from "../../shared/errors.ts";
 import { parseKey } from "../../shared/keys.ts";
-import { tenantDb, type TenantDb } from "../store/index.ts";
+import { findAdminTokenForAuth, tenantDb, type TenantDb } from "../store/index.ts";
 import { readBearer } from "../../shared/bearer.ts";
 import { can, isRole, type Permission, type Role } from "../auth/index.ts";
 import { apiError } from "./errors.ts";
@@ -16,22 +16,13 @@ export type ApiEnv = {
   Variables: { tenantId: string; db: TenantDb; actor: AuditActor; role: Role };
 };
 
-type TokenRow = { token_hash: string; revoked_at: number | null; role: string; closed_at: number | null };
-
 export const adminAuth = createMiddleware<ApiEnv>(async function adminAuth(c, next) {
   const token = readBearer(c.req.raw.headers);
   const parsed = parseKey(token, "ola");
   const denied = new AppError("invalid_api_key", "A valid admin token is required.");
   if (!token || !parsed) return apiError(c, denied);
   const db = tenantDb(c.env.DB, parsed.tenantId);
-  const [row, hash] = await Promise.all([
-    db.first<TokenRow>(
-      `SELECT a.token_hash, a.revoked_at, a.role, t.closed_at FROM admin_tokens a JOIN tenants t ON t.id = a.tenant_id
-       WHERE a.tenant_id = ?1 AND a.id = ?2`,
-      parsed.id,
-    ),
-    keyHash(c.env.KEY_PEPPER, token),
-  ]);
+  const [row, hash] = await Promise.all([findAdminTokenForAuth(db, parsed.id), keyHash(c.env.KEY_PEPPER, token)]);
   if (
     !row ||
     row.revoked_at !== null ||

@@ -18,7 +18,14 @@ import {
   passwordProblem,
   ROLES,
 } from "../auth/index.ts";
-import { tenantDb } from "../store/index.ts";
+import {
+  ensureTenant,
+  findUserByEmail,
+  revokeAdminTokensNamed,
+  tenantDb,
+  tenantExists,
+  upsertMember,
+} from "../store/index.ts";
 import { readBearer } from "../../shared/bearer.ts";
 import { apiError, jsonBody } from "./errors.ts";
 import { invalid } from "../../shared/errors.ts";
@@ -53,28 +60,17 @@ operator.put("/tenants/:id", async (c) => {
     return apiError(c, new AppError("bad_request", "A tenant id is 12 characters of a-z and 2-7.", "id"));
   const parsed = TenantBody.safeParse(await jsonBody(c));
   if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
-  await c.env.DB.prepare("INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING")
-    .bind(id, parsed.data.name, Date.now())
-    .run();
-  const row = await c.env.DB.prepare("SELECT id, name, created_at FROM tenants WHERE id = ?")
-    .bind(id)
-    .first<{ id: string; name: string; created_at: number }>();
+  const row = await ensureTenant(c.env.DB, id, parsed.data.name, Date.now());
   return c.json({ id: row?.id, name: row?.name, created_at: new Date(row?.created_at ?? 0).toISOString() });
 });
 
 operator.post("/tenants/:id/admin-tokens", async (c) => {
   const id = c.req.param("id");
-  const tenant = TENANT_ID.test(id)
-    ? await c.env.DB.prepare("SELECT id FROM tenants WHERE id = ?").bind(id).first()
-    : null;
-  if (!tenant) return apiError(c, new AppError("not_found", "No such tenant."));
+  if (!TENANT_ID.test(id) || !(await tenantExists(c.env.DB, id)))
+    return apiError(c, new AppError("not_found", "No such tenant."));
   const parsed = TokenBody.safeParse(await jsonBody(c));
   if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
-  await tenantDb(c.env.DB, id).run(
-    "UPDATE admin_tokens SET revoked_at = ?2 WHERE tenant_id = ?1 AND name = ?3 AND revoked_at IS NULL",
-    Date.now(),
-    parsed.data.name,
-  );
+  await revokeAdminTokensNamed(tenantDb(c.env.DB, id), parsed.data.name, Date.now());
   const minted = await createAdminToken(c.env, id, { name: parsed.data.name, role: "admin", createdBy: "operator" });
   return c.json({ id: minted.id, name: parsed.data.name, token: minted.token }, 201);
 });
@@ -82,10 +78,8 @@ operator.post("/tenants/:id/admin-tokens", async (c) => {
 /** Creates the person (or sets their password and lifts a lockout) and their membership with this role. */
 operator.put("/tenants/:id/members", async (c) => {
   const id = c.req.param("id");
-  const tenant = TENANT_ID.test(id)
-    ? await c.env.DB.prepare("SELECT id FROM tenants WHERE id = ?").bind(id).first()
-    : null;
-  if (!tenant) return apiError(c, new AppError("not_found", "No such tenant."));
+  if (!TENANT_ID.test(id) || !(await tenantExists(c.env.DB, id)))
+    return apiError(c, new AppError("not_found", "No such tenant."));
   const parsed = MemberBody.safeParse(await jsonBody(c));
   if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
   const email = normaliseEmail(parsed.data.email);
@@ -94,22 +88,10 @@ operator.put("/tenants/:id/members", async (c) => {
   if (problem) return apiError(c, problem);
   const now = Date.now();
   const hash = await hashPassword(parsed.data.password, c.env.KEY_PEPPER);
-  const userId = newId();
-  await c.env.DB.batch([
-    c.env.DB.prepare(
-      `INSERT INTO users (id, email, name, password_hash, password_changed_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-       ON CONFLICT (email) DO UPDATE SET password_hash = ?4, password_changed_at = ?5, locked_at = NULL`,
-    ).bind(userId, email, parsed.data.name, hash, now),
-    tenantDb(c.env.DB, id).prepare(
-      `INSERT INTO memberships (tenant_id, user_id, role, created_at) SELECT ?1, id, ?2, ?3 FROM users WHERE email = ?4
-       ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = ?2`,
-      parsed.data.role,
-      now,
-      email,
-    ),
-  ]);
+  const member = { userId: newId(), email, name: parsed.data.name, passwordHash: hash, role: parsed.data.role };
+  await upsertMember(c.env.DB, id, member, now);
   await clearFailures(c.env, await accountSubject(c.env, email));
-  const user = await c.env.DB.prepare("SELECT id FROM users WHERE email = ?").bind(email).first<{ id: string }>();
+  const user = await findUserByEmail(c.env.DB, email);
   return c.json({ user_id: user?.id, email, role: parsed.data.role });
 });
 

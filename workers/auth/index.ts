@@ -2,28 +2,8 @@
 // sessions and their cookies, TOTP and recovery codes, invitation and reset links, SSO (OIDC),
 // admin tokens, roles, the account audit trail and the nightly purge. The dashboard's pages
 // (workers/dashboard/) and the operator API call these; nothing imports this folder's inner files.
-export {
-  belongsElsewhere,
-  createAccount,
-  elsewhereSql,
-  findUserByEmail,
-  getUser,
-  insertMembership,
-  insertUser,
-  membershipsOf,
-  normaliseEmail,
-  vouchedForElsewhere,
-  type Membership,
-  type User,
-} from "./accounts.ts";
-export {
-  createAdminToken,
-  listAdminTokens,
-  revokeAdminToken,
-  revokeTokensWithoutMfa,
-  tokensWithoutMfa,
-  type AdminTokenRow,
-} from "./admin-tokens.ts";
+export { createAccount, getUser, membershipsOf, normaliseEmail, type Membership, type User } from "./accounts.ts";
+export { createAdminToken } from "./admin-tokens.ts";
 export { auditAccount, auditInOrg, type AccountEvent } from "./audit.ts";
 export { readDeviceCookie, writeDeviceCookie } from "./device.ts";
 export { clearLinkCookie, readLinkCookie, writeLinkCookie } from "./link-cookie.ts";

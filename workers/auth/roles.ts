@@ -1,8 +1,9 @@
 // Roles and what each may do: the one table every route (dashboard and /api/v1) consults.
 // docs/accounts.md prints it; test/auth/roles.test.ts walks every route against it.
 
-export const ROLES = ["owner", "admin", "member", "viewer"] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, type Role } from "../../shared/roles.ts";
+
+export { ROLES, isRole, type Role } from "../../shared/roles.ts";
 
 export type Permission =
   /** see spend, usage, keys, rules, providers (masked), settings, members, the audit trail */
@@ -40,10 +41,6 @@ const GRANTS: Record<Role, readonly Permission[]> = {
 
 export function can(role: Role, permission: Permission): boolean {
   return GRANTS[role].includes(permission);
-}
-
-export function isRole(value: unknown): value is Role {
-  return typeof value === "string" && (ROLES as readonly string[]).includes(value);
 }
 
 /** Roles an actor may hand out: owners any, admins up to admin, nobody else any. */

@@ -7,6 +7,18 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { keyHash } from "../../shared/crypto.ts";
 import { base32 } from "../../shared/encoding.ts";
 import { newId, randomBytes } from "../../shared/ids.ts";
+import {
+  deleteSession,
+  deleteSessionByHash,
+  deleteUserSessions,
+  findSessionByHash,
+  insertSession,
+  listLiveSessions,
+  replaceSessionToken,
+  type SessionRow,
+  type SessionStage,
+  touchSession,
+} from "../store/index.ts";
 
 export const SESSION_IDLE_MS = 60 * 60 * 1000;
 export const SESSION_ABSOLUTE_MS = 12 * 60 * 60 * 1000;
@@ -19,7 +31,7 @@ const COOKIE = "outlay_session";
 const TOKEN_LENGTH = 52;
 
 /** What a session may do: enter its MFA code, enrol TOTP (its organisation requires it), or anything. */
-export type Stage = "mfa" | "enrol" | "full";
+export type Stage = SessionStage;
 
 export type Session = {
   id: string;
@@ -30,19 +42,6 @@ export type Session = {
   createdAt: number;
   lastSeenAt: number;
   expiresAt: number;
-  source: string | null;
-  agent: string | null;
-};
-
-type SessionRow = {
-  id: string;
-  token_hash: string;
-  user_id: string;
-  tenant_id: string | null;
-  stage: Stage;
-  created_at: number;
-  last_seen_at: number;
-  expires_at: number;
   source: string | null;
   agent: string | null;
 };
@@ -82,23 +81,18 @@ export type NewSession = {
 export async function createSession(env: Env, s: NewSession, now = Date.now()): Promise<string> {
   const token = newToken();
   const lifetime = s.stage === "mfa" ? SESSION_MFA_MS : SESSION_ABSOLUTE_MS;
-  await env.DB.prepare(
-    `INSERT INTO sessions (token_hash, id, user_id, tenant_id, stage, created_at, last_seen_at, expires_at, source, agent)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  )
-    .bind(
-      await tokenHash(env, token),
-      newId(),
-      s.userId,
-      s.tenantId,
-      s.stage,
-      now,
-      now,
-      now + lifetime,
-      s.source,
-      s.agent,
-    )
-    .run();
+  await insertSession(env.DB, {
+    token_hash: await tokenHash(env, token),
+    id: newId(),
+    user_id: s.userId,
+    tenant_id: s.tenantId,
+    stage: s.stage,
+    created_at: now,
+    last_seen_at: now,
+    expires_at: now + lifetime,
+    source: s.source,
+    agent: s.agent,
+  });
   return token;
 }
 
@@ -106,14 +100,14 @@ export async function createSession(env: Env, s: NewSession, now = Date.now()): 
 export async function findSession(env: Env, token: string | undefined, now = Date.now()): Promise<Session | null> {
   if (!token || token.length !== TOKEN_LENGTH) return null;
   const hash = await tokenHash(env, token);
-  const row = await env.DB.prepare("SELECT * FROM sessions WHERE token_hash = ?").bind(hash).first<SessionRow>();
+  const row = await findSessionByHash(env.DB, hash);
   if (!row) return null;
   if (now >= row.expires_at || now - row.last_seen_at >= SESSION_IDLE_MS) {
-    await env.DB.prepare("DELETE FROM sessions WHERE token_hash = ?").bind(hash).run();
+    await deleteSessionByHash(env.DB, hash);
     return null;
   }
   if (now - row.last_seen_at >= TOUCH_EVERY_MS) {
-    await env.DB.prepare("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?").bind(now, hash).run();
+    await touchSession(env.DB, hash, now);
     row.last_seen_at = now;
   }
   return fromRow(row);
@@ -132,35 +126,28 @@ export async function rotateSession(
   const stage = changes.stage ?? session.stage;
   const tenantId = changes.tenantId === undefined ? session.tenantId : changes.tenantId;
   const expiresAt = stage === "mfa" ? session.expiresAt : session.createdAt + SESSION_ABSOLUTE_MS;
-  const result = await env.DB.prepare(
-    "UPDATE sessions SET token_hash = ?, stage = ?, tenant_id = ?, last_seen_at = ?, expires_at = ? WHERE token_hash = ?",
-  )
-    .bind(await tokenHash(env, token), stage, tenantId, now, expiresAt, session.tokenHash)
-    .run();
-  if (result.meta.changes !== 1) throw new Error("session vanished during rotation");
+  const rotated = await replaceSessionToken(env.DB, session.tokenHash, {
+    token_hash: await tokenHash(env, token),
+    stage,
+    tenant_id: tenantId,
+    last_seen_at: now,
+    expires_at: expiresAt,
+  });
+  if (!rotated) throw new Error("session vanished during rotation");
   return token;
 }
 
-export async function revokeSession(env: Env, userId: string, id: string): Promise<boolean> {
-  const result = await env.DB.prepare("DELETE FROM sessions WHERE user_id = ? AND id = ?").bind(userId, id).run();
-  return result.meta.changes > 0;
+export function revokeSession(env: Env, userId: string, id: string): Promise<boolean> {
+  return deleteSession(env.DB, userId, id);
 }
 
 /** Sign out everywhere (or everywhere else); also used when a password changes. */
-export async function revokeUserSessions(env: Env, userId: string, exceptId: string | null = null): Promise<number> {
-  const result = await env.DB.prepare("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?")
-    .bind(userId, exceptId)
-    .run();
-  return result.meta.changes;
+export function revokeUserSessions(env: Env, userId: string, exceptId: string | null = null): Promise<number> {
+  return deleteUserSessions(env.DB, userId, exceptId);
 }
 
 export async function listSessions(env: Env, userId: string, now = Date.now()): Promise<Session[]> {
-  const { results } = await env.DB.prepare(
-    "SELECT * FROM sessions WHERE user_id = ? AND expires_at > ? AND last_seen_at > ? ORDER BY last_seen_at DESC",
-  )
-    .bind(userId, now, now - SESSION_IDLE_MS)
-    .all<SessionRow>();
-  return results.map(fromRow);
+  return (await listLiveSessions(env.DB, userId, now, now - SESSION_IDLE_MS)).map(fromRow);
 }
 
 // ---- the cookie ------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 // time. Every other place that checks a password or a code (the second factor, and inside a
 // session: password change, new recovery codes, turning MFA off) goes through the same gate and
 // counts its failures the same way (`checkInSession`).
-import { findUserByEmail, membershipsOf, normaliseEmail, type User } from "./accounts.ts";
+import { findUserByEmail, rehashPassword } from "../store/index.ts";
+import { membershipsOf, normaliseEmail, type User } from "./accounts.ts";
 import { auditAccount } from "./audit.ts";
 import { DECOY_HASH, hashPassword, verifyPassword } from "./password.ts";
 import { countedFor } from "./device.ts";
@@ -37,7 +38,7 @@ export async function checkPassword(
   const who = await countedFor(env, email, from.device);
   const gate = await signInGate(env, who, source, now);
   if (!gate.open) return { ok: false, reason: "wait", retryAfterS: gate.retryAfterS };
-  const user = await findUserByEmail(env, email);
+  const user = await findUserByEmail(env.DB, email);
   const tooLong = password.length > MAX_INPUT;
   const verified = await verifyPassword(tooLong ? "" : password, user?.password_hash ?? DECOY_HASH, env.KEY_PEPPER);
   if (!user || user.password_hash === null || tooLong || !verified.ok) {
@@ -49,9 +50,7 @@ export async function checkPassword(
   // else entering the password again would wipe the count of wrong codes.
   if (user.mfa_enabled_at === null) await clearCounted(env, who);
   if (verified.rehash) {
-    await env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?")
-      .bind(await hashPassword(password, env.KEY_PEPPER), user.id)
-      .run();
+    await rehashPassword(env.DB, user.id, await hashPassword(password, env.KEY_PEPPER));
   }
   return { ok: true, user };
 }

@@ -10,6 +10,16 @@
 // window (24 h for an account, 1 h for an address) since the last one, so a steady attacker never
 // gets the free attempts back.
 import { keyHash } from "../../shared/crypto.ts";
+import {
+  bumpFailures,
+  countSignUp,
+  deleteAccountFailures,
+  deleteFailures,
+  deleteStaleFailures,
+  type FailureCount,
+  findFailures,
+  listAccountFailures,
+} from "../store/index.ts";
 
 export const ACCOUNT_FREE_FAILURES = 3;
 /** An account's failures are forgotten this long after the last one. */
@@ -26,8 +36,6 @@ export type Gate = { open: true } | { open: false; retryAfterS: number };
 /** What an attempt is counted against besides its address: the account, or a known device of it. */
 export type Counted = { scope: "account" | "device"; subject: string };
 
-type FailureRow = { failures: number; first_at: number; last_at: number };
-
 export function accountSubject(env: Env, email: string): Promise<string> {
   return keyHash(env.KEY_PEPPER, `outlay/sign-in/v1\0${email}`);
 }
@@ -38,19 +46,16 @@ export function delayAfter(failures: number, free: number): number {
   return Math.min(MAX_DELAY_MS, 1000 * 2 ** Math.min(30, failures - free));
 }
 
-async function row(env: Env, scope: Counted["scope"] | "address", subject: string): Promise<FailureRow | null> {
-  return env.DB.prepare("SELECT failures, first_at, last_at FROM sign_in_failures WHERE scope = ? AND subject = ?")
-    .bind(scope, subject)
-    .first<FailureRow>();
-}
-
-function live(r: FailureRow | null, windowMs: number, now: number): FailureRow | null {
+function live(r: FailureCount | null, windowMs: number, now: number): FailureCount | null {
   return r && now - r.last_at < windowMs ? r : null;
 }
 
 /** May this attempt be checked at all? Asked before the password (or code) is looked at. */
 export async function signInGate(env: Env, who: Counted, address: string, now = Date.now()): Promise<Gate> {
-  const [a, b] = await Promise.all([row(env, who.scope, who.subject), row(env, "address", address)]);
+  const [a, b] = await Promise.all([
+    findFailures(env.DB, who.scope, who.subject),
+    findFailures(env.DB, "address", address),
+  ]);
   const byAccount = live(a, ACCOUNT_WINDOW_MS, now);
   const byAddress = live(b, ADDRESS_WINDOW_MS, now);
   const waitUntil = Math.max(
@@ -64,75 +69,43 @@ export async function signInGate(env: Env, who: Counted, address: string, now = 
 /** Which of these accounts must wait before their next attempt (for the members list). */
 export async function waitingAccounts(env: Env, subjects: string[], now = Date.now()): Promise<Set<string>> {
   const waiting = new Set<string>();
-  for (let i = 0; i < subjects.length; i += 50) {
-    const chunk = subjects.slice(i, i + 50);
-    const { results } = await env.DB.prepare(
-      `SELECT subject, failures, first_at, last_at FROM sign_in_failures WHERE scope = 'account'
-       AND subject IN (${chunk.map(() => "?").join(", ")})`,
-    )
-      .bind(...chunk)
-      .all<FailureRow & { subject: string }>();
-    for (const r of results) {
-      const counted = live(r, ACCOUNT_WINDOW_MS, now);
-      if (counted && counted.last_at + delayAfter(counted.failures, ACCOUNT_FREE_FAILURES) > now)
-        waiting.add(r.subject);
-    }
+  for (const r of await listAccountFailures(env.DB, subjects)) {
+    const counted = live(r, ACCOUNT_WINDOW_MS, now);
+    if (counted && counted.last_at + delayAfter(counted.failures, ACCOUNT_FREE_FAILURES) > now) waiting.add(r.subject);
   }
   return waiting;
 }
 
-/** One more failure; the count starts again after `?4` ms without one. */
-const BUMP = `INSERT INTO sign_in_failures (scope, subject, failures, first_at, last_at) VALUES (?1, ?2, 1, ?3, ?3)
-  ON CONFLICT (scope, subject) DO UPDATE SET
-    failures = CASE WHEN ?3 - last_at >= ?4 THEN 1 ELSE failures + 1 END,
-    first_at = CASE WHEN ?3 - last_at >= ?4 THEN ?3 ELSE first_at END,
-    last_at = ?3
-  RETURNING failures`;
-
-/** Counts a failed attempt against the account (or device) and the address. */
+/** Counts a failed attempt against the account (or device) and the address; each count starts
+ * again after its window without a failure. */
 export async function recordFailure(env: Env, who: Counted, address: string, now = Date.now()): Promise<void> {
-  await env.DB.batch([
-    env.DB.prepare(BUMP).bind(who.scope, who.subject, now, ACCOUNT_WINDOW_MS),
-    env.DB.prepare(BUMP).bind("address", address, now, ADDRESS_WINDOW_MS),
-  ]);
+  await bumpFailures(
+    env.DB,
+    [
+      { scope: who.scope, subject: who.subject, windowMs: ACCOUNT_WINDOW_MS },
+      { scope: "address", subject: address, windowMs: ADDRESS_WINDOW_MS },
+    ],
+    now,
+  );
 }
 
 /** Counts an account made from this address; false when the address made too many this hour. */
 export async function allowSignUp(env: Env, address: string, now = Date.now()): Promise<boolean> {
-  const counted = await env.DB.prepare(
-    `INSERT INTO sign_in_failures (scope, subject, failures, first_at, last_at) VALUES ('signup', ?1, 1, ?2, ?2)
-     ON CONFLICT (scope, subject) DO UPDATE SET
-       failures = CASE WHEN ?2 - first_at >= ?3 THEN 1 ELSE failures + 1 END,
-       first_at = CASE WHEN ?2 - first_at >= ?3 THEN ?2 ELSE first_at END,
-       last_at = ?2
-     RETURNING failures`,
-  )
-    .bind(address, now, ADDRESS_WINDOW_MS)
-    .first<{ failures: number }>();
-  return (counted?.failures ?? 0) <= SIGN_UPS_PER_ADDRESS;
+  return (await countSignUp(env.DB, address, now, ADDRESS_WINDOW_MS)) <= SIGN_UPS_PER_ADDRESS;
 }
 
 /** A password reset or an admin's unlock forgets the account's failures. */
-export async function clearFailures(env: Env, account: string): Promise<void> {
-  await env.DB.prepare("DELETE FROM sign_in_failures WHERE scope = 'account' AND subject = ?").bind(account).run();
+export function clearFailures(env: Env, account: string): Promise<void> {
+  return deleteAccountFailures(env.DB, account);
 }
 
 /** A successful sign-in forgets the failures it was counted with: the account's, or only the
  * device's (a sign-in from a known device does not reset what others' guesses earned). */
-export async function clearCounted(env: Env, who: Counted): Promise<void> {
-  await env.DB.prepare("DELETE FROM sign_in_failures WHERE scope = ? AND subject = ?")
-    .bind(who.scope, who.subject)
-    .run();
+export function clearCounted(env: Env, who: Counted): Promise<void> {
+  return deleteFailures(env.DB, who.scope, who.subject);
 }
 
 /** Forgets what is past its window (the scheduled job). */
-export async function pruneFailures(env: Env, now = Date.now()): Promise<void> {
-  await env.DB.batch([
-    env.DB.prepare("DELETE FROM sign_in_failures WHERE scope IN ('account', 'device') AND last_at <= ?").bind(
-      now - ACCOUNT_WINDOW_MS,
-    ),
-    env.DB.prepare("DELETE FROM sign_in_failures WHERE scope IN ('address', 'signup') AND last_at <= ?").bind(
-      now - ADDRESS_WINDOW_MS,
-    ),
-  ]);
+export function pruneFailures(env: Env, now = Date.now()): Promise<void> {
+  return deleteStaleFailures(env.DB, now - ACCOUNT_WINDOW_MS, now - ADDRESS_WINDOW_MS);
 }

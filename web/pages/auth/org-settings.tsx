@@ -1,5 +1,6 @@
 // /org/settings: time zone and locale, the MFA requirement, single sign-on, admin API tokens, closing the organisation.
-import type { AdminTokenRow, Role } from "../../../workers/auth/index.ts";
+import type { Role } from "../../../workers/auth/index.ts";
+import type { AdminTokenListing } from "../../../workers/store/index.ts";
 import { CsrfField, Field, Notice, PostButton, RoleSelect } from "../../components/form.tsx";
 import { Table } from "../../components/table.tsx";
 
@@ -19,7 +20,7 @@ export type OrgSettingsView = {
   assignable: Role[];
   callbackUrl: string;
   sso: { issuer: string; clientId: string; defaultRole: Role } | null;
-  tokens: AdminTokenRow[];
+  tokens: AdminTokenListing[];
 };
 
 export type SettingsMessages = {

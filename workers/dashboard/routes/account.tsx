@@ -26,6 +26,14 @@ import {
   verifyPassword,
   writeSessionCookie,
 } from "../../auth/index.ts";
+import {
+  changePassword,
+  confirmTotp,
+  countUnusedRecoveryCodes,
+  removeMfa,
+  replaceRecoveryCodes,
+  setPendingTotp,
+} from "../../store/index.ts";
 
 export const account = new Hono<WebEnv>();
 account.use("/account", requireAccount);
@@ -44,9 +52,7 @@ function auditSelf(c: Context<WebEnv>, a: Account, e: Omit<AccountEvent, "actor"
 async function accountView(c: Context<WebEnv>, a: Account): Promise<AccountView> {
   const [sessions, left] = await Promise.all([
     listSessions(c.env, a.user.id),
-    c.env.DB.prepare("SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = ? AND used_at IS NULL")
-      .bind(a.user.id)
-      .first<{ n: number }>(),
+    countUnusedRecoveryCodes(c.env.DB, a.user.id),
   ]);
   return {
     csrf: a.csrf,
@@ -55,7 +61,7 @@ async function accountView(c: Context<WebEnv>, a: Account): Promise<AccountView>
     mfaEnabled: a.user.mfa_enabled_at !== null,
     mfaRequiredBy: a.orgs.filter((o) => o.mfaRequired).map((o) => o.name),
     hasPassword: a.user.password_hash !== null,
-    recoveryCodesLeft: left?.n ?? 0,
+    recoveryCodesLeft: left,
     sessions,
     currentSessionId: a.session.id,
     orgs: a.orgs.map((o) => ({ name: o.name, role: o.role })),
@@ -111,9 +117,7 @@ account.post("/account/password", async (c) => {
     return c.render(<AccountPage view={await accountView(c, a)} errors={errors} />, { title: "Account" });
   }
   const now = Date.now();
-  await c.env.DB.prepare("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?")
-    .bind(await hashPassword(password, c.env.KEY_PEPPER), now, a.user.id)
-    .run();
+  await changePassword(c.env.DB, a.user.id, await hashPassword(password, c.env.KEY_PEPPER), now);
   await revokeUserSessions(c.env, a.user.id, a.session.id);
   writeSessionCookie(c, await rotateSession(c.env, a.session, {}, now));
   await auditSelf(c, a, { type: "auth.password_changed", subject: a.user.id });
@@ -153,27 +157,16 @@ account.post("/account/mfa/start", async (c) => {
   const a = signedIn(c);
   if (a.user.mfa_enabled_at === null) {
     const sealed = await seal(ring(c.env), newTotpSecret(), `totp:${a.user.id}`);
-    await c.env.DB.prepare("UPDATE users SET totp_pending = ? WHERE id = ? AND mfa_enabled_at IS NULL")
-      .bind(sealed, a.user.id)
-      .run();
+    await setPendingTotp(c.env.DB, a.user.id, sealed);
   }
   return c.redirect("/account/mfa", 303);
 });
 
 /** Replaces the recovery codes with ten new ones; returns them (shown once, stored hashed). */
-async function replaceRecoveryCodes(env: Env, userId: string, now: number): Promise<string[]> {
+async function newCodes(env: Env, userId: string, now: number): Promise<string[]> {
   const codes = newRecoveryCodes();
   const hashes = await Promise.all(codes.map((code) => recoveryCodeHash(env.KEY_PEPPER, code)));
-  await env.DB.batch([
-    env.DB.prepare("DELETE FROM recovery_codes WHERE user_id = ?").bind(userId),
-    ...hashes.map((hash) =>
-      env.DB.prepare("INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES (?, ?, ?)").bind(
-        userId,
-        hash,
-        now,
-      ),
-    ),
-  ]);
+  await replaceRecoveryCodes(env.DB, userId, hashes, now);
   return codes;
 }
 
@@ -188,14 +181,9 @@ account.post("/account/mfa/confirm", async (c) => {
     c.status(400);
     return mfaPage(c, view, { error: "That code is not right. Enter the code the app shows now." });
   }
-  const confirmed = await c.env.DB.prepare(
-    `UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ?, mfa_enabled_at = ?
-     WHERE id = ? AND totp_pending = ? AND mfa_enabled_at IS NULL`,
-  )
-    .bind(check.step, now, a.user.id, a.user.totp_pending)
-    .run();
-  if (confirmed.meta.changes !== 1) return c.redirect("/account/mfa", 303);
-  const codes = await replaceRecoveryCodes(c.env, a.user.id, now);
+  if (!(await confirmTotp(c.env.DB, a.user.id, a.user.totp_pending, check.step, now)))
+    return c.redirect("/account/mfa", 303);
+  const codes = await newCodes(c.env, a.user.id, now);
   // Step-up: the session gets a new token, and leaves the enrolment stage.
   writeSessionCookie(c, await rotateSession(c.env, a.session, { stage: "full" }, now));
   await auditSelf(c, a, { type: "mfa.enrolled", subject: a.user.id });
@@ -217,12 +205,7 @@ account.post("/account/mfa/remove", async (c) => {
     return (await passwordMatches(c, a)) && code.ok;
   });
   if (!checked.ok) return mfaPage(c, view, { error: refusal(c, checked, "The password or the code is not right.") });
-  await c.env.DB.batch([
-    c.env.DB.prepare(
-      "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL, mfa_enabled_at = NULL WHERE id = ?",
-    ).bind(a.user.id),
-    c.env.DB.prepare("DELETE FROM recovery_codes WHERE user_id = ?").bind(a.user.id),
-  ]);
+  await removeMfa(c.env.DB, a.user.id);
   await auditSelf(c, a, { type: "mfa.removed", subject: a.user.id });
   return c.redirect("/account?done=mfa-off", 303);
 });
@@ -233,7 +216,7 @@ account.post("/account/recovery-codes", async (c) => {
   if (!view.enabled) return c.redirect("/account/mfa", 303);
   const checked = await throttled(c, a, "recovery_codes", () => passwordMatches(c, a));
   if (!checked.ok) return mfaPage(c, view, { error: refusal(c, checked, "That is not your password.") });
-  const codes = await replaceRecoveryCodes(c.env, a.user.id, Date.now());
+  const codes = await newCodes(c.env, a.user.id, Date.now());
   await auditSelf(c, a, { type: "mfa.recovery_codes_regenerated", subject: a.user.id });
   return mfaPage(c, view, { codes });
 });

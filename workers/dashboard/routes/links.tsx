@@ -5,7 +5,16 @@
 // sign-in delays and signs the person out everywhere — only while the person belongs to no other
 // organisation than the one whose admin made the link (docs/accounts.md).
 import { Hono, type Context } from "hono";
-import { tenantDb } from "../../store/index.ts";
+import {
+  acceptInvitation,
+  acceptInvitationAsNewUser,
+  findOpenInvitation,
+  findOpenReset,
+  tenantDb,
+  useReset,
+  findUserByEmail,
+  vouchedForElsewhere,
+} from "../../store/index.ts";
 import { DeadLinkPage, InvitationPage, ResetPage, type InvitationView } from "../../../web/pages/auth/links.tsx";
 import {
   accountSubject,
@@ -13,8 +22,6 @@ import {
   auditAccount,
   clearFailures,
   clearLinkCookie,
-  elsewhereSql,
-  findUserByEmail,
   getUser,
   hashPassword,
   linkHash,
@@ -25,10 +32,8 @@ import {
   passwordProblem,
   readLinkCookie,
   revokeUserSessions,
-  type Role,
   rotateSession,
   startSession,
-  vouchedForElsewhere,
   writeLinkCookie,
   writeSessionCookie,
 } from "../../auth/index.ts";
@@ -38,18 +43,11 @@ import type { FieldErrors } from "../../../web/pages/auth/sign-in.tsx";
 
 export const links = new Hono<WebEnv>();
 
-type InvitationRow = { id: string; email: string | null; role: Role; name: string; expires_at: number };
-
-async function openInvitation(
-  c: Context<WebEnv>,
-  token: string,
-): Promise<(InvitationRow & { tenantId: string; token: string }) | null> {
+async function openInvitation(c: Context<WebEnv>, token: string) {
   const tenantId = linkTenant(token);
   if (!tenantId) return null;
-  const row = await tenantDb(c.env.DB, tenantId).first<InvitationRow>(
-    `SELECT i.id, i.email, i.role, t.name, i.expires_at FROM invitations i JOIN tenants t ON t.id = i.tenant_id
-     WHERE i.tenant_id = ?1 AND i.token_hash = ?2 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > ?3
-     AND t.closed_at IS NULL`,
+  const row = await findOpenInvitation(
+    tenantDb(c.env.DB, tenantId),
     await linkHash(c.env, "invite", token),
     Date.now(),
   );
@@ -89,24 +87,8 @@ links.post(
     if (!inv) return dead(c, "invite");
     const a = c.get("account");
     const now = Date.now();
-    const db = tenantDb(c.env.DB, inv.tenantId);
-    // Taking the invitation is one conditional update: of two racing acceptances only one wins.
-    const take = (userId: string) =>
-      db.prepare(
-        "UPDATE invitations SET accepted_at = ?2, accepted_by = ?3 WHERE tenant_id = ?1 AND id = ?4 AND accepted_at IS NULL",
-        now,
-        userId,
-        inv.id,
-      );
-    // ...and the membership (and a new person) are written only if this acceptance took it.
-    const join = (userId: string) =>
-      db.prepare(
-        `INSERT INTO memberships (tenant_id, user_id, role, created_at) SELECT ?1, ?2, role, ?3 FROM invitations
-       WHERE tenant_id = ?1 AND id = ?4 AND accepted_by = ?2 AND accepted_at = ?3`,
-        userId,
-        now,
-        inv.id,
-      );
+    // Taking the invitation is one conditional update: of two racing acceptances only one wins;
+    // the membership (and a new person) are written only if this acceptance took it.
     const view: InvitationView = { orgName: inv.name, role: inv.role, email: inv.email };
     const again = (errors: FieldErrors, values?: Record<string, string>, status: 400 | 429 = 400) => {
       c.status(status);
@@ -122,14 +104,13 @@ links.post(
       if (inv.email && inv.email !== a.user.email) return again({ form: `This invitation is for ${inv.email}.` });
       if (a.orgs.some((o) => o.tenantId === inv.tenantId))
         return again({ form: `You are already a member of ${inv.name}.` });
-      if (await vouchedForElsewhere(c.env, inv.tenantId, a.user.id)) {
+      if (await vouchedForElsewhere(c.env.DB, inv.tenantId, a.user.id)) {
         return again({
           form: `Your account was made by another organisation's single sign-on, so it is used there only. To join ${inv.name}, sign out and accept this invitation with another email address.`,
         });
       }
       userId = a.user.id;
-      const [taken] = await db.batch([take(userId), join(userId)]);
-      if (taken?.meta.changes !== 1) return dead(c, "invite");
+      if (!(await acceptInvitation(tenantDb(c.env.DB, inv.tenantId), inv.id, userId, now))) return dead(c, "invite");
       writeSessionCookie(c, await rotateSession(c.env, a.session, { tenantId: inv.tenantId }, now));
     } else {
       const body = await formValues(c);
@@ -143,7 +124,7 @@ links.post(
       const problem = passwordProblem(password, [values.email, inv.name]);
       if (problem) errors.password = problem.message;
       if (Object.keys(errors).length > 0 || !email) return again(errors, values);
-      if (await findUserByEmail(c.env, email)) {
+      if (await findUserByEmail(c.env.DB, email)) {
         return again({ email: "An account with this email exists: sign in, then open this link again." }, values);
       }
       if (!(await allowSignUp(c.env, c.get("source")))) {
@@ -152,22 +133,11 @@ links.post(
       }
       userId = newId();
       const passwordHash = await hashPassword(password, c.env.KEY_PEPPER);
-      try {
-        const [taken] = await c.env.DB.batch([
-          take(userId),
-          c.env.DB.prepare(
-            `INSERT INTO users (id, email, name, password_hash, password_changed_at, created_at)
-           SELECT ?1, ?2, ?3, ?4, ?5, ?5 WHERE EXISTS
-           (SELECT 1 FROM invitations WHERE tenant_id = ?7 AND id = ?6 AND accepted_by = ?1)`,
-          ).bind(userId, email, values.name, passwordHash, now, inv.id, inv.tenantId),
-          join(userId),
-        ]);
-        if (taken?.meta.changes !== 1) return dead(c, "invite");
-      } catch (error) {
-        if (error instanceof Error && /UNIQUE constraint failed: users\.email/.test(error.message)) {
-          return again({ email: "An account with this email exists: sign in, then open this link again." }, values);
-        }
-        throw error;
+      const user = { id: userId, email, name: values.name, passwordHash };
+      const accepted = await acceptInvitationAsNewUser(c.env.DB, inv.tenantId, inv.id, user, now);
+      if (accepted === "taken") return dead(c, "invite");
+      if (accepted === "email_taken") {
+        return again({ email: "An account with this email exists: sign in, then open this link again." }, values);
       }
     }
     const actor = { kind: "user", id: userId } as const;
@@ -197,12 +167,7 @@ async function openReset(c: Context<WebEnv>, token: string) {
   const tenantId = linkTenant(token);
   if (!tenantId) return null;
   const hash = await linkHash(c.env, "reset", token);
-  const row = await tenantDb(c.env.DB, tenantId).first<{ user_id: string; expires_at: number }>(
-    `SELECT r.user_id, r.expires_at FROM password_resets r WHERE r.tenant_id = ?1 AND r.token_hash = ?2
-     AND r.used_at IS NULL AND r.expires_at > ?3 AND NOT ${elsewhereSql("r.user_id", "r.tenant_id")}`,
-    hash,
-    Date.now(),
-  );
+  const row = await findOpenReset(tenantDb(c.env.DB, tenantId), hash, Date.now());
   const user = row ? await getUser(c.env, row.user_id) : null;
   return user && row ? { token, tenantId, hash, user, expiresAt: row.expires_at } : null;
 }
@@ -234,21 +199,16 @@ links.post("/reset", async (c) => {
     });
   }
   const now = Date.now();
-  const [used] = await c.env.DB.batch([
-    // Taken only if still unused and the person still belongs to no other organisation (they
-    // may have joined one between the page and the post): checked in the same statement.
-    tenantDb(c.env.DB, reset.tenantId).prepare(
-      `UPDATE password_resets SET used_at = ?2 WHERE tenant_id = ?1 AND token_hash = ?3 AND used_at IS NULL
-       AND expires_at > ?2 AND NOT ${elsewhereSql("password_resets.user_id", "?1")}`,
-      now,
-      reset.hash,
-    ),
-    c.env.DB.prepare(
-      `UPDATE users SET password_hash = ?1, password_changed_at = ?2, locked_at = NULL
-       WHERE id = ?3 AND EXISTS (SELECT 1 FROM password_resets WHERE token_hash = ?4 AND used_at = ?2)`,
-    ).bind(await hashPassword(password, c.env.KEY_PEPPER), now, reset.user.id, reset.hash),
-  ]);
-  if (used?.meta.changes !== 1) return dead(c, "reset");
+  // Taken only if still unused and the person still belongs to no other organisation (they may
+  // have joined one between the page and the post): checked in the same statement.
+  const passwordHash = await hashPassword(password, c.env.KEY_PEPPER);
+  const used = await useReset(
+    c.env.DB,
+    reset.tenantId,
+    { tokenHash: reset.hash, userId: reset.user.id, passwordHash },
+    now,
+  );
+  if (!used) return dead(c, "reset");
   clearLinkCookie(c, "reset");
   await clearFailures(c.env, await accountSubject(c.env, reset.user.email));
   await revokeUserSessions(c.env, reset.user.id);

@@ -7,17 +7,28 @@
 // other organisation, else its admins could take over the person's access there
 // (docs/accounts.md, "What an organisation may do to a person").
 import { Hono, type Context } from "hono";
-import { tenantDb } from "../../store/index.ts";
+import {
+  clearUserLock,
+  deleteMembership,
+  deleteOrgSessions,
+  findMember,
+  insertInvitation,
+  insertPasswordReset,
+  listMembers,
+  listOpenInvitations,
+  revokeInvitation,
+  setMemberRole,
+  tenantDb,
+  belongsElsewhere,
+} from "../../store/index.ts";
 import { newId } from "../../../shared/ids.ts";
 import { MembersPage, type MembersView } from "../../../web/pages/auth/members.tsx";
 import {
   accountSubject,
   assignableRoles,
   auditInOrg,
-  belongsElsewhere,
   can,
   clearFailures,
-  elsewhereSql,
   INVITATION_TTL_MS,
   isRole,
   linkHash,
@@ -35,30 +46,10 @@ members.post("/org/members/*", requirePermission("members:manage"));
 members.post("/org/invitations", requirePermission("members:manage"));
 members.post("/org/invitations/*", requirePermission("members:manage"));
 
-type MemberQueryRow = {
-  user_id: string;
-  name: string;
-  email: string;
-  role: Role;
-  mfa_enabled_at: number | null;
-  elsewhere: number;
-};
-
 async function membersView(c: Context<WebEnv>): Promise<MembersView> {
   const { a, org } = signedInOrg(c);
   const db = tenantDb(c.env.DB, org.tenantId);
-  const [rows, invitations] = await Promise.all([
-    db.all<MemberQueryRow>(
-      `SELECT m.user_id, u.name, u.email, m.role, u.mfa_enabled_at, ${elsewhereSql("m.user_id", "m.tenant_id")} AS elsewhere
-       FROM memberships m JOIN users u ON u.id = m.user_id
-       WHERE m.tenant_id = ?1 ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'member' THEN 2 ELSE 3 END, u.email`,
-    ),
-    db.all<{ id: string; email: string | null; role: Role; expires_at: number }>(
-      `SELECT id, email, role, expires_at FROM invitations WHERE tenant_id = ?1 AND accepted_at IS NULL AND revoked_at IS NULL
-       AND expires_at > ?2 ORDER BY created_at DESC`,
-      Date.now(),
-    ),
-  ]);
+  const [rows, invitations] = await Promise.all([listMembers(db), listOpenInvitations(db, Date.now())]);
   // Sign-in delays matter (and can be cleared here) only for people in this organisation alone.
   const subjects = new Map(
     await Promise.all(
@@ -110,17 +101,15 @@ members.post("/org/invitations", async (c) => {
   const token = newLinkToken(org.tenantId);
   const id = newId();
   const now = Date.now();
-  await tenantDb(c.env.DB, org.tenantId).run(
-    `INSERT INTO invitations (tenant_id, id, token_hash, email, role, created_by, created_at, expires_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+  await insertInvitation(tenantDb(c.env.DB, org.tenantId), {
     id,
-    await linkHash(c.env, "invite", token),
+    token_hash: await linkHash(c.env, "invite", token),
     email,
     role,
-    a.user.id,
-    now,
-    now + INVITATION_TTL_MS,
-  );
+    created_by: a.user.id,
+    created_at: now,
+    expires_at: now + INVITATION_TTL_MS,
+  });
   await auditInOrg(c, { type: "member.invited", subject: id, data: { role, email } });
   const url = `${new URL(c.req.url).origin}/invite/${token}`;
   return page(c, { link: { label: `Invitation link (${role}, valid 7 days, single use).`, url } });
@@ -129,12 +118,8 @@ members.post("/org/invitations", async (c) => {
 members.post("/org/invitations/:id/revoke", async (c) => {
   const { org } = signedInOrg(c);
   const id = c.req.param("id");
-  const result = await tenantDb(c.env.DB, org.tenantId).run(
-    "UPDATE invitations SET revoked_at = ?2 WHERE tenant_id = ?1 AND id = ?3 AND accepted_at IS NULL AND revoked_at IS NULL",
-    Date.now(),
-    id,
-  );
-  if (result.meta.changes === 0) return page(c, { error: "No such open invitation." });
+  if (!(await revokeInvitation(tenantDb(c.env.DB, org.tenantId), id, Date.now())))
+    return page(c, { error: "No such open invitation." });
   await auditInOrg(c, { type: "member.invitation_revoked", subject: id });
   return page(c, { notice: "Invitation revoked." });
 });
@@ -143,18 +128,11 @@ members.post("/org/invitations/:id/revoke", async (c) => {
 async function target(c: Context<WebEnv>): Promise<{ userId: string; role: Role; email: string } | string> {
   const { a, org } = signedInOrg(c);
   const userId = c.req.param("id") ?? "";
-  const row = await tenantDb(c.env.DB, org.tenantId).first<{ role: Role; email: string }>(
-    "SELECT m.role, u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.tenant_id = ?1 AND m.user_id = ?2",
-    userId,
-  );
+  const row = await findMember(tenantDb(c.env.DB, org.tenantId), userId);
   if (!row) return "No such member.";
   if (userId === a.user.id) return "You cannot change your own membership here.";
   if (!assignableRoles(org.role).includes(row.role)) return "Only an owner can change an owner.";
   return { userId, role: row.role, email: row.email };
-}
-
-async function signOutOfOrg(env: Env, tenantId: string, userId: string) {
-  await env.DB.prepare("DELETE FROM sessions WHERE user_id = ? AND tenant_id = ?").bind(userId, tenantId).run();
 }
 
 members.post("/org/members/:id/role", async (c) => {
@@ -165,12 +143,8 @@ members.post("/org/members/:id/role", async (c) => {
   if (!isRole(role) || !assignableRoles(org.role).includes(role))
     return page(c, { error: "Choose a role you may give." });
   if (role === t.role) return page(c, { notice: "Nothing changed." });
-  await tenantDb(c.env.DB, org.tenantId).run(
-    "UPDATE memberships SET role = ?3 WHERE tenant_id = ?1 AND user_id = ?2",
-    t.userId,
-    role,
-  );
-  await signOutOfOrg(c.env, org.tenantId, t.userId);
+  await setMemberRole(tenantDb(c.env.DB, org.tenantId), t.userId, role);
+  await deleteOrgSessions(c.env.DB, org.tenantId, t.userId);
   await auditInOrg(c, { type: "member.role_changed", subject: t.userId, data: { from: t.role, to: role } });
   return page(c, { notice: `${t.email} is now ${role === "admin" ? "an" : "a"} ${role}.` });
 });
@@ -179,15 +153,15 @@ members.post("/org/members/:id/remove", async (c) => {
   const { org } = signedInOrg(c);
   const t = await target(c);
   if (typeof t === "string") return page(c, { error: t });
-  await tenantDb(c.env.DB, org.tenantId).run("DELETE FROM memberships WHERE tenant_id = ?1 AND user_id = ?2", t.userId);
-  await signOutOfOrg(c.env, org.tenantId, t.userId);
+  await deleteMembership(tenantDb(c.env.DB, org.tenantId), t.userId);
+  await deleteOrgSessions(c.env.DB, org.tenantId, t.userId);
   await auditInOrg(c, { type: "member.removed", subject: t.userId, data: { role: t.role } });
   return page(c, { notice: `${t.email} was removed.` });
 });
 
 /** Why this organisation may not change the person's global credentials, or null when it may. */
 async function notOnlyHere(env: Env, tenantId: string, t: { userId: string; email: string }) {
-  if (!(await belongsElsewhere(env, tenantId, t.userId))) return null;
+  if (!(await belongsElsewhere(env.DB, tenantId, t.userId))) return null;
   return `${t.email} also belongs to another organisation. Their password and sign-in are theirs in every organisation, so only they can change them (signed in, on their account page).`;
 }
 
@@ -198,7 +172,7 @@ members.post("/org/members/:id/unlock", async (c) => {
   const refused = await notOnlyHere(c.env, org.tenantId, t);
   if (refused) return page(c, { error: refused });
   await clearFailures(c.env, await accountSubject(c.env, t.email));
-  await c.env.DB.prepare("UPDATE users SET locked_at = NULL WHERE id = ?").bind(t.userId).run();
+  await clearUserLock(c.env.DB, t.userId);
   await auditInOrg(c, { type: "auth.unlocked", subject: t.userId });
   return page(c, { notice: `${t.email} can sign in again without waiting.` });
 });
@@ -211,14 +185,13 @@ members.post("/org/members/:id/reset-link", async (c) => {
   if (refused) return page(c, { error: refused });
   const token = newLinkToken(org.tenantId);
   const now = Date.now();
-  await tenantDb(c.env.DB, org.tenantId).run(
-    `INSERT INTO password_resets (tenant_id, token_hash, user_id, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
-    await linkHash(c.env, "reset", token),
-    t.userId,
-    a.user.id,
-    now,
-    now + RESET_TTL_MS,
-  );
+  await insertPasswordReset(tenantDb(c.env.DB, org.tenantId), {
+    token_hash: await linkHash(c.env, "reset", token),
+    user_id: t.userId,
+    created_by: a.user.id,
+    created_at: now,
+    expires_at: now + RESET_TTL_MS,
+  });
   await auditInOrg(c, { type: "auth.password_reset_issued", subject: t.userId });
   const url = `${new URL(c.req.url).origin}/reset/${token}`;
   return page(c, { link: { label: `Password reset link for ${t.email} (valid 1 hour, single use).`, url } });

@@ -4,23 +4,22 @@ import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { dataKeyring, seal } from "../../../shared/crypto.ts";
 import { isLocale } from "../../../shared/locale.ts";
-import { tenantDb } from "../../store/index.ts";
-import { isTimeZone } from "../../../shared/windows.ts";
-import { OrgSettingsPage, type OrgSettingsView, type SettingsMessages } from "../../../web/pages/auth/org-settings.tsx";
-import { ledgerFor } from "../../ledger/index.ts";
 import {
-  assignableRoles,
-  auditInOrg,
-  can,
-  createAdminToken,
-  discover,
-  isRole,
+  closeTenant,
+  deleteSsoConfig,
+  findSsoSummary,
+  listTokensWithoutMfa,
+  setMfaRequired,
+  tenantDb,
+  upsertSsoConfig,
   listAdminTokens,
   revokeAdminToken,
   revokeTokensWithoutMfa,
-  type Role,
-  tokensWithoutMfa,
-} from "../../auth/index.ts";
+} from "../../store/index.ts";
+import { isTimeZone } from "../../../shared/windows.ts";
+import { OrgSettingsPage, type OrgSettingsView, type SettingsMessages } from "../../../web/pages/auth/org-settings.tsx";
+import { ledgerFor } from "../../ledger/index.ts";
+import { assignableRoles, auditInOrg, can, createAdminToken, discover, isRole } from "../../auth/index.ts";
 import {
   formField,
   formValues,
@@ -51,13 +50,12 @@ export function ssoCallbackUrl(c: Context): string {
 
 async function view(c: Context<WebEnv>): Promise<OrgSettingsView> {
   const { a, org } = signedInOrg(c);
+  const db = tenantDb(c.env.DB, org.tenantId);
   const [sso, tokens, settings, withoutMfa] = await Promise.all([
-    tenantDb(c.env.DB, org.tenantId).first<{ issuer: string; client_id: string; default_role: Role }>(
-      "SELECT issuer, client_id, default_role FROM sso_configs WHERE tenant_id = ?1",
-    ),
-    listAdminTokens(c.env, org.tenantId),
+    findSsoSummary(db),
+    listAdminTokens(db),
     ledgerFor(c.env, org.tenantId).getSettings(),
-    tokensWithoutMfa(c.env, org.tenantId),
+    listTokensWithoutMfa(db),
   ]);
   return {
     csrf: a.csrf,
@@ -106,11 +104,9 @@ orgSettings.post("/org/settings/region", async (c) => {
 orgSettings.post("/org/settings/mfa", async (c) => {
   const { org } = signedInOrg(c);
   const required = (await formField(c, "required")) === "on";
-  // The tenants row is the organisation itself (keyed by id, not tenant_id).
-  await c.env.DB.prepare("UPDATE tenants SET mfa_required = ? WHERE id = ?")
-    .bind(required ? 1 : 0, org.tenantId)
-    .run();
-  const revoked = required && !org.mfaRequired ? await revokeTokensWithoutMfa(c.env, org.tenantId) : [];
+  await setMfaRequired(c.env.DB, org.tenantId, required);
+  const revoked =
+    required && !org.mfaRequired ? await revokeTokensWithoutMfa(tenantDb(c.env.DB, org.tenantId), Date.now()) : [];
   await auditInOrg(c, {
     type: "org.mfa_requirement_changed",
     subject: org.tenantId,
@@ -140,15 +136,13 @@ orgSettings.post("/org/settings/sso", async (c) => {
   const found = await discover(issuer, { allowLoopbackHttp: c.env.ALLOW_LOOPBACK_UPSTREAMS === "true" });
   if (!found.ok) return page(c, { error: `Could not use this issuer: ${found.message}` });
   const secret = await seal(dataKeyring(c.env.DATA_KEYS), client_secret, `sso:${org.tenantId}`);
-  await tenantDb(c.env.DB, org.tenantId).run(
-    `INSERT INTO sso_configs (tenant_id, issuer, client_id, client_secret, default_role, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-     ON CONFLICT (tenant_id) DO UPDATE SET issuer = ?2, client_id = ?3, client_secret = ?4, default_role = ?5, updated_at = ?6`,
+  await upsertSsoConfig(tenantDb(c.env.DB, org.tenantId), {
     issuer,
     client_id,
-    secret,
+    client_secret: secret,
     default_role,
-    Date.now(),
-  );
+    updated_at: Date.now(),
+  });
   await auditInOrg(c, {
     type: "org.sso_configured",
     subject: org.tenantId,
@@ -159,7 +153,7 @@ orgSettings.post("/org/settings/sso", async (c) => {
 
 orgSettings.post("/org/settings/sso/remove", async (c) => {
   const { org } = signedInOrg(c);
-  await tenantDb(c.env.DB, org.tenantId).run("DELETE FROM sso_configs WHERE tenant_id = ?1");
+  await deleteSsoConfig(tenantDb(c.env.DB, org.tenantId));
   await auditInOrg(c, { type: "org.sso_removed", subject: org.tenantId });
   return page(c, { notice: "Single sign-on is off." });
 });
@@ -180,7 +174,8 @@ orgSettings.post("/org/settings/tokens", async (c) => {
 orgSettings.post("/org/settings/tokens/:id/revoke", async (c) => {
   const { org } = signedInOrg(c);
   const id = c.req.param("id");
-  if (!(await revokeAdminToken(c.env, org.tenantId, id))) return page(c, { error: "No such active token." });
+  if (!(await revokeAdminToken(tenantDb(c.env.DB, org.tenantId), id, Date.now())))
+    return page(c, { error: "No such active token." });
   await auditInOrg(c, { type: "token.revoked", subject: id });
   return page(c, { notice: "Token revoked." });
 });
@@ -191,16 +186,7 @@ orgSettings.post("/org/settings/close", async (c) => {
     return page(c, { error: "Type the organisation's name exactly to close it." });
   }
   const now = Date.now();
-  const db = tenantDb(c.env.DB, org.tenantId);
-  await db.batch([
-    c.env.DB.prepare("UPDATE tenants SET closed_at = ?, purge_at = ? WHERE id = ?").bind(
-      now,
-      now + CLOSED_RETENTION_MS,
-      org.tenantId,
-    ),
-    db.prepare("UPDATE admin_tokens SET revoked_at = ?2 WHERE tenant_id = ?1 AND revoked_at IS NULL", now),
-    db.prepare("DELETE FROM sessions WHERE tenant_id = ?1"),
-  ]);
+  await closeTenant(c.env.DB, org.tenantId, now, now + CLOSED_RETENTION_MS);
   await ledgerFor(c.env, org.tenantId).close(org.tenantId, now, { kind: "user", id: a.user.id });
   return c.redirect("/account", 303);
 });

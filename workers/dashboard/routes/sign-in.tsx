@@ -28,6 +28,7 @@ import {
   writeDeviceCookie,
   writeSessionCookie,
 } from "../../auth/index.ts";
+import { spendRecoveryCode, takeTotpStep } from "../../store/index.ts";
 import { formField, formValues, requireCsrf, type WebEnv } from "../guards.ts";
 
 export const signIn = new Hono<WebEnv>();
@@ -185,22 +186,12 @@ export async function verifySecondFactor(env: Env, user: User, input: string, no
     const secret = await open(dataKeyring(env.DATA_KEYS), user.totp_secret, `totp:${user.id}`);
     const check = checkTotp(secret, compact, now, user.totp_last_step);
     if (!check.ok) return null;
-    const taken = await env.DB.prepare(
-      "UPDATE users SET totp_last_step = ?1 WHERE id = ?2 AND (totp_last_step IS NULL OR totp_last_step < ?1)",
-    )
-      .bind(check.step, user.id)
-      .run();
-    return taken.meta.changes === 1 ? ("totp" as const) : null;
+    return (await takeTotpStep(env.DB, user.id, check.step)) ? ("totp" as const) : null;
   }
   const code = normaliseRecoveryCode(input);
   if (!code) return null;
   const hash = await recoveryCodeHash(env.KEY_PEPPER, code);
-  const spent = await env.DB.prepare(
-    "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
-  )
-    .bind(now, user.id, hash)
-    .run();
-  return spent.meta.changes === 1 ? ("recovery_code" as const) : null;
+  return (await spendRecoveryCode(env.DB, user.id, hash, now)) ? ("recovery_code" as const) : null;
 }
 
 signIn.get("/logout", (c) => {

@@ -10,17 +10,23 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { dataKeyring, open } from "../../../shared/crypto.ts";
 import { newId } from "../../../shared/ids.ts";
 import { TENANT_ID } from "../../../shared/keys.ts";
-import { tenantDb } from "../../store/index.ts";
+import {
+  findSsoConfig,
+  findSsoUserId,
+  insertSsoMember,
+  insertSsoRequest,
+  isMember,
+  takeSsoRequest,
+  tenantDb,
+  findUserByEmail,
+} from "../../store/index.ts";
 import { SsoStartPage } from "../../../web/pages/auth/links.tsx";
 import {
   auditAccount,
   beginOidc,
   discover,
-  findUserByEmail,
   finishOidc,
   getUser,
-  insertMembership,
-  insertUser,
   normaliseEmail,
   type OidcConfig,
   type OidcMetadata,
@@ -36,16 +42,11 @@ export const sso = new Hono<WebEnv>();
 const REQUEST_TTL_MS = 10 * 60 * 1000;
 const COOKIE = "outlay_sso";
 
-type SsoConfigRow = { issuer: string; client_id: string; client_secret: string; default_role: Role };
-
 async function ssoSetup(
   c: Context<WebEnv>,
   tenantId: string,
 ): Promise<{ config: OidcConfig; metadata: OidcMetadata; role: Role } | string> {
-  const row = await tenantDb(c.env.DB, tenantId).first<SsoConfigRow>(
-    `SELECT s.issuer, s.client_id, s.client_secret, s.default_role FROM sso_configs s JOIN tenants t ON t.id = s.tenant_id
-     WHERE s.tenant_id = ?1 AND t.closed_at IS NULL`,
-  );
+  const row = await findSsoConfig(tenantDb(c.env.DB, tenantId));
   if (!row) return "Single sign-on is not set up for this organisation.";
   const found = await discover(row.issuer, { allowLoopbackHttp: c.env.ALLOW_LOOPBACK_UPSTREAMS === "true" });
   if (!found.ok) return `The identity provider cannot be used: ${found.message}`;
@@ -73,13 +74,12 @@ sso.get("/sso/start", async (c) => {
   const setup = await ssoSetup(c, tenantId);
   if (typeof setup === "string") return refuse(c, setup, 404, tenantId);
   const start = await beginOidc(setup.config, setup.metadata, ssoCallbackUrl(c));
-  await tenantDb(c.env.DB, tenantId).run(
-    "INSERT INTO sso_requests (tenant_id, state_hash, nonce, code_verifier, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    await stateHash(c.env, start.state),
-    start.nonce,
-    start.codeVerifier,
-    Date.now() + REQUEST_TTL_MS,
-  );
+  await insertSsoRequest(tenantDb(c.env.DB, tenantId), {
+    state_hash: await stateHash(c.env, start.state),
+    nonce: start.nonce,
+    code_verifier: start.codeVerifier,
+    expires_at: Date.now() + REQUEST_TTL_MS,
+  });
   const secure = new URL(c.req.url).protocol === "https:";
   const options = { httpOnly: true, sameSite: "Lax", path: "/sso", maxAge: REQUEST_TTL_MS / 1000, secure } as const;
   setCookie(c, COOKIE, `${tenantId}.${start.state}`, options);
@@ -97,10 +97,7 @@ sso.get("/sso/callback", async (c) => {
   const db = tenantDb(c.env.DB, tenantId);
   const hash = await stateHash(c.env, state);
   // Single use: the request row is deleted as it is read.
-  const pending = await db.first<{ nonce: string; code_verifier: string; expires_at: number }>(
-    "DELETE FROM sso_requests WHERE tenant_id = ?1 AND state_hash = ?2 RETURNING nonce, code_verifier, expires_at",
-    hash,
-  );
+  const pending = await takeSsoRequest(db, hash);
   if (!pending || pending.expires_at <= Date.now())
     return refuse(c, "This sign-in expired. Start again.", 400, tenantId);
   const setup = await ssoSetup(c, tenantId);
@@ -114,12 +111,7 @@ sso.get("/sso/callback", async (c) => {
   const identity = result.value;
   const issuer = setup.config.issuer;
   const now = Date.now();
-  const linked = await db.first<{ user_id: string }>(
-    "SELECT user_id FROM sso_identities WHERE tenant_id = ?1 AND issuer = ?2 AND subject = ?3",
-    issuer,
-    identity.subject,
-  );
-  let userId = linked?.user_id ?? null;
+  let userId = await findSsoUserId(db, issuer, identity.subject);
   const source = c.get("source");
   if (!userId) {
     // Stored as sign-up stores it, so that Alice@x and alice@x are one person (and one account).
@@ -127,7 +119,7 @@ sso.get("/sso/callback", async (c) => {
     if (!email) {
       return refuse(c, "Your identity provider did not share a verified email address.", 403, tenantId);
     }
-    if (await findUserByEmail(c.env, email)) {
+    if (await findUserByEmail(c.env.DB, email)) {
       return refuse(
         c,
         "An Outlay account with this email already exists. Sign in with its password and ask an admin for an invitation.",
@@ -136,24 +128,10 @@ sso.get("/sso/callback", async (c) => {
       );
     }
     userId = newId();
-    try {
-      await c.env.DB.batch([
-        insertUser(c.env, { id: userId, email, name: identity.name ?? email, passwordHash: null }, now),
-        insertMembership(c.env, tenantId, userId, setup.role, now),
-        db.prepare(
-          "INSERT INTO sso_identities (tenant_id, issuer, subject, user_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-          issuer,
-          identity.subject,
-          userId,
-          now,
-        ),
-      ]);
-    } catch (error) {
+    const member = { userId, email, name: identity.name ?? email, role: setup.role, issuer, subject: identity.subject };
+    if (!(await insertSsoMember(c.env.DB, tenantId, member, now))) {
       // Two first sign-ins of one person at once: the other one made the account.
-      if (error instanceof Error && /UNIQUE constraint failed/.test(error.message)) {
-        return refuse(c, "This sign-in raced another one for the same person. Start again.", 400, tenantId);
-      }
-      throw error;
+      return refuse(c, "This sign-in raced another one for the same person. Start again.", 400, tenantId);
     }
     const actor = { kind: "user", id: userId } as const;
     await auditAccount(
@@ -164,7 +142,7 @@ sso.get("/sso/callback", async (c) => {
     );
   }
   const user = await getUser(c.env, userId);
-  const member = await db.first("SELECT 1 AS ok FROM memberships WHERE tenant_id = ?1 AND user_id = ?2", userId);
+  const member = await isMember(db, userId);
   if (!user || !member) return refuse(c, "You are no longer a member of this organisation.", 403, tenantId);
   return startSession(c, user, "/", { method: "sso", tenantId });
 });
