@@ -29,6 +29,28 @@ const CACHE_ADMIT: Patch = {
     [
       {
         file: "workers/gateway/admit.ts",
+        find: "await ledger.admit(request)",
+        replace: "await cachedAdmit(ledger, request)",
+      },
+      {
+        file: "workers/gateway/admit.ts",
+        find: "export async function admitCall(",
+        replace: `const admitCache = new Map<string, Promise<AdmitResult>>();
+function cachedAdmit(ledger: Ledger, request: AdmitRequest): Promise<AdmitResult> {
+  const key = [request.keyId, request.keyHash, request.provider, request.call?.model ?? ""].join("/");
+  let found = admitCache.get(key);
+  if (!found) {
+    found = ledger.admit(request);
+    admitCache.set(key, found);
+  }
+  return found;
+}
+export async function admitCall(`,
+      },
+    ],
+    [
+      {
+        file: "workers/gateway/admit.ts",
         find: "const result = await ledger.admit(request);",
         replace: "const result = await cachedAdmit(ledger, request);",
       },
@@ -70,6 +92,23 @@ async function admitUncached(`,
 const CACHE_CREDENTIAL: Patch = {
   name: "CACHE_CREDENTIAL",
   versions: [
+    [
+      {
+        file: "workers/gateway/credential.ts",
+        find: "export async function credentialFor(",
+        replace: `const credentialCache = new Map<string, Promise<string | AppError>>();
+export function credentialFor(env: Env, tenantId: string, provider: string, admitted: Admitted, passthrough: string | null) {
+  const key = [tenantId, provider, passthrough ?? ""].join("/");
+  let found = credentialCache.get(key);
+  if (!found) {
+    found = credentialForUncached(env, tenantId, provider, admitted, passthrough);
+    credentialCache.set(key, found);
+  }
+  return found;
+}
+async function credentialForUncached(`,
+      },
+    ],
     [
       {
         file: "workers/gateway/proxy.ts",

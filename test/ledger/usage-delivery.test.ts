@@ -41,7 +41,8 @@ describe("usage events the queue refuses", () => {
     const events = Array.from({ length: 150 }, () => usageEvent(tenant, { startedAt: Date.now(), costNanoUsd: 1 }));
     const ledger = ledgerOf(env, tenant.tenantId);
     await sendEvents(refusingQueue as Queue<UsageEvent>, events, async (batch) => {
-      await ledger?.forwardUsage(tenant.tenantId, batch);
+      await ledger?.forwardUsage({ tenantId: tenant.tenantId, events: batch });
+      return null;
     });
     const stored = await waitFor(async () => {
       const n = await env.DB.prepare("SELECT COUNT(*) AS n FROM usage_events WHERE tenant_id = ?")

@@ -2,20 +2,26 @@
 //
 //   admitCall ─┬─ lease mode, lease fresh, the lease can decide alone ─── admitted here, no round trip
 //              ├─ TenantLedger.admit (strict; also every call the lease cannot decide)
-//              └─ the ledger cannot answer ── a remembered fail-open admission, or 503
+//              └─ the ledger cannot answer ── a remembered fail-open admission, or ledger_unavailable (503)
 //   finishCall ─┬─ admitted from the lease ── slices credited; event reported at the next renewal
 //              └─ otherwise ── event to USAGE_QUEUE now, and the hold settled with the ledger
 //   (an event the queue refuses is handed to the ledger, which sends it on: usage-delivery.ts)
 //   then, for a tenant in lease mode, the lease renewed when due (ledger/leases.ts, lease.ts)
+//
+// Every call to the ledger's stub is caught where it is made and becomes a value: the ledger
+// could not answer (ledger_unavailable). Nothing here throws to carry a decision.
 import { AppError } from "../../shared/errors.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { type AdmitRequest, type AdmitResult, type Admitted, type Ledger, ledgerFor } from "../ledger/index.ts";
 import { failOpenAdmission, forgetKey, rememberAdmission } from "./fail-open.ts";
 import { admitFromLease, afterCall, settleFromLease, type Renewal } from "./lease.ts";
+import type { Draw } from "./stream-credit.ts";
 import { sendEvent, sendEvents, type UsageHandOff } from "./usage-delivery.ts";
 
-const LEDGER_UNAVAILABLE = "Outlay could not check this request and refused it; retry shortly.";
+const unavailable = (): AppError =>
+  new AppError("ledger_unavailable", "Outlay could not check this request and refused it; retry shortly.");
 
+/** The tenant's ledger stub, or null when the platform cannot give one. */
 export function ledgerOf(env: Env, tenantId: string): Ledger | null {
   try {
     return ledgerFor(env, tenantId);
@@ -24,53 +30,77 @@ export function ledgerOf(env: Env, tenantId: string): Ledger | null {
   }
 }
 
+/** The admission (or refusal) of a call; ledger_unavailable when no one can decide it. */
 export async function admitCall(
   ctx: Pick<ExecutionContext, "waitUntil">,
   env: Env,
   ledger: Ledger | null,
   tenantId: string,
   request: AdmitRequest,
-): Promise<AdmitResult> {
+): Promise<AdmitResult | AppError> {
   const local = admitFromLease(tenantId, request);
   if (local) return local;
-  const { call } = request;
+  let result: AdmitResult | AppError;
   try {
-    if (!ledger) throw new Error("no ledger stub");
-    const result = await ledger.admit(request);
-    if (result.ok && call) {
-      rememberAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, result, request.now);
-    } else if (!result.ok) forgetKey(tenantId, request.keyId, request.now);
-    // A tenant in lease mode whose isolate has no usable lease: ask for one now, not after the call.
-    if (result.ok && result.leaseMode) renewWhenDue(ctx, env, ledger, tenantId);
-    return result;
+    result = ledger ? await ledger.admit(request) : unavailable();
   } catch {
-    const fallback = call
-      ? failOpenAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, request.now)
-      : null;
-    if (fallback) return { ...fallback, failedOpen: true };
-    throw new AppError("ledger_unavailable", LEDGER_UNAVAILABLE);
+    result = unavailable();
   }
+  if (result instanceof AppError) return failOpen(tenantId, request) ?? result;
+  const { call } = request;
+  if (result.ok && call) {
+    rememberAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, result, request.now);
+  } else if (!result.ok) forgetKey(tenantId, request.keyId, request.now);
+  // A tenant in lease mode whose isolate has no usable lease: ask for one now, not after the call.
+  if (result.ok && result.leaseMode) renewWhenDue(ctx, env, ledger, tenantId);
+  return result;
+}
+
+/** The remembered admission that stands in for a ledger that cannot answer, or null (fail-open.ts). */
+function failOpen(tenantId: string, request: AdmitRequest): Admitted | null {
+  const { call } = request;
+  const fallback = call
+    ? failOpenAdmission(tenantId, request.keyId, request.provider, call.model, request.keyHash, request.now)
+    : null;
+  return fallback ? { ...fallback, failedOpen: true } : null;
+}
+
+/** How a stream on credit asks the ledger for more of its hold (stream-credit.ts). */
+export function drawFrom(ledger: Ledger | null, requestId: string): Draw {
+  return async (used, want) => {
+    if (!ledger) return 0n;
+    try {
+      return await ledger.draw({ requestId, usedNano: used, wantNano: want });
+    } catch {
+      return unavailable();
+    }
+  };
 }
 
 async function settle(ledger: Ledger | null, event: UsageEvent): Promise<void> {
-  try {
-    if (!ledger) throw new Error("no ledger stub");
-    await ledger.settle([event]);
-  } catch (error) {
-    // The usage consumer settles the call again from its event (reconciliation).
-    console.error(
-      "settle failed; the usage consumer will reconcile",
-      event.requestId,
-      error instanceof Error ? error.name : "unknown",
-    );
+  let failure = "no ledger stub";
+  if (ledger) {
+    try {
+      await ledger.settle({ events: [event] });
+      return;
+    } catch (error) {
+      failure = error instanceof Error ? error.name : "unknown";
+    }
   }
+  // The usage consumer settles the call again from its event (reconciliation).
+  console.error("settle failed; the usage consumer will reconcile", event.requestId, failure);
 }
 
 /** Usage events the queue refused go to the tenant's ledger, which sends them on (durably). */
 function handOffTo(ledger: Ledger | null, tenantId: string): UsageHandOff {
   return async (events) => {
-    if (!ledger) throw new Error("no ledger stub");
-    await ledger.forwardUsage(tenantId, events);
+    if (!ledger) return unavailable();
+    try {
+      await ledger.forwardUsage({ tenantId, events });
+      return null;
+    } catch {
+      return unavailable();
+    }
   };
 }
 
@@ -78,8 +108,12 @@ function renewal(env: Env, ledger: Ledger | null, tenantId: string): Renewal {
   const queue = env.USAGE_QUEUE as Queue<UsageEvent>;
   return {
     lease: async (report) => {
-      if (!ledger) throw new Error("no ledger stub");
-      return ledger.lease(report);
+      if (!ledger) return unavailable();
+      try {
+        return await ledger.lease(report);
+      } catch {
+        return unavailable();
+      }
     },
     sendEvents: (events) => sendEvents(queue, events, handOffTo(ledger, tenantId)),
   };

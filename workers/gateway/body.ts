@@ -9,12 +9,25 @@ export const MAX_BODY_BYTES = 32 * 1024 * 1024;
  * far beyond any real request, and it keeps every walk over the body shallow. */
 export const MAX_JSON_DEPTH = 128;
 
+const NO_BODY: Promise<Uint8Array> = Promise.resolve(new Uint8Array(0));
+
+/** Whether a request of this method carries a body (read and forwarded). */
+export function carriesBody(method: string): boolean {
+  return method !== "GET" && method !== "HEAD";
+}
+
+/** The request's body under the size limit; none for GET and HEAD. */
+export function requestBytes(request: Request): Promise<Uint8Array | AppError> {
+  return carriesBody(request.method) ? readBody(request) : NO_BODY;
+}
+
 export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array | AppError> {
   const declared = Number(request.headers.get("content-length") ?? "0");
-  const tooLarge = new AppError("payload_too_large", `Request bodies are limited to ${limit} bytes.`);
-  if (declared > limit) return tooLarge;
-  return (await readAtMost(request.body, limit)) ?? tooLarge;
+  if (declared > limit) return tooLarge(limit);
+  return (await readAtMost(request.body, limit)) ?? tooLarge(limit);
 }
+
+const tooLarge = (limit: number) => new AppError("payload_too_large", `Request bodies are limited to ${limit} bytes.`);
 
 export function parseJsonObject(bytes: Uint8Array, contentType: string | null): JsonObject | AppError {
   if (!contentType || !/^application\/json\s*(;|$)/i.test(contentType)) {

@@ -4,6 +4,7 @@
 // the lease cannot decide alone (unknown or wrong key, a refusal, a stream that needs draw-down,
 // a budget without a slice, a slice too small) goes to the ledger as in strict mode. Calls
 // admitted here are reported, with their usage events, at the next renewal.
+import { AppError } from "../../shared/errors.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import {
   type AdmitRequest,
@@ -199,7 +200,8 @@ function apply(state: TenantState, grant: LeaseGrant | null, receivedAt: number)
 }
 
 export type Renewal = {
-  lease: (report: LeaseReport) => Promise<LeaseGrant | null>;
+  /** The ledger's grant (null: no lease), or an AppError when it could not answer. */
+  lease: (report: LeaseReport) => Promise<LeaseGrant | null | AppError>;
   sendEvents: (events: UsageEvent[]) => Promise<void>;
 };
 
@@ -238,12 +240,9 @@ export function renew(tenantId: string, via: Renewal): Promise<void> {
     for (const r of lease.rates.values()) Object.assign(r, { requests: 0, tokens: 0 });
   }
   const run = async () => {
-    const [grant] = await Promise.all([
-      via.lease(report).catch(() => undefined),
-      events.length > 0 ? via.sendEvents(events) : undefined,
-    ]);
+    const [grant] = await Promise.all([via.lease(report), events.length > 0 ? via.sendEvents(events) : undefined]);
     // On failure the lease runs out at its expiry and calls go to the ledger (strict).
-    if (grant !== undefined) apply(state, grant, Date.now());
+    if (!(grant instanceof AppError)) apply(state, grant, Date.now());
   };
   state.renewing = run().finally(() => {
     state.renewing = null;

@@ -1,7 +1,8 @@
-// Turns what a call used into one metadata-only usage event, priced, and sends it to the usage
-// queue after the response (waitUntil, usage-delivery.ts). Exactly one event per authenticated call.
+// The record of an authenticated call, and what it used turned into one metadata-only usage event,
+// priced (sent after the response by admit.ts finishCall). Exactly one event per authenticated call.
 import { priceCall, type PriceOverride } from "../../shared/pricing.ts";
 import { NO_TOKENS, type Outcome, type TokenUsage, type UsageEvent, type UsageSource } from "../../shared/usage.ts";
+import type { AdmitResult, CallFacts } from "../ledger/index.ts";
 
 export type CallRecord = Pick<
   UsageEvent,
@@ -16,6 +17,34 @@ export type Measured = {
   firstByteAt: number | null;
   endedAt: number;
 };
+
+/**
+ * The record of a call whose key the ledger found good, built once its admission is known: what
+ * the request said (`facts`; blank when the request was malformed) and, once admitted, the
+ * dimensions the key adds and the tenant's negotiated prices.
+ */
+export function callRecord(
+  requestId: string,
+  startedAt: number,
+  tenantId: string,
+  keyId: string,
+  provider: string,
+  facts: CallFacts | null,
+  admission: AdmitResult,
+): CallRecord {
+  return {
+    requestId,
+    tenantId,
+    keyId,
+    provider,
+    model: facts?.model ?? "",
+    endpoint: facts?.endpoint ?? "",
+    stream: facts?.stream ?? false,
+    startedAt,
+    dimensions: admission.ok ? admission.dimensions : (facts?.dimensions ?? {}),
+    priceOverrides: admission.ok ? admission.priceOverrides : [],
+  };
+}
 
 /** Estimated tokens for text of a given length: about four characters a token. */
 export function estimateTokens(chars: number): number {
@@ -93,4 +122,16 @@ export function buildEvent(call: CallRecord, measured: Measured): UsageEvent {
     totalMs: measured.endedAt - call.startedAt,
     dimensions: call.dimensions,
   };
+}
+
+/** The event of a call Outlay answered itself (refused, or the provider not reached): nothing used. */
+export function refusalEvent(call: CallRecord, status: number, outcome: Outcome): UsageEvent {
+  return buildEvent(call, {
+    status,
+    outcome,
+    usage: null,
+    usageSource: "none",
+    firstByteAt: null,
+    endedAt: Date.now(),
+  });
 }

@@ -5,12 +5,14 @@
 //          answered with the same bytes; a body that breaks off is answered 502
 //   SSE  ─ meteredBody: chunk by chunk, never buffered; event when the stream ends however it ends
 import { AppError } from "../../shared/errors.ts";
+import { formatUsd } from "../../shared/money.ts";
 import type { Outcome, TokenUsage, UsageEvent, UsageSource } from "../../shared/usage.ts";
+import type { Admitted, Refused, StreamCredit } from "../ledger/index.ts";
+import { ADMISSION_HEADER } from "./fail-open.ts";
 import { meteredBody, type BodyEnd } from "./metered-stream.ts";
 import type { CallShape, ProviderAdapter } from "./providers/types.ts";
 import { buildEvent, estimateUsage, type CallRecord } from "./record.ts";
 import { CreditMeter, type Draw } from "./stream-credit.ts";
-import type { StreamCredit } from "../ledger/index.ts";
 
 export const REQUEST_ID_HEADER = "x-outlay-request-id";
 export const REFUSAL_HEADER = "x-outlay-refusal";
@@ -30,6 +32,24 @@ export function refusal(
   const headers = new Headers({ ...extra, "content-type": "application/json", [REQUEST_ID_HEADER]: requestId });
   headers.set(REFUSAL_HEADER, error.code);
   return new Response(JSON.stringify(adapter.errorBody(error)), { status: error.status, headers });
+}
+
+/** Response headers naming what refused the call and, for rate limits, when to retry. */
+export function refusalHeaders(refused: Refused): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (refused.ruleId) headers[REFUSAL_RULE_HEADER] = refused.ruleId;
+  if (refused.retryAfterSeconds !== undefined) headers["retry-after"] = String(refused.retryAfterSeconds);
+  return headers;
+}
+
+/** Response headers of an admitted call: how it was admitted when not by the ledger (fail-open,
+ * lease) and, unless it failed open, what each of its budgets has left after its hold. */
+export function admissionHeaders(admitted: Admitted): Record<string, string> {
+  if (admitted.failedOpen) return { [ADMISSION_HEADER]: "fail-open" };
+  const headers: Record<string, string> = {};
+  for (const b of admitted.budgets) headers[`${BUDGET_REMAINING_HEADER}${b.id}`] = formatUsd(b.remainingNano);
+  if (admitted.leased) headers[ADMISSION_HEADER] = "lease";
+  return headers;
 }
 
 export type RelayContext = {
@@ -74,12 +94,13 @@ export async function relay(upstream: Response, ctx: RelayContext): Promise<Resp
       record(502, { outcome: "upstream_cut", usage, usageSource: "estimated", firstByteAt: null });
       return refusal(adapter, new AppError("upstream_unreachable", "The provider's answer broke off."), ctx.requestId);
     }
-    let usage: TokenUsage | null = null;
+    let json: unknown;
     try {
-      usage = adapter.meterJson(shape.endpoint, JSON.parse(new TextDecoder().decode(bytes)));
+      json = JSON.parse(new TextDecoder().decode(bytes));
     } catch {
-      usage = null;
+      json = null; // not JSON after all: metered as an estimate
     }
+    const usage = adapter.meterJson(shape.endpoint, json);
     const measured = usage
       ? { usage, usageSource: "provider" as const }
       : { usage: estimateUsage(null, 0, ctx.inputEstimate), usageSource: "estimated" as const };

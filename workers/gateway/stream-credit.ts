@@ -3,12 +3,14 @@
 // output seen, in tokens by the provider's running count or four characters a token) and, when
 // the hold is about to run out, asks the ledger for more. `allows()` false means no more can be
 // had: the gateway ends the stream with the provider's own final events.
+import { AppError } from "../../shared/errors.ts";
 import type { TokenUsage } from "../../shared/usage.ts";
 import type { StreamCredit } from "../ledger/index.ts";
 import type { StreamMeter } from "./providers/types.ts";
 import { estimateTokens, estimateUsage } from "./record.ts";
 
-export type Draw = (usedNano: bigint, wantNano: bigint) => Promise<bigint>;
+/** Asks the ledger to raise the stream's hold to `wantNano`: what it grants, or an AppError when it could not answer. */
+export type Draw = (usedNano: bigint, wantNano: bigint) => Promise<bigint | AppError>;
 
 export class CreditMeter {
   readonly #credit: StreamCredit;
@@ -44,13 +46,9 @@ export class CreditMeter {
     if (!low || (this.#exhausted && used <= grantedNano)) return true;
     const wanted = used + stepNano;
     const want = ceilingNano !== null && wanted > ceilingNano ? ceilingNano : wanted;
-    let granted: bigint;
-    try {
-      granted = await this.#draw(used, want);
-    } catch {
-      // The ledger cannot answer: go on with what is held, and no further (fail closed).
-      granted = grantedNano;
-    }
+    const drawn = await this.#draw(used, want);
+    // The ledger cannot answer: go on with what is held, and no further (fail closed).
+    const granted = drawn instanceof AppError ? grantedNano : drawn;
     this.#exhausted = granted <= grantedNano;
     this.#credit.grantedNano = granted;
     return used <= granted;

@@ -7,11 +7,12 @@
 //                    └─ the ledger cannot take them either ── retried twice more, then an
 //                       alert naming the request ids (the one place left where an event is lost:
 //                       the queue and the ledger both down for the whole of waitUntil)
+import type { AppError } from "../../shared/errors.ts";
 import { MESSAGE_MAX_BYTES, messageBytes, splitBatches } from "../../shared/queue-limits.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 
-/** Takes events the queue would not (the tenant's ledger). */
-export type UsageHandOff = (events: UsageEvent[]) => Promise<void>;
+/** Takes events the queue would not (the tenant's ledger): null when taken, else why not. */
+export type UsageHandOff = (events: UsageEvent[]) => Promise<AppError | null>;
 
 /** Bounds a shrunk event's fields are cut to (docs/budgets.md, "Delivery"). */
 export const SHRUNK = { model: 256, name: 64, dimensionName: 32, dimensionValue: 128, dimensions: 32 } as const;
@@ -90,19 +91,16 @@ async function tryTwice(send: () => Promise<unknown>): Promise<string | null> {
 
 async function handOver(handOff: UsageHandOff, events: UsageEvent[]): Promise<void> {
   for (let i = 0; i < HAND_OFF_TRIES; i += 1) {
-    try {
-      await handOff(events);
+    const failure = await handOff(events);
+    if (!failure) return;
+    if (i === HAND_OFF_TRIES - 1) {
+      console.error(
+        "usage events lost: neither the queue nor the ledger took them",
+        events.map((e) => e.requestId),
+        failure.code,
+      );
       return;
-    } catch (error) {
-      if (i === HAND_OFF_TRIES - 1) {
-        console.error(
-          "usage events lost: neither the queue nor the ledger took them",
-          events.map((e) => e.requestId),
-          error instanceof Error ? error.name : "unknown",
-        );
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200 * 4 ** i));
     }
+    await new Promise((resolve) => setTimeout(resolve, 200 * 4 ** i));
   }
 }
