@@ -3,6 +3,7 @@
 import { env } from "cloudflare:workers";
 import { worker } from "../helpers.ts";
 import { api, createToken, type Org } from "../auth/orgs.ts";
+import type { ApiKeyRow } from "../../workers/store/keys.ts";
 
 export const KEY = /olk_[a-z2-7]{12}_[a-z2-7]{12}_[a-z2-7]{32}/;
 
@@ -16,20 +17,7 @@ export async function createKey(b: Browser, fields: Record<string, string>) {
 
 export const keyId = (key: string | null): string => key?.split("_")[2] ?? "";
 
-export type ApiKeyRow = {
-  id: string;
-  name: string;
-  prefix: string;
-  dimensions: string;
-  expires_at: number | null;
-  revoked_at: number | null;
-  created_by: string;
-  secret_hint: string | null;
-  rotated_at: number | null;
-  previous_hint: string | null;
-  previous_until: number | null;
-};
-
+/** The key's api_keys row, typed as the store's ApiKeyRow. */
 export function keyRow(tenantId: string, key: string) {
   return env.DB.prepare("SELECT * FROM api_keys WHERE tenant_id = ? AND id = ?")
     .bind(tenantId, keyId(key))
