@@ -126,7 +126,12 @@ describe("ledger under chaos", () => {
     }
     await ledgerOf(tenant.tenantId).settle(again);
     await ledgerOf(tenant.tenantId).settle(again.slice(0, 10));
-    await new Promise((r) => setTimeout(r, 3000));
+    // Read once the queue is past the redelivered events, not after a fixed wait: an event of
+    // another tenant, sent after them, is stored only once the batches before it were consumed.
+    const bystander = await newTenant({ providers: false });
+    const sentinel = usageEvent(bystander, { startedAt: Date.now(), costNanoUsd: 0 });
+    await env.USAGE_QUEUE.send(sentinel, { contentType: "json" });
+    await waitForEvent(bystander.tenantId, sentinel.requestId, 30_000);
     expect((await eventsOf(tenant.tenantId)).length).toBe(1000);
     expect(nano((await budgetStatus(tenant, budget)).spent_usd)).toBe(total);
     const rollups = await env.DB.prepare(
