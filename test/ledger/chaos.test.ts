@@ -124,8 +124,8 @@ describe("ledger under chaos", () => {
     for (let i = 0; i < again.length; i += 100) {
       await env.USAGE_QUEUE.sendBatch(again.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
     }
-    await ledgerOf(tenant.tenantId).settle(again);
-    await ledgerOf(tenant.tenantId).settle(again.slice(0, 10));
+    await ledgerOf(tenant.tenantId).settle({ events: again });
+    await ledgerOf(tenant.tenantId).settle({ events: again.slice(0, 10) });
     // Read once the queue is past the redelivered events, not after a fixed wait: an event of
     // another tenant, sent after them, is stored only once the batches before it were consumed.
     const bystander = await newTenant({ providers: false });

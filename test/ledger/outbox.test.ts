@@ -74,7 +74,10 @@ describe("audit outbox", () => {
 
   it.each(oversized)("an event too large for a message (%s) is set aside; later events arrive", async (_, data) => {
     const tenant = await newTenant({ providers: false });
-    await ledger(tenant.tenantId).recordAudit(tenant.tenantId, [draft(data), draft({ after: "the big one" })]);
+    await ledger(tenant.tenantId).recordAudit({
+      tenantId: tenant.tenantId,
+      drafts: [draft(data), draft({ after: "the big one" })],
+    });
     const keyRes = await tenant.api("/keys", { method: "POST", json: { name: "later key" } });
     expect(keyRes.status).toBe(201);
     await waitForAudit(
@@ -147,7 +150,7 @@ describe("audit outbox", () => {
     const tenant = await newTenant({ providers: false });
     // Five events of 60 KB: 300 KB together, over sendBatch's 256 KB.
     const big = Array.from({ length: 5 }, (_, i) => draft({ part: i, model: "m".repeat(60_000) }));
-    await ledger(tenant.tenantId).recordAudit(tenant.tenantId, big);
+    await ledger(tenant.tenantId).recordAudit({ tenantId: tenant.tenantId, drafts: big });
     const rows = await waitFor(async () => {
       const all = await auditRows(tenant.tenantId);
       return all.filter((r) => r.data.length > 60_000).length === 5 ? all : null;

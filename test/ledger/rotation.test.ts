@@ -70,7 +70,7 @@ describe("rotation in the ledger (strict mode, time moved through `now`)", () =>
     const t0 = Date.now();
     const { token, rotation } = await newSecret(tenant, HOUR);
     expect(token.split("_").slice(0, 3)).toEqual(tenant.proxyKey.split("_").slice(0, 3));
-    const result = await ledger.rotateKey(tenant.tenantId, tenant.keyId, rotation, t0);
+    const result = await ledger.rotateKey({ tenantId: tenant.tenantId, id: tenant.keyId, rotation, now: t0 });
     expect(result.outcome).toBe("rotated");
     if (result.outcome !== "rotated") return;
     expect(result.key).toMatchObject({
@@ -95,9 +95,16 @@ describe("rotation in the ledger (strict mode, time moved through `now`)", () =>
     const oldHash = await keyHash(env.KEY_PEPPER, tenant.proxyKey);
     const t0 = Date.now();
     const { rotation } = await newSecret(tenant, 0);
-    expect((await ledgerFor(env, tenant.tenantId).rotateKey(tenant.tenantId, tenant.keyId, rotation, t0)).outcome).toBe(
-      "rotated",
-    );
+    expect(
+      (
+        await ledgerFor(env, tenant.tenantId).rotateKey({
+          tenantId: tenant.tenantId,
+          id: tenant.keyId,
+          rotation,
+          now: t0,
+        })
+      ).outcome,
+    ).toBe("rotated");
     expect(await admit(tenant, oldHash, t0)).toBe("refused:rotated");
     expect(await admit(tenant, rotation.hash, t0)).toBe("ok");
   });
@@ -107,9 +114,17 @@ describe("rotation in the ledger (strict mode, time moved through `now`)", () =>
     const ledger = ledgerFor(env, tenant.tenantId);
     const t0 = Date.now();
     const first = await newSecret(tenant, HOUR, "sameidsameid");
-    expect((await ledger.rotateKey(tenant.tenantId, tenant.keyId, first.rotation, t0)).outcome).toBe("rotated");
+    expect(
+      (await ledger.rotateKey({ tenantId: tenant.tenantId, id: tenant.keyId, rotation: first.rotation, now: t0 }))
+        .outcome,
+    ).toBe("rotated");
     const retry = await newSecret(tenant, 0, "sameidsameid");
-    const again = await ledger.rotateKey(tenant.tenantId, tenant.keyId, retry.rotation, t0 + 1000);
+    const again = await ledger.rotateKey({
+      tenantId: tenant.tenantId,
+      id: tenant.keyId,
+      rotation: retry.rotation,
+      now: t0 + 1000,
+    });
     expect(again.outcome).toBe("replayed");
     if (again.outcome !== "replayed") return;
     // The stored secrets and times are the first rotation's.
@@ -135,9 +150,15 @@ describe("rotation in the ledger (strict mode, time moved through `now`)", () =>
     const t0 = Date.now();
     const second = await newSecret(tenant, HOUR);
     const third = await newSecret(tenant, HOUR);
-    expect((await ledger.rotateKey(tenant.tenantId, tenant.keyId, second.rotation, t0)).outcome).toBe("rotated");
+    expect(
+      (await ledger.rotateKey({ tenantId: tenant.tenantId, id: tenant.keyId, rotation: second.rotation, now: t0 }))
+        .outcome,
+    ).toBe("rotated");
     expect(await admit(tenant, first, t0 + 5)).toBe("ok");
-    expect((await ledger.rotateKey(tenant.tenantId, tenant.keyId, third.rotation, t0 + 10)).outcome).toBe("rotated");
+    expect(
+      (await ledger.rotateKey({ tenantId: tenant.tenantId, id: tenant.keyId, rotation: third.rotation, now: t0 + 10 }))
+        .outcome,
+    ).toBe("rotated");
     expect(await admit(tenant, first, t0 + 20)).toBe("refused:unknown");
     expect(await admit(tenant, second.rotation.hash, t0 + 20)).toBe("ok");
     expect(await admit(tenant, third.rotation.hash, t0 + 20)).toBe("ok");
@@ -150,12 +171,17 @@ describe("rotation in the ledger (strict mode, time moved through `now`)", () =>
     const oldHash = await keyHash(env.KEY_PEPPER, tenant.proxyKey);
     const t0 = Date.now();
     const { rotation } = await newSecret(tenant, HOUR);
-    expect((await ledger.rotateKey(tenant.tenantId, tenant.keyId, rotation, t0)).outcome).toBe("rotated");
-    await ledger.revokeKey(tenant.tenantId, tenant.keyId, t0 + 10);
+    expect((await ledger.rotateKey({ tenantId: tenant.tenantId, id: tenant.keyId, rotation, now: t0 })).outcome).toBe(
+      "rotated",
+    );
+    await ledger.revokeKey({ tenantId: tenant.tenantId, id: tenant.keyId, now: t0 + 10 });
     expect(await admit(tenant, oldHash, t0 + 20)).toBe("refused:revoked");
     expect(await admit(tenant, rotation.hash, t0 + 20)).toBe("refused:revoked");
     const later = await newSecret(tenant, HOUR);
-    expect((await ledger.rotateKey(tenant.tenantId, tenant.keyId, later.rotation, t0 + 30)).outcome).toBe("revoked");
+    expect(
+      (await ledger.rotateKey({ tenantId: tenant.tenantId, id: tenant.keyId, rotation: later.rotation, now: t0 + 30 }))
+        .outcome,
+    ).toBe("revoked");
     expect(await admit(tenant, later.rotation.hash, t0 + 40)).toBe("refused:unknown");
 
     const expiring = await tenant.api("/keys", {
@@ -164,9 +190,17 @@ describe("rotation in the ledger (strict mode, time moved through `now`)", () =>
     });
     const { id } = (await expiring.json()) as { id: string };
     const secret = await newSecret({ ...tenant, keyId: id }, HOUR);
-    const answer = await ledger.rotateKey(tenant.tenantId, id, secret.rotation, t0 + 2 * HOUR);
+    const answer = await ledger.rotateKey({
+      tenantId: tenant.tenantId,
+      id,
+      rotation: secret.rotation,
+      now: t0 + 2 * HOUR,
+    });
     expect(answer.outcome).toBe("expired");
-    expect((await ledger.rotateKey(tenant.tenantId, "nosuchkey222", secret.rotation, t0)).outcome).toBe("not_found");
+    expect(
+      (await ledger.rotateKey({ tenantId: tenant.tenantId, id: "nosuchkey222", rotation: secret.rotation, now: t0 }))
+        .outcome,
+    ).toBe("not_found");
   });
 });
 
@@ -267,7 +301,9 @@ describe("rotation through the gateway", () => {
     // Short enough that the lease below (usable for LEASE_TTL_MS) outlives the grace period.
     const grace = LEASE_TTL_MS - 100;
     const { rotation } = await newSecret(tenant, grace);
-    expect((await ledger.rotateKey(tenant.tenantId, tenant.keyId, rotation, t0)).outcome).toBe("rotated");
+    expect((await ledger.rotateKey({ tenantId: tenant.tenantId, id: tenant.keyId, rotation, now: t0 })).outcome).toBe(
+      "rotated",
+    );
     // This test's own isolate state: a lease granted now carries both secrets.
     await renew(tenant.tenantId, { lease: (report) => ledger.lease(report), sendEvents: async () => undefined });
     const request = (hash: string, now: number): AdmitRequest => ({

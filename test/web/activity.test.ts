@@ -248,7 +248,7 @@ describe("/activity paging and isolation", () => {
       subject: null,
       data: { code: "invalid_api_key", reason: "unknown", provider: "openai", model: "gpt-4o-mini" },
     }));
-    await ledgerFor(env, org.tenantId).recordAudit(org.tenantId, drafts);
+    await ledgerFor(env, org.tenantId).recordAudit({ tenantId: org.tenantId, drafts });
     await waitForCount(org.tenantId, "call.refused", 63);
 
     const first = await org.owner.b.get("/activity");
@@ -274,7 +274,11 @@ describe("/activity paging and isolation", () => {
   it("cuts days at the organisation's midnight, even 14 hours ahead of UTC", async () => {
     const org = await newOrg("ActivityZone");
     const ledger = ledgerFor(env, org.tenantId);
-    await ledger.setSettings(org.tenantId, { timeZone: "Pacific/Kiritimati" }, { kind: "user", id: org.owner.userId });
+    await ledger.setSettings({
+      tenantId: org.tenantId,
+      change: { timeZone: "Pacific/Kiritimati" },
+      actor: { kind: "user", id: org.owner.userId },
+    });
     const draft = (at: string, requestId: string): AuditDraft => ({
       at: Date.parse(at),
       type: "call.refused",
@@ -284,10 +288,13 @@ describe("/activity paging and isolation", () => {
       data: { code: "invalid_api_key", reason: "revoked", provider: "openai", model: "gpt-4o-mini" },
     });
     // 23:59:59 on 10 March and 00:00:00 on 11 March, Kiritimati time (UTC+14).
-    await ledger.recordAudit(org.tenantId, [
-      draft("2025-03-10T09:59:59Z", "req_zone_late_tenth"),
-      draft("2025-03-10T10:00:00Z", "req_zone_eleventh"),
-    ]);
+    await ledger.recordAudit({
+      tenantId: org.tenantId,
+      drafts: [
+        draft("2025-03-10T09:59:59Z", "req_zone_late_tenth"),
+        draft("2025-03-10T10:00:00Z", "req_zone_eleventh"),
+      ],
+    });
     await waitForCount(org.tenantId, "call.refused", 2);
     const tenth = rows((await org.owner.b.get("/activity?from=2025-03-10&to=2025-03-10")).html);
     expect(tenth).toHaveLength(1);

@@ -237,10 +237,10 @@ describe("/budgets", () => {
     await waitForEvent(org.tenantId, ok.headers.get("x-outlay-request-id") ?? "");
 
     // The settled cost shows on the list, in the same figures the API gives.
-    let status = await ledgerFor(env, org.tenantId).budgetStatus(id ?? "");
+    let status = await ledgerFor(env, org.tenantId).budgetStatus({ id: id ?? "" });
     for (let i = 0; i < 50 && (status?.spentNano ?? 0n) === 0n; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      status = await ledgerFor(env, org.tenantId).budgetStatus(id ?? "");
+      status = await ledgerFor(env, org.tenantId).budgetStatus({ id: id ?? "" });
     }
     expect(status?.spentNano).toBeGreaterThan(0n);
     const fromApi = (await (await api(token, `/budgets/${id}`)).json()) as { current: { spent_usd: string } };
@@ -283,7 +283,7 @@ describe("/budgets", () => {
       window: "weekly",
     });
     expect(weekly.status).toBe(303);
-    const after = await ledgerFor(env, org.tenantId).budgetStatus(id ?? "");
+    const after = await ledgerFor(env, org.tenantId).budgetStatus({ id: id ?? "" });
     expect(after?.spentNano).toBe(0n);
     expect((await org.owner.b.get("/budgets")).html).toContain("<strong>$0.00</strong> spent (0%)");
     const audit = await waitForAudit(org.tenantId, "rule.updated", id);
@@ -307,7 +307,7 @@ describe("/budgets", () => {
     const settings = await ledger.getSettings();
     const f = formatFor(settings.locale, zone);
     const status = async (window: string) => {
-      const s = await ledger.budgetStatus(ids[window] ?? "");
+      const s = await ledger.budgetStatus({ id: ids[window] ?? "" });
       if (!s) throw new Error(`no ${window} budget`);
       return s;
     };
@@ -424,7 +424,7 @@ describe("/budgets", () => {
       expect({ path, status: missing.status }).toEqual({ path, status: 403 });
     }
     expect(await rules(org.tenantId)).toBe(1);
-    const stored = await ledgerFor(env, org.tenantId).getRule("budget", id ?? "");
+    const stored = await ledgerFor(env, org.tenantId).getRule({ kind: "budget", id: id ?? "" });
     expect(stored?.spec.name).toBe("Guarded");
   });
 });

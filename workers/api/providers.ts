@@ -71,7 +71,7 @@ providers.delete("/:provider", async (c) => {
   const tenantId = c.get("tenantId");
   const name = c.req.param("provider");
   if (providerName(name)) return apiError(c, noCredential(name));
-  const removed = await ledgerFor(c.env, tenantId).deleteProvider(tenantId, name, c.get("actor"));
+  const removed = await ledgerFor(c.env, tenantId).deleteProvider({ tenantId, name, actor: c.get("actor") });
   if (!removed) return apiError(c, noCredential(name));
   return c.body(null, 204);
 });

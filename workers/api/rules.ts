@@ -85,7 +85,7 @@ function ruleRoutes<S extends z.ZodType>(options: RuleApiOptions<S>): Hono<ApiEn
 
   function save(c: ApiContext, id: string, draft: RuleDraft): Promise<AnyRule> {
     const tenantId = c.get("tenantId");
-    return ledgerFor(c.env, tenantId).putRule(tenantId, id, draft, c.get("actor"));
+    return ledgerFor(c.env, tenantId).putRule({ tenantId, id, draft, actor: c.get("actor") });
   }
 
   routes.post("/", async (c) => {
@@ -113,10 +113,10 @@ function ruleRoutes<S extends z.ZodType>(options: RuleApiOptions<S>): Hono<ApiEn
     if (!ID_PATTERN.test(id)) return apiError(c, notFound);
     const ledger = ledgerFor(c.env, c.get("tenantId"));
     if (kind === "budget") {
-      const status = await ledger.budgetStatus(id);
+      const status = await ledger.budgetStatus({ id });
       return status ? c.json({ ...ruleView(status), current: current(status) }) : apiError(c, notFound);
     }
-    const rule = await ledger.getRule(kind, id);
+    const rule = await ledger.getRule({ kind, id });
     return rule ? c.json(ruleView(rule)) : apiError(c, notFound);
   });
 
@@ -125,7 +125,7 @@ function ruleRoutes<S extends z.ZodType>(options: RuleApiOptions<S>): Hono<ApiEn
     if (!ID_PATTERN.test(id)) return apiError(c, notFound);
     const draft = await draftFrom(c);
     if (draft instanceof AppError) return apiError(c, draft);
-    const existing = await ledgerFor(c.env, c.get("tenantId")).getRule(kind, id);
+    const existing = await ledgerFor(c.env, c.get("tenantId")).getRule({ kind, id });
     if (!existing) return apiError(c, notFound);
     return c.json(ruleView(await save(c, id, draft)));
   });
@@ -134,7 +134,7 @@ function ruleRoutes<S extends z.ZodType>(options: RuleApiOptions<S>): Hono<ApiEn
     const id = c.req.param("id");
     if (!ID_PATTERN.test(id)) return apiError(c, notFound);
     const tenantId = c.get("tenantId");
-    const removed = await ledgerFor(c.env, tenantId).deleteRule(tenantId, kind, id, c.get("actor"));
+    const removed = await ledgerFor(c.env, tenantId).deleteRule({ tenantId, kind, id, actor: c.get("actor") });
     return removed ? c.body(null, 204) : apiError(c, notFound);
   });
 

@@ -60,7 +60,9 @@ settings.patch("/settings", async (c) => {
   if (parsed.data.time_zone !== undefined) change.timeZone = parsed.data.time_zone;
   if (parsed.data.locale !== undefined) change.locale = parsed.data.locale;
   if (parsed.data.admission_mode !== undefined) change.admissionMode = parsed.data.admission_mode;
-  return c.json(settingsView(await ledgerFor(c.env, tenantId).setSettings(tenantId, change, c.get("actor"))));
+  return c.json(
+    settingsView(await ledgerFor(c.env, tenantId).setSettings({ tenantId, change, actor: c.get("actor") })),
+  );
 });
 
 function overrideView(o: PriceOverride) {
@@ -84,13 +86,16 @@ settings.put("/prices/overrides", async (c) => {
   if (!parsed.success) return apiError(c, invalid(parsed.error.issues));
   const d = parsed.data;
   const tenantId = c.get("tenantId");
-  const saved = await ledgerFor(c.env, tenantId).setPriceOverride(tenantId, {
-    provider: d.provider,
-    model: d.model,
-    input: d.input_per_mtok,
-    cachedInput: d.cached_input_per_mtok ?? d.input_per_mtok,
-    cacheWrite: d.cache_write_per_mtok ?? d.input_per_mtok,
-    output: d.output_per_mtok,
+  const saved = await ledgerFor(c.env, tenantId).setPriceOverride({
+    tenantId,
+    override: {
+      provider: d.provider,
+      model: d.model,
+      input: d.input_per_mtok,
+      cachedInput: d.cached_input_per_mtok ?? d.input_per_mtok,
+      cacheWrite: d.cache_write_per_mtok ?? d.input_per_mtok,
+      output: d.output_per_mtok,
+    },
   });
   return c.json(overrideView(saved));
 });
@@ -107,7 +112,7 @@ settings.delete("/prices/overrides", async (c) => {
   const badName = providerNameProblem(provider);
   if (badName) return apiError(c, badName);
   const tenantId = c.get("tenantId");
-  const removed = await ledgerFor(c.env, tenantId).deletePriceOverride(tenantId, provider, model);
+  const removed = await ledgerFor(c.env, tenantId).deletePriceOverride({ tenantId, provider, model });
   if (!removed) return apiError(c, new AppError("not_found", "No such price override."));
   return c.body(null, 204);
 });

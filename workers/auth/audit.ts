@@ -18,16 +18,19 @@ export type AccountEvent = {
 export async function auditAccount(env: Env, tenantIds: readonly string[], e: AccountEvent, now = Date.now()) {
   await Promise.all(
     tenantIds.map((tenantId) =>
-      ledgerFor(env, tenantId).recordAudit(tenantId, [
-        {
-          at: now,
-          type: e.type,
-          actor: e.actor,
-          requestId: null,
-          subject: e.subject,
-          data: { ...e.data, source: e.source },
-        },
-      ]),
+      ledgerFor(env, tenantId).recordAudit({
+        tenantId,
+        drafts: [
+          {
+            at: now,
+            type: e.type,
+            actor: e.actor,
+            requestId: null,
+            subject: e.subject,
+            data: { ...e.data, source: e.source },
+          },
+        ],
+      }),
     ),
   );
 }

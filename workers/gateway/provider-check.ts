@@ -139,7 +139,7 @@ export async function checkStoredProvider(
   name: string,
   options: CheckOptions = {},
 ): Promise<CheckResult | null> {
-  const connection = await ledgerFor(env, tenantId).providerConnection(name);
+  const connection = await ledgerFor(env, tenantId).providerConnection({ name });
   const baseUrl = connection?.baseUrl ?? KNOWN_PROVIDERS[name]?.baseUrl;
   if (!connection || !baseUrl) return null;
   let credential: string;

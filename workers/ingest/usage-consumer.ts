@@ -29,7 +29,7 @@ async function settleAndWrite(env: Env, tenantId: string, events: UsageEvent[]):
     events.map((e) => e.requestId),
   );
   const fresh = events.filter((e) => !known.has(e.requestId));
-  if (fresh.length > 0) await env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId)).settle(fresh);
+  if (fresh.length > 0) await env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId)).settle({ events: fresh });
   await writeUsage(env.DB, tenantId, events);
 }
 

@@ -9,14 +9,9 @@
 // lease, which are booked like any settlement, and tops the free slice back up to
 // 1/LEASE_SHARE of what the budget has left. A revoked key or a changed rule reaches the
 // isolate with the next renewal, at the latest LEASE_TTL_MS after the change.
-import type { AuditDraft } from "../../shared/audit.ts";
 import { newId } from "../../shared/ids.ts";
 import { budgetCovers } from "./budgets.ts";
-import type { BudgetBook } from "./budgets.ts";
-import type { Catalog } from "./catalog.ts";
-import type { Holds } from "./holds.ts";
-import type { RateLimiter } from "./rate-limits.ts";
-import type { RuleStore } from "./rules.ts";
+import type { LedgerParts } from "./parts.ts";
 import type { LeaseGrant, LeaseReport } from "./types.ts";
 
 /** The isolate admits from a lease for this long after it arrives. */
@@ -28,24 +23,15 @@ export const LEASE_HOLD_TTL_MS = 60_000;
 /** A lease's free slice is topped up to 1/LEASE_SHARE of what the budget has left. */
 export const LEASE_SHARE = 8n;
 
-export type LeaseParts = {
-  catalog: Catalog;
-  rules: RuleStore;
-  book: BudgetBook;
-  holds: Holds;
-  limiter: RateLimiter;
-  audit: (draft: AuditDraft) => void;
-};
-
 /** Books a report and grants the next lease (null when the tenant is in strict mode). Runs in one transaction. */
-export function renewLease(parts: LeaseParts, report: LeaseReport): LeaseGrant | null {
-  const { catalog, rules, book, holds, limiter } = parts;
+export function renewLease(parts: LedgerParts, report: LeaseReport): LeaseGrant | null {
+  const { catalog, rules, book, holds, limiter, outbox } = parts;
   const { now } = report;
   const settings = catalog.settings();
   const leaseId = report.leaseId ?? newId();
   holds.settle(report.events, settings.timeZone, now);
   for (const event of report.events) {
-    parts.audit({
+    outbox.audit({
       at: event.startedAt,
       type: "call.admitted",
       actor: { kind: "key", id: event.keyId },
@@ -106,7 +92,7 @@ export function renewLease(parts: LeaseParts, report: LeaseReport): LeaseGrant |
   }
   if (!leasing) return null;
 
-  parts.audit({
+  outbox.audit({
     at: now,
     type: "lease.granted",
     actor: { kind: "system" },

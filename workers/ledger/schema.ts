@@ -1,5 +1,6 @@
-// TenantLedger storage (SQLite-backed Durable Object storage), created behind a stored version.
-// Every table and row shape is documented in workers/ledger/README.md.
+// TenantLedger storage (SQLite-backed Durable Object storage), created behind a stored version,
+// and the tenant it belongs to (bound by the first change). Every table and row shape is
+// documented in workers/ledger/README.md.
 
 export const SCHEMA_VERSION = 4;
 
@@ -58,4 +59,18 @@ export function migrate(sql: SqlStorage): void {
     version += 1;
     sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('schema_version', ?)", String(version));
   }
+}
+
+/** Binds the ledger to `tenantId` on its first change; every later change must name the same one. */
+export function bindTenant(sql: SqlStorage, tenantId: string): void {
+  const bound = boundTenant(sql);
+  if (bound === null) sql.exec("INSERT INTO meta (k, v) VALUES ('tenant_id', ?)", tenantId);
+  // An invariant, not an expected failure: ledgerFor() names each ledger by its tenant id, so
+  // another tenant here is a bug in the caller.
+  else if (bound !== tenantId) throw new Error("ledger belongs to another tenant");
+}
+
+/** The tenant this ledger belongs to, or null before its first change. */
+export function boundTenant(sql: SqlStorage): string | null {
+  return sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'tenant_id'").toArray()[0]?.v ?? null;
 }

@@ -128,9 +128,9 @@ export async function createProxyKey(
   const rules = keyRuleDrafts(minted.id, k.name, k.limits ?? NO_LIMITS);
   if (rules instanceof AppError) return rules;
   const hash = await keyHash(env.KEY_PEPPER, minted.key);
-  const record = await ledgerFor(env, tenantId).createKey(
+  const record = await ledgerFor(env, tenantId).createKey({
     tenantId,
-    {
+    key: {
       id: minted.id,
       hash,
       name: k.name,
@@ -139,10 +139,10 @@ export async function createProxyKey(
       expiresAt: k.expiresAt,
       hint: keyHint(minted.key),
     },
-    Date.now(),
-    actor,
     rules,
-  );
+    actor,
+    now: Date.now(),
+  });
   return { record, key: minted.key };
 }
 
@@ -184,7 +184,7 @@ export async function revokeProxyKey(
 ): Promise<KeyRecord | AppError> {
   const refusal = await keyChangeRefusal(env, tenantId, id, who, "revoke");
   if (refusal) return refusal;
-  const record = await ledgerFor(env, tenantId).revokeKey(tenantId, id, Date.now(), who.actor);
+  const record = await ledgerFor(env, tenantId).revokeKey({ tenantId, id, actor: who.actor, now: Date.now() });
   return record ?? new AppError("not_found", "No such key.");
 }
 
@@ -206,13 +206,18 @@ export async function rotateProxyKey(
   if (refusal) return refusal;
   const minted = remintKey("olk", tenantId, id);
   const hash = await keyHash(env.KEY_PEPPER, minted.key);
-  const result = await ledgerFor(env, tenantId).rotateKey(
+  const result = await ledgerFor(env, tenantId).rotateKey({
     tenantId,
     id,
-    { rotationId: rotation.rotationId, hash, hint: keyHint(minted.key), graceMs: rotation.graceSeconds * 1000 },
-    Date.now(),
-    who.actor,
-  );
+    rotation: {
+      rotationId: rotation.rotationId,
+      hash,
+      hint: keyHint(minted.key),
+      graceMs: rotation.graceSeconds * 1000,
+    },
+    actor: who.actor,
+    now: Date.now(),
+  });
   switch (result.outcome) {
     case "not_found":
       return new AppError("not_found", "No such key.");

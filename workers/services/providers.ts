@@ -61,9 +61,9 @@ export async function storeProvider(
   actor: AuditActor,
 ): Promise<ProviderRecord> {
   const sealed = await seal(dataKeyring(env.DATA_KEYS), input.apiKey, `${tenantId}/${input.name}`);
-  return ledgerFor(env, tenantId).setProvider(
+  return ledgerFor(env, tenantId).setProvider({
     tenantId,
-    {
+    provider: {
       name: input.name,
       format: knownProvider(input.name)?.format ?? "openai",
       baseUrl: input.baseUrl ? input.baseUrl.replace(/\/+$/, "") : null,
@@ -71,5 +71,5 @@ export async function storeProvider(
       keyHint: keyHint(input.apiKey),
     },
     actor,
-  );
+  });
 }

@@ -94,7 +94,11 @@ orgSettings.post("/org/settings/region", async (c) => {
   if (!isLocale(locale)) errors.locale = "Enter a locale such as en-US, en-GB or de-DE.";
   if (Object.keys(errors).length > 0) return page(c, { region: { errors, values } });
   // Through the ledger: a new zone carries the current windows' spend over (settings.updated).
-  await ledgerFor(c.env, org.tenantId).setSettings(org.tenantId, { timeZone, locale }, { kind: "user", id: a.user.id });
+  await ledgerFor(c.env, org.tenantId).setSettings({
+    tenantId: org.tenantId,
+    change: { timeZone, locale },
+    actor: { kind: "user", id: a.user.id },
+  });
   return page(c, { notice: "Time zone and locale saved." });
 });
 
@@ -187,6 +191,6 @@ orgSettings.post("/org/settings/close", async (c) => {
   }
   const now = Date.now();
   await closeTenant(c.env.DB, org.tenantId, now, now + CLOSED_RETENTION_MS);
-  await ledgerFor(c.env, org.tenantId).close(org.tenantId, now, { kind: "user", id: a.user.id });
+  await ledgerFor(c.env, org.tenantId).close({ tenantId: org.tenantId, now, actor: { kind: "user", id: a.user.id } });
   return c.redirect("/account", 303);
 });

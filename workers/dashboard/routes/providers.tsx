@@ -212,9 +212,10 @@ providersPages.get("/providers/:name/remove", async (c) => {
 providersPages.post("/providers/:name/remove", async (c) => {
   const { a, org } = signedInOrg(c);
   const name = c.req.param("name");
-  const removed = await ledgerFor(c.env, org.tenantId).deleteProvider(org.tenantId, name, {
-    kind: "user",
-    id: a.user.id,
+  const removed = await ledgerFor(c.env, org.tenantId).deleteProvider({
+    tenantId: org.tenantId,
+    name,
+    actor: { kind: "user", id: a.user.id },
   });
   if (!removed) return page(c, { notice: { kind: "error", text: notStored(c) } }, 404);
   return c.redirect(`/providers?removed=${name}`, 303);

@@ -130,7 +130,7 @@ const budgets: KindPages<"budget", typeof BudgetBody> = {
   async form(c, form, id) {
     const { org } = signedInOrg(c);
     const [status, format] = await Promise.all([
-      id === null ? null : ledgerFor(c.env, org.tenantId).budgetStatus(id),
+      id === null ? null : ledgerFor(c.env, org.tenantId).budgetStatus({ id }),
       orgFormat(c),
     ]);
     const title = status ? `Budget ${status.spec.name}` : "New budget";
@@ -206,7 +206,7 @@ function routesFor<K extends RuleKind, S extends z.ZodType>(pages: KindPages<K, 
     const id = c.req.param("id") ?? "";
     if (!ID_PATTERN.test(id)) return null;
     const { org } = signedInOrg(c);
-    return (await ledgerFor(c.env, org.tenantId).getRule(kind, id)) as RuleRecord<K> | null;
+    return (await ledgerFor(c.env, org.tenantId).getRule({ kind, id })) as RuleRecord<K> | null;
   }
 
   function notFound(c: Ctx): Rendered {
@@ -248,7 +248,12 @@ function routesFor<K extends RuleKind, S extends z.ZodType>(pages: KindPages<K, 
     const keyId = draft ? ("scope" in draft.spec ? draft.spec.scope.keyId : draft.spec.keyId) : null;
     if (keyId && !keys.some((k) => k.id === keyId)) errors.key_id = "Choose one of this organisation's keys.";
     if (!draft || Object.keys(errors).length > 0) return formPage(c, values, errors, existing ? id : null, keys);
-    await ledgerFor(c.env, org.tenantId).putRule(org.tenantId, id, draft, { kind: "user", id: a.user.id });
+    await ledgerFor(c.env, org.tenantId).putRule({
+      tenantId: org.tenantId,
+      id,
+      draft,
+      actor: { kind: "user", id: a.user.id },
+    });
     return c.redirect(`${base}?saved=${id}`, 303);
   }
 
@@ -291,9 +296,11 @@ function routesFor<K extends RuleKind, S extends z.ZodType>(pages: KindPages<K, 
     const { a, org } = signedInOrg(c);
     const rule = await ruleOf(c);
     if (!rule) return notFound(c);
-    const removed = await ledgerFor(c.env, org.tenantId).deleteRule(org.tenantId, kind, rule.id, {
-      kind: "user",
-      id: a.user.id,
+    const removed = await ledgerFor(c.env, org.tenantId).deleteRule({
+      tenantId: org.tenantId,
+      kind,
+      id: rule.id,
+      actor: { kind: "user", id: a.user.id },
     });
     if (!removed) return notFound(c);
     return c.redirect(`${base}?deleted=1`, 303);
