@@ -369,18 +369,28 @@ describe("tenant isolation", () => {
     const aUsage = (await json(await a.api("/usage?group_by=key"))).rows as Json[];
     expect(aUsage.map((r) => r.key)).not.toContain(b.keyId);
 
-    // Providers, settings and overrides are per tenant.
-    await b.api("/providers/groq", { method: "PUT", json: { api_key: "gsk_b_secret_0123456789" } });
+    // Providers, settings and overrides are per tenant. B's own writes land (so A's empty view
+    // is isolation, not a write that failed), and survive A's attempts to delete them.
+    const bProvider = await b.api("/providers/groq", { method: "PUT", json: { api_key: "gsk_b_secret_0123456789" } });
+    expect(bProvider.status).toBe(200);
+    expect((await b.api("/providers/groq")).status).toBe(200);
     expect((await a.api("/providers/groq")).status).toBe(404);
-    await b.api("/settings", { method: "PATCH", json: { allow_passthrough_keys: true } });
+    const bSettings = await b.api("/settings", { method: "PATCH", json: { allow_passthrough_keys: true } });
+    expect(bSettings.status).toBe(200);
+    expect((await json(await b.api("/settings"))).allow_passthrough_keys).toBe(true);
     expect((await json(await a.api("/settings"))).allow_passthrough_keys).toBe(false);
-    await b.api("/prices/overrides", {
+    const bOverride = await b.api("/prices/overrides", {
       method: "PUT",
       json: { provider: "openai", model: "gpt-4o", input_per_mtok: "1", output_per_mtok: "1" },
     });
+    expect(bOverride.status).toBe(200);
+    const bOverrides = async () => json(await b.api("/prices/overrides"));
+    expect((await bOverrides()).overrides).toMatchObject([{ provider: "openai", model: "gpt-4o" }]);
     expect((await json(await a.api("/prices/overrides"))).overrides).toEqual([]);
     expect((await a.api("/prices/overrides?provider=openai&model=gpt-4o", { method: "DELETE" })).status).toBe(404);
     expect((await a.api("/providers/groq", { method: "DELETE" })).status).toBe(404);
+    expect((await bOverrides()).overrides).toMatchObject([{ provider: "openai", model: "gpt-4o" }]);
+    expect((await b.api("/providers/groq")).status).toBe(200);
   });
 
   it("refuses a proxy key presented with another tenant's routing part", async () => {
