@@ -664,7 +664,13 @@ describe("no prompt, key or credential is stored or logged", () => {
   });
 
   it("R2 audit archive: no object or object metadata holds a marker, key or credential", async () => {
-    expect((await scanR2()).leaks).toEqual([]);
+    const { leaks, keys } = await scanR2();
+    expect(leaks).toEqual([]);
+    // Nothing archives audit events to R2 yet (docs/budgets.md: "a later stage archives them to
+    // R2"), so the scan above has no object to search. Stated here rather than passed blind:
+    // once something writes the archive this fails, and must become "the bucket holds this
+    // run's archive" before the scan.
+    expect(keys).toEqual([]);
   });
 
   it("console output during all of it carries no marker, key or credential", () => {
