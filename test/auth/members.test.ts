@@ -6,6 +6,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { linkHash } from "../../workers/auth/links.ts";
+import { SIGN_UPS_PER_ADDRESS } from "../../workers/auth/throttle.ts";
 import { Browser, email, openLink, PASSWORD, signIn, signUp } from "./browser.ts";
 import {
   acceptAsNew,
@@ -88,6 +89,29 @@ describe("sign-up", () => {
     expect(again.status).toBe(409);
     expect(await count("SELECT COUNT(*) AS n FROM users WHERE email = ?", address)).toBe(1);
     expect(await count("SELECT COUNT(*) AS n FROM tenants WHERE name = 'Takeover Ltd'")).toBe(0);
+  });
+});
+
+describe("sign-up limit", () => {
+  it(`refuses the account after ${SIGN_UPS_PER_ADDRESS} from one address in an hour, creating nothing; another address may`, async () => {
+    const { source } = new Browser();
+    for (let i = 0; i < SIGN_UPS_PER_ADDRESS; i++) await signUp(new Browser({ source }));
+    const address = email("over-limit");
+    const refused = await new Browser({ source }).post("/signup", {
+      name: "One Too Many",
+      email: address,
+      organisation: "Over Limit Ltd",
+      password: PASSWORD,
+    });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("3600");
+    expect(refused.html).toContain("Too many accounts were made from your network");
+    expect(refused.headers.getSetCookie()).toEqual([]);
+    expect(await count("SELECT COUNT(*) AS n FROM users WHERE email = ?", address)).toBe(0);
+    expect(await count("SELECT COUNT(*) AS n FROM tenants WHERE name = 'Over Limit Ltd'")).toBe(0);
+    // The limit is the address's: the same person from another network gets in.
+    const elsewhere = await signUp(new Browser(), { email: address, org: "Over Limit Ltd" });
+    expect(elsewhere.page.status).toBe(200);
   });
 });
 
