@@ -645,6 +645,34 @@ describe("a session that cannot be verified gets the sign-in page, never the pag
   });
 });
 
+describe("a session that cannot be loaded", () => {
+  it("answers 500 when the session store fails: never the page, and not 'signed out' either", async () => {
+    const b = new Browser();
+    const { email: address } = await signUp(b);
+    expect((await b.get("/account")).status).toBe(200);
+    const cookie = b.sessionCookie();
+    // A real storage error: the table the session is read from is gone for the moment (this
+    // file's D1 is its own; the table comes back in finally).
+    await env.DB.prepare("ALTER TABLE sessions RENAME TO sessions_unavailable").run();
+    try {
+      for (const path of ["/account", "/org/members", "/"]) {
+        const page = await b.get(path);
+        expect({ path, status: page.status }).toEqual({ path, status: 500 });
+        expect(page.html).toContain("Something went wrong");
+        expect(page.html).not.toContain(address);
+        expect(page.location).toBeNull();
+      }
+      const post = await b.post("/account/sessions/revoke-all");
+      expect(post.status).toBe(500);
+    } finally {
+      await env.DB.prepare("ALTER TABLE sessions_unavailable RENAME TO sessions").run();
+    }
+    // Nothing was changed by the failure: the same cookie is the same session.
+    expect(b.sessionCookie()).toBe(cookie);
+    expect((await b.get("/account")).status).toBe(200);
+  });
+});
+
 // ---- headers ---------------------------------------------------------------------------------
 
 describe("security headers", () => {
