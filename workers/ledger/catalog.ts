@@ -1,8 +1,7 @@
 // The ledger's reference data: proxy keys, provider credentials, price overrides and settings,
 // as rows of its SQLite storage with in-memory copies of what `admit` reads. The ledger is the
 // single writer, so each write drops the copy it changed and the next read loads it again.
-// Mirroring to D1 and audit events are the business of the change modules (key-changes.ts,
-// config-changes.ts), not this one's.
+// Mirroring to D1 and audit events belong to the change modules (key-changes.ts, config-changes.ts).
 import { DEFAULT_LOCALE, isLocale } from "../../shared/locale.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
 import { isTimeZone } from "../../shared/windows.ts";
