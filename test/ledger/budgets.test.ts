@@ -1,5 +1,6 @@
 // Budgets through the gateway: a blocking budget refuses a call whose worst case does not fit,
 // before any upstream call; responses say what is left; the ledger's spent equals the events'.
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { eventsOf, newTenant, testTag, upstreamCalls, waitForEvent, waitForEventCount } from "../helpers.ts";
 import { auditEvents, budgetStatus, chat, createBudget, nano, settledStatus, usdOf, waitFor } from "./support.ts";
@@ -29,6 +30,35 @@ describe("budgets", () => {
     await small.text();
     expect(small.status).toBe(200);
     expect(await upstreamCalls(smallTag.id)).toHaveLength(1);
+  });
+
+  it("releases the hold when the upstream cannot be reached, and records the call once", async () => {
+    const tenant = await newTenant();
+    const id = await createBudget(tenant, { limit_usd: "1" });
+    const provider = (base_url: string) =>
+      tenant.api("/providers/openai", { method: "PUT", json: { api_key: "demo-openai-credential-0000", base_url } });
+    // Nothing listens on port 1 of the loopback address: the connection is refused.
+    expect((await provider("http://127.0.0.1:1/openai/v1")).status).toBe(200);
+    const res = await chat(tenant, { maxTokens: 1000 });
+    const body = (await res.json()) as { error: { code: string; type: string } };
+    expect(res.status).toBe(502);
+    expect(body.error).toMatchObject({ code: "upstream_unreachable", type: "server_error" });
+    const requestId = res.headers.get("x-outlay-request-id") ?? "";
+    // Admitted (a hold was taken: the budget covers the worst case), then released with nothing spent.
+    const event = await waitForEvent(tenant.tenantId, requestId);
+    expect(event).toMatchObject({ outcome: "upstream_unreachable", status: 502, input_tokens: 0, output_tokens: 0 });
+    expect(BigInt(event.cost_nano_usd ?? 0)).toBe(0n);
+    const status = await settledStatus(tenant, id);
+    expect(nano(status.spent_usd)).toBe(0n);
+    expect(await env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenant.tenantId)).openHolds()).toEqual([]);
+    // One event for it: a later call's event is stored after it, and it is still the only one.
+    expect((await provider(`${env.UPSTREAM_URL}/openai/v1`)).status).toBe(200);
+    const later = await chat(tenant, { maxTokens: 10 });
+    await later.text();
+    expect(later.status).toBe(200);
+    await waitForEvent(tenant.tenantId, later.headers.get("x-outlay-request-id") ?? "");
+    expect((await eventsOf(tenant.tenantId)).filter((e) => e.request_id === requestId)).toHaveLength(1);
+    expect((await eventsOf(tenant.tenantId)).map((e) => e.outcome)).toEqual(["upstream_unreachable", "ok"]);
   });
 
   it("says what is left after the hold, and settles the hold to the actual cost", async () => {
@@ -91,7 +121,15 @@ describe("budgets", () => {
       const events = await auditEvents(tenant, "budget.threshold");
       return events.length >= 3 ? events : null;
     }, "three threshold events");
-    await new Promise((r) => setTimeout(r, 1500));
+    // Read again once a later audit event is stored (the ledger numbers its events and sends
+    // them in order), not after a fixed wait.
+    const later = await tenant.api("/keys", { method: "POST", json: { name: "after the crossings" } });
+    expect(later.status).toBe(201);
+    const { id: laterKey } = (await later.json()) as { id: string };
+    await waitFor(async () => {
+      const created = await auditEvents(tenant, "key.created");
+      return created.some((e) => e.subject === laterKey) ? true : null;
+    }, "a later audit event");
     const again = await auditEvents(tenant, "budget.threshold");
     expect(again.length).toBe(3);
     expect(crossings.map((e) => Number(e.data.percent)).sort((x, y) => x - y)).toEqual([10, 50, 100]);
