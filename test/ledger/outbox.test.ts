@@ -202,6 +202,56 @@ describe("audit outbox", () => {
   });
 });
 
+describe("after a failed send", () => {
+  it("resends what the queue refused once it takes messages again: nothing lost, order kept, no attempt counted", async () => {
+    const tenantId = newId();
+    const handedOver = usageEvent({ tenantId, keyId: "keykeykeykey" } as Tenant, {
+      startedAt: Date.now(),
+      costNanoUsd: 1_000,
+    });
+    const result = await runInDurableObject(ledger(tenantId), async (_i, state) => {
+      const all = () => true;
+      const down = new Outbox(state.storage.sql, {
+        ...env,
+        AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, all),
+        USAGE_QUEUE: refusing(env.USAGE_QUEUE, all),
+      });
+      down.audit(draft({ n: 1 }));
+      down.audit(draft({ n: 2 }));
+      down.usage([handedOver]);
+      const failed = [await down.flush(tenantId), await down.flush(tenantId)];
+      const waiting = (table: string) =>
+        state.storage.sql
+          .exec<{ seq: number; attempts: number }>(`SELECT seq, attempts FROM ${table} ORDER BY seq`)
+          .toArray();
+      const kept = { audit: waiting("audit_outbox"), usage: waiting("usage_outbox") };
+      const up = new Outbox(state.storage.sql, env);
+      up.audit(draft({ n: 3 }));
+      const sent = await up.flush(tenantId);
+      return { failed, kept, sent, left: { audit: waiting("audit_outbox"), usage: waiting("usage_outbox") } };
+    });
+    // The failed sends keep everything, uncounted (an outage is not the message's fault).
+    expect(result.failed).toEqual([false, false]);
+    expect(result.kept).toEqual({
+      audit: [
+        { seq: 1, attempts: 0 },
+        { seq: 2, attempts: 0 },
+      ],
+      usage: [{ seq: 1, attempts: 0 }],
+    });
+    expect(result.sent).toBe(true);
+    expect(result.left).toEqual({ audit: [], usage: [] });
+    const rows = await waitForAudit(tenantId, "the resent events", (r) => JSON.parse(r.data).n === 3);
+    expect(rows.map((r) => [r.seq, JSON.parse(r.data).n])).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ]);
+    expect(await waitForEvent(tenantId, handedOver.requestId)).toMatchObject({ cost_nano_usd: 1_000 });
+    expect(await deadRows(tenantId)).toEqual([]);
+  });
+});
+
 describe("usage outbox (events the gateway could not queue)", () => {
   it("carries handed-over events to D1, and sets aside one the queue keeps refusing", async () => {
     const tenantId = newId();
