@@ -1,43 +1,21 @@
 // /org/members and /org/invitations: members, roles, invitations, unlock, password reset links.
-// Owners may do anything; admins manage everyone but owners and cannot make owners; an
-// organisation always keeps at least one owner. A role change or removal signs the person out
-// of the organisation at once (their sessions there are revoked; they sign in again).
-// A person's password and sign-in throttle are global (one person, many organisations): an
-// organisation may make a reset link or clear sign-in delays only for someone who belongs to no
-// other organisation, else its admins could take over the person's access there
-// (docs/accounts.md, "What an organisation may do to a person").
+// The rules (who may change whom, what an organisation may do to a person's global sign-in) and
+// the changes themselves are the members service's (workers/services/members.ts); these handlers
+// read the forms and show the outcome.
 import { Hono, type Context } from "hono";
-import {
-  clearUserLock,
-  deleteMembership,
-  deleteOrgSessions,
-  findMember,
-  insertInvitation,
-  insertPasswordReset,
-  listMembers,
-  listOpenInvitations,
-  revokeInvitation,
-  setMemberRole,
-  tenantDb,
-  belongsElsewhere,
-} from "../../store/index.ts";
-import { newId } from "../../../shared/ids.ts";
+import { AppError } from "../../../shared/errors.ts";
 import { MembersPage, type MembersView } from "../../../web/pages/auth/members.tsx";
+import { accountSubject, assignableRoles, can, waitingAccounts } from "../../auth/index.ts";
 import {
-  accountSubject,
-  assignableRoles,
-  auditInOrg,
-  can,
-  clearFailures,
-  INVITATION_TTL_MS,
-  isRole,
-  linkHash,
-  newLinkToken,
-  normaliseEmail,
-  RESET_TTL_MS,
-  type Role,
-  waitingAccounts,
-} from "../../auth/index.ts";
+  changeMemberRole,
+  inviteMember,
+  issueResetLink,
+  type MemberActor,
+  removeMember,
+  revokeMemberInvitation,
+  unlockMember,
+} from "../../services/index.ts";
+import { listMembers, listOpenInvitations, tenantDb } from "../../store/index.ts";
 import { formField, requireAccount, requireCsrf, requirePermission, signedInOrg, type WebEnv } from "../guards.ts";
 
 export const members = new Hono<WebEnv>();
@@ -89,110 +67,53 @@ async function page(
 
 members.get("/org/members", (c) => page(c));
 
-members.post("/org/invitations", async (c) => {
+/** The signed-in person as the members service's actor. */
+function actor(c: Context<WebEnv>): MemberActor {
   const { a, org } = signedInOrg(c);
-  const role = await formField(c, "role");
-  const emailInput = (await formField(c, "email")).trim();
-  const email = emailInput === "" ? null : normaliseEmail(emailInput);
-  if (!isRole(role) || !assignableRoles(org.role).includes(role))
-    return page(c, { error: "Choose a role you may give." });
-  if (emailInput !== "" && !email)
-    return page(c, { error: "Enter an email address like name@example.com, or leave it empty." });
-  const token = newLinkToken(org.tenantId);
-  const id = newId();
-  const now = Date.now();
-  await insertInvitation(tenantDb(c.env.DB, org.tenantId), {
-    id,
-    token_hash: await linkHash(c.env, "invite", token),
-    email,
-    role,
-    created_by: a.user.id,
-    created_at: now,
-    expires_at: now + INVITATION_TTL_MS,
+  return { tenantId: org.tenantId, userId: a.user.id, role: org.role, source: c.get("source") };
+}
+
+members.post("/org/invitations", async (c) => {
+  const invited = await inviteMember(c.env, actor(c), {
+    role: await formField(c, "role"),
+    email: await formField(c, "email"),
   });
-  await auditInOrg(c, { type: "member.invited", subject: id, data: { role, email } });
-  const url = `${new URL(c.req.url).origin}/invite/${token}`;
-  return page(c, { link: { label: `Invitation link (${role}, valid 7 days, single use).`, url } });
+  if (invited instanceof AppError) return page(c, { error: invited.message });
+  const url = `${new URL(c.req.url).origin}/invite/${invited.token}`;
+  return page(c, { link: { label: `Invitation link (${invited.role}, valid 7 days, single use).`, url } });
 });
 
 members.post("/org/invitations/:id/revoke", async (c) => {
-  const { org } = signedInOrg(c);
-  const id = c.req.param("id");
-  if (!(await revokeInvitation(tenantDb(c.env.DB, org.tenantId), id, Date.now())))
-    return page(c, { error: "No such open invitation." });
-  await auditInOrg(c, { type: "member.invitation_revoked", subject: id });
+  const refused = await revokeMemberInvitation(c.env, actor(c), c.req.param("id"));
+  if (refused) return page(c, { error: refused.message });
   return page(c, { notice: "Invitation revoked." });
 });
 
-/** The member a form acts on, if the actor may act on them. */
-async function target(c: Context<WebEnv>): Promise<{ userId: string; role: Role; email: string } | string> {
-  const { a, org } = signedInOrg(c);
-  const userId = c.req.param("id") ?? "";
-  const row = await findMember(tenantDb(c.env.DB, org.tenantId), userId);
-  if (!row) return "No such member.";
-  if (userId === a.user.id) return "You cannot change your own membership here.";
-  if (!assignableRoles(org.role).includes(row.role)) return "Only an owner can change an owner.";
-  return { userId, role: row.role, email: row.email };
-}
-
 members.post("/org/members/:id/role", async (c) => {
-  const { org } = signedInOrg(c);
-  const t = await target(c);
-  if (typeof t === "string") return page(c, { error: t });
-  const role = await formField(c, "role");
-  if (!isRole(role) || !assignableRoles(org.role).includes(role))
-    return page(c, { error: "Choose a role you may give." });
-  if (role === t.role) return page(c, { notice: "Nothing changed." });
-  await setMemberRole(tenantDb(c.env.DB, org.tenantId), t.userId, role);
-  await deleteOrgSessions(c.env.DB, org.tenantId, t.userId);
-  await auditInOrg(c, { type: "member.role_changed", subject: t.userId, data: { from: t.role, to: role } });
-  return page(c, { notice: `${t.email} is now ${role === "admin" ? "an" : "a"} ${role}.` });
+  const changed = await changeMemberRole(c.env, actor(c), c.req.param("id"), await formField(c, "role"));
+  if (changed instanceof AppError) return page(c, { error: changed.message });
+  if (!changed.changed) return page(c, { notice: "Nothing changed." });
+  const { member, role } = changed;
+  return page(c, { notice: `${member.email} is now ${role === "admin" ? "an" : "a"} ${role}.` });
 });
 
 members.post("/org/members/:id/remove", async (c) => {
-  const { org } = signedInOrg(c);
-  const t = await target(c);
-  if (typeof t === "string") return page(c, { error: t });
-  await deleteMembership(tenantDb(c.env.DB, org.tenantId), t.userId);
-  await deleteOrgSessions(c.env.DB, org.tenantId, t.userId);
-  await auditInOrg(c, { type: "member.removed", subject: t.userId, data: { role: t.role } });
-  return page(c, { notice: `${t.email} was removed.` });
+  const removed = await removeMember(c.env, actor(c), c.req.param("id"));
+  if (removed instanceof AppError) return page(c, { error: removed.message });
+  return page(c, { notice: `${removed.email} was removed.` });
 });
 
-/** Why this organisation may not change the person's global credentials, or null when it may. */
-async function notOnlyHere(env: Env, tenantId: string, t: { userId: string; email: string }) {
-  if (!(await belongsElsewhere(env.DB, tenantId, t.userId))) return null;
-  return `${t.email} also belongs to another organisation. Their password and sign-in are theirs in every organisation, so only they can change them (signed in, on their account page).`;
-}
-
 members.post("/org/members/:id/unlock", async (c) => {
-  const { org } = signedInOrg(c);
-  const t = await target(c);
-  if (typeof t === "string") return page(c, { error: t });
-  const refused = await notOnlyHere(c.env, org.tenantId, t);
-  if (refused) return page(c, { error: refused });
-  await clearFailures(c.env, await accountSubject(c.env, t.email));
-  await clearUserLock(c.env.DB, t.userId);
-  await auditInOrg(c, { type: "auth.unlocked", subject: t.userId });
-  return page(c, { notice: `${t.email} can sign in again without waiting.` });
+  const unlocked = await unlockMember(c.env, actor(c), c.req.param("id"));
+  if (unlocked instanceof AppError) return page(c, { error: unlocked.message });
+  return page(c, { notice: `${unlocked.email} can sign in again without waiting.` });
 });
 
 members.post("/org/members/:id/reset-link", async (c) => {
-  const { a, org } = signedInOrg(c);
-  const t = await target(c);
-  if (typeof t === "string") return page(c, { error: t });
-  const refused = await notOnlyHere(c.env, org.tenantId, t);
-  if (refused) return page(c, { error: refused });
-  const token = newLinkToken(org.tenantId);
-  const now = Date.now();
-  await insertPasswordReset(tenantDb(c.env.DB, org.tenantId), {
-    token_hash: await linkHash(c.env, "reset", token),
-    user_id: t.userId,
-    created_by: a.user.id,
-    created_at: now,
-    expires_at: now + RESET_TTL_MS,
+  const issued = await issueResetLink(c.env, actor(c), c.req.param("id"));
+  if (issued instanceof AppError) return page(c, { error: issued.message });
+  const url = `${new URL(c.req.url).origin}/reset/${issued.token}`;
+  return page(c, {
+    link: { label: `Password reset link for ${issued.member.email} (valid 1 hour, single use).`, url },
   });
-  await auditInOrg(c, { type: "auth.password_reset_issued", subject: t.userId });
-  const url = `${new URL(c.req.url).origin}/reset/${token}`;
-  return page(c, { link: { label: `Password reset link for ${t.email} (valid 1 hour, single use).`, url } });
 });

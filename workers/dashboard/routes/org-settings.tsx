@@ -3,7 +3,6 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { dataKeyring, seal } from "../../../shared/crypto.ts";
-import { isLocale } from "../../../shared/locale.ts";
 import {
   closeTenant,
   deleteSsoConfig,
@@ -16,7 +15,6 @@ import {
   revokeAdminToken,
   revokeTokensWithoutMfa,
 } from "../../store/index.ts";
-import { isTimeZone } from "../../../shared/windows.ts";
 import { OrgSettingsPage, type OrgSettingsView, type SettingsMessages } from "../../../web/pages/auth/org-settings.tsx";
 import { ledgerFor } from "../../ledger/index.ts";
 import { assignableRoles, auditInOrg, can, createAdminToken, discover, isRole } from "../../auth/index.ts";
@@ -29,6 +27,8 @@ import {
   signedInOrg,
   type WebEnv,
 } from "../guards.ts";
+import { AppError } from "../../../shared/errors.ts";
+import { changeSettings, settingsProblems } from "../../services/index.ts";
 
 /** A closed organisation is purged by the hourly job from 29 days on: gone within 30. */
 export const CLOSED_RETENTION_MS = 29 * 24 * 60 * 60 * 1000;
@@ -84,21 +84,30 @@ async function page(c: Context<WebEnv>, messages: SettingsMessages = {}) {
 
 orgSettings.get("/org/settings", (c) => page(c));
 
+/** The region form's words for each field's problem. */
+const REGION_ERRORS: Record<string, string> = {
+  time_zone: "Enter an IANA time zone such as Europe/Berlin or UTC.",
+  locale: "Enter a locale such as en-US, en-GB or de-DE.",
+};
+
 orgSettings.post("/org/settings/region", async (c) => {
   const { a, org } = signedInOrg(c);
   const values = await formValues(c);
   const timeZone = (values.time_zone ?? "").trim();
   const locale = (values.locale ?? "").trim();
-  const errors: Record<string, string> = {};
-  if (!isTimeZone(timeZone)) errors.time_zone = "Enter an IANA time zone such as Europe/Berlin or UTC.";
-  if (!isLocale(locale)) errors.locale = "Enter a locale such as en-US, en-GB or de-DE.";
-  if (Object.keys(errors).length > 0) return page(c, { region: { errors, values } });
   // Through the ledger: a new zone carries the current windows' spend over (settings.updated).
-  await ledgerFor(c.env, org.tenantId).setSettings({
+  const saved = await changeSettings(c.env, {
     tenantId: org.tenantId,
     change: { timeZone, locale },
     actor: { kind: "user", id: a.user.id },
   });
+  if (saved instanceof AppError) {
+    // Every field's problem beside it, in the form's own words.
+    const errors: Record<string, string> = {};
+    for (const p of settingsProblems({ timeZone, locale }))
+      errors[p.param ?? "form"] = REGION_ERRORS[p.param ?? ""] ?? p.message;
+    return page(c, { region: { errors, values } });
+  }
   return page(c, { notice: "Time zone and locale saved." });
 });
 
