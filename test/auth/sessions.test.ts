@@ -18,10 +18,12 @@ import { web } from "../../workers/dashboard/index.ts";
 import { purgeTenant } from "../../workers/auth/purge.ts";
 import { totpAt } from "../../workers/auth/totp.ts";
 import { Browser, email, inviteLink, openLink, PASSWORD, signIn, signUp, type Page } from "./browser.ts";
+import { waitForAudit } from "./orgs.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const HOST_COOKIE = "__Host-outlay_session";
+const NEW_PASSWORD = "a brand new long passphrase 5";
 
 async function userIdOf(address: string): Promise<string> {
   const row = await env.DB.prepare("SELECT id FROM users WHERE email = ?").bind(address).first<{ id: string }>();
@@ -383,6 +385,37 @@ describe("signing out", () => {
     for (const token of tokens) await expectRefused(token);
     expect(await sessionsOf(await userIdOf(address))).toHaveLength(0);
     await expectAccepted(cookieOf(someoneElse));
+  });
+
+  it("a password change signs out every other session of the person, rotates this one, and is audited", async () => {
+    const a = new Browser();
+    const { email: address } = await signUp(a);
+    const userId = await userIdOf(address);
+    const others = [new Browser(), new Browser()];
+    for (const b of others) expect((await signIn(b, address)).status).toBe(303);
+    const bystander = new Browser();
+    await signUp(bystander);
+    const before = cookieOf(a);
+    await a.get("/account");
+    const changed = await a.post("/account/password", { current: PASSWORD, password: NEW_PASSWORD });
+    expect(changed.status).toBe(303);
+    expect(changed.location).toBe("/account?done=password");
+    // This browser goes on under a new token; the old one is refused like the other sessions.
+    expect(cookieOf(a)).not.toBe(before);
+    await expectRefused(before);
+    for (const b of others) await expectRefused(cookieOf(b));
+    await expectAccepted(cookieOf(a));
+    expect((await a.get("/account?done=password")).html).toContain("Your other sessions were signed out.");
+    await expectAccepted(cookieOf(bystander));
+    const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?")
+      .bind(userId)
+      .first<{ n: number }>();
+    expect(left?.n).toBe(1);
+    const event = await waitForAudit(await tenantOf(userId), "auth.password_changed", userId);
+    expect(event).toMatchObject({ actor_kind: "user", actor_id: userId });
+    // The new password is the one that signs in.
+    expect((await signIn(new Browser(), address)).status).toBe(401);
+    expect((await signIn(new Browser(), address, NEW_PASSWORD)).status).toBe(303);
   });
 
   it("one session from the list can be signed out; the others stay", async () => {
