@@ -1,4 +1,4 @@
-// Organisations and invitations (workers/auth/routes/members.tsx, links.tsx, index.ts): sign-up
+// Organisations and invitations (workers/dashboard/routes/members.tsx, links.tsx, index.ts): sign-up
 // makes a person, an organisation and its owner; a person in two organisations switches between
 // them; invitation links are shown once, single use, expiring, revocable and bound to an email
 // when made so; role changes and removals apply to the very next request; an organisation

@@ -1,5 +1,5 @@
 // The role table (workers/auth/roles.ts) against what the routes enforce. The dashboard: every
-// route of workers/auth/routes/*.tsx is listed with the permission it needs, and every
+// route of workers/dashboard/routes/*.tsx is listed with the permission it needs, and every
 // organisation route is sent by an owner, an admin, a member and a viewer; what `can()` says
 // is compared with what happened (status and effect in D1). The management API: admin tokens
 // made on /org/settings with each role, against every /api/v1 write route. Cross-tenant: one
@@ -34,7 +34,7 @@ import {
 } from "./orgs.ts";
 import { Browser, openLink } from "./browser.ts";
 
-/** Every dashboard route, as registered in workers/auth/index.ts and routes/*.tsx. */
+/** Every dashboard route, as registered in workers/dashboard/index.ts and routes/*.tsx. */
 const AREAS = [overviewArea, usageArea, rulesArea, providersArea, activityArea];
 
 const DASHBOARD: Record<string, Need> = {
@@ -87,7 +87,7 @@ const DASHBOARD: Record<string, Need> = {
   "GET /sso/start": "anyone",
   "GET /sso/:org{[a-z2-7]{12}}": "anyone",
   "GET /sso/callback": "anyone",
-  // web/routes/keys.tsx, quick-start.tsx (revoking a key someone else made needs keys:any)
+  // workers/dashboard/routes/keys.tsx, quick-start.tsx (revoking a key someone else made needs keys:any)
   "GET /keys": "read",
   "POST /keys": "keys:own",
   "GET /keys/:id/revoke": "read",

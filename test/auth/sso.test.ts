@@ -1,4 +1,4 @@
-// Single sign-on through the dashboard routes (workers/auth/routes/sso.tsx, org-settings.tsx), end
+// Single sign-on through the dashboard routes (workers/dashboard/routes/sso.tsx, org-settings.tsx), end
 // to end against the real OpenID Provider (test/oidc-server.ts, oidc-provider) started by
 // test/global-setup.ts. ./oidc-driver.ts plays the person at the provider (login and consent);
 // everything on Outlay's side goes through the Worker's own routes with ./browser.ts.

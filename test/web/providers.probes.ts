@@ -1,4 +1,4 @@
-// The role table's entries for web/routes/providers.tsx (see test/auth/role-table.ts).
+// The role table's entries for workers/dashboard/routes/providers.tsx (see test/auth/role-table.ts).
 import { env } from "cloudflare:workers";
 import { ledgerFor } from "../../workers/ledger/index.ts";
 import type { Person } from "../auth/orgs.ts";

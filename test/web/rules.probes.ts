@@ -1,4 +1,4 @@
-// The role table's entries for web/routes/rules.tsx (see test/auth/role-table.ts): the same seven
+// The role table's entries for workers/dashboard/routes/rules.tsx (see test/auth/role-table.ts): the same seven
 // routes for budgets, policies and rate limits. Reading needs `read`; the forms, saving and
 // deleting need `config:write`. Rules a probe edits or deletes are made by the owner first.
 import type { Need, Probe, ProbeContext, RoleArea } from "../auth/role-table.ts";

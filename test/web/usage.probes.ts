@@ -1,4 +1,4 @@
-// The role table's entries for web/routes/usage.tsx (see test/auth/role-table.ts).
+// The role table's entries for workers/dashboard/routes/usage.tsx (see test/auth/role-table.ts).
 import type { RoleArea } from "../auth/role-table.ts";
 
 export const usageArea: RoleArea = {

@@ -23,7 +23,7 @@ const Usd = z
   .refine((v) => (parseDecimal(v) ?? 0n) <= 1_000_000_000n * NANO_PER_USD, "must be at most 1000000000");
 
 /** A rule's dimension scope: at most MAX_DIMENSIONS, each name and value checked as a call's
- * (workers/gateway/dimensions.ts), so a rule can only name dimensions a call can carry. The
+ * (shared/dimensions.ts), so a rule can only name dimensions a call can carry. The
  * check runs on the raw object, before zod copies it (a "__proto__" key would vanish there). */
 export const Dimensions = z
   .unknown()

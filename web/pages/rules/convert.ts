@@ -1,5 +1,5 @@
 // From a rule form to the management API's body and back. The body is then checked by the very
-// zod schema the API uses (workers/api/rule-schemas.ts), so a rule saved on the dashboard obeys
+// zod schema the API uses (workers/services/rules.ts), so a rule saved on the dashboard obeys
 // exactly the API's rules; here only the form's text is read into the body's shape, and zod's
 // issues are turned into sentences beside the form's fields.
 import type { z } from "zod";
