@@ -2,13 +2,17 @@
 // link-local, metadata, loopback and otherwise unsafe upstreams, each refused by the one shared
 // check — through PUT /api/v1/providers/{name}, through the dashboard's POST /providers, and
 // directly with the loopback flag both off and on. Nothing refused is stored.
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkBaseUrl } from "../../shared/upstream-url.ts";
 import { ledgerFor } from "../../workers/ledger/index.ts";
 import { providerProblems } from "../../workers/services/index.ts";
 import { newOrg, type Org } from "../auth/orgs.ts";
-import { newTenant, type Tenant } from "../helpers.ts";
+import worker from "../../workers/index.ts";
+import { BASE, newTenant, testTag, upstreamCalls, type Tenant } from "../helpers.ts";
+
+type Json = Record<string, unknown>;
 
 /** Refused whatever ALLOW_LOOPBACK_UPSTREAMS says. */
 const REFUSED: string[] = [
@@ -232,6 +236,57 @@ describe("PUT /api/v1/providers/{name}: base_url", () => {
       if (res.status !== 200) refused.push(`${value} ${res.status}`);
     }
     expect(refused).toEqual([]);
+  });
+});
+
+/** The Worker with loopback upstreams allowed (the tests' bindings) or not (as deployed). */
+async function send(loopback: "allowed" | "refused", path: string, init: RequestInit) {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`${BASE}${path}`, init),
+    { ...env, ALLOW_LOOPBACK_UPSTREAMS: loopback === "allowed" ? "true" : "false" },
+    ctx,
+  );
+  const body = (await res.json()) as Json;
+  await waitOnExecutionContext(ctx);
+  return { status: res.status, body };
+}
+
+describe("with loopback upstreams not allowed (ALLOW_LOOPBACK_UPSTREAMS off, as deployed)", () => {
+  it("PUT refuses every loopback spelling with a 400 naming base_url, and stores nothing", async () => {
+    const t = await newTenant({ providers: false });
+    const accepted: string[] = [];
+    for (const value of [...LOOPBACK, `${env.UPSTREAM_URL}/openai/v1`]) {
+      const { status, body } = await send("refused", "/api/v1/providers/custom-llm", {
+        method: "PUT",
+        headers: { authorization: `Bearer ${t.adminToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ api_key: "sk-test-0000000000000000", base_url: value }),
+      });
+      if (status !== 400 || (body.error as Json | undefined)?.field !== "base_url") accepted.push(`${value} ${status}`);
+    }
+    expect(accepted).toEqual([]);
+    expect(await ledgerFor(env, t.tenantId).listProviders()).toEqual([]);
+  });
+
+  it("the gateway refuses a loopback base URL stored while it was allowed, and calls nothing", async () => {
+    // newTenant stores providers on the demo upstream (loopback), allowed in the tests' bindings.
+    const t = await newTenant();
+    const chat = (headers: Record<string, string>) => ({
+      method: "POST",
+      headers: { authorization: `Bearer ${t.proxyKey}`, "content-type": "application/json", ...headers },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
+    });
+    const off = testTag();
+    const refused = await send("refused", "/openai/v1/chat/completions", chat(off.headers));
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: "provider_not_configured" });
+    expect(String((refused.body.error as Json).message)).toContain("no longer accepted");
+    expect(await upstreamCalls(off.id)).toEqual([]);
+    // The same call where loopback is allowed reaches the upstream: the flag is what refused it.
+    const on = testTag();
+    const admitted = await send("allowed", "/openai/v1/chat/completions", chat(on.headers));
+    expect(admitted.status).toBe(200);
+    expect(await upstreamCalls(on.id)).toHaveLength(1);
   });
 });
 
