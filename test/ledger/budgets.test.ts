@@ -3,7 +3,17 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { eventsOf, newTenant, testTag, upstreamCalls, waitForEvent, waitForEventCount } from "../helpers.ts";
-import { auditEvents, budgetStatus, chat, createBudget, nano, settledStatus, usdOf, waitFor } from "./support.ts";
+import {
+  auditEvents,
+  budgetStatus,
+  chat,
+  createBudget,
+  nano,
+  settledStatus,
+  untilLaterAudit,
+  usdOf,
+  waitFor,
+} from "./support.ts";
 
 const REMAINING = "x-outlay-budget-remaining-";
 
@@ -121,15 +131,7 @@ describe("budgets", () => {
       const events = await auditEvents(tenant, "budget.threshold");
       return events.length >= 3 ? events : null;
     }, "three threshold events");
-    // Read again once a later audit event is stored (the ledger numbers its events and sends
-    // them in order), not after a fixed wait.
-    const later = await tenant.api("/keys", { method: "POST", json: { name: "after the crossings" } });
-    expect(later.status).toBe(201);
-    const { id: laterKey } = (await later.json()) as { id: string };
-    await waitFor(async () => {
-      const created = await auditEvents(tenant, "key.created");
-      return created.some((e) => e.subject === laterKey) ? true : null;
-    }, "a later audit event");
+    await untilLaterAudit(tenant);
     const again = await auditEvents(tenant, "budget.threshold");
     expect(again.length).toBe(3);
     expect(crossings.map((e) => Number(e.data.percent)).sort((x, y) => x - y)).toEqual([10, 50, 100]);

@@ -91,6 +91,21 @@ export async function waitFor<T>(probe: () => Promise<T | null>, what: string, t
   }
 }
 
+/**
+ * Waits until an audit event made now (a key created through the API) is stored: the ledger
+ * numbers its audit events and sends them in order, so every event it made before is stored
+ * too. "Nothing more arrived" is then read at that point, not after a fixed wait.
+ */
+export async function untilLaterAudit(tenant: Tenant): Promise<void> {
+  const res = await tenant.api("/keys", { method: "POST", json: { name: "later audit event" } });
+  expect(res.status).toBe(201);
+  const { id } = (await res.json()) as { id: string };
+  await waitFor(async () => {
+    const created = await auditEvents(tenant, "key.created");
+    return created.some((e) => e.subject === id) ? true : null;
+  }, "a later audit event");
+}
+
 /** A usage event of a finished OpenAI call of the tenant's key, as the gateway would send it. */
 export function usageEvent(
   tenant: Tenant,

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newTenant, type Tenant } from "../helpers.ts";
-import { auditEvents, createBudget, usageEvent, waitFor } from "./support.ts";
+import { auditEvents, createBudget, untilLaterAudit, usageEvent, waitFor } from "./support.ts";
 
 const ledgerOf = (t: Tenant) => env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(t.tenantId));
 const at = (iso: string) => Date.parse(iso);
@@ -100,7 +100,7 @@ describe("budget windows at their edges", () => {
       const events = await auditEvents(t, "budget.threshold");
       return events.length >= 4 ? events : null;
     }, "four threshold events");
-    await new Promise((r) => setTimeout(r, 1500));
+    await untilLaterAudit(t);
     expect((await auditEvents(t, "budget.threshold")).length).toBe(4);
     expect(fired.map((e) => e.data.percent)).toEqual([50, 80, 100, 50]);
     expect(fired.every((e) => e.subject === budget)).toBe(true);
