@@ -115,6 +115,7 @@ export async function waitForEventCount(tenantId: string, count: number, timeout
 export type UpstreamRecord = {
   id: string;
   provider: string;
+  method: string;
   path: string;
   model: string | null;
   stream: boolean;
@@ -122,6 +123,7 @@ export type UpstreamRecord = {
   status: number;
   usage: Record<string, unknown> | null;
   completed: boolean;
+  outputChunks: number;
   keyPresent: boolean;
   headers: Record<string, string>;
   headerNames: string[];

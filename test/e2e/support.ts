@@ -1,5 +1,5 @@
-// Shared helpers of the SDK end-to-end tests: the upstream's own record of a call (found by a
-// tag header the gateway forwards), the expected usage from the provider's native usage object
+// Shared helpers of the SDK end-to-end tests: the upstream's own record of a call (filed under a
+// test id header the gateway forwards: the per-test view of test/helpers.ts), the expected usage from the provider's native usage object
 // (implemented here from the providers' documented semantics, not imported from the gateway),
 // and the checks every recorded usage event gets: token counts, cost, one event per call.
 import { env } from "cloudflare:workers";
@@ -7,12 +7,12 @@ import { expect, vi } from "vitest";
 import { answerDeltas } from "../../demo/upstream/tokens.ts";
 import { priceCall } from "../../shared/pricing.ts";
 import type { TokenUsage } from "../../shared/usage.ts";
-import { eventsOf, waitForEvent, workerFetch, type EventRow } from "../helpers.ts";
+import { eventsOf, TEST_ID_HEADER, upstreamCalls, waitForEvent, workerFetch, type EventRow } from "../helpers.ts";
 
 export const GATEWAY = "http://outlay.test";
 export const REQUEST_ID_HEADER = "x-outlay-request-id";
-/** Forwarded to the upstream like any client header; the demo upstream logs `x-*` headers. */
-export const CALL_HEADER = "x-e2e-call";
+/** Forwarded to the upstream like any client header; the demo upstream files calls under it. */
+export const CALL_HEADER = TEST_ID_HEADER;
 
 /** A unique tag for one call, sent as CALL_HEADER, to find the call in the upstream's log. */
 export function newCallTag(): string {
@@ -91,17 +91,11 @@ export type DemoRecord = {
   headers: Record<string, string>;
 };
 
-export async function demoRequests(): Promise<DemoRecord[]> {
-  const res = await fetch(`${env.UPSTREAM_URL}/_demo/requests`);
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { requests: DemoRecord[] }).requests;
-}
-
 /** The upstream's record of the call tagged `tag` (exactly one must exist). */
 export async function demoRecord(tag: string): Promise<DemoRecord> {
   const until = Date.now() + 5_000;
   for (;;) {
-    const found = (await demoRequests()).filter((r) => r.headers[CALL_HEADER] === tag);
+    const found: DemoRecord[] = await upstreamCalls(tag);
     if (found.length > 1) throw new Error(`the upstream saw ${found.length} requests tagged ${tag}`);
     const record = found[0];
     if (record) return record;
