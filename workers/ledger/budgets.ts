@@ -5,6 +5,8 @@
 import { globMatch } from "../../shared/glob.ts";
 import { windowKey, windowRange } from "../../shared/windows.ts";
 import type { BudgetStatus, RuleRecord } from "./types.ts";
+import { HeldBudgets } from "./stored-holds.ts";
+import { parseStored } from "../../shared/stored-json.ts";
 
 export type Budget = RuleRecord<"budget">;
 
@@ -46,7 +48,8 @@ export class BudgetBook {
         "SELECT amount, drawn, budgets FROM holds",
       )) {
         const open = BigInt(row.amount) - BigInt(row.drawn);
-        for (const [id] of JSON.parse(row.budgets) as [string, number][]) held.set(id, (held.get(id) ?? 0n) + open);
+        for (const [id] of parseStored(HeldBudgets, row.budgets, "hold budgets"))
+          held.set(id, (held.get(id) ?? 0n) + open);
       }
       this.#held = held;
     }

@@ -16,6 +16,9 @@ import type {
   ProviderUpdate,
   TenantSettings,
 } from "./types.ts";
+import { z } from "zod";
+import { StoredDimensions } from "../../shared/rule-specs.ts";
+import { parseStored } from "../../shared/stored-json.ts";
 
 export type KeyRow = {
   id: string;
@@ -59,12 +62,24 @@ const DEFAULT_SETTINGS: TenantSettings = {
 /** A lease carries at most this many keys; calls with other keys are admitted by the ledger. */
 export const LEASED_KEYS_MAX = 10_000;
 
+/** Settings as stored: each field may be missing (older ledgers); unknown values fall back below. */
+const StoredSettings = z.object({
+  allowPassthroughKeys: z.boolean().optional(),
+  timeZone: z.string().optional(),
+  locale: z.string().optional(),
+  admissionMode: z.string().optional(),
+});
+
+function keyDimensions(row: Pick<KeyRow, "dimensions">): Record<string, string> {
+  return parseStored(StoredDimensions, row.dimensions, "key dimensions");
+}
+
 function keyRecord(row: KeyRow): KeyRecord {
   return {
     id: row.id,
     name: row.name,
     prefix: row.prefix,
-    dimensions: JSON.parse(row.dimensions) as Record<string, string>,
+    dimensions: keyDimensions(row),
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
@@ -114,7 +129,7 @@ export class Catalog {
     if (!entry) {
       const row = this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", id).toArray()[0];
       if (!row) return null;
-      entry = { row, dimensions: JSON.parse(row.dimensions) as Record<string, string> };
+      entry = { row, dimensions: keyDimensions(row) };
       this.#keys.set(id, entry);
     }
     return entry;
@@ -183,7 +198,7 @@ export class Catalog {
           hash: row.hash,
           previousHash: previous ? row.previous_hash : null,
           previousUntil: previous ? row.previous_until : null,
-          dimensions: JSON.parse(row.dimensions) as Record<string, string>,
+          dimensions: keyDimensions(row),
           expiresAt: row.expires_at,
         };
       });
@@ -286,7 +301,7 @@ export class Catalog {
   settings(): TenantSettings {
     if (!this.#settings) {
       const row = this.#sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'settings'").toArray()[0];
-      const stored = row ? (JSON.parse(row.v) as Partial<TenantSettings>) : {};
+      const stored = row ? parseStored(StoredSettings, row.v, "settings") : {};
       this.#settings = {
         allowPassthroughKeys: stored.allowPassthroughKeys === true,
         timeZone: stored.timeZone && isTimeZone(stored.timeZone) ? stored.timeZone : DEFAULT_SETTINGS.timeZone,

@@ -10,6 +10,8 @@ import { budgetCovers, type Budget, type BudgetBook, type Crossing } from "./bud
 import type { Outbox } from "./outbox.ts";
 import type { RateLimiter } from "./rate-limits.ts";
 import type { RuleStore } from "./rules.ts";
+import { HeldBudgets, HeldLimits } from "./stored-holds.ts";
+import { parseStored } from "../../shared/stored-json.ts";
 
 /** A hold whose call never settles is released after this long (the usage event reconciles it). */
 export const HOLD_TTL_MS = 15 * 60_000;
@@ -105,7 +107,7 @@ export class Holds {
   }
 
   #booked(hold: HoldRow): { ids: string[]; booked: Booked[] } {
-    const entries = JSON.parse(hold.budgets) as [string, number][];
+    const entries = parseStored(HeldBudgets, hold.budgets, "hold budgets");
     const booked = entries.flatMap(([id, key]) => {
       const budget = this.#rules.get("budget", id);
       return budget ? [{ budget, key }] : [];
@@ -145,7 +147,9 @@ export class Holds {
       const entries = this.#booked(hold);
       booked = entries.booked;
       this.#book.adjustHeld(entries.ids, drawn - BigInt(hold.amount));
-      const limits = (JSON.parse(hold.limits) as string[]).flatMap((id) => this.#rules.get("rate_limit", id) ?? []);
+      const limits = parseStored(HeldLimits, hold.limits, "hold rate limits").flatMap(
+        (id) => this.#rules.get("rate_limit", id) ?? [],
+      );
       this.#limiter.refund(limits, hold.tokens - event.usage.inputTokens - event.usage.outputTokens, now);
       this.#sql.exec("DELETE FROM holds WHERE request_id = ?", event.requestId);
     } else {

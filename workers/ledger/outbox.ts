@@ -3,10 +3,18 @@
 // events (to AUDIT_QUEUE) and usage events the gateway could not queue (to USAGE_QUEUE). A failed
 // send stays in storage and the alarm retries. One bad row never holds up the others: queue
 // messages go through queue-lane.ts; a mirror statement D1 keeps refusing is set aside here.
-import { SYSTEM, type AuditDraft, type AuditEvent } from "../../shared/audit.ts";
+import { isAuditEvent, SYSTEM, type AuditDraft, type AuditEvent } from "../../shared/audit.ts";
 import { tenantDb } from "../store/index.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { deadLetter, flushLane, MAX_ATTEMPTS, type DeadReason } from "./queue-lane.ts";
+import { z } from "zod";
+import { parseStored } from "../../shared/stored-json.ts";
+
+/** An audit draft as stored: an object (its fields are checked with the event it becomes). */
+const Draft = z.record(z.string(), z.unknown());
+
+/** A mirror statement's parameters, as stored beside its SQL. */
+const Params = z.array(z.union([z.string(), z.number(), z.boolean(), z.null()]));
 
 const BATCH = 50;
 const TYPE_CHARS = 64;
@@ -75,7 +83,7 @@ export class Outbox {
       const last = pending.at(-1);
       if (!last) return true;
       try {
-        await db.batch(pending.map((p) => db.prepare(p.sql, ...(JSON.parse(p.params) as unknown[]))));
+        await db.batch(pending.map((p) => db.prepare(p.sql, ...parseStored(Params, p.params, "mirror params"))));
         this.#sql.exec("DELETE FROM outbox WHERE seq <= ?", last.seq);
         if (pending.length < BATCH) return true;
         continue;
@@ -84,7 +92,7 @@ export class Outbox {
       }
       for (const p of pending) {
         try {
-          await db.prepare(p.sql, ...(JSON.parse(p.params) as unknown[])).run();
+          await db.prepare(p.sql, ...parseStored(Params, p.params, "mirror params")).run();
           this.#sql.exec("DELETE FROM outbox WHERE seq = ?", p.seq);
           continue;
         } catch {
@@ -129,7 +137,12 @@ export class Outbox {
       {
         table: "audit_outbox",
         queue: this.#env.AUDIT_QUEUE,
-        toBody: (seq, stored): AuditEvent => ({ v: 1, tenantId, seq, ...(JSON.parse(stored) as AuditDraft) }),
+        toBody: (seq, stored): AuditEvent => {
+          const event: unknown = { v: 1, tenantId, seq, ...parseStored(Draft, stored, "audit draft") };
+          // Unreadable drafts are set aside by the lane (an audit.event_dropped notice keeps the seq).
+          if (!isAuditEvent(event)) throw new Error("stored audit draft is malformed");
+          return event;
+        },
         setAside: (seq, stored, reason, bytes) => {
           const type = typeOf(stored);
           if (type === "audit.event_dropped") {

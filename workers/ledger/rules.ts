@@ -1,7 +1,17 @@
 // Budgets, policies and rate limits as stored by the ledger: one `rules` table, the spec as JSON
 // (validated by the API before it gets here). Read through an in-memory copy per kind, dropped
 // on every write, so admission reads no storage for them.
+import type { z } from "zod";
+import { StoredBudget, StoredPolicy, StoredRateLimit } from "../../shared/rule-specs.ts";
+import { parseStored } from "../../shared/stored-json.ts";
 import type { AnyRule, RuleDraft, RuleKind, RuleRecord, RuleSpecs } from "./types.ts";
+
+/** Each kind's stored spec, checked as it is read back. */
+const SPECS: { [K in RuleKind]: z.ZodType<RuleSpecs[K]> } = {
+  budget: StoredBudget,
+  policy: StoredPolicy,
+  rate_limit: StoredRateLimit,
+};
 
 type RuleRow = { id: string; kind: string; spec: string; created_at: number; updated_at: number };
 
@@ -9,7 +19,7 @@ function toRecord<K extends RuleKind>(row: RuleRow, kind: K): RuleRecord<K> {
   return {
     id: row.id,
     kind,
-    spec: JSON.parse(row.spec) as RuleSpecs[K],
+    spec: parseStored(SPECS[kind], row.spec, `${kind} spec`),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -3,7 +3,7 @@
 // overview's recent refusals.
 import { z } from "zod";
 import type { AuditEvent } from "../../shared/audit.ts";
-import { parseStored } from "./stored-json.ts";
+import { parseStored } from "../../shared/stored-json.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
 export type AuditRow = {

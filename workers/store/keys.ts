@@ -1,8 +1,8 @@
 // Proxy keys as D1 lists them (api_keys): the mirror of the tenant ledger's keys, written only by
 // the ledger's outbox (workers/ledger/), and each key's last use by the usage consumer (rollUp in
 // usage-events.ts). Hash and secret never reach D1: prefix and a four-character hint only.
-import { z } from "zod";
-import { parseStored } from "./stored-json.ts";
+import { StoredDimensions } from "../../shared/rule-specs.ts";
+import { parseStored } from "../../shared/stored-json.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
 /** An api_keys row (tenant_id aside). */
@@ -26,8 +26,6 @@ export type ApiKeyRow = {
   /** the start of the key's latest call (usage consumer) */
   last_used_at: number | null;
 };
-
-const StoredDimensions = z.record(z.string(), z.string());
 
 export function keyDimensions(r: Pick<ApiKeyRow, "dimensions">): Record<string, string> {
   return parseStored(StoredDimensions, r.dimensions, "api_keys.dimensions");

@@ -2,51 +2,10 @@
 // ledger's rules, written only by the ledger's outbox. `spec` is the rule's JSON, read back here
 // with the schemas below (the shapes of workers/ledger/types.ts's BudgetSpec, PolicySpec and
 // RateLimitSpec, which the API's bodies are turned into before the ledger stores them).
-import { z } from "zod";
-import { parseStored } from "./stored-json.ts";
+import type { z } from "zod";
+import { StoredBudget, StoredPolicy, StoredRateLimit } from "../../shared/rule-specs.ts";
+import { parseStored } from "../../shared/stored-json.ts";
 import type { TenantDb } from "./tenant-db.ts";
-
-const BudgetWindow = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal(["daily", "weekly", "monthly", "lifetime"]) }),
-  z.object({ kind: z.literal("rolling"), hours: z.number() }),
-]);
-
-const StoredBudget = z.object({
-  name: z.string(),
-  scope: z.object({
-    keyId: z.string().optional(),
-    provider: z.string().optional(),
-    model: z.string().optional(),
-    dimensions: z.record(z.string(), z.string()).optional(),
-  }),
-  window: BudgetWindow,
-  limitNano: z.string(),
-  mode: z.enum(["block", "alert"]),
-  thresholds: z.array(z.number()).default([]),
-  failOpen: z.boolean().default(false),
-});
-
-const globs = z.array(z.string());
-
-const StoredPolicy = z.object({
-  name: z.string(),
-  keyId: z.string().nullable(),
-  allowModels: globs.nullable(),
-  denyModels: globs,
-  allowProviders: globs.nullable(),
-  denyProviders: globs,
-  maxTokensCap: z.number().nullable().default(null),
-  defaultMaxTokens: z.number().nullable().default(null),
-  requiredDimensions: z.array(z.string()).default([]),
-  allowedSources: z.array(z.string()).nullable().default(null),
-});
-
-const StoredRateLimit = z.object({
-  name: z.string(),
-  keyId: z.string().nullable(),
-  requestsPerMinute: z.number().nullable(),
-  tokensPerMinute: z.number().nullable(),
-});
 
 /** Each kind's spec as stored. */
 export type StoredRuleSpecs = {

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { DAY_MS, HOUR_MS } from "../../shared/time.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import type { UsageFilters, UsageGroup, UsageRow } from "../../shared/usage-query.ts";
-import { parseStored } from "./stored-json.ts";
+import { parseStored } from "../../shared/stored-json.ts";
 import type { TenantDb } from "./tenant-db.ts";
 import { sumsOf } from "./usage.ts";
 
