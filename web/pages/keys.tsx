@@ -5,7 +5,7 @@
 import { CsrfField, Field, Notice } from "../components/form.tsx";
 import { Table } from "../components/table.tsx";
 
-export type KeyRow = {
+export type KeyListItem = {
   id: string;
   name: string;
   /** olk_<tenant>_<id>, the same for every secret of the key */
@@ -27,7 +27,7 @@ export type KeyRow = {
   mayChange: boolean;
 };
 
-export type KeysView = { csrf: string; mayCreate: boolean; keys: KeyRow[]; month: string };
+export type KeysView = { csrf: string; mayCreate: boolean; keys: KeyListItem[]; month: string };
 
 /** A key shown once: just created, or just given a new secret (`rotated`). */
 export type CreatedKey = {
@@ -59,7 +59,7 @@ function MaskedKey(p: { prefix: string; hint: string | null }) {
   return <code>{parts.map((part, i) => (i === 0 ? part : [<wbr />, `_${part}`]))}</code>;
 }
 
-function status(k: KeyRow) {
+function status(k: KeyListItem) {
   if (k.revoked) return <span class="badge danger">revoked</span>;
   if (k.expired) return <span class="badge warn">expired</span>;
   return <span class="badge ok">active</span>;
@@ -103,7 +103,7 @@ function Replayed({ replayed }: { replayed: ReplayedRotation }) {
   );
 }
 
-function KeyCell({ k }: { k: KeyRow }) {
+function KeyCell({ k }: { k: KeyListItem }) {
   return (
     <td>
       <MaskedKey prefix={k.prefix} hint={k.hint} />

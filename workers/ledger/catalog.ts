@@ -20,7 +20,7 @@ import { z } from "zod";
 import { StoredDimensions } from "../../shared/rule-specs.ts";
 import { parseStored } from "../../shared/stored-json.ts";
 
-export type KeyRow = {
+export type LedgerKeyRow = {
   id: string;
   hash: string;
   name: string;
@@ -70,11 +70,11 @@ const StoredSettings = z.object({
   admissionMode: z.string().optional(),
 });
 
-function keyDimensions(row: Pick<KeyRow, "dimensions">): Record<string, string> {
+function keyDimensions(row: Pick<LedgerKeyRow, "dimensions">): Record<string, string> {
   return parseStored(StoredDimensions, row.dimensions, "key dimensions");
 }
 
-function keyRecord(row: KeyRow): KeyRecord {
+function keyRecord(row: LedgerKeyRow): KeyRecord {
   return {
     id: row.id,
     name: row.name,
@@ -113,7 +113,7 @@ function overrideRecord(row: OverrideRow): PriceOverride {
 
 export class Catalog {
   readonly #sql: SqlStorage;
-  #keys = new Map<string, { row: KeyRow; dimensions: Record<string, string> }>();
+  #keys = new Map<string, { row: LedgerKeyRow; dimensions: Record<string, string> }>();
   #providers = new Map<string, Admitted["provider"]>();
   #overrides = new Map<string, PriceOverride[]>();
   #settings: TenantSettings | null = null;
@@ -124,10 +124,10 @@ export class Catalog {
 
   // ---- keys ---------------------------------------------------------------------------------
 
-  key(id: string): { row: KeyRow; dimensions: Record<string, string> } | null {
+  key(id: string): { row: LedgerKeyRow; dimensions: Record<string, string> } | null {
     let entry = this.#keys.get(id);
     if (!entry) {
-      const row = this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", id).toArray()[0];
+      const row = this.#sql.exec<LedgerKeyRow>("SELECT * FROM keys WHERE id = ?", id).toArray()[0];
       if (!row) return null;
       entry = { row, dimensions: keyDimensions(row) };
       this.#keys.set(id, entry);
@@ -136,7 +136,7 @@ export class Catalog {
   }
 
   keyRecord(id: string): KeyRecord | null {
-    const row = this.#sql.exec<KeyRow>("SELECT * FROM keys WHERE id = ?", id).toArray()[0];
+    const row = this.#sql.exec<LedgerKeyRow>("SELECT * FROM keys WHERE id = ?", id).toArray()[0];
     return row ? keyRecord(row) : null;
   }
 
@@ -185,7 +185,7 @@ export class Catalog {
   /** Keys that may be used at `now` (not revoked, not expired), newest first, for a lease. */
   activeKeys(now: number): LeasedKey[] {
     return this.#sql
-      .exec<KeyRow>(
+      .exec<LedgerKeyRow>(
         `SELECT * FROM keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
          ORDER BY created_at DESC LIMIT ${LEASED_KEYS_MAX}`,
         now,
@@ -205,7 +205,7 @@ export class Catalog {
   }
 
   listKeys(): KeyRecord[] {
-    return this.#sql.exec<KeyRow>("SELECT * FROM keys ORDER BY created_at DESC, id").toArray().map(keyRecord);
+    return this.#sql.exec<LedgerKeyRow>("SELECT * FROM keys ORDER BY created_at DESC, id").toArray().map(keyRecord);
   }
 
   // ---- providers ----------------------------------------------------------------------------
