@@ -2,7 +2,7 @@
 // sessions and their cookies, TOTP and recovery codes, invitation and reset links, SSO (OIDC),
 // admin tokens, roles, the account audit trail and the nightly purge. The dashboard's pages
 // (workers/dashboard/) and the operator API call these; nothing imports this folder's inner files.
-export { createAccount, getUser, membershipsOf, normaliseEmail, type Membership, type User } from "./accounts.ts";
+export { createAccount, getUser, membershipsOf, normaliseEmail, type User } from "./accounts.ts";
 export { createAdminToken } from "./admin-tokens.ts";
 export { auditAccount, auditInOrg, type AccountEvent } from "./audit.ts";
 export { readDeviceCookie, writeDeviceCookie } from "./device.ts";
