@@ -3,7 +3,7 @@
 // housekeeping that keeps them moving: sending the outbox after a change and the alarm that
 // retries sends, expires holds and prunes old windows. The modules that carry out each RPC
 // method (key-changes.ts, rule-changes.ts, config-changes.ts, admit-call.ts, settlement.ts,
-// accounts.ts) take it as their first argument.
+// organisation.ts) take it as their first argument.
 import { BudgetBook } from "./budgets.ts";
 import { Catalog } from "./catalog.ts";
 import { Holds } from "./holds.ts";

@@ -9,7 +9,7 @@
 // request's tenant first (schema.ts); one that only reads takes no tenant.
 import { DurableObject } from "cloudflare:workers";
 import type { PriceOverride } from "../../shared/pricing.ts";
-import { close, purge, recordAudit } from "./accounts.ts";
+import { close, purge, recordAudit } from "./organisation.ts";
 import { admit } from "./admit-call.ts";
 import { deletePriceOverride, deleteProvider, setPriceOverride, setProvider, setSettings } from "./config-changes.ts";
 import { createKey, revokeKey, rotateKey } from "./key-changes.ts";
@@ -183,7 +183,7 @@ export class TenantLedger extends DurableObject<Env> {
     return budgetStatuses(this.#parts, request);
   }
 
-  // ---- the organisation: audit of actions outside the ledger, closure, purge (accounts.ts) -----
+  // ---- the organisation: audit of actions outside the ledger, closure, purge (organisation.ts)
 
   /** Audit events of actions taken outside the ledger (sign-ins, members, tokens, SSO), so they
    * join the tenant's one order of events. */

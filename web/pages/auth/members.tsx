@@ -1,6 +1,6 @@
 // /org/members: who is in the organisation, with what role; invitations; unlock and reset links
 // (only for people who belong to no other organisation: their password is theirs everywhere).
-import type { Role } from "../../../workers/auth/index.ts";
+import type { Role } from "../../../shared/roles.ts";
 import { CsrfField, Field, Notice, PostButton, RoleSelect } from "../../components/form.tsx";
 import { Table } from "../../components/table.tsx";
 

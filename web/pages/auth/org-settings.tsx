@@ -1,5 +1,5 @@
 // /org/settings: time zone and locale, the MFA requirement, single sign-on, admin API tokens, closing the organisation.
-import type { Role } from "../../../workers/auth/index.ts";
+import type { Role } from "../../../shared/roles.ts";
 import type { AdminTokenListing } from "../../../workers/store/index.ts";
 import { CsrfField, Field, Notice, PostButton, RoleSelect } from "../../components/form.tsx";
 import { Table } from "../../components/table.tsx";
