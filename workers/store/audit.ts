@@ -50,9 +50,18 @@ export function auditEventsAfter(
   db: TenantDb,
   page: { after: number; type: string | null; limit: number },
 ): Promise<AuditRow[]> {
+  const columns = "seq, at, type, actor_kind, actor_id, request_id, subject, data";
+  // Two statements, not `(?3 IS NULL OR type = ?3)`: SQLite plans a statement once, and with the
+  // OR it cannot use audit_events_by_type (tenant_id, type, seq) for a type filter.
+  if (page.type === null) {
+    return db.all<AuditRow>(
+      `SELECT ${columns} FROM audit_events WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3`,
+      page.after,
+      page.limit,
+    );
+  }
   return db.all<AuditRow>(
-    `SELECT seq, at, type, actor_kind, actor_id, request_id, subject, data FROM audit_events
-     WHERE tenant_id = ?1 AND seq > ?2 AND (?3 IS NULL OR type = ?3) ORDER BY seq LIMIT ?4`,
+    `SELECT ${columns} FROM audit_events WHERE tenant_id = ?1 AND type = ?3 AND seq > ?2 ORDER BY seq LIMIT ?4`,
     page.after,
     page.type,
     page.limit,
