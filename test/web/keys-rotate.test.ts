@@ -122,7 +122,9 @@ describe("/keys/{id}/rotate", () => {
     expect(KEY.exec(twice.html)).toBeNull();
     expect(await keyRow(org.tenantId, key ?? "")).toEqual(before);
     await waitForAudit(org.tenantId, "key.rotated", id);
-    await new Promise((r) => setTimeout(r, 300));
+    // A later event of the same ledger: once it is stored, a second rotation's would have been.
+    const later = await createKey(org.owner.b, { name: "later" });
+    await waitForAudit(org.tenantId, "key.created", keyId(later.key));
     expect(await rotatedCount(org.tenantId, id)).toBe(1);
   });
 
