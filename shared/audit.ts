@@ -4,49 +4,52 @@
 // is the tenant's own order (assigned by its ledger, strictly increasing), so order is
 // recoverable wherever the events travel.
 
-export type AuditType =
-  | "call.admitted"
-  | "call.refused"
-  | "budget.threshold"
-  | "hold.expired"
-  | "lease.granted"
-  | "key.created"
-  | "key.revoked"
-  | "key.rotated"
-  | "provider.set"
-  | "provider.deleted"
-  | "rule.created"
-  | "rule.updated"
-  | "rule.deleted"
-  | "settings.updated"
+export const AUDIT_TYPES = [
+  "call.admitted",
+  "call.refused",
+  "budget.threshold",
+  "hold.expired",
+  "lease.granted",
+  "key.created",
+  "key.revoked",
+  "key.rotated",
+  "provider.set",
+  "provider.deleted",
+  "rule.created",
+  "rule.updated",
+  "rule.deleted",
+  "settings.updated",
   // delivery (workers/ledger/outbox.ts): something the ledger could not deliver was set aside
-  | "audit.event_dropped"
-  | "usage.event_dropped"
-  | "mirror.statement_dropped"
+  "audit.event_dropped",
+  "usage.event_dropped",
+  "mirror.statement_dropped",
   // accounts (workers/auth): data carries `source`, the address the action came from
-  | "auth.signed_in"
-  | "auth.sign_in_failed"
-  | "auth.locked"
-  | "auth.unlocked"
-  | "auth.password_changed"
-  | "auth.password_reset_issued"
-  | "auth.password_reset"
-  | "mfa.enrolled"
-  | "mfa.removed"
-  | "mfa.recovery_code_used"
-  | "mfa.recovery_codes_regenerated"
-  | "session.revoked"
-  | "member.invited"
-  | "member.invitation_revoked"
-  | "member.joined"
-  | "member.role_changed"
-  | "member.removed"
-  | "token.created"
-  | "token.revoked"
-  | "org.mfa_requirement_changed"
-  | "org.sso_configured"
-  | "org.sso_removed"
-  | "org.closed";
+  "auth.signed_in",
+  "auth.sign_in_failed",
+  "auth.locked",
+  "auth.unlocked",
+  "auth.password_changed",
+  "auth.password_reset_issued",
+  "auth.password_reset",
+  "mfa.enrolled",
+  "mfa.removed",
+  "mfa.recovery_code_used",
+  "mfa.recovery_codes_regenerated",
+  "session.revoked",
+  "member.invited",
+  "member.invitation_revoked",
+  "member.joined",
+  "member.role_changed",
+  "member.removed",
+  "token.created",
+  "token.revoked",
+  "org.mfa_requirement_changed",
+  "org.sso_configured",
+  "org.sso_removed",
+  "org.closed",
+] as const;
+
+export type AuditType = (typeof AUDIT_TYPES)[number];
 
 export type AuditActor =
   | { kind: "key"; id: string }
