@@ -269,8 +269,3 @@ export function afterCall(tenantId: string, via: Renewal, now: number): Promise<
     return state.pending.length > 0 ? renew(tenantId, via) : undefined;
   });
 }
-
-/** For tests: forget every lease of this isolate. */
-export function dropLeases(): void {
-  tenants.clear();
-}

@@ -1,6 +1,7 @@
 // The ledger's front door: the TenantLedger Durable Object (one per tenant, the single writer of
 // its keys, rules, budgets, holds and rate limits), the stub for a tenant, the types of its RPC
-// methods and of their request objects, and the pure admission pieces that the gateway runs itself in lease mode.
+// methods and of their request objects, and the pure admission pieces that the gateway runs
+// itself in lease mode.
 import type { TenantLedger } from "./tenant-ledger.ts";
 
 export { TenantLedger } from "./tenant-ledger.ts";
