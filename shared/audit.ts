@@ -47,6 +47,10 @@ export const AUDIT_TYPES = [
   "org.sso_configured",
   "org.sso_removed",
   "org.closed",
+  // access (workers/auth/access.ts): a dashboard page or a management or operator API request
+  "access.dashboard",
+  "access.api",
+  "access.operator",
 ] as const;
 
 export type AuditType = (typeof AUDIT_TYPES)[number];
@@ -55,6 +59,8 @@ export type AuditActor =
   | { kind: "key"; id: string }
   | { kind: "admin"; id: string }
   | { kind: "user"; id: string }
+  /** the deployment's operator (OPERATOR_TOKEN, /internal/v1): one credential, so no id */
+  | { kind: "operator" }
   | { kind: "system" };
 
 export type AuditEvent = {
@@ -74,9 +80,9 @@ export type AuditDraft = Omit<AuditEvent, "v" | "tenantId" | "seq">;
 
 export const SYSTEM: AuditActor = { kind: "system" };
 
-/** "admin:<token id>", "user:<id>", "key:<id>" or "system": who did something, as one string. */
+/** "admin:<token id>", "user:<id>", "key:<id>", "operator" or "system": who did something, as one string. */
 export function actorRef(actor: AuditActor): string {
-  return actor.kind === "system" ? "system" : `${actor.kind}:${actor.id}`;
+  return "id" in actor ? `${actor.kind}:${actor.id}` : actor.kind;
 }
 
 export function isAuditEvent(body: unknown): body is AuditEvent {

@@ -19,6 +19,7 @@ import {
   roleIn,
   userByEmail,
   waitForAudit,
+  waitForEvents,
   type Org,
   type Person,
 } from "./orgs.ts";
@@ -466,10 +467,18 @@ describe("audit events", () => {
     // A marker event after the refusals: once it is in D1, anything queued before it is too.
     const inv = await invite(org.owner.b, "viewer");
     await waitForAudit(org.tenantId, "member.invited", inv.id);
-    const byViewer = await env.DB.prepare("SELECT type FROM audit_events WHERE tenant_id = ? AND actor_id = ?")
+    const byViewer = await env.DB.prepare(
+      "SELECT type FROM audit_events WHERE tenant_id = ? AND actor_id = ? AND type != 'access.dashboard'",
+    )
       .bind(org.tenantId, viewer.userId)
       .all<{ type: string }>();
     expect(byViewer.results.map((r) => r.type).sort()).toEqual(["auth.signed_in", "member.joined"]);
+    // The refused posts are on record as the viewer's page access, with their 403s.
+    const refused = await waitForEvents(org.tenantId, "access.dashboard", (data) => data.status === 403, 2);
+    expect(refused.map((e) => `${e.actor_id} ${String(e.parsed.method)} ${String(e.parsed.route)}`).sort()).toEqual([
+      `${viewer.userId} POST /org/invitations`,
+      `${viewer.userId} POST /org/members/:id/remove`,
+    ]);
     expect(
       await count(
         "SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = ? AND type = 'member.removed'",

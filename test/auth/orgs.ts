@@ -144,3 +144,27 @@ export async function waitForAudit(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Waits until at least `atLeast` audit events of a type whose data passes `match` are in D1; returns them. */
+export async function waitForEvents(
+  tenantId: string,
+  type: string,
+  match: (data: Record<string, unknown>) => boolean,
+  atLeast = 1,
+  timeoutMs = 5_000,
+): Promise<(AuditRow & { parsed: Record<string, unknown> })[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const { results } = await env.DB.prepare(
+      `SELECT seq, type, actor_kind, actor_id, subject, data FROM audit_events WHERE tenant_id = ?1 AND type = ?2 ORDER BY seq`,
+    )
+      .bind(tenantId, type)
+      .all<AuditRow>();
+    const found = results
+      .map((row) => ({ ...row, parsed: JSON.parse(row.data) as Record<string, unknown> }))
+      .filter((row) => match(row.parsed));
+    if (found.length >= atLeast) return found;
+    if (Date.now() > until) throw new Error(`${found.length} of ${atLeast} ${type} audit events for ${tenantId}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

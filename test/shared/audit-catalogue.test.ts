@@ -15,7 +15,7 @@ const V1Event = z
     type: z.enum(AUDIT_TYPES),
     actor: z.union([
       z.object({ kind: z.enum(["key", "admin", "user"]), id: z.string().min(1) }).strict(),
-      z.object({ kind: z.literal("system") }).strict(),
+      z.object({ kind: z.enum(["operator", "system"]) }).strict(),
     ]),
     requestId: z.string().nullable(),
     subject: z.string().nullable(),

@@ -1,5 +1,5 @@
 // /activity: the organisation's audit events, newest first, 50 a page — refusals and budget
-// decisions by default, every change, or admitted calls — with filters that work as a plain GET
+// decisions by default, every change, admitted calls, or page and API access — with filters that work as a plain GET
 // form and, with htmx, swap the region in place (the same region is the fragment).
 import { FieldError } from "../components/form.tsx";
 import { Table } from "../components/table.tsx";
@@ -8,6 +8,7 @@ export const CATEGORIES = [
   { value: "decisions", label: "Refusals and decisions" },
   { value: "changes", label: "All changes" },
   { value: "calls", label: "Admitted calls" },
+  { value: "access", label: "Page and API access" },
 ] as const;
 export type Category = (typeof CATEGORIES)[number]["value"];
 
@@ -135,6 +136,8 @@ function Empty({ category, filtered }: { category: Category; filtered: boolean }
     changes:
       "No changes yet. Keys, budgets, policies, rate limits, providers, settings, members, sign-ins and admin tokens show up here as they change.",
     calls: "No admitted calls yet. Every call a proxy key makes through Outlay shows up here once admitted.",
+    access:
+      "No access recorded yet. Every dashboard page and every management API request of this organisation shows up here: who, which route, the answer's status and where from.",
   };
   return (
     <p class="empty">
@@ -218,7 +221,7 @@ export function ActivityPage({ v }: { v: ActivityView }) {
       <h1>Activity</h1>
       <p class="lead">
         What Outlay decided and who changed what, from the audit trail stored so far: refusals, budget thresholds,
-        changes to keys, rules, providers and members, and admitted calls.
+        changes to keys, rules, providers and members, admitted calls, and who opened which page or API route.
       </p>
       <ActivityRegion v={v} />
     </>

@@ -1,6 +1,7 @@
 // Admin-token authentication for /api/v1: `Authorization: Bearer ola_<tenant>_<id>_<secret>`.
 // Tokens are stored as HMAC-SHA-256(pepper, token) in D1 and compared in constant time. Every
-// failure answers the same 401, whether the tenant, the token or the secret was wrong.
+// failure answers the same 401, whether the tenant, the token or the secret was wrong. Every
+// request a token passes is an access event of its organisation, whatever the answer.
 import { createMiddleware } from "hono/factory";
 import type { AuditActor } from "../../shared/audit.ts";
 import { keyHash, sameHash } from "../../shared/crypto.ts";
@@ -8,7 +9,7 @@ import { AppError } from "../../shared/errors.ts";
 import { parseKey } from "../../shared/keys.ts";
 import { findAdminTokenForAuth, tenantDb, type TenantDb } from "../store/index.ts";
 import { readBearer } from "../../shared/bearer.ts";
-import { can, isRole, type Permission, type Role } from "../auth/index.ts";
+import { can, isRole, recordAccess, type Permission, type Role } from "../auth/index.ts";
 import { apiError } from "./errors.ts";
 
 export type ApiEnv = {
@@ -36,7 +37,9 @@ export const adminAuth = createMiddleware<ApiEnv>(async function adminAuth(c, ne
   c.set("db", db);
   c.set("actor", { kind: "admin", id: parsed.id });
   c.set("role", row.role);
+  const at = Date.now();
   await next();
+  recordAccess(c, { type: "access.api", tenantId: parsed.tenantId, actor: { kind: "admin", id: parsed.id }, at });
 });
 
 /** What a request needs: reading is open to every role; writing keys needs `keys:own` (and the

@@ -2,6 +2,7 @@
 // POST /internal/v1/tenants/{id}/admin-tokens, PUT /internal/v1/tenants/{id}/members (a person with
 // a password and a role: the first owner of a deployment, the trial's demo user).
 // Authorised by the OPERATOR_TOKEN secret, compared as HMACs so the comparison is constant-time.
+// Each request the token passes is an access event of the tenant it names (actor "operator").
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { z } from "zod";
@@ -16,6 +17,7 @@ import {
   hashPassword,
   normaliseEmail,
   passwordProblem,
+  recordAccess,
   ROLES,
 } from "../auth/index.ts";
 import {
@@ -39,7 +41,17 @@ const operatorAuth = createMiddleware<OperatorEnv>(async function operatorAuth(c
   if (!expected || expected.length < 32 || !token) return apiError(c, denied);
   const [a, b] = await Promise.all([keyHash(c.env.KEY_PEPPER, token), keyHash(c.env.KEY_PEPPER, expected)]);
   if (!sameHash(a, b)) return apiError(c, denied);
+  const at = Date.now();
   await next();
+  // An access event of the tenant the route names, once it exists (a refused id names none).
+  const tenantId = c.req.param("id");
+  if (tenantId && TENANT_ID.test(tenantId)) {
+    c.executionCtx.waitUntil(
+      tenantExists(c.env.DB, tenantId).then((exists) => {
+        if (exists) recordAccess(c, { type: "access.operator", tenantId, actor: { kind: "operator" }, at });
+      }),
+    );
+  }
 });
 
 const TenantBody = z.strictObject({ name: z.string().trim().min(1).max(100) });

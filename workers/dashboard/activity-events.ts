@@ -51,6 +51,9 @@ const LABELS: Record<string, string> = {
   "org.sso_configured": "Single sign-on configured",
   "org.sso_removed": "Single sign-on removed",
   "org.closed": "Organisation closed",
+  "access.dashboard": "Dashboard page",
+  "access.api": "API request",
+  "access.operator": "Operator request",
 };
 
 const RULES: Record<string, { label: string; path: string }> = {
@@ -100,6 +103,7 @@ function who(r: AuditRow, l: Lookups): Link {
     const name = l.tokens.get(id);
     return name ? { text: `API token “${name}”` } : { text: "an API token", code: id };
   }
+  if (r.actor_kind === "operator") return { text: "the operator" };
   return { text: "Outlay" };
 }
 
@@ -164,6 +168,14 @@ function details(r: AuditRow, data: Data, t: Tools): string[] {
       ];
     case "member.role_changed":
       return [`${text(data.from) ?? "?"} → ${text(data.to) ?? "?"}`];
+    case "access.dashboard":
+    case "access.api":
+    case "access.operator":
+      return [
+        `${text(data.method) ?? "?"} ${text(data.route) ?? "?"}`,
+        `status ${text(data.status) ?? "?"}`,
+        `from ${text(data.source) ?? "unknown"}`,
+      ];
     default: {
       const source = text(data.source);
       const rest = Object.entries(data)

@@ -12,6 +12,7 @@ import {
   findSession,
   getUser,
   membershipsOf,
+  recordAccess,
   type Account,
   type Permission,
   readSessionCookie,
@@ -26,9 +27,14 @@ export function csrfToken(env: Env, session: Session): Promise<string> {
   return keyHash(env.SESSION_SECRET, `outlay/csrf/v1\0${session.id}`);
 }
 
+/** Loads the session; once the page has answered, a session's request is an access event of its
+ * organisation (sign-in pages without a session belong to no organisation yet: their attempts are
+ * audited as auth events). */
 export const loadAccount = createMiddleware<WebEnv>(async function loadAccount(c, next) {
+  const at = Date.now();
   c.set("source", sourceOf(c));
   c.set("account", null);
+  let tenantId: string | null = null;
   const session = await findSession(c.env, readSessionCookie(c));
   if (session) {
     const [user, orgs, csrf] = await Promise.all([
@@ -39,9 +45,13 @@ export const loadAccount = createMiddleware<WebEnv>(async function loadAccount(c
     if (user) {
       const org = orgs.find((o) => o.tenantId === session.tenantId) ?? null;
       c.set("account", { session, user, org, orgs, csrf });
+      tenantId = org?.tenantId ?? null;
     }
   }
   await next();
+  if (session && tenantId) {
+    recordAccess(c, { type: "access.dashboard", tenantId, actor: { kind: "user", id: session.userId }, at });
+  }
 });
 
 /** Where a session that may not use the dashboard yet must go, if anywhere. */

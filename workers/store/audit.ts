@@ -36,7 +36,7 @@ export async function insertAuditEvents(db: TenantDb, events: readonly AuditEven
         e.at,
         e.type,
         e.actor.kind,
-        e.actor.kind === "system" ? null : e.actor.id,
+        "id" in e.actor ? e.actor.id : null,
         e.requestId,
         e.subject,
         JSON.stringify(e.data),
@@ -68,13 +68,15 @@ export function auditEventsAfter(
   );
 }
 
-export type AuditCategory = "decisions" | "calls" | "changes";
+export type AuditCategory = "decisions" | "calls" | "changes" | "access";
 
 /** Which event types each category holds (fixed SQL: no user input reaches it). */
 const CATEGORY_SQL: Record<AuditCategory, string> = {
   decisions: "type IN ('call.refused', 'budget.threshold', 'hold.expired')",
   calls: "type = 'call.admitted'",
-  changes: "type NOT IN ('call.refused', 'budget.threshold', 'hold.expired', 'call.admitted', 'lease.granted')",
+  changes:
+    "type NOT IN ('call.refused', 'budget.threshold', 'hold.expired', 'call.admitted', 'lease.granted', 'access.dashboard', 'access.api', 'access.operator')",
+  access: "type IN ('access.dashboard', 'access.api', 'access.operator')",
 };
 
 export type AuditFilter = {
