@@ -21,6 +21,11 @@ export default defineConfig({
                   "v2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,v1:HxweHRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=",
                 SESSION_SECRET: "test-session-secret-0123456789abcdef",
                 OPERATOR_TOKEN: "test-operator-token-0123456789abcdef",
+                // Ed25519 seeds (32 bytes each): v2 signs, v1 is a retired key still listed.
+                AUDIT_SIGNING_KEYS:
+                  "v2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=,v1:QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8=",
+                // Seal runs of fewer than 1,000 events after 300 ms instead of a minute.
+                AUDIT_SEAL_AFTER_MS: "300",
                 ALLOW_LOOPBACK_UPSTREAMS: "true",
                 TEST_MIGRATIONS: await readD1Migrations("./d1/migrations"),
                 UPSTREAM_URL: inject<string>("upstreamUrl"),

@@ -21,13 +21,14 @@ const SQL = /\.prepare\(|\bSELECT\s+[\w*(]|\bINSERT\s+(?:OR\s+\w+\s+)?INTO\b|\bU
 // way, from the edges (entry, pages, API) inward to the data (ledger, store) and shared/, so no
 // cycle can form between components. docs/architecture.md draws the same graph.
 const MAY_IMPORT: Record<string, readonly string[]> = {
-  entry: ["api", "auth", "dashboard", "gateway", "ingest", "ledger"],
+  entry: ["api", "archive", "auth", "dashboard", "gateway", "ingest", "ledger"],
   dashboard: ["services", "gateway", "auth", "ledger", "store", "web"],
-  api: ["services", "auth", "ledger", "store"],
+  api: ["services", "archive", "auth", "ledger", "store"],
   services: ["gateway", "auth", "ledger", "store"],
   gateway: ["ledger"],
-  ingest: ["store"],
-  auth: ["ledger", "store"],
+  ingest: ["archive", "store"],
+  auth: ["archive", "ledger", "store"],
+  archive: [],
   ledger: ["store"],
   store: [],
   web: ["auth", "ledger", "services", "store"],

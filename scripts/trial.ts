@@ -43,6 +43,7 @@ function ensureSecrets(): Record<string, string> {
     DATA_KEYS: () => `v1:${randomBytes(32).toString("base64")}`,
     SESSION_SECRET: () => randomBytes(32).toString("base64url"),
     OPERATOR_TOKEN: () => randomBytes(32).toString("base64url"),
+    AUDIT_SIGNING_KEYS: () => `v1:${randomBytes(32).toString("base64")}`,
   };
   let changed = false;
   for (const [name, make] of Object.entries(wanted)) {

@@ -1,12 +1,13 @@
 // Outlay: one Worker composing the components. Routes per component; queue() dispatch; DO exports.
 import { Hono } from "hono";
 import { AppError } from "../shared/errors.ts";
-import { api, apiError, operator } from "./api/index.ts";
+import { api, apiError, auditKeys, operator } from "./api/index.ts";
 import { runScheduled } from "./auth/index.ts";
 import { staticRoutes, web } from "./dashboard/index.ts";
 import { gateway } from "./gateway/index.ts";
 import { consumeAudit, consumeUsage } from "./ingest/index.ts";
 
+export { AuditArchiver } from "./archive/index.ts";
 export { TenantLedger } from "./ledger/index.ts";
 
 const app = new Hono<{ Bindings: Env }>();
@@ -14,6 +15,7 @@ const app = new Hono<{ Bindings: Env }>();
 app.get("/health", (c) => c.json({ ok: true }));
 app.route("/api/v1", api);
 app.route("/internal/v1", operator);
+app.route("/.well-known", auditKeys);
 app.route("/static", staticRoutes);
 app.route("/", gateway);
 app.route("/", web);

@@ -97,10 +97,14 @@ function outlayOptions(
       DATA_KEYS: `v1:${randomBase64(32)}`,
       SESSION_SECRET: randomToken(),
       OPERATOR_TOKEN: operatorToken,
+      AUDIT_SIGNING_KEYS: `v1:${randomBase64(32)}`,
       ALLOW_LOOPBACK_UPSTREAMS: "true",
     },
     d1Databases: { DB: "outlay-bench" },
-    durableObjects: { TENANT_LEDGER: { className: "TenantLedger", useSQLite: true } },
+    durableObjects: {
+      TENANT_LEDGER: { className: "TenantLedger", useSQLite: true },
+      AUDIT_ARCHIVER: { className: "AuditArchiver", useSQLite: true },
+    },
     // As wrangler.toml: the usage queue and the ledger's audit queue, each with its consumer.
     queueProducers: { USAGE_QUEUE: { queueName: "outlay-usage" }, AUDIT_QUEUE: { queueName: "outlay-audit" } },
     queueConsumers: {

@@ -42,6 +42,7 @@ export default async function setup(project: TestProject) {
       `DATA_KEYS=v1:${randomBytes(32).toString("base64")}`,
       `SESSION_SECRET=${randomBytes(32).toString("base64url")}`,
       `OPERATOR_TOKEN=${operatorToken}`,
+      `AUDIT_SIGNING_KEYS=v1:${randomBytes(32).toString("base64")}`,
       "",
     ].join("\n"),
     { mode: 0o600 },

@@ -1,6 +1,7 @@
 // Management JSON API under /api/v1, authorised by an admin token, every route tenant-scoped.
 import { Hono } from "hono";
 import { AppError } from "../../shared/errors.ts";
+import { archive } from "./archive.ts";
 import { audit } from "./audit.ts";
 import { adminAuth, rolePermission, type ApiEnv } from "./auth.ts";
 import { apiError } from "./errors.ts";
@@ -10,6 +11,7 @@ import { budgets, policies, rateLimits } from "./rules.ts";
 import { settings } from "./settings.ts";
 import { usage } from "./usage.ts";
 
+export { auditKeys } from "./archive.ts";
 export { apiError } from "./errors.ts";
 export { operator } from "./operator.ts";
 
@@ -21,6 +23,7 @@ api.route("/usage", usage);
 api.route("/budgets", budgets);
 api.route("/policies", policies);
 api.route("/rate-limits", rateLimits);
+api.route("/audit", archive);
 api.route("/audit", audit);
 api.route("/", settings);
 // Every other /api/v1 path, for every method: the API's own 404 (after the token and role checks

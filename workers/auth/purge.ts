@@ -3,6 +3,7 @@
 // gone within 30 days of closing. A purge deletes in chunks (so a tenant with millions of usage
 // rows fits in the job's limits), resumes where it stopped on the next run, and removes the
 // tenant row last. People left with no organisation are deleted with it.
+import { purgeArchive } from "../archive/index.ts";
 import { ledgerFor } from "../ledger/index.ts";
 import {
   deleteClosedTenant,
@@ -33,6 +34,7 @@ export async function runScheduled(env: Env, now: number): Promise<void> {
 export async function purgeTenant(env: Env, tenantId: string, started = Date.now()): Promise<boolean> {
   const db = tenantDb(env.DB, tenantId);
   await ledgerFor(env, tenantId).purge();
+  await purgeArchive(env, tenantId);
   for (const table of TENANT_TABLES) {
     for (;;) {
       if (Date.now() - started > BUDGET_MS) return false;

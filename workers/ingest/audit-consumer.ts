@@ -1,14 +1,19 @@
-// Audit queue consumer: stores the ledger's audit events in D1 so they can be listed (a later
-// stage archives them to R2 and streams them to webhooks). Idempotent by (tenant, seq): a
-// redelivered event is ignored.
+// Audit queue consumer: stores the ledger's audit events in D1 so they can be listed, and hands
+// them to the tenant's archiver, which seals them into the signed R2 archive in seq order. Both
+// are idempotent by (tenant, seq): a redelivered event is ignored. A message is acked only once
+// both took it, so a failure of either retries it (workers/ingest/batches.ts).
 import { isAuditEvent, type AuditEvent } from "../../shared/audit.ts";
+import { archiverFor } from "../archive/index.ts";
 import { insertAuditEvents, tenantDb } from "../store/index.ts";
 import { perTenant } from "./batches.ts";
 
-export function writeAudit(db: D1Database, tenantId: string, events: readonly AuditEvent[]): Promise<void> {
-  return insertAuditEvents(tenantDb(db, tenantId), events);
+export async function writeAudit(env: Env, tenantId: string, events: AuditEvent[]): Promise<void> {
+  await insertAuditEvents(tenantDb(env.DB, tenantId), events);
+  const outcome = await archiverFor(env, tenantId).append({ tenantId, events });
+  // Cannot happen (perTenant groups by tenant, isAuditEvent checked each): retried, then dead-lettered.
+  if ("refused" in outcome) throw new Error(`archive refused the events: ${outcome.refused}`);
 }
 
 export function consumeAudit(batch: MessageBatch, env: Env): Promise<void> {
-  return perTenant(batch, env, "audit", isAuditEvent, (e, tenantId, events) => writeAudit(e.DB, tenantId, events));
+  return perTenant(batch, env, "audit", isAuditEvent, writeAudit);
 }

@@ -1,0 +1,300 @@
+// AuditArchiver: one Durable Object per tenant (named by tenant id) that turns the tenant's audit
+// events into the sealed archive in R2. The audit consumer hands it every event it takes off the
+// queue (in any order, redeliveries included); it keeps them in `pending` until the run that
+// follows the last sealed seq is long enough (SEGMENT_MIN events) or old enough (sealAfterMs),
+// then seals that run as one segment: gzip NDJSON in seq order, written with a create-only put,
+// the Merkle frontier advanced, and a checkpoint for the new tree size signed and written beside
+// it. It never seals past a missing seq, so segments have no gap and no overlap.
+//
+// A separate object from the TenantLedger so that hashing, gzip and R2 writes never queue behind
+// (or ahead of) the hot path's admissions.
+import { DurableObject } from "cloudflare:workers";
+import { isAuditEvent, type AuditEvent } from "../../shared/audit.ts";
+import { AppError } from "../../shared/errors.ts";
+import {
+  canonicalEvent,
+  checkpointOrigin,
+  formatCheckpoint,
+  Frontier,
+  loadSigningKeys,
+  parseCheckpoint,
+  signNote,
+  toHex,
+  bytesEqual,
+} from "../../shared/tlog.ts";
+import { checkpointKey, segmentKey } from "./layout.ts";
+
+/** A run this long is sealed at once; a shorter one waits for sealAfterMs. */
+export const SEGMENT_MIN = 1000;
+/** At most this many events per segment. */
+export const SEGMENT_MAX = 5000;
+const DEFAULT_SEAL_AFTER_MS = 60_000;
+/** A seal that failed (R2 or the signing keys) is tried again this much later. */
+const RETRY_MS = 30_000;
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS pending (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, received_at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS segments (
+    first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, events INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    sealed_at INTEGER NOT NULL);`;
+
+export type SegmentEntry = { firstSeq: number; lastSeq: number; events: number; bytes: number; sealedAt: number };
+
+export type ArchiveStatus = {
+  /** events sealed: the latest checkpoint's tree size (0 before the first segment) */
+  treeSize: number;
+  /** events received and waiting to be sealed */
+  pending: number;
+  /** the seq the next segment must start with, and whether it has arrived */
+  nextSeq: number;
+  waitingForNext: boolean;
+};
+
+export type AppendRequest = { tenantId: string; events: AuditEvent[] };
+/** How many events were taken (new or repeated), or why none was: nothing is taken from a
+ * request that holds one event this archive must not sign. */
+export type AppendOutcome = { accepted: number } | { refused: string };
+
+export class AuditArchiver extends DurableObject<Env> {
+  #sql: SqlStorage;
+  #sealing: Promise<void> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => {
+      this.#sql.exec(SCHEMA);
+    });
+  }
+
+  /** Takes events (any order, repeats ignored); seals what is ready. */
+  async append({ tenantId, events }: AppendRequest): Promise<AppendOutcome> {
+    // Checked here too: this object writes what it is given into a signed log.
+    if (!this.#bind(tenantId)) return { refused: "this archive belongs to another organisation" };
+    if (!events.every((e) => isAuditEvent(e) && e.tenantId === tenantId && Number.isSafeInteger(e.seq) && e.seq >= 1)) {
+      return { refused: "an event of another shape or organisation" };
+    }
+    const now = Date.now();
+    const sealed = this.#frontier().size;
+    this.ctx.storage.transactionSync(() => {
+      for (const event of events) {
+        if (event.seq <= sealed) continue;
+        this.#sql.exec(
+          "INSERT OR IGNORE INTO pending (seq, line, received_at) VALUES (?, ?, ?)",
+          event.seq,
+          canonicalEvent(event),
+          now,
+        );
+      }
+    });
+    // The events are stored: a seal that fails now is the alarm's to retry, not the queue's.
+    if (this.#fullRunWaits()) {
+      try {
+        await this.#seal(false);
+      } catch (error) {
+        logSealFailure(error);
+        await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);
+        return { accepted: events.length };
+      }
+    }
+    await this.#armAlarm();
+    return { accepted: events.length };
+  }
+
+  /** Seals every run that waits, however short (the alarm; tests and the operator may call it). */
+  async sealNow(): Promise<void> {
+    await this.#seal(true);
+    await this.#armAlarm();
+  }
+
+  override async alarm(): Promise<void> {
+    try {
+      await this.#seal(true);
+    } catch (error) {
+      logSealFailure(error);
+      await this.ctx.storage.setAlarm(Date.now() + RETRY_MS);
+      return;
+    }
+    await this.#armAlarm();
+  }
+
+  status(): ArchiveStatus {
+    const treeSize = this.#frontier().size;
+    const pending = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM pending").one().n;
+    const next = this.#sql.exec("SELECT 1 FROM pending WHERE seq = ?", treeSize + 1).toArray().length > 0;
+    return { treeSize, pending, nextSeq: treeSize + 1, waitingForNext: pending > 0 && !next };
+  }
+
+  /** Sealed segments whose last seq is at least `fromSeq`, oldest first. */
+  segments({ fromSeq, limit }: { fromSeq: number; limit: number }): SegmentEntry[] {
+    return this.#sql
+      .exec<{ first_seq: number; last_seq: number; events: number; bytes: number; sealed_at: number }>(
+        "SELECT first_seq, last_seq, events, bytes, sealed_at FROM segments WHERE last_seq >= ? ORDER BY first_seq LIMIT ?",
+        fromSeq,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({
+        firstSeq: r.first_seq,
+        lastSeq: r.last_seq,
+        events: r.events,
+        bytes: r.bytes,
+        sealedAt: r.sealed_at,
+      }));
+  }
+
+  /** Everything this object stores (the purge of a closed organisation). */
+  async purge(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+  }
+
+  /** Binds this archive to its tenant on the first append; false for any other tenant later. */
+  #bind(tenantId: string): boolean {
+    const bound = this.#meta("tenant_id");
+    if (bound === null) this.#sql.exec("INSERT INTO meta (k, v) VALUES ('tenant_id', ?)", tenantId);
+    return bound === null || bound === tenantId;
+  }
+
+  #meta(k: string): string | null {
+    return this.#sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0]?.v ?? null;
+  }
+
+  #frontier(): Frontier {
+    const stored = this.#meta("frontier");
+    if (stored === null) return new Frontier();
+    const frontier = Frontier.from(JSON.parse(stored));
+    if (frontier instanceof AppError) throw new Error(`archiver: stored frontier unreadable (${frontier.message})`);
+    return frontier;
+  }
+
+  /** Whether SEGMENT_MIN events follow the last sealed seq without a gap: seqs are unique, so
+   * SEGMENT_MIN of them in [next, next + SEGMENT_MIN) are exactly that run. */
+  #fullRunWaits(): boolean {
+    const next = this.#frontier().size + 1;
+    const { n } = this.#sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM pending WHERE seq >= ? AND seq < ?", next, next + SEGMENT_MIN)
+      .one();
+    return n === SEGMENT_MIN;
+  }
+
+  #seal(all: boolean): Promise<void> {
+    // One seal at a time; a caller that arrives meanwhile waits for it, then finds less to do.
+    const run = (this.#sealing ?? Promise.resolve()).then(() => this.#sealRuns(all));
+    const tracked = run.finally(() => {
+      if (this.#sealing === tracked) this.#sealing = null;
+    });
+    this.#sealing = tracked;
+    return tracked;
+  }
+
+  async #sealRuns(all: boolean): Promise<void> {
+    for (;;) {
+      const frontier = this.#frontier();
+      const next = frontier.size + 1;
+      const rows = this.#sql
+        .exec<{ seq: number; line: string }>(
+          "SELECT seq, line FROM pending WHERE seq >= ? ORDER BY seq LIMIT ?",
+          next,
+          SEGMENT_MAX,
+        )
+        .toArray();
+      let run = 0;
+      while (run < rows.length && rows[run]?.seq === next + run) run++;
+      if (run === 0 || (!all && run < SEGMENT_MIN)) return;
+      await this.#sealOne(frontier, rows.slice(0, run));
+    }
+  }
+
+  async #sealOne(frontier: Frontier, rows: { seq: number; line: string }[]): Promise<void> {
+    const tenantId = this.#meta("tenant_id");
+    if (tenantId === null) throw new Error("archiver: sealing before any event");
+    const keys = await loadSigningKeys(this.env.AUDIT_SIGNING_KEYS ?? "");
+    if (keys instanceof AppError) throw new Error(keys.message);
+    const signer = keys[0];
+    if (!signer) throw new Error("archiver: no signing key");
+
+    const first = rows[0]?.seq ?? 0;
+    const last = rows.at(-1)?.seq ?? 0;
+    const { gz, raw, digest } = await gzipLines(rows.map((r) => r.line));
+    for (const row of rows) frontier.append(utf8.encode(row.line));
+    const root = frontier.root();
+
+    const bucket = this.env.AUDIT_ARCHIVE;
+    const key = segmentKey(tenantId, first, last);
+    const put = await bucket.put(key, gz, {
+      onlyIf: new Headers({ "if-none-match": "*" }),
+      httpMetadata: { contentType: "application/gzip" },
+      customMetadata: { sha256: digest, events: String(rows.length), raw: String(raw) },
+    });
+    if (put === null) {
+      // Already there: a seal that stopped after its put. The same content is fine; anything
+      // else is never overwritten, and sealing stops here until someone looks.
+      const existing = await bucket.head(key);
+      if (existing?.customMetadata?.sha256 !== digest) throw new Error(`archiver: ${key} exists with other content`);
+    }
+
+    const now = Date.now();
+    const text = formatCheckpoint({ origin: checkpointOrigin(tenantId), size: last, rootHash: root, time: now });
+    const note = await signNote(text, signer);
+    const cpKey = checkpointKey(tenantId, last);
+    const written = await bucket.put(cpKey, note, {
+      onlyIf: new Headers({ "if-none-match": "*" }),
+      httpMetadata: { contentType: "text/plain; charset=utf-8" },
+    });
+    if (written === null) {
+      const existing = await bucket.get(cpKey);
+      const body = existing ? await existing.text() : "";
+      const parsed = parseCheckpoint(body.slice(0, body.lastIndexOf("\n\n") + 1));
+      if (parsed instanceof AppError || !bytesEqual(parsed.rootHash, root)) {
+        throw new Error(`archiver: ${cpKey} exists with another root`);
+      }
+    }
+
+    this.ctx.storage.transactionSync(() => {
+      this.#sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('frontier', ?)", JSON.stringify(frontier.toJSON()));
+      this.#sql.exec("DELETE FROM pending WHERE seq <= ?", last);
+      this.#sql.exec(
+        "INSERT OR REPLACE INTO segments (first_seq, last_seq, events, bytes, sealed_at) VALUES (?, ?, ?, ?, ?)",
+        first,
+        last,
+        rows.length,
+        gz.length,
+        now,
+      );
+    });
+  }
+
+  /** An alarm for the oldest event still waiting in a run, or none when nothing can be sealed. */
+  async #armAlarm(): Promise<void> {
+    const next = this.#frontier().size + 1;
+    const head = this.#sql
+      .exec<{ received_at: number }>("SELECT received_at FROM pending WHERE seq = ?", next)
+      .toArray()[0];
+    if (!head) return;
+    const at = head.received_at + sealAfterMs(this.env);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+}
+
+const utf8 = new TextEncoder();
+
+function logSealFailure(error: unknown): void {
+  console.error("audit archive: seal failed", error instanceof Error ? error.message.slice(0, 200) : "unknown");
+}
+
+function sealAfterMs(env: Env): number {
+  const configured = Number(env.AUDIT_SEAL_AFTER_MS);
+  return Number.isFinite(configured) && configured > 0 ? configured : DEFAULT_SEAL_AFTER_MS;
+}
+
+/** The NDJSON of the lines, gzipped, with its size and SHA-256 (hex, of the uncompressed bytes). */
+async function gzipLines(lines: string[]): Promise<{ gz: Uint8Array; raw: number; digest: string }> {
+  const ndjson = utf8.encode(`${lines.join("\n")}\n`);
+  const digest = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", ndjson)));
+  const stream = new Blob([ndjson]).stream().pipeThrough(new CompressionStream("gzip"));
+  const gz = new Uint8Array(await new Response(stream).arrayBuffer());
+  return { gz, raw: ndjson.length, digest };
+}
