@@ -63,9 +63,7 @@ export class AuditArchiver extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      this.#sql.exec(SCHEMA);
-    });
+    this.#sql.exec(SCHEMA);
   }
 
   /** Takes events (any order, repeats ignored); seals what is ready. */
