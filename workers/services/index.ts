@@ -9,3 +9,4 @@ export * from "./provider-names.ts";
 export * from "./providers.ts";
 export * from "./rules.ts";
 export * from "./settings.ts";
+export * from "./export.ts";

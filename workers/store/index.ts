@@ -16,3 +16,4 @@ export * from "./admin-tokens.ts";
 export * from "./links.ts";
 export * from "./sso.ts";
 export * from "./purge.ts";
+export * from "./exports.ts";

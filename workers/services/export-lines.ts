@@ -1,0 +1,159 @@
+// The lines of the exports: an audit event as its v1 event (docs/audit.md) or a CSV row, a usage
+// event as a JSON object or a CSV row. CSV follows RFC 4180 (CRLF lines; a cell with a comma, a
+// quote, CR or LF quoted, quotes doubled) and OWASP's advice on CSV injection: a cell that a
+// spreadsheet would read as a formula (starting with = + - @, tab or CR) is prefixed with an
+// apostrophe, except a plain number (a negative amount stays a number).
+import type { AuditActor, AuditEvent, AuditType } from "../../shared/audit.ts";
+import { formatUsd } from "../../shared/money.ts";
+import { auditData, eventDimensions, eventPrice, type AuditRow, type UsageExportRow } from "../store/index.ts";
+
+const FORMULA_START = /^[=+\-@\t\r]/;
+const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
+
+/** One CSV cell: neutralised if a spreadsheet would run it, then quoted if it must be. */
+export function csvCell(text: string): string {
+  const safe = FORMULA_START.test(text) && !PLAIN_NUMBER.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+/** One CSV record, CRLF-terminated; null is an empty cell. */
+export function csvLine(cells: readonly (string | number | boolean | null)[]): string {
+  return `${cells.map((c) => csvCell(c === null ? "" : String(c))).join(",")}\r\n`;
+}
+
+export const AUDIT_CSV_HEADER = csvLine([
+  "seq",
+  "at",
+  "type",
+  "actor_kind",
+  "actor_id",
+  "request_id",
+  "subject",
+  "data",
+]);
+
+function actorOf(r: AuditRow): AuditActor {
+  // The stored kind and id are the ledger's event's own (insertAuditEvents); "operator" and
+  // "system" carry no id.
+  return (r.actor_id === null ? { kind: r.actor_kind } : { kind: r.actor_kind, id: r.actor_id }) as AuditActor;
+}
+
+/** The stored row as the v1 event the ledger sequenced (the audit queue's message). */
+export function auditEventOf(tenantId: string, r: AuditRow): AuditEvent {
+  return {
+    v: 1,
+    tenantId,
+    seq: r.seq,
+    at: r.at,
+    type: r.type as AuditType,
+    actor: actorOf(r),
+    requestId: r.request_id,
+    subject: r.subject,
+    data: auditData(r) as AuditEvent["data"],
+  };
+}
+
+export function auditNdjsonLine(tenantId: string, r: AuditRow): string {
+  return `${JSON.stringify(auditEventOf(tenantId, r))}\n`;
+}
+
+export function auditCsvLine(r: AuditRow): string {
+  // `data` is the stored JSON text, checked to be an object first.
+  auditData(r);
+  const at = new Date(r.at).toISOString();
+  return csvLine([r.seq, at, r.type, r.actor_kind, r.actor_id, r.request_id, r.subject, r.data]);
+}
+
+/** The usage export's fields, in order (CSV header and JSON keys alike). */
+export const USAGE_FIELDS = [
+  "tenant_id",
+  "request_id",
+  "started_at",
+  "key_id",
+  "provider",
+  "model",
+  "endpoint",
+  "stream",
+  "status",
+  "outcome",
+  "input_tokens",
+  "cached_input_tokens",
+  "cache_write_tokens",
+  "output_tokens",
+  "reasoning_tokens",
+  "usage_source",
+  "cost_nano_usd",
+  "cost_usd",
+  "unpriced",
+  "price",
+  "first_byte_ms",
+  "total_ms",
+  "dimensions",
+] as const;
+
+export const USAGE_CSV_HEADER = csvLine(USAGE_FIELDS);
+
+/** An integer written into JSON as its digits (exact past 2^53, unlike a JS number). A class, so
+ * that no stored object (a dimension named "digits") can pass for one. */
+class Digits {
+  constructor(readonly digits: string) {}
+}
+
+type UsageValue = string | number | boolean | null | Digits | Record<string, unknown>;
+
+function costDigits(text: string | null): Digits | null {
+  if (text === null) return null;
+  if (!/^-?\d{1,20}$/.test(text)) throw new Error("usage_events.cost_nano_usd is not an integer");
+  return new Digits(text);
+}
+
+function usageValues(tenantId: string, r: UsageExportRow): Record<(typeof USAGE_FIELDS)[number], UsageValue> {
+  const cost = costDigits(r.cost_nano_usd);
+  return {
+    tenant_id: tenantId,
+    request_id: r.request_id,
+    started_at: new Date(r.started_at).toISOString(),
+    key_id: r.key_id,
+    provider: r.provider,
+    model: r.model,
+    endpoint: r.endpoint,
+    stream: r.stream === 1,
+    status: r.status,
+    outcome: r.outcome,
+    input_tokens: r.input_tokens,
+    cached_input_tokens: r.cached_input_tokens,
+    cache_write_tokens: r.cache_write_tokens,
+    output_tokens: r.output_tokens,
+    reasoning_tokens: r.reasoning_tokens,
+    usage_source: r.usage_source,
+    cost_nano_usd: cost,
+    cost_usd: cost === null ? null : formatUsd(BigInt(cost.digits)),
+    unpriced: r.unpriced === 1,
+    price: eventPrice(r),
+    first_byte_ms: r.first_byte_ms,
+    total_ms: r.total_ms,
+    dimensions: eventDimensions(r),
+  };
+}
+
+/** One usage event as a JSON object (the fields above, in order), newline-terminated. */
+export function usageNdjsonLine(tenantId: string, r: UsageExportRow): string {
+  const values = usageValues(tenantId, r);
+  const fields = USAGE_FIELDS.map((name) => {
+    const value = values[name];
+    return `${JSON.stringify(name)}:${value instanceof Digits ? value.digits : JSON.stringify(value)}`;
+  });
+  return `{${fields.join(",")}}\n`;
+}
+
+/** One usage event as a CSV record: price and dimensions as JSON text, null as an empty cell. */
+export function usageCsvLine(tenantId: string, r: UsageExportRow): string {
+  const values = usageValues(tenantId, r);
+  return csvLine(
+    USAGE_FIELDS.map((name) => {
+      const value = values[name];
+      if (value instanceof Digits) return value.digits;
+      return typeof value === "object" && value !== null ? JSON.stringify(value) : value;
+    }),
+  );
+}
