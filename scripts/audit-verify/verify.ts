@@ -177,18 +177,24 @@ class Walk {
     const body = await api.segmentBody(name);
     if ("message" in body) return { ...body, segment: name, seq: this.#next };
     this.#lastSegment = name;
+    // After a bad line the rest is still read (not checked): a corrupt gzip object can inflate
+    // to plausible lines before its CRC fails, and then the object, not the line, is the problem.
+    let problem: Problem | null = null;
     try {
       for await (const line of readSegmentLines(body)) {
+        if (problem) continue;
         if (this.#next > range.last) {
-          return { message: `the segment holds more events than its name says`, segment: name, seq: this.#next };
+          problem = { message: "the segment holds more events than its name says", seq: this.#next };
+          continue;
         }
-        const problem = this.line(line) ?? this.atSize(name);
-        if (problem) return { ...problem, segment: name };
+        problem = this.line(line) ?? this.atSize(name);
       }
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
-      return { message: `the segment is not a whole gzip NDJSON object: ${why}`, segment: name, seq: this.#next };
+      const seq = problem?.seq ?? this.#next;
+      return { message: `the segment is not a whole gzip NDJSON object: ${why}`, segment: name, seq };
     }
+    if (problem) return { ...problem, segment: name };
     if (this.#next - 1 !== range.last) {
       return {
         message: `the segment ends at seq ${this.#next - 1}, its name says ${range.last}`,
