@@ -32,6 +32,9 @@ export default defineConfig({
                 OIDC_TEST_ISSUER: inject<string>("oidcIssuer"),
                 OIDC_TEST_CLIENT_ID: inject<string>("oidcClientId"),
                 OIDC_TEST_CLIENT_SECRET: inject<string>("oidcClientSecret"),
+                WEBHOOK_RECEIVER_URL: inject<string>("webhookReceiverUrl"),
+                // Webhook retries 1 s apart instead of 5 s to 10 h (the schedule's length is kept).
+                WEBHOOK_RETRY_DELAYS: "1,1,1,1,1,1,1",
               },
             },
           })),

@@ -21,12 +21,13 @@ const SQL = /\.prepare\(|\bSELECT\s+[\w*(]|\bINSERT\s+(?:OR\s+\w+\s+)?INTO\b|\bU
 // way, from the edges (entry, pages, API) inward to the data (ledger, store) and shared/, so no
 // cycle can form between components. docs/architecture.md draws the same graph.
 const MAY_IMPORT: Record<string, readonly string[]> = {
-  entry: ["api", "archive", "auth", "dashboard", "gateway", "ingest", "ledger"],
-  dashboard: ["services", "gateway", "auth", "ledger", "store", "web"],
-  api: ["services", "archive", "auth", "ledger", "store"],
+  entry: ["api", "archive", "auth", "dashboard", "gateway", "ingest", "ledger", "webhooks"],
+  dashboard: ["services", "gateway", "auth", "ledger", "store", "web", "webhooks"],
+  api: ["services", "archive", "auth", "ledger", "store", "webhooks"],
   services: ["gateway", "auth", "ledger", "store"],
   gateway: ["ledger"],
-  ingest: ["archive", "store"],
+  ingest: ["archive", "store", "webhooks"],
+  webhooks: ["archive", "ledger", "store"],
   auth: ["archive", "ledger", "store"],
   archive: [],
   ledger: ["store"],

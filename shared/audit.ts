@@ -47,6 +47,12 @@ export const AUDIT_TYPES = [
   "org.sso_configured",
   "org.sso_removed",
   "org.closed",
+  // webhook endpoints (workers/webhooks/)
+  "webhook.created",
+  "webhook.updated",
+  "webhook.deleted",
+  "webhook.secret_rotated",
+  "webhook.disabled",
   // access (workers/auth/access.ts): a dashboard page or a management or operator API request
   "access.dashboard",
   "access.api",

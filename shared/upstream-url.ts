@@ -39,8 +39,6 @@ const PRIVATE_NAMES = ["metadata.tencentyun.com", "nip.io", "sslip.io", "xip.io"
 /** Space, every C0/C1 control, and the Unicode spaces, separators and invisible format marks. */
 const WHITESPACE_OR_CONTROL = /[\s\p{Cc}\p{Cf}\p{Z}]/u;
 
-const problem = (message: string) => new AppError("bad_request", message, "base_url");
-
 function under(host: string, suffix: string): boolean {
   return host === suffix || host.endsWith(`.${suffix}`);
 }
@@ -76,33 +74,48 @@ export function hostProblem(host: string, options: BaseUrlOptions): string | nul
 /** The problem with a base URL to store, naming the field `base_url`, or null when it may be
  * stored as given (after trailing slashes are dropped). */
 export function checkBaseUrl(value: string, options: BaseUrlOptions): AppError | null {
+  return checkOutboundUrl(value, { field: "base_url", label: "The base URL", allowQuery: false }, options);
+}
+
+/** The problem with a webhook endpoint's URL, naming the field `url`, or null. The same rules as
+ * a base URL (https, a public host, no credentials, normal form), but a query may carry what the
+ * receiver needs to route the call. */
+export function checkWebhookUrl(value: string, options: BaseUrlOptions): AppError | null {
+  return checkOutboundUrl(value, { field: "url", label: "The webhook URL", allowQuery: true }, options);
+}
+
+type UrlRole = { field: string; label: string; allowQuery: boolean };
+
+function checkOutboundUrl(value: string, role: UrlRole, options: BaseUrlOptions): AppError | null {
+  const problem = (message: string) => new AppError("bad_request", message, role.field);
+  const { label } = role;
   if (value.length > MAX_BASE_URL_LENGTH) {
-    return problem(`The base URL is longer than ${MAX_BASE_URL_LENGTH} characters.`);
+    return problem(`${label} is longer than ${MAX_BASE_URL_LENGTH} characters.`);
   }
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return problem("The base URL is not a URL.");
+    return problem(`${label} is not a URL.`);
   }
   // The parser drops tabs and newlines and trims spaces silently: refuse them instead.
   if (WHITESPACE_OR_CONTROL.test(value)) {
-    return problem("The base URL must not contain spaces or control characters (check the ends, too).");
+    return problem(`${label} must not contain spaces or control characters (check the ends, too).`);
   }
-  if (value.includes("?") || value.includes("#")) {
-    return problem("The base URL must not carry a query or a fragment.");
+  if (value.includes("#") || (!role.allowQuery && value.includes("?"))) {
+    return problem(`${label} must not carry ${role.allowQuery ? "a fragment" : "a query or a fragment"}.`);
   }
   if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(value)) {
-    return problem("The base URL must not carry credentials (user:password@).");
+    return problem(`${label} must not carry credentials (user:password@).`);
   }
   const loopbackHttp = url.protocol === "http:" && options.allowLoopback;
-  if (url.protocol !== "https:" && !loopbackHttp) return problem("The base URL must use https.");
+  if (url.protocol !== "https:" && !loopbackHttp) return problem(`${label} must use https.`);
   const hostIssue = hostProblem(url.hostname, options);
-  if (hostIssue) return problem(`The base URL's host ${url.hostname.slice(0, 80)} ${hostIssue}.`);
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) return problem("The base URL must use https.");
+  if (hostIssue) return problem(`${label}'s host ${url.hostname.slice(0, 80)} ${hostIssue}.`);
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) return problem(`${label} must use https.`);
   const canonical = url.href;
-  if (value !== canonical && !(url.pathname === "/" && `${value}/` === canonical)) {
-    return problem(`Write the base URL in its normal form: ${canonical.slice(0, 200)}`);
+  if (value !== canonical && !(url.pathname === "/" && !url.search && `${value}/` === canonical)) {
+    return problem(`Write ${label.replace(/^The /, "the ")} in its normal form: ${canonical.slice(0, 200)}`);
   }
   return null;
 }

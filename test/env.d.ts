@@ -8,6 +8,7 @@ declare global {
       OIDC_TEST_ISSUER: string;
       OIDC_TEST_CLIENT_ID: string;
       OIDC_TEST_CLIENT_SECRET: string;
+      WEBHOOK_RECEIVER_URL: string;
     }
   }
 }

@@ -1,7 +1,9 @@
-// Starts the demo upstream (the provider stand-in) and a real OpenID Provider for the SSO tests
-// (test/oidc-server.ts) on loopback ports for the whole run.
+// Starts the demo upstream (the provider stand-in), a real OpenID Provider for the SSO tests
+// (test/oidc-server.ts) and a webhook receiver that verifies with `standardwebhooks`
+// (demo/webhook-receiver/) on loopback ports for the whole run.
 import type { TestProject } from "vitest/node";
 import { startUpstream } from "../demo/upstream/server.ts";
+import { startReceiver } from "../demo/webhook-receiver/server.ts";
 import { startOidcServer } from "./oidc-server.ts";
 
 declare module "vitest" {
@@ -10,6 +12,7 @@ declare module "vitest" {
     oidcIssuer: string;
     oidcClientId: string;
     oidcClientSecret: string;
+    webhookReceiverUrl: string;
   }
 }
 
@@ -20,7 +23,10 @@ export default async function setup(project: TestProject) {
   project.provide("oidcIssuer", oidc.issuer);
   project.provide("oidcClientId", oidc.clientId);
   project.provide("oidcClientSecret", oidc.clientSecret);
+  const receiver = await startReceiver();
+  project.provide("webhookReceiverUrl", receiver.url);
   return async () => {
+    await receiver.close();
     await upstream.close();
     await oidc.close();
   };

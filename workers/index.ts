@@ -6,6 +6,7 @@ import { runScheduled } from "./auth/index.ts";
 import { staticRoutes, web } from "./dashboard/index.ts";
 import { gateway } from "./gateway/index.ts";
 import { consumeAudit, consumeUsage } from "./ingest/index.ts";
+import { consumeWebhooks } from "./webhooks/index.ts";
 
 export { AuditArchiver } from "./archive/index.ts";
 export { TenantLedger } from "./ledger/index.ts";
@@ -32,6 +33,7 @@ export default {
   async queue(batch, env) {
     if (batch.queue.startsWith("outlay-usage")) await consumeUsage(batch, env);
     else if (batch.queue.startsWith("outlay-audit")) await consumeAudit(batch, env);
+    else if (batch.queue.startsWith("outlay-webhooks")) await consumeWebhooks(batch, env);
   },
   async scheduled(controller, env) {
     await runScheduled(env, controller.scheduledTime);

@@ -2,6 +2,7 @@
 // driven through the Worker's own scheduled handler with a moved clock: closing stops every
 // session, admin token and proxy key at once; 30 days later every row the organisation owned
 // is gone from D1 and its ledger is empty, and so are the people who belonged only to it.
+import { archiverFor } from "../../workers/archive/index.ts";
 import { env } from "cloudflare:workers";
 import { createScheduledController, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -274,6 +275,19 @@ describe("closing and purging an organisation", () => {
           `code-${both.userId}`,
           now,
         ),
+        // A webhook endpoint with a message and its attempt (the API refuses a closed organisation).
+        env.DB.prepare(
+          `INSERT INTO webhook_endpoints (tenant_id, id, url, event_types, secret, secret_hint, created_at, updated_at)
+           VALUES (?, 'wh_left', 'https://hooks.example/x', NULL, 'sealed', 'abcd', ?, ?)`,
+        ).bind(closing.tenantId, now, now),
+        env.DB.prepare(
+          `INSERT INTO webhook_messages (tenant_id, id, endpoint_id, seq, type, payload, status, attempts, created_at)
+           VALUES (?, 'msg_left', 'wh_left', 1, 'org.closed', '{}', 'failed', 1, ?)`,
+        ).bind(closing.tenantId, now),
+        env.DB.prepare(
+          `INSERT INTO webhook_attempts (tenant_id, message_id, endpoint_id, attempt, at, status_code, latency_ms, error_class)
+           VALUES (?, 'msg_left', 'wh_left', 1, ?, 503, 12, 'http_status')`,
+        ).bind(closing.tenantId, now),
       ]);
       // A reset link made before closing would also be left; make one for a row in password_resets.
       await env.DB.prepare(
@@ -288,9 +302,13 @@ describe("closing and purging an organisation", () => {
       );
     });
 
-    it("has something to purge in every tenant-owned table", async () => {
+    it("has something to purge in every tenant-owned table, and an archive", async () => {
       const rows = await rowsOf(closing.tenantId, tables);
       expect(tables.filter((table) => !rows[table])).toEqual([]);
+      await archiverFor(env, closing.tenantId).sealNow();
+      expect((await env.AUDIT_ARCHIVE.list({ prefix: `audit/${closing.tenantId}/` })).objects.length).toBeGreaterThan(
+        0,
+      );
       expect(await ledgerKeys(closing.tenantId)).toBe(1);
       expect(await ledgerRows(closing.tenantId)).toBeGreaterThan(0);
     });
@@ -311,6 +329,8 @@ describe("closing and purging an organisation", () => {
       expect(await tenantRow(closing.tenantId)).toBeNull();
       expect(await ledgerRows(closing.tenantId)).toBe(0);
       expect([null, 0]).toContain(await ledgerKeys(closing.tenantId));
+      expect((await env.AUDIT_ARCHIVE.list({ prefix: `audit/${closing.tenantId}/` })).objects).toEqual([]);
+      expect(await archiverFor(env, closing.tenantId).status()).toMatchObject({ treeSize: 0, pending: 0 });
     });
 
     it("deletes the people who belonged only to it, and keeps the one who belongs elsewhere", async () => {

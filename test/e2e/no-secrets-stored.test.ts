@@ -132,7 +132,13 @@ async function scanR2(): Promise<{ leaks: string[]; keys: string[] }> {
     const page = await env.AUDIT_ARCHIVE.list({ cursor, include: ["httpMetadata", "customMetadata"] });
     for (const listed of page.objects) {
       const object = await env.AUDIT_ARCHIVE.get(listed.key);
-      const body = object ? await object.text() : "";
+      // Segments are gzip: searched as the NDJSON they hold.
+      const gzip = listed.key.endsWith(".gz") && object;
+      const body = gzip
+        ? await new Response(object.body.pipeThrough(new DecompressionStream("gzip"))).text()
+        : object
+          ? await object.text()
+          : "";
       const meta = JSON.stringify({ key: listed.key, http: listed.httpMetadata, custom: listed.customMetadata });
       leaks.push(...findLeaks(`R2 object ${listed.key}`, `${meta}\n${body}`));
       keys.push(listed.key);
@@ -562,6 +568,43 @@ describe("no prompt, key or credential is stored or logged", () => {
     }
   }, 60_000);
 
+  it("the webhook paths: an endpoint made and its secret rotated, verified deliveries, and the archive's signing keys", async () => {
+    for (const entry of env.AUDIT_SIGNING_KEYS.split(",")) {
+      needles.push({ name: `audit signing seed ${entry.slice(0, 2)}`, value: entry.slice(3) });
+    }
+    const hook = `${env.WEBHOOK_RECEIVER_URL}/hooks/nosecrets${tenant.tenantId}`;
+    const created = await tenant.api("/webhooks", {
+      method: "POST",
+      json: { url: hook, event_types: ["rule.created"] },
+    });
+    expect(created.status).toBe(201);
+    const { id, secret } = (await created.json()) as { id: string; secret: string };
+    const rotated = await tenant.api(`/webhooks/${id}/rotate-secret`, { method: "POST" });
+    const { secret: next } = (await rotated.json()) as { secret: string };
+    needles.push(
+      { name: "webhook secret", value: secret },
+      { name: "webhook secret key", value: secret.slice(6) },
+      { name: "rotated webhook secret", value: next },
+      { name: "rotated webhook secret key", value: next.slice(6) },
+    );
+    const control = `${env.WEBHOOK_RECEIVER_URL}/_control/nosecrets${tenant.tenantId}`;
+    await fetch(control, { method: "PUT", body: JSON.stringify({ secrets: [secret, next] }) });
+    expect((await tenant.api(`/webhooks/${id}/test`, { method: "POST" })).status).toBe(202);
+    const until = Date.now() + 10_000;
+    let deliveries: { verifiedWith: number | null }[] = [];
+    while (deliveries.length === 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+      deliveries = (await (await fetch(control)).json()) as typeof deliveries;
+    }
+    expect(deliveries.map((d) => d.verifiedWith)).toEqual([0]);
+    for (const path of ["/webhooks", `/webhooks/${id}`, `/webhooks/${id}/deliveries`]) {
+      expect(findLeaks(`GET ${path}`, await (await tenant.api(path)).text())).toEqual([]);
+    }
+    expect(
+      findLeaks("GET /.well-known/outlay-audit-keys", await (await worker("/.well-known/outlay-audit-keys")).text()),
+    ).toEqual([]);
+  });
+
   it("D1: no table holds a marker, a key or a credential; keys appear only as HMAC hashes", async () => {
     const { leaks, tables, ourRows } = await scanD1();
     expect(tables).toEqual(
@@ -664,13 +707,16 @@ describe("no prompt, key or credential is stored or logged", () => {
   });
 
   it("R2 audit archive: no object or object metadata holds a marker, key or credential", async () => {
+    // The archive of this run's tenant is sealed first, so the scan has its segments and
+    // checkpoints to search (and the audit signing keys are among what it looks for).
+    const until = Date.now() + 15_000;
+    while ((await tenant.api("/audit/checkpoint")).status !== 200 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const { leaks, keys } = await scanR2();
     expect(leaks).toEqual([]);
-    // Nothing archives audit events to R2 yet (docs/budgets.md: "a later stage archives them to
-    // R2"), so the scan above has no object to search. Stated here rather than passed blind:
-    // once something writes the archive this fails, and must become "the bucket holds this
-    // run's archive" before the scan.
-    expect(keys).toEqual([]);
+    expect(keys.some((k) => k.startsWith(`audit/${tenant.tenantId}/segments/`))).toBe(true);
+    expect(keys.some((k) => k.startsWith(`audit/${tenant.tenantId}/checkpoints/`))).toBe(true);
   });
 
   it("console output during all of it carries no marker, key or credential", () => {

@@ -11,6 +11,7 @@ import { providers } from "./providers.ts";
 import { budgets, policies, rateLimits } from "./rules.ts";
 import { settings } from "./settings.ts";
 import { usage } from "./usage.ts";
+import { webhooks } from "./webhooks.ts";
 
 export { auditKeys } from "./archive.ts";
 export { apiError } from "./errors.ts";
@@ -28,6 +29,7 @@ api.route("/audit/export", auditExport);
 api.route("/events/export", eventsExport);
 api.route("/audit", archive);
 api.route("/audit", audit);
+api.route("/webhooks", webhooks);
 api.route("/", settings);
 // Every other /api/v1 path, for every method: the API's own 404 (after the token and role checks
 // above, so an unauthenticated caller cannot tell unknown paths from known ones).

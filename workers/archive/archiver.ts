@@ -142,10 +142,12 @@ export class AuditArchiver extends DurableObject<Env> {
       }));
   }
 
-  /** Everything this object stores (the purge of a closed organisation). */
+  /** Deletes everything this object stores (the purge of a closed organisation); the live
+   * instance is left with empty tables. */
   async purge(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    this.#sql.exec(SCHEMA);
   }
 
   /** Binds this archive to its tenant on the first append; false for any other tenant later. */

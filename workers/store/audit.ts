@@ -2,7 +2,7 @@
 // by the audit consumer (workers/ingest/audit-consumer.ts), read by the API, /activity and the
 // overview's recent refusals.
 import { z } from "zod";
-import type { AuditEvent } from "../../shared/audit.ts";
+import type { AuditActor, AuditEvent, AuditType } from "../../shared/audit.ts";
 import { parseStored } from "../../shared/stored-json.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
@@ -23,6 +23,23 @@ const AuditData = z.record(z.string(), z.unknown());
 /** The event's data object. */
 export function auditData(r: Pick<AuditRow, "data">): Record<string, unknown> {
   return parseStored(AuditData, r.data, "audit_events.data");
+}
+
+/** The stored row as the v1 event the ledger sequenced (the audit queue's message): the
+ * actor's kind and id are the event's own, "operator" and "system" carry no id. */
+export function auditEventFromRow(tenantId: string, r: AuditRow): AuditEvent {
+  const actor = (r.actor_id === null ? { kind: r.actor_kind } : { kind: r.actor_kind, id: r.actor_id }) as AuditActor;
+  return {
+    v: 1,
+    tenantId,
+    seq: r.seq,
+    at: r.at,
+    type: r.type as AuditType,
+    actor,
+    requestId: r.request_id,
+    subject: r.subject,
+    data: auditData(r) as AuditEvent["data"],
+  };
 }
 
 /** Stores the events in one batch; an event already stored (same tenant and seq) is ignored. */

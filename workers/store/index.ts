@@ -17,3 +17,4 @@ export * from "./links.ts";
 export * from "./sso.ts";
 export * from "./purge.ts";
 export * from "./exports.ts";
+export * from "./webhooks.ts";

@@ -20,6 +20,9 @@ export const TENANT_TABLES = [
   "sso_identities",
   "sso_configs",
   "sessions",
+  "webhook_attempts",
+  "webhook_messages",
+  "webhook_endpoints",
 ] as const;
 export type TenantTable = (typeof TENANT_TABLES)[number];
 const CHUNK = 5_000;

@@ -1,0 +1,48 @@
+// Handing messages to WEBHOOK_QUEUE: one queue message per attempt, `{ tenantId, messageId, round }`
+// where `round` is the attempt's place in the retry schedule (0: at once). A message is handed
+// over once (enqueued_at); a redelivered audit batch finds it already queued.
+import { markWebhookMessagesQueued, unqueuedWebhookMessages, type TenantDb } from "../store/index.ts";
+
+export type DeliveryTask = { tenantId: string; messageId: string; round: number };
+
+/** Seconds to wait before each attempt after the first: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
+ * (eight attempts in all). WEBHOOK_RETRY_DELAYS may shorten them (the tests do). */
+export const RETRY_DELAYS_S = [5, 300, 1800, 7200, 18000, 36000, 36000] as const;
+
+export function retryDelays(env: Env): readonly number[] {
+  const configured = (env.WEBHOOK_RETRY_DELAYS ?? "").split(",").map((s) => Number(s.trim()));
+  const valid = configured.length > 0 && configured.every((n) => Number.isInteger(n) && n >= 0 && n <= 43_200);
+  return valid && env.WEBHOOK_RETRY_DELAYS ? configured : RETRY_DELAYS_S;
+}
+
+export function isDeliveryTask(body: unknown): body is DeliveryTask {
+  if (typeof body !== "object" || body === null) return false;
+  const t = body as Partial<DeliveryTask>;
+  return typeof t.tenantId === "string" && typeof t.messageId === "string" && Number.isInteger(t.round);
+}
+
+/** Queues the first attempt of each message not queued yet. */
+export async function enqueueNew(env: Env, db: TenantDb, ids: string[], now: number): Promise<number> {
+  const fresh = (await unqueuedWebhookMessages(db, ids)).map((r) => r.id);
+  await sendTasks(env, db.tenantId, fresh, 0, 0);
+  await markWebhookMessagesQueued(db, fresh, now);
+  return fresh.length;
+}
+
+/** Queues messages (again) from the schedule's first attempt: recover, replay, a test. */
+export async function enqueueAgain(env: Env, tenantId: string, ids: string[]): Promise<void> {
+  await sendTasks(env, tenantId, ids, 0, 0);
+}
+
+export function enqueueRetry(env: Env, task: DeliveryTask, delaySeconds: number): Promise<void> {
+  return sendTasks(env, task.tenantId, [task.messageId], task.round, delaySeconds);
+}
+
+async function sendTasks(env: Env, tenantId: string, ids: string[], round: number, delaySeconds: number) {
+  for (let i = 0; i < ids.length; i += 100) {
+    await env.WEBHOOK_QUEUE.sendBatch(
+      ids.slice(i, i + 100).map((messageId) => ({ body: { tenantId, messageId, round } satisfies DeliveryTask })),
+      { delaySeconds },
+    );
+  }
+}
