@@ -5,14 +5,18 @@
 //   4. `wrangler dev` (local D1, Durable Objects, Queues, R2)
 //   5. the demo tenant and its demo user seeded through the Worker's own routes, idempotently
 //   6. what a newcomer needs, printed and written to .outlay/trial.json
+//   7. with `--webhooks`: a local receiver on 127.0.0.1:8790 registered as a webhook endpoint of
+//      the demo tenant, printing each delivery it verified with `standardwebhooks`
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startUpstream } from "../demo/upstream/server.ts";
+import { startReceiver, type RunningReceiver } from "../demo/webhook-receiver/server.ts";
 import { migrate, ROOT, startLocalWorker, waitForHealth } from "./local-worker.ts";
 
 const PORT = Number(process.env.OUTLAY_PORT ?? 8787);
 const UPSTREAM_PORT = Number(process.env.OUTLAY_UPSTREAM_PORT ?? 8788);
+const RECEIVER_PORT = Number(process.env.OUTLAY_RECEIVER_PORT ?? 8790);
 const BASE = `http://127.0.0.1:${PORT}`;
 const TENANT_ID = "demodemodemo";
 const TRIAL_FILE = join(ROOT, ".outlay", "trial.json");
@@ -220,6 +224,30 @@ Try it:
 Press Ctrl+C to stop.`);
 }
 
+/** Starts the local receiver and registers it (afresh: a secret is shown only once) as the demo
+ * tenant's endpoint for every type but the high-volume ones; a test message proves the path. */
+async function webhookReceiver(adminToken: string): Promise<RunningReceiver> {
+  const hook = `http://127.0.0.1:${RECEIVER_PORT}/hooks/trial`;
+  const listed = (await expectOk(await call("/api/v1/webhooks", adminToken), "list webhooks")) as {
+    data: { id: string; url: string }[];
+  };
+  for (const old of listed.data.filter((e) => e.url === hook)) {
+    await expectOk(await call(`/api/v1/webhooks/${old.id}`, adminToken, "DELETE"), "remove the earlier trial webhook");
+  }
+  const made = (await expectOk(
+    await call("/api/v1/webhooks", adminToken, "POST", { url: hook, description: "npm start --webhooks" }),
+    "register the trial webhook",
+  )) as { id: string; secret: string };
+  const receiver = await startReceiver({
+    port: RECEIVER_PORT,
+    secret: made.secret,
+    print: (line) => console.log(`  [webhook] ${line}`),
+  });
+  await expectOk(await call(`/api/v1/webhooks/${made.id}/test`, adminToken, "POST"), "send a test delivery");
+  console.log(`• webhook receiver at ${hook}: verified deliveries print below as [webhook]`);
+  return receiver;
+}
+
 async function main(): Promise<void> {
   const secrets = ensureSecrets();
   migrate();
@@ -227,9 +255,11 @@ async function main(): Promise<void> {
   const upstream = await startUpstream({ port: UPSTREAM_PORT });
   console.log(`• demo upstream at ${upstream.url}`);
   const worker = startLocalWorker({ port: PORT, log: (line) => console.log(`  [wrangler] ${line}`) });
+  let receiver: RunningReceiver | null = null;
   const stop = async () => {
     worker.kill("SIGTERM");
     await upstream.close();
+    await receiver?.close();
     process.exit(0);
   };
   process.on("SIGINT", () => void stop());
@@ -252,6 +282,7 @@ async function main(): Promise<void> {
   mkdirSync(join(ROOT, ".outlay"), { recursive: true });
   writeFileSync(TRIAL_FILE, `${JSON.stringify(trial, null, 2)}\n`, { mode: 0o600 });
   explain(trial);
+  if (process.argv.includes("--webhooks")) receiver = await webhookReceiver(trial.adminToken);
 }
 
 main().catch((error: unknown) => {
