@@ -114,11 +114,12 @@ async function walkPages(api: ArchiveApi, walk: Walk, firstPage: SegmentPage): P
   let from = 1;
   for (;;) {
     for (const entry of page.data) {
-      if (walk.done()) return null;
+      if (walk.done()) return walk.beyondLatest();
       const problem = await walk.segment(entry, api);
       if (problem) return problem;
     }
-    if (walk.done() || page.next_from_seq === null) return walk.finish();
+    if (walk.done() && page.next_from_seq !== null) return walk.beyondLatest();
+    if (page.next_from_seq === null) return walk.finish();
     if (page.next_from_seq <= from) return { message: "the segment listing does not move forward" };
     from = page.next_from_seq;
     const next = await api.segments(from);
@@ -269,6 +270,14 @@ class Walk {
     if (!bytesEqual(checked.rootHash, this.frontier.root())) {
       return { message: "the events differ from what the segment's checkpoint signed", segment: entry.name };
     }
+    return null;
+  }
+
+  /** Segments sealed after the latest checkpoint was read: listed, not verified by this run. */
+  beyondLatest(): null {
+    this.notices.push(
+      `segments after seq ${this.latest.size} were sealed after the latest checkpoint was read and are not verified by this run`,
+    );
     return null;
   }
 
