@@ -3,9 +3,15 @@
 // quote, CR or LF quoted, quotes doubled) and OWASP's advice on CSV injection: a cell that a
 // spreadsheet would read as a formula (starting with = + - @, tab or CR) is prefixed with an
 // apostrophe, except a plain number (a negative amount stays a number).
-import type { AuditActor, AuditEvent, AuditType } from "../../shared/audit.ts";
 import { formatUsd } from "../../shared/money.ts";
-import { auditData, eventDimensions, eventPrice, type AuditRow, type UsageExportRow } from "../store/index.ts";
+import {
+  auditData,
+  auditEventFromRow,
+  eventDimensions,
+  eventPrice,
+  type AuditRow,
+  type UsageExportRow,
+} from "../store/index.ts";
 
 const FORMULA_START = /^[=+\-@\t\r]/;
 const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
@@ -32,29 +38,8 @@ export const AUDIT_CSV_HEADER = csvLine([
   "data",
 ]);
 
-function actorOf(r: AuditRow): AuditActor {
-  // The stored kind and id are the ledger's event's own (insertAuditEvents); "operator" and
-  // "system" carry no id.
-  return (r.actor_id === null ? { kind: r.actor_kind } : { kind: r.actor_kind, id: r.actor_id }) as AuditActor;
-}
-
-/** The stored row as the v1 event the ledger sequenced (the audit queue's message). */
-export function auditEventOf(tenantId: string, r: AuditRow): AuditEvent {
-  return {
-    v: 1,
-    tenantId,
-    seq: r.seq,
-    at: r.at,
-    type: r.type as AuditType,
-    actor: actorOf(r),
-    requestId: r.request_id,
-    subject: r.subject,
-    data: auditData(r) as AuditEvent["data"],
-  };
-}
-
 export function auditNdjsonLine(tenantId: string, r: AuditRow): string {
-  return `${JSON.stringify(auditEventOf(tenantId, r))}\n`;
+  return `${JSON.stringify(auditEventFromRow(tenantId, r))}\n`;
 }
 
 export function auditCsvLine(r: AuditRow): string {
