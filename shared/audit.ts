@@ -91,8 +91,23 @@ export function actorRef(actor: AuditActor): string {
   return "id" in actor ? `${actor.kind}:${actor.id}` : actor.kind;
 }
 
+const KNOWN_TYPES: ReadonlySet<string> = new Set(AUDIT_TYPES);
+
+/** A v1 event of a catalogued type, with its envelope's fields of the right kinds. */
 export function isAuditEvent(body: unknown): body is AuditEvent {
   if (typeof body !== "object" || body === null) return false;
-  const e = body as Partial<AuditEvent>;
-  return e.v === 1 && typeof e.tenantId === "string" && typeof e.seq === "number" && typeof e.type === "string";
+  const e = body as Partial<Record<keyof AuditEvent, unknown>>;
+  return (
+    e.v === 1 &&
+    typeof e.tenantId === "string" &&
+    Number.isSafeInteger(e.seq) &&
+    (e.seq as number) >= 1 &&
+    Number.isFinite(e.at) &&
+    typeof e.type === "string" &&
+    KNOWN_TYPES.has(e.type) &&
+    typeof e.actor === "object" &&
+    e.actor !== null &&
+    typeof e.data === "object" &&
+    e.data !== null
+  );
 }

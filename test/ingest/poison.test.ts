@@ -43,9 +43,9 @@ function usage(tenantId: string): UsageEvent {
 describe("ingest: one poison message in a tenant's group", () => {
   // Each passes the consumer's shape check and fails at the write.
   const auditPoisons: [string, (tenantId: string) => unknown][] = [
-    ["no actor", (t) => ({ ...audit(t, 2), actor: undefined })],
-    ["no time", (t) => ({ ...audit(t, 2), at: undefined })],
-    ["a seq that is not an integer", (t) => ({ ...audit(t, 2), seq: Number.NaN, type: "key.created" })],
+    ["an actor id that is not text", (t) => ({ ...audit(t, 2), actor: { kind: "user", id: { nested: true } } })],
+    ["a subject that is not text", (t) => ({ ...audit(t, 2), subject: ["a", "list"] })],
+    ["data that JSON cannot hold", (t) => ({ ...audit(t, 2), data: { big: 10n } })],
   ];
 
   it.each(auditPoisons)("audit (%s): only it is retried; the others are stored", async (_, poison) => {
@@ -59,6 +59,25 @@ describe("ingest: one poison message in a tenant's group", () => {
     ]);
     expect(retried).toEqual(["m1"]);
     expect(acked).toEqual(["m0", "m2", "m3"]);
+    const rows = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+      .bind(tenantId)
+      .all<{ seq: number }>();
+    expect(rows.results.map((r) => r.seq)).toEqual([1, 3]);
+  });
+
+  // These can never be written: logged and acked, never retried, never stored.
+  const malformed: [string, (tenantId: string) => unknown][] = [
+    ["a type the catalogue does not have", (t) => ({ ...audit(t, 2), type: "key.vanished" })],
+    ["no actor", (t) => ({ ...audit(t, 2), actor: undefined })],
+    ["no time", (t) => ({ ...audit(t, 2), at: undefined })],
+    ["a seq that is not a whole number", (t) => ({ ...audit(t, 2), seq: 2.5 })],
+    ["version 2", (t) => ({ ...audit(t, 2), v: 2 })],
+  ];
+
+  it.each(malformed)("audit (%s): dropped, the others stored", async (_, bad) => {
+    const tenantId = newId();
+    const { acked, retried } = await deliver("outlay-audit", [audit(tenantId, 1), bad(tenantId), audit(tenantId, 3)]);
+    expect([acked, retried]).toEqual([["m0", "m1", "m2"], []]);
     const rows = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
       .bind(tenantId)
       .all<{ seq: number }>();

@@ -129,7 +129,8 @@ export class Outbox {
 
   /**
    * A set-aside audit event is replaced, at its own seq, by a small `audit.event_dropped` notice
-   * (its type, size and why), so the tenant's trail keeps its order and shows the gap.
+   * (its type, size and why), so the tenant's trail keeps its order and shows the gap; the
+   * notice itself is kept until the queue takes it.
    */
   #flushAudit(tenantId: string, now: number): Promise<boolean> {
     return flushLane(
@@ -145,8 +146,11 @@ export class Outbox {
         },
         setAside: (seq, stored, reason, bytes) => {
           const type = typeOf(stored);
+          // A notice is never given up: deleting it would leave its seq empty, and the archive
+          // seals only runs without a gap. It is small and well formed; it waits and is tried
+          // again (the others are not held behind it), its refusals on record in outbox_dead.
           if (type === "audit.event_dropped") {
-            this.#sql.exec("DELETE FROM audit_outbox WHERE seq = ?", seq);
+            this.#sql.exec("UPDATE audit_outbox SET attempts = 0 WHERE seq = ?", seq);
             return;
           }
           const notice: AuditDraft = {
