@@ -21,6 +21,7 @@ const NAV = [
   { href: "/budgets", label: "Budgets" },
   { href: "/policies", label: "Policies" },
   { href: "/providers", label: "Providers" },
+  { href: "/webhooks", label: "Webhooks" },
   { href: "/activity", label: "Activity" },
   { href: "/quickstart", label: "Quick start" },
   { href: "/org/members", label: "Members" },

@@ -25,6 +25,7 @@ import { rulesPages } from "./routes/rules.tsx";
 import { signIn } from "./routes/sign-in.tsx";
 import { sso } from "./routes/sso.tsx";
 import { usagePages } from "./routes/usage.tsx";
+import { webhookPages } from "./routes/webhooks.tsx";
 
 export { staticRoutes };
 
@@ -42,6 +43,7 @@ const PAGES = [
   keyPages,
   rulesPages,
   providersPages,
+  webhookPages,
   activityPages,
   quickStart,
 ];

@@ -4,6 +4,7 @@
 export { consumeWebhooks } from "./deliver.ts";
 export {
   createWebhook,
+  DEFAULT_OVERLAP_HOURS,
   deleteWebhook,
   getWebhook,
   listDeliveries,
