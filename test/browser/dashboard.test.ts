@@ -3,7 +3,7 @@
 // gateway with it, see the spend on the overview and in the usage explorer (htmx swapping the
 // results in place, the address pushed, the CSV of what is shown), create a budget on the page
 // and see it refuse, find the refusal in the activity, rotate the key with a grace period (both
-// secrets work), revoke it. The explorer is also driven with JavaScript off. Screenshots of every page at 1280 px and
+// secrets work), revoke it. The webhooks pages load under the CSP with no console errors. The explorer is also driven with JavaScript off. Screenshots of every page at 1280 px and
 // 390 px go to test/artifacts/.
 import { Secret, TOTP } from "otpauth";
 import type { Browser, Page } from "playwright-core";
@@ -291,6 +291,31 @@ describe("the dashboard in Chromium", () => {
     await page.keyboard.press("Shift+Tab");
     await page.keyboard.press("Enter");
     await expect(page.evaluate("location.hash")).resolves.toBe("#main");
+  });
+
+  it("shows the webhooks pages under the CSP with no console errors, the secret once", async () => {
+    const errors: string[] = [];
+    const onConsole = (m: { type(): string; text(): string }) => {
+      if (m.type() === "error") errors.push(m.text());
+    };
+    const onError = (e: Error) => errors.push(e.message);
+    page.on("console", onConsole);
+    page.on("pageerror", onError);
+    await page.goto(`${BASE}/webhooks`);
+    await screenshots(page, "webhooks-empty");
+    await page.getByLabel("URL").fill("https://hooks.example.com/outlay");
+    await page.locator('input[name="event_types"][value="org.closed"]').check();
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    const secret = (await page.locator("#new-secret").textContent())?.trim() ?? "";
+    expect(secret).toMatch(/^whsec_/);
+    await screenshots(page, "webhooks-secret");
+    await page.getByRole("link", { name: "Go to the endpoint" }).click();
+    await expect(page.getByRole("heading", { name: "Deliveries" }).isVisible()).resolves.toBe(true);
+    expect((await page.textContent("body")) ?? "").not.toContain(secret);
+    await screenshots(page, "webhooks-endpoint");
+    page.off("console", onConsole);
+    page.off("pageerror", onError);
+    expect(errors).toEqual([]);
   });
 
   it("shows the organisation pages in the same layout", async () => {
