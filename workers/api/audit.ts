@@ -22,6 +22,7 @@ audit.get("/", async (c) => {
   }
   const rows = await auditEventsAfter(c.var.db, { after: Number(after), type, limit: Number(limit) });
   const events = rows.map((r) => ({
+    v: 1,
     seq: r.seq,
     at: new Date(r.at).toISOString(),
     type: r.type,
