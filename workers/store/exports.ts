@@ -5,6 +5,7 @@
 // (usage_events_by_time, scanned upwards).
 import type { AuditRow } from "./audit.ts";
 import type { TenantDb } from "./tenant-db.ts";
+import type { UsageEventRow } from "./usage-events.ts";
 
 /** [from, to) in UTC epoch ms; the whole time line where the caller gave no bound. */
 export type ExportRange = { from: number; to: number };
@@ -53,29 +54,7 @@ export function auditExportPage(
 
 /** A usage_events row as exported: every column but `rolled_up` (the rollups' bookkeeping);
  * the cost as decimal text, read exactly whatever its size; price and dimensions as stored JSON. */
-export type UsageExportRow = {
-  request_id: string;
-  key_id: string;
-  provider: string;
-  model: string;
-  endpoint: string;
-  stream: number;
-  status: number;
-  outcome: string;
-  input_tokens: number;
-  cached_input_tokens: number;
-  cache_write_tokens: number;
-  output_tokens: number;
-  reasoning_tokens: number;
-  usage_source: string;
-  cost_nano_usd: string | null;
-  unpriced: number;
-  price: string | null;
-  started_at: number;
-  first_byte_ms: number | null;
-  total_ms: number;
-  dimensions: string;
-};
+export type UsageExportRow = Omit<UsageEventRow, "cost"> & { cost_nano_usd: string | null };
 
 /** Where a usage export page starts: after this (started_at, request_id). */
 export type UsageCursor = { at: number; id: string };

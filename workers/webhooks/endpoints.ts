@@ -284,7 +284,7 @@ export async function sendTestMessage(c: WebhookCaller, id: string): Promise<{ m
   if (found.disabled_at !== null) return new AppError("conflict", "The endpoint is disabled; enable it first.");
   const message = testMessage(c.tenantId, id, c.now ?? Date.now());
   await insertWebhookMessages(db, [message]);
-  await enqueueAgain(c.env, c.tenantId, [message.id]);
+  await resend(c, db, [message.id]);
   return { message_id: message.id };
 }
 

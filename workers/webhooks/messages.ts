@@ -34,13 +34,21 @@ export function eventMessageId(endpointId: string, seq: number): string {
   return `msg_${endpointId}_${seq}`;
 }
 
-export function eventMessage(endpointId: string, event: AuditEvent, now: number): WebhookMessageRow {
+function pending(
+  id: string,
+  endpointId: string,
+  seq: number | null,
+  type: string,
+  body: { timestamp: number; data: unknown },
+  now: number,
+): WebhookMessageRow {
+  const payload = JSON.stringify({ type, timestamp: new Date(body.timestamp).toISOString(), data: body.data });
   return {
-    id: eventMessageId(endpointId, event.seq),
+    id,
     endpoint_id: endpointId,
-    seq: event.seq,
-    type: event.type,
-    payload: JSON.stringify({ type: event.type, timestamp: new Date(event.at).toISOString(), data: event }),
+    seq,
+    type,
+    payload,
     status: "pending",
     attempts: 0,
     created_at: now,
@@ -50,20 +58,18 @@ export function eventMessage(endpointId: string, event: AuditEvent, now: number)
   };
 }
 
+export function eventMessage(endpointId: string, event: AuditEvent, now: number): WebhookMessageRow {
+  return pending(
+    eventMessageId(endpointId, event.seq),
+    endpointId,
+    event.seq,
+    event.type,
+    { timestamp: event.at, data: event },
+    now,
+  );
+}
+
 export function testMessage(tenantId: string, endpointId: string, now: number): WebhookMessageRow {
-  const id = `msg_test_${newId()}`;
   const data = { tenantId, endpointId, message: "A test message from Outlay: your endpoint receives and verifies." };
-  return {
-    id,
-    endpoint_id: endpointId,
-    seq: null,
-    type: TEST_TYPE,
-    payload: JSON.stringify({ type: TEST_TYPE, timestamp: new Date(now).toISOString(), data }),
-    status: "pending",
-    attempts: 0,
-    created_at: now,
-    enqueued_at: null,
-    last_attempt_at: null,
-    delivered_at: null,
-  };
+  return pending(`msg_test_${newId()}`, endpointId, null, TEST_TYPE, { timestamp: now, data }, now);
 }
