@@ -25,9 +25,9 @@ import {
 import { checkpointKey, segmentKey } from "./layout.ts";
 
 /** A run this long is sealed at once; a shorter one waits for sealAfterMs. */
-export const SEGMENT_MIN = 1000;
+const SEGMENT_MIN = 1000;
 /** At most this many events per segment. */
-export const SEGMENT_MAX = 5000;
+const SEGMENT_MAX = 5000;
 const DEFAULT_SEAL_AFTER_MS = 60_000;
 /** A seal that failed (R2 or the signing keys) is tried again this much later. */
 const RETRY_MS = 30_000;

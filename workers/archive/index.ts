@@ -1,14 +1,7 @@
 // The audit archive's front door: the AuditArchiver Durable Object (one per tenant) that seals
 // audit events into signed segments in R2, its stub, and the reads the API serves (segments,
 // checkpoints, the public keys). workers/archive/README.md draws how it works.
-export {
-  AuditArchiver,
-  SEGMENT_MAX,
-  SEGMENT_MIN,
-  type AppendOutcome,
-  type ArchiveStatus,
-  type SegmentEntry,
-} from "./archiver.ts";
-export { latestCheckpoint, listSegments, publicKeys, readSegment, type SegmentListing } from "./reads.ts";
+export { AuditArchiver } from "./archiver.ts";
+export { latestCheckpoint, listSegments, publicKeys, readSegment } from "./reads.ts";
 export { purgeArchive } from "./purge.ts";
 export { archiverFor } from "./stub.ts";

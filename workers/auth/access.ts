@@ -14,8 +14,8 @@ import type { AuditActor, AuditDraft } from "../../shared/audit.ts";
 import { ledgerFor } from "../ledger/index.ts";
 import { sourceOf } from "./web-account.ts";
 
-export const ACCESS_BATCH_MS = 200;
-export const ACCESS_BATCH_MAX = 100;
+const ACCESS_BATCH_MS = 200;
+const ACCESS_BATCH_MAX = 100;
 
 export type AccessType = "access.api" | "access.dashboard" | "access.operator";
 
@@ -25,7 +25,7 @@ const open = new Map<string, Batch>();
 /** The template of the route that answered or would have answered (a page or API handler, not
  * the middleware in front of it): `/api/v1/budgets/:id`, `/keys/:id/revoke`, or the catch-all's
  * `/api/v1/*` for an unknown path. */
-export function routeTemplate(c: Context): string {
+function routeTemplate(c: Context): string {
   const routes = matchedRoutes(c);
   // A handler takes (c); middleware takes (c, next), whether registered with use() or a method.
   const handler = routes.find((r) => r.handler.length < 2) ?? routes.at(-1);

@@ -4,7 +4,7 @@
 // (workers/dashboard/) and the operator API call these; nothing imports this folder's inner files.
 export { createAccount, getUser, membershipsOf, normaliseEmail, type User } from "./accounts.ts";
 export { createAdminToken } from "./admin-tokens.ts";
-export { recordAccess, routeTemplate, ACCESS_BATCH_MS } from "./access.ts";
+export { recordAccess } from "./access.ts";
 export { auditAccount, auditInOrg, type AccountEvent } from "./audit.ts";
 export { readDeviceCookie, writeDeviceCookie } from "./device.ts";
 export { clearLinkCookie, readLinkCookie, writeLinkCookie } from "./link-cookie.ts";

@@ -14,9 +14,8 @@ export {
   rotateWebhookSecret,
   sendTestMessage,
   updateWebhook,
-  type DeliveryView,
   type WebhookCaller,
   type WebhookView,
 } from "./endpoints.ts";
 export { fanOut } from "./fan-out.ts";
-export { HIGH_VOLUME_TYPES, TEST_TYPE } from "./messages.ts";
+export { HIGH_VOLUME_TYPES } from "./messages.ts";
