@@ -27,11 +27,9 @@ import {
 import { requireAccount, requireCsrf, requirePermission, signedInOrg, type WebEnv } from "../guards.ts";
 import { orgFormat } from "../org-format.ts";
 import type { Format } from "../../../web/format.ts";
+import { DeleteWebhookPage, NoWebhookPage, WebhookPage } from "../../../web/pages/webhook-endpoint.tsx";
 import {
-  DeleteWebhookPage,
-  NoWebhookPage,
   SecretShownOncePage,
-  WebhookPage,
   WebhooksPage,
   type FormState,
   type PageNotice,
