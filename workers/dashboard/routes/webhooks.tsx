@@ -67,14 +67,14 @@ function item(e: WebhookView, f: Format): WebhookItem {
   };
 }
 
-async function listView(c: Context<WebEnv>, f: Format): Promise<WebhooksView> {
+/** What every webhooks page needs: the form token, whether to show forms, the high-volume types. */
+function pageBase(c: Context<WebEnv>): Omit<WebhooksView, "endpoints"> {
   const { a, org } = signedInOrg(c);
-  return {
-    csrf: a.csrf,
-    mayWrite: can(org.role, "config:write"),
-    highVolume: HIGH_VOLUME_TYPES,
-    endpoints: (await listWebhooks(caller(c))).map((e) => item(e, f)),
-  };
+  return { csrf: a.csrf, mayWrite: can(org.role, "config:write"), highVolume: HIGH_VOLUME_TYPES };
+}
+
+async function listView(c: Context<WebEnv>, f: Format): Promise<WebhooksView> {
+  return { ...pageBase(c), endpoints: (await listWebhooks(caller(c))).map((e) => item(e, f)) };
 }
 
 /** The form's fields (last value of each) and its ticked event types. */
@@ -161,7 +161,6 @@ async function detailPage(c: Context<WebEnv>, extra: DetailExtra = {}, status: 2
   const page = await listDeliveries(caller(c), id, { before, limit: DELIVERIES_PAGE });
   const seconds = new Intl.DateTimeFormat(f.locale, { dateStyle: "medium", timeStyle: "medium", timeZone: f.timeZone });
   const endpoint = item(found, f);
-  const list = await listView(c, f);
   // The edit form shows the endpoint as stored unless it is the form that came back.
   const form: FormState = {
     errors: extra.form?.errors,
@@ -169,7 +168,8 @@ async function detailPage(c: Context<WebEnv>, extra: DetailExtra = {}, status: 2
     types: extra.form?.types ?? found.event_types ?? [],
   };
   const view = {
-    ...list,
+    ...pageBase(c),
+    endpoints: [],
     endpoint,
     deliveries:
       page instanceof AppError
