@@ -10,6 +10,8 @@
 //   npm run bench -- --gateway-only     the first part alone; BENCH_PART=gateway
 //   npm run bench -- --dashboard-only   the dashboard pages at 10 million events (dashboard.ts); only
 //                                       this way (not part of "all": it seeds 10 million events, ~12 min)
+//   npm run bench -- --audit-only       the audit archive, webhooks and verifier (audit.ts); only this
+//                                       way (not part of "all": about 5 minutes more, its own tenants)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +29,7 @@ import {
   upstreamOrigin,
   verifyArm,
 } from "./arms.ts";
+import { AUDIT_VARS, auditPart } from "./audit.ts";
 import { CONFIG, MODES, type Mode, requestBody } from "./config.ts";
 import { idleCpuRate } from "./cpu.ts";
 import { dashboardPart, publishDashboard, withWebChanges } from "./dashboard.ts";
@@ -45,17 +48,17 @@ import { errorCount, type WrkResult, wrkVersion, writeScript } from "./wrk.ts";
 const DOCS = join(ROOT, "docs/benchmarks.md");
 const FALLBACK_DOC = "# Benchmarks\n\nProduced by `npm run bench` (test/bench/run.ts).\n";
 
-type Part = "all" | "gateway" | "ledger" | "dashboard";
-const PARTS: readonly Part[] = ["all", "gateway", "ledger", "dashboard"];
+type Part = "all" | "gateway" | "ledger" | "dashboard" | "audit";
+const PARTS: readonly Part[] = ["all", "gateway", "ledger", "dashboard", "audit"];
 
-/** Which parts to run: `--ledger-only` / `--gateway-only` / `--dashboard-only`, or BENCH_PART. */
+/** Which parts to run: `--ledger-only` / `--gateway-only` / `--dashboard-only` / `--audit-only`, or BENCH_PART. */
 function partToRun(argv: readonly string[]): Part {
-  const flags = (["ledger", "gateway", "dashboard"] as const).filter((p) => argv.includes(`--${p}-only`));
+  const flags = (["ledger", "gateway", "dashboard", "audit"] as const).filter((p) => argv.includes(`--${p}-only`));
   const env = process.env.BENCH_PART ?? argFlag(argv, "part");
   if (flags.length > 1) throw new Error(`${flags.map((f) => `--${f}-only`).join(" and ")} exclude each other`);
   const part = flags[0] ?? env ?? "all";
   const known = PARTS.find((p) => p === part);
-  if (!known) throw new Error(`BENCH_PART must be all, gateway, ledger or dashboard, got "${part}"`);
+  if (!known) throw new Error(`BENCH_PART must be all, gateway, ledger, dashboard or audit, got "${part}"`);
   return known;
 }
 
@@ -70,7 +73,8 @@ const DASHBOARD_VARS = [
 ];
 
 function commandOf(part: Part): string {
-  const names = part === "dashboard" ? DASHBOARD_VARS : ["BENCH_DURATION", "BENCH_WARMUP"];
+  const names =
+    part === "dashboard" ? DASHBOARD_VARS : part === "audit" ? AUDIT_VARS : ["BENCH_DURATION", "BENCH_WARMUP"];
   const vars = names.map((name) => (process.env[name] ? `${name}=${process.env[name]}` : "")).filter((v) => v !== "");
   const flag = part === "all" ? "" : ` -- --${part}-only`;
   return `${vars.length > 0 ? `${vars.join(" ")} ` : ""}npm run bench${flag}`;
@@ -260,8 +264,12 @@ async function main(): Promise<void> {
     const ctx: Context = { tmp, wrk, revision, command: commandOf(part) };
     log(`bundling the Worker at ${revision} (wrangler deploy --dry-run)`);
     const bundle = await bundleOutlay(join(tmp, "bundle"));
-    log(part === "ledger" ? "starting arms A and C" : "starting the arms");
+    log(part === "ledger" ? "starting arms A and C" : part === "audit" ? "starting arm A" : "starting the arms");
     const A = await startDirect(CONFIG.startupTimeoutMs);
+    if (part === "audit") {
+      await auditPart({ ...ctx, bundle, machine: machineFacts(wrk), direct: A, docs: DOCS });
+      return;
+    }
     const upstream = upstreamOrigin(A);
     const timeout = CONFIG.startupTimeoutMs;
     if (part === "ledger") {

@@ -6,6 +6,8 @@
 //   node test/bench/worker-host.ts --arm outlay --port N --bundle /tmp/dir/index.js
 //       [--persist DIR]    D1, Durable Objects, queues and R2 kept in DIR (migrations skipped when
 //                          DIR already holds them), e.g. a seeded database reused by a second host
+//       [--audit-driver PORT]  also runs the audit part's event source (audit-driver.ts), a
+//                          bench-only Worker bound to Outlay's TenantLedger, on this port
 //       [--hook MODULE]    after READY, runs calls to MODULE's exported functions sent on stdin as
 //                          `HOOK {"id", "fn", "args"}` lines with the D1 binding, answering
 //                          `HOOK-RESULT {"id", "ok", "value" | "error"}` (dashboard-seed.ts)
@@ -15,6 +17,7 @@ import { readdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4MiniflareOptions } from "miniflare";
+import { AUDIT_DRIVER_WORKER } from "./audit-driver.ts";
 import { argFlag } from "./procs.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -105,11 +108,22 @@ function outlayOptions(
       TENANT_LEDGER: { className: "TenantLedger", useSQLite: true },
       AUDIT_ARCHIVER: { className: "AuditArchiver", useSQLite: true },
     },
-    // As wrangler.toml: the usage queue and the ledger's audit queue, each with its consumer.
-    queueProducers: { USAGE_QUEUE: { queueName: "outlay-usage" }, AUDIT_QUEUE: { queueName: "outlay-audit" } },
+    // As wrangler.toml: the usage queue, the ledger's audit queue and the webhook deliveries, each
+    // with its consumer.
+    queueProducers: {
+      USAGE_QUEUE: { queueName: "outlay-usage" },
+      AUDIT_QUEUE: { queueName: "outlay-audit" },
+      WEBHOOK_QUEUE: { queueName: "outlay-webhooks" },
+    },
     queueConsumers: {
       "outlay-usage": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10, deadLetterQueue: "outlay-usage-dlq" },
       "outlay-audit": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10, deadLetterQueue: "outlay-audit-dlq" },
+      "outlay-webhooks": {
+        maxBatchSize: 20,
+        maxBatchTimeout: 1,
+        maxRetries: 10,
+        deadLetterQueue: "outlay-webhooks-dlq",
+      },
     },
     r2Buckets: { AUDIT_ARCHIVE: "outlay-audit" },
     unsafeDirectSockets: [{ host: "127.0.0.1", port }],
@@ -119,6 +133,21 @@ function outlayOptions(
     cf: false,
     log: new Log(LogLevel.WARN),
   };
+}
+
+/** Outlay and, beside it in the same workerd, the audit driver bound to Outlay's TenantLedger. */
+function withAuditDriver(options: V4MiniflareOptions, driverPort: number): V4MiniflareOptions {
+  if ("workers" in options) throw new Error("--audit-driver: expected a single-Worker configuration");
+  const { cf, log, inspectorPort, resourcePersistencePath, ...outlay } = options;
+  const driver = {
+    name: "bench-audit-driver",
+    modules: true,
+    script: AUDIT_DRIVER_WORKER,
+    ...compatibility(),
+    durableObjects: { TENANT_LEDGER: { className: "TenantLedger", scriptName: "outlay", useSQLite: true } },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: driverPort }],
+  };
+  return { cf, log, inspectorPort, resourcePersistencePath, workers: [outlay, driver] };
 }
 
 /** Splits a migration file into statements: `;` at a line end, `--` comments dropped. */
@@ -190,6 +219,8 @@ async function main(): Promise<void> {
     const inspect = Number(process.env.BENCH_INSPECTOR_PORT ?? "");
     const inspectorPort = Number.isInteger(inspect) && inspect > 0 ? inspect : null;
     options = outlayOptions(port, bundle, operatorToken, inspectorPort, argFlag(argv, "persist") ?? null);
+    const driverPort = Number(argFlag(argv, "audit-driver") ?? "");
+    if (driverPort > 0) options = withAuditDriver(options, driverPort);
   } else {
     throw new Error(`unknown --arm ${String(arm)}`);
   }
@@ -212,11 +243,12 @@ async function main(): Promise<void> {
   process.stdin.resume();
 
   await mf.ready;
-  const url = await mf.unsafeGetDirectURL();
+  const url = await mf.unsafeGetDirectURL("workers" in options ? "outlay" : undefined);
+  const driver = "workers" in options ? (await mf.unsafeGetDirectURL("bench-audit-driver")).origin : undefined;
   const migrations = arm === "outlay" ? await applyMigrations(mf) : 0;
   const hook = argFlag(argv, "hook");
   if (hook && arm === "outlay") serveHooks(mf, hook);
-  process.stdout.write(`READY ${JSON.stringify({ url: url.origin, migrations })}\n`);
+  process.stdout.write(`READY ${JSON.stringify({ url: url.origin, migrations, driver })}\n`);
 }
 
 main().catch((error: unknown) => {
