@@ -164,10 +164,10 @@ describe("the verifier on the real archive", () => {
   it("refuses a forged checkpoint", async () => {
     const key = checkpointKey(a, 12);
     const note = (await (await env.AUDIT_ARCHIVE.get(key))?.text()) ?? "";
-    const lines = note.split("\n");
+    const parts = note.split("\n");
     // Another root, the signature left as it was.
-    lines[2] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-    await env.AUDIT_ARCHIVE.put(key, lines.join("\n"));
+    parts[2] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    await env.AUDIT_ARCHIVE.put(key, parts.join("\n"));
     expect(problem(await verify(a)).message).toMatch(/latest checkpoint does not verify/);
   });
 

@@ -166,6 +166,44 @@ describe("webhook endpoints", () => {
   });
 });
 
+describe("the delivery log", () => {
+  it("pages through attempts logged in the same millisecond without skipping or repeating one", async () => {
+    const t = await newTenant({ providers: false });
+    const { endpoint } = await subscribe(t, { event_types: ["org.closed"] });
+    const { env } = await import("cloudflare:workers");
+    const at = Date.now();
+    const statements = [];
+    for (let i = 1; i <= 5; i++) {
+      statements.push(
+        env.DB.prepare(
+          `INSERT INTO webhook_messages (tenant_id, id, endpoint_id, seq, type, payload, status, attempts, created_at)
+           VALUES (?, ?, ?, ?, 'org.closed', '{}', 'failed', 1, ?)`,
+        ).bind(t.tenantId, `msg_${endpoint.id}_${i}`, endpoint.id, i, at),
+        env.DB.prepare(
+          `INSERT INTO webhook_attempts (tenant_id, message_id, endpoint_id, attempt, at, status_code, latency_ms, error_class)
+           VALUES (?, ?, ?, 1, ?, 503, 5, 'http_status')`,
+        ).bind(t.tenantId, `msg_${endpoint.id}_${i}`, endpoint.id, at),
+      );
+    }
+    await env.DB.batch(statements);
+    const seen: (number | null)[] = [];
+    let query = "limit=2";
+    for (let page = 0; page < 5; page++) {
+      const body = await json<{ data: { seq: number | null }[]; next_before: string | null }>(
+        await t.api(`/webhooks/${endpoint.id}/deliveries?${query}`),
+      );
+      seen.push(...body.data.map((d) => d.seq));
+      if (body.next_before === null) break;
+      query = `limit=2&before=${encodeURIComponent(body.next_before)}`;
+    }
+    expect(seen.toSorted()).toEqual([1, 2, 3, 4, 5]);
+    for (const bad of ["yesterday", "1.2", `${at}.1.../etc`]) {
+      const res = await t.api(`/webhooks/${endpoint.id}/deliveries?before=${encodeURIComponent(bad)}`);
+      expect([bad, res.status]).toEqual([bad, 400]);
+    }
+  });
+});
+
 describe("webhook endpoints across organisations", () => {
   it("answers 404 to every route for another organisation's endpoint, and changes nothing", async () => {
     const a = await newTenant({ providers: false });

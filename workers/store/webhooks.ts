@@ -256,19 +256,27 @@ export async function recordWebhookAttempt(
   ]);
 }
 
-/** The endpoint's attempts, newest first, before an attempt time (a page cursor) or from the newest. */
+/** Where a page of attempts starts: after this one, newest first. */
+export type AttemptCursor = { at: number; messageId: string; attempt: number };
+
+/** The endpoint's attempts, newest first (by time, then message and attempt, so attempts logged
+ * in the same millisecond are neither skipped nor repeated), after `before` or from the newest. */
 export function listWebhookAttempts(
   db: TenantDb,
   endpointId: string,
-  page: { before: number | null; limit: number },
+  page: { before: AttemptCursor | null; limit: number },
 ): Promise<(WebhookAttemptRow & { seq: number | null; type: string })[]> {
+  const b = page.before;
   return db.all(
     `SELECT a.message_id, a.endpoint_id, a.attempt, a.at, a.status_code, a.latency_ms, a.error_class, m.seq, m.type
        FROM webhook_attempts a JOIN webhook_messages m ON m.tenant_id = a.tenant_id AND m.id = a.message_id
-      WHERE a.tenant_id = ?1 AND a.endpoint_id = ?2 AND (?3 IS NULL OR a.at < ?3)
-      ORDER BY a.at DESC, a.attempt DESC LIMIT ?4`,
+      WHERE a.tenant_id = ?1 AND a.endpoint_id = ?2
+        AND (?3 IS NULL OR (a.at, a.message_id, a.attempt) < (?3, ?4, ?5))
+      ORDER BY a.at DESC, a.message_id DESC, a.attempt DESC LIMIT ?6`,
     endpointId,
-    page.before,
+    b?.at ?? null,
+    b?.messageId ?? null,
+    b?.attempt ?? null,
     page.limit,
   );
 }

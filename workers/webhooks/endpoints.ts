@@ -30,6 +30,7 @@ import {
   setWebhookSecret,
   tenantDb,
   updateWebhookEndpoint,
+  type AttemptCursor,
   type TenantDb,
   type WebhookEndpointRow,
 } from "../store/index.ts";
@@ -311,10 +312,8 @@ export async function listDeliveries(
   if (!/^\d{1,3}$/.test(limit) || Number(limit) < 1 || Number(limit) > 200) {
     return new AppError("bad_request", "limit must be 1-200.", "limit");
   }
-  const before = page.before === undefined ? null : Date.parse(page.before);
-  if (before !== null && !Number.isFinite(before)) {
-    return new AppError("bad_request", "before must be an ISO 8601 time.", "before");
-  }
+  const before = page.before === undefined ? null : parseAttemptCursor(page.before);
+  if (before instanceof AppError) return before;
   const rows = await listWebhookAttempts(db, id, { before, limit: Number(limit) });
   const data = rows.map((r) => ({
     message_id: r.message_id,
@@ -326,8 +325,16 @@ export async function listDeliveries(
     latency_ms: r.latency_ms,
     error: r.error_class,
   }));
-  const last = data.at(-1);
-  return { data, next_before: rows.length === Number(limit) && last ? last.at : null };
+  const last = rows.at(-1);
+  const next = rows.length === Number(limit) && last ? `${last.at}.${last.attempt}.${last.message_id}` : null;
+  return { data, next_before: next };
+}
+
+/** The deliveries cursor `next_before` gives: `<epoch ms>.<attempt>.<message id>`. */
+function parseAttemptCursor(text: string): AttemptCursor | AppError {
+  const match = /^(\d{1,15})\.(\d{1,6})\.(msg_[A-Za-z0-9_]{1,80})$/.exec(text);
+  if (!match) return new AppError("bad_request", "before must be a next_before value from an earlier page.", "before");
+  return { at: Number(match[1]), attempt: Number(match[2]), messageId: match[3] ?? "" };
 }
 
 /** Sends every message of the endpoint that failed since `since` again, oldest first. */
