@@ -85,6 +85,32 @@ export type AuditResults = {
 
 export type AuditTarget = { name: string; result: string; limit: string; met: boolean };
 
+/** Every driven event arrived once, verified by standardwebhooks. */
+export function webhookCheck(w: WebhookResult): AuditTarget {
+  return {
+    name: "Check: every driven event delivered once and verified (webhook measure)",
+    result: `${w.verified} of ${w.events} verified, ${w.received} received, ${w.repeated} repeated`,
+    limit: "all, none repeated",
+    met: w.verified === w.events && w.received === w.events && w.repeated === 0 && !w.timedOut,
+  };
+}
+
+/** The with-webhook gateway runs: at least one delivery per call wrk counted, each verified, none repeated. */
+export function gatewayDeliveryCheck(g: GatewayResult): AuditTarget {
+  const runs = g.runs.filter((run) => run.deliveries !== null);
+  const ok = runs.every((run) => {
+    const d = run.deliveries;
+    return d !== null && d.verified === d.total && d.repeated === 0 && d.total >= run.requests;
+  });
+  const shown = runs.map((run) => `${run.deliveries?.verified ?? 0}/${run.deliveries?.total ?? 0} for ${run.requests}`);
+  return {
+    name: "Check: the with-webhook gateway runs' calls delivered once and verified",
+    result: `${shown.join("; ")} (verified/delivered for calls)`,
+    limit: "all, none repeated",
+    met: runs.length > 0 && ok,
+  };
+}
+
 export function auditTargets(r: AuditResults): AuditTarget[] {
   const tenfold = 10 * r.gatewayRate.callsPerSecond;
   const lossPct = 100 * (1 - r.gateway.ratio);
@@ -119,5 +145,7 @@ export function auditTargets(r: AuditResults): AuditTarget[] {
       limit: "< 5%",
       met: lossPct < 5,
     },
+    webhookCheck(r.webhooks),
+    gatewayDeliveryCheck(r.gateway),
   ];
 }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { ROOT } from "./arms.ts";
 import { log } from "./points.ts";
-import { runToEnd, startAndWait, stop } from "./procs.ts";
+import { spawnTracked, startAndWait, stop } from "./procs.ts";
 
 export type VerifierResult = {
   events: number;
@@ -22,7 +22,7 @@ export type VerifierResult = {
   maxRssKb: number;
   /** how peak memory was read */
   rssSource: "/usr/bin/time -v" | "process.resourceUsage().maxRSS";
-  /** the CLI's own verdict line, and whether it names the generated tree size and root */
+  /** the CLI's own verdict line (exit 0 or 1), and whether it names the generated tree size and root */
   verdict: string;
   verified: boolean;
 };
@@ -30,6 +30,20 @@ export type VerifierResult = {
 const TIME = "/usr/bin/time";
 const RSS_PRELOAD =
   "data:text/javascript,process.on('exit',()=>process.stderr.write('BENCH_MAXRSS_KB '+process.resourceUsage().maxRSS+'\\n'))";
+
+/** Runs the CLI to its end: its exit code and output (stdout and stderr); a verdict of 1 is a result, not an error. */
+async function runCli(
+  command: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; output: string }> {
+  let output = "";
+  const proc = spawnTracked("audit-verify", command, args, { cwd: ROOT, onLine: (line) => (output += `${line}\n`) });
+  const timer = setTimeout(() => void stop(proc, 500), timeoutMs);
+  const code = await proc.exited;
+  clearTimeout(timer);
+  return { code, output };
+}
 
 export async function measureVerifier(timeoutMs: number): Promise<VerifierResult> {
   const token = `oat_bench_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64url")}`;
@@ -61,8 +75,9 @@ export async function measureVerifier(timeoutMs: number): Promise<VerifierResult
       ? [TIME, ["-v", process.execPath, ...cli]]
       : [process.execPath, ["--import", RSS_PRELOAD, ...cli]];
     const began = performance.now();
-    const output = await runToEnd("audit-verify", command, args, timeoutMs, ROOT);
+    const { code, output } = await runCli(command, args, timeoutMs);
     const wallMs = performance.now() - began;
+    if (code !== 0 && code !== 1) throw new Error(`audit-verify exited with ${String(code)}:\n${output.slice(-2_000)}`);
     const rss = useTime
       ? /Maximum resident set size \(kbytes\): (\d+)/.exec(output)?.[1]
       : /^BENCH_MAXRSS_KB (\d+)$/m.exec(output)?.[1];
