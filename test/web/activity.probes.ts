@@ -4,6 +4,7 @@ import type { RoleArea } from "../auth/role-table.ts";
 export const activityArea: RoleArea = {
   routes: {
     "GET /activity": "read",
+    "GET /activity/export": "read",
   },
   probes: () => ({
     "GET /activity": {
@@ -11,6 +12,13 @@ export const activityArea: RoleArea = {
       async run(who) {
         const page = await who.b.get("/activity");
         return { page, happened: page.html.includes("<h1>Activity</h1>") };
+      },
+    },
+    "GET /activity/export": {
+      allowedStatus: 200,
+      async run(who) {
+        const page = await who.b.get("/activity/export?category=changes&format=csv");
+        return { page, happened: page.html.startsWith("seq,at,type,") };
       },
     },
   }),
