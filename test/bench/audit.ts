@@ -8,8 +8,8 @@
 //   3. webhook deliveries per second to the receiver, each verified (audit-measure.ts);
 //   4. the verifier CLI on a generated archive of 1,000,000 events (audit-verifier.ts), after Outlay
 //      is stopped.
-// Not part of `npm run bench` (all): it takes about 5 minutes more and its tenants' data stay in
-// the Outlay process. Results: bench-results/audit.json and the "audit" block of the docs.
+// Not part of `npm run bench` (all): it starts its own Outlay and tenants and adds about 2½ minutes
+// on an idle machine. Results: bench-results/audit.json and the "audit" block of the docs.
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Arm, ROOT, upstreamOrigin } from "./arms.ts";

@@ -11,7 +11,7 @@
 //   npm run bench -- --dashboard-only   the dashboard pages at 10 million events (dashboard.ts); only
 //                                       this way (not part of "all": it seeds 10 million events, ~12 min)
 //   npm run bench -- --audit-only       the audit archive, webhooks and verifier (audit.ts); only this
-//                                       way (not part of "all": about 5 minutes more, its own tenants)
+//                                       way (not part of "all": its own Outlay and tenants, ~2½ min)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
