@@ -18,23 +18,31 @@ function secretKey(secret: string): Uint8Array | null {
   return key && key.length >= 24 && key.length <= 64 ? key : null;
 }
 
-/** `v1,<base64 signature>` of one message under one secret. */
-export async function signWebhook(secret: string, id: string, timestamp: number, body: string): Promise<string> {
+/** The HMAC key of a secret (non-extractable), for signing many messages with it. */
+export function webhookKey(secret: string): Promise<CryptoKey> {
   const key = secretKey(secret);
-  if (!key) throw new TypeError("signWebhook: not a whsec_ secret");
-  const hmac = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = await crypto.subtle.sign("HMAC", hmac, new TextEncoder().encode(`${id}.${timestamp}.${body}`));
+  if (!key) throw new TypeError("webhookKey: not a whsec_ secret");
+  return crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+}
+
+async function signWith(key: CryptoKey, id: string, timestamp: number, body: string): Promise<string> {
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${id}.${timestamp}.${body}`));
   return `v1,${toBase64(new Uint8Array(mac))}`;
 }
 
-/** The three headers of one attempt, signed by every secret given (current first). */
+/** `v1,<base64 signature>` of one message under one secret. */
+export async function signWebhook(secret: string, id: string, timestamp: number, body: string): Promise<string> {
+  return signWith(await webhookKey(secret), id, timestamp, body);
+}
+
+/** The three headers of one attempt, signed by every key given (current first). */
 export async function webhookHeaders(
-  secrets: readonly string[],
+  keys: readonly CryptoKey[],
   id: string,
   timestamp: number,
   body: string,
 ): Promise<Record<string, string>> {
-  const signatures = await Promise.all(secrets.map((s) => signWebhook(s, id, timestamp, body)));
+  const signatures = await Promise.all(keys.map((k) => signWith(k, id, timestamp, body)));
   return {
     "webhook-id": id,
     "webhook-timestamp": String(timestamp),

@@ -3,7 +3,7 @@
 // every route refusing another organisation's endpoint. Plus Standard Webhooks' own test vector.
 import { describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
-import { signWebhook, webhookHeaders } from "../../shared/standard-webhooks.ts";
+import { signWebhook, webhookHeaders, webhookKey } from "../../shared/standard-webhooks.ts";
 import { newTenant, worker } from "../helpers.ts";
 import { hookName, hookUrl, json, subscribe, type Endpoint } from "./support.ts";
 
@@ -25,7 +25,7 @@ describe("Standard Webhooks signatures", () => {
     const [a, b] = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="];
     const body = '{"type":"x","timestamp":"2026-12-02T00:00:00.000Z","data":{}}';
     const now = Math.floor(Date.now() / 1000);
-    const headers = await webhookHeaders([a, b], "msg_1", now, body);
+    const headers = await webhookHeaders([await webhookKey(a), await webhookKey(b)], "msg_1", now, body);
     expect(headers["webhook-signature"]?.split(" ")).toHaveLength(2);
     expect(new Webhook(a).verify(body, headers)).toEqual(JSON.parse(body));
     expect(new Webhook(b).verify(body, headers)).toEqual(JSON.parse(body));

@@ -199,61 +199,74 @@ export async function markWebhookMessagesQueued(db: TenantDb, ids: string[], now
   );
 }
 
-export function getWebhookMessage(db: TenantDb, id: string): Promise<WebhookMessageRow | null> {
-  return db.first<WebhookMessageRow>(
+/** These messages (those that exist), in one query. */
+export function getWebhookMessages(db: TenantDb, ids: string[]): Promise<WebhookMessageRow[]> {
+  return db.all<WebhookMessageRow>(
     `SELECT id, endpoint_id, seq, type, payload, status, attempts, created_at, enqueued_at, last_attempt_at, delivered_at
-     FROM webhook_messages WHERE tenant_id = ?1 AND id = ?2`,
-    id,
+     FROM webhook_messages WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2))`,
+    JSON.stringify(ids),
   );
 }
 
-export async function setWebhookMessageStatus(
-  db: TenantDb,
-  id: string,
-  status: WebhookMessageRow["status"],
-): Promise<void> {
-  await db.run("UPDATE webhook_messages SET status = ?3 WHERE tenant_id = ?1 AND id = ?2", id, status);
+/** These endpoints (those that exist), in one query. */
+export function getWebhookEndpoints(db: TenantDb, ids: string[]): Promise<WebhookEndpointRow[]> {
+  return db.all<WebhookEndpointRow>(
+    `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2))`,
+    JSON.stringify(ids),
+  );
 }
 
-/** One attempt, and the message's state after it, in one batch. */
-export async function recordWebhookAttempt(
+/** Marks messages failed without an attempt (their endpoint is disabled: kept for recover). */
+export async function failWebhookMessages(db: TenantDb, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.run(
+    "UPDATE webhook_messages SET status = 'failed' WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+    JSON.stringify(ids),
+  );
+}
+
+/** Attempts, and each message's state after it, in one batch (the endpoint's failure streak
+ * ended by a success, begun by a failure). */
+export async function recordWebhookAttempts(
   db: TenantDb,
-  a: WebhookAttemptRow,
-  status: WebhookMessageRow["status"],
+  attempts: { attempt: WebhookAttemptRow; status: WebhookMessageRow["status"] }[],
 ): Promise<void> {
-  await db.batch([
-    db.prepare(
-      `INSERT INTO webhook_attempts (tenant_id, message_id, endpoint_id, attempt, at, status_code, latency_ms, error_class)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING`,
-      a.message_id,
-      a.endpoint_id,
-      a.attempt,
-      a.at,
-      a.status_code,
-      a.latency_ms,
-      a.error_class,
-    ),
-    db.prepare(
-      `UPDATE webhook_messages SET attempts = ?3, status = ?4, last_attempt_at = ?5,
-         delivered_at = CASE WHEN ?4 = 'delivered' THEN ?5 ELSE delivered_at END
-       WHERE tenant_id = ?1 AND id = ?2`,
-      a.message_id,
-      a.attempt,
-      status,
-      a.at,
-    ),
-    a.error_class === null
-      ? db.prepare(
-          "UPDATE webhook_endpoints SET failing_since = NULL, last_success_at = ?3 WHERE tenant_id = ?1 AND id = ?2",
-          a.endpoint_id,
-          a.at,
-        )
-      : db.prepare(
-          "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?3) WHERE tenant_id = ?1 AND id = ?2",
-          a.endpoint_id,
-          a.at,
-        ),
-  ]);
+  if (attempts.length === 0) return;
+  await db.batch(
+    attempts.flatMap(({ attempt: a, status }) => [
+      db.prepare(
+        `INSERT INTO webhook_attempts (tenant_id, message_id, endpoint_id, attempt, at, status_code, latency_ms, error_class)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING`,
+        a.message_id,
+        a.endpoint_id,
+        a.attempt,
+        a.at,
+        a.status_code,
+        a.latency_ms,
+        a.error_class,
+      ),
+      db.prepare(
+        `UPDATE webhook_messages SET attempts = ?3, status = ?4, last_attempt_at = ?5,
+           delivered_at = CASE WHEN ?4 = 'delivered' THEN ?5 ELSE delivered_at END
+         WHERE tenant_id = ?1 AND id = ?2`,
+        a.message_id,
+        a.attempt,
+        status,
+        a.at,
+      ),
+      a.error_class === null
+        ? db.prepare(
+            "UPDATE webhook_endpoints SET failing_since = NULL, last_success_at = ?3 WHERE tenant_id = ?1 AND id = ?2",
+            a.endpoint_id,
+            a.at,
+          )
+        : db.prepare(
+            "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?3) WHERE tenant_id = ?1 AND id = ?2",
+            a.endpoint_id,
+            a.at,
+          ),
+    ]),
+  );
 }
 
 /** Where a page of attempts starts: after this one, newest first. */

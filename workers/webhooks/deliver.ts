@@ -10,19 +10,20 @@ import { SYSTEM } from "../../shared/audit.ts";
 import { dataKeyring, open } from "../../shared/crypto.ts";
 import { DAY_MS } from "../../shared/time.ts";
 import { checkWebhookUrl } from "../../shared/upstream-url.ts";
-import { webhookHeaders } from "../../shared/standard-webhooks.ts";
+import { webhookHeaders, webhookKey } from "../../shared/standard-webhooks.ts";
 import { ledgerFor } from "../ledger/index.ts";
 import {
   disableWebhookEndpoint,
-  getWebhookEndpoint,
-  getWebhookMessage,
-  recordWebhookAttempt,
-  setWebhookMessageStatus,
+  failWebhookMessages,
+  getWebhookEndpoints,
+  getWebhookMessages,
+  recordWebhookAttempts,
   tenantDb,
+  type WebhookAttemptRow,
   type WebhookEndpointRow,
   type WebhookMessageRow,
 } from "../store/index.ts";
-import { enqueueRetry, isDeliveryTask, retryDelays, type DeliveryTask } from "./queue.ts";
+import { enqueueRetries, isDeliveryTask, retryDelays, type DeliveryTask } from "./queue.ts";
 
 export const TIMEOUT_MS = 15_000;
 export const FAILING_DISABLE_MS = 5 * DAY_MS;
@@ -34,31 +35,61 @@ export function secretContext(tenantId: string, endpointId: string, which: "curr
   return `webhook/${tenantId}/${endpointId}/${which}`;
 }
 
+/** A batch of tasks, each tenant's together: its messages and their endpoints read in one query
+ * each, every attempt made concurrently, all of them logged in one D1 batch, the retries queued
+ * by delay. If any step cannot run (D1 down), the tenant's tasks are retried by the queue. */
 export async function consumeWebhooks(batch: MessageBatch, env: Env): Promise<void> {
+  const byTenant = new Map<string, { task: DeliveryTask; message: Message }[]>();
+  for (const message of batch.messages) {
+    if (!isDeliveryTask(message.body)) {
+      console.error("webhook queue: dropped a message of the wrong shape", message.id);
+      message.ack();
+      continue;
+    }
+    const group = byTenant.get(message.body.tenantId) ?? [];
+    group.push({ task: message.body, message });
+    byTenant.set(message.body.tenantId, group);
+  }
   await Promise.all(
-    batch.messages.map(async (message) => {
-      if (!isDeliveryTask(message.body)) {
-        console.error("webhook queue: dropped a message of the wrong shape", message.id);
-        message.ack();
-        return;
-      }
+    [...byTenant].map(async ([tenantId, group]) => {
       try {
-        await attempt(env, message.body);
-        message.ack();
+        await deliverAll(
+          env,
+          tenantId,
+          group.map((g) => g.task),
+        );
+        for (const g of group) g.message.ack();
       } catch (error) {
         console.error("webhook delivery failed to run", error instanceof Error ? error.name : "unknown");
-        message.retry({ delaySeconds: Math.min(300, 2 ** message.attempts) });
+        for (const g of group) g.message.retry({ delaySeconds: Math.min(300, 2 ** g.message.attempts) });
       }
     }),
   );
 }
 
-async function secretsOf(env: Env, tenantId: string, e: WebhookEndpointRow, now: number): Promise<string[]> {
-  const ring = dataKeyring(env.DATA_KEYS);
-  const current = await open(ring, e.secret, secretContext(tenantId, e.id, "current"));
-  const overlapping = e.previous_secret !== null && e.previous_until !== null && now < e.previous_until;
-  if (!overlapping || e.previous_secret === null) return [current];
-  return [current, await open(ring, e.previous_secret, secretContext(tenantId, e.id, "previous"))];
+/** The HMAC keys of opened secrets, by their sealed text (so a rotated secret is a new entry). */
+const keys = new Map<string, Promise<CryptoKey>>();
+
+function keyOf(env: Env, tenantId: string, endpointId: string, which: "current" | "previous", sealed: string) {
+  let key = keys.get(sealed);
+  if (!key) {
+    if (keys.size >= 1000) keys.clear();
+    key = open(dataKeyring(env.DATA_KEYS), sealed, secretContext(tenantId, endpointId, which)).then(webhookKey);
+    // A key that failed to open is not kept.
+    key.catch(() => keys.delete(sealed));
+    keys.set(sealed, key);
+  }
+  return key;
+}
+
+/** The current secret's key, and the previous one's while a rotation overlaps. */
+function signingKeys(env: Env, tenantId: string, e: WebhookEndpointRow, now: number): Promise<CryptoKey[]> {
+  const overlapping = e.previous_until !== null && now < e.previous_until;
+  const sealed = [
+    ["current", e.secret] as const,
+    ...(overlapping && e.previous_secret ? [["previous", e.previous_secret] as const] : []),
+  ];
+  return Promise.all(sealed.map(([which, text]) => keyOf(env, tenantId, e.id, which, text)));
 }
 
 type Answer = { status: number | null; error: ErrorClass | null; latencyMs: number };
@@ -69,7 +100,12 @@ async function post(env: Env, tenantId: string, e: WebhookEndpointRow, m: Webhoo
   if (checkWebhookUrl(e.url, { allowLoopback: env.ALLOW_LOOPBACK_UPSTREAMS === "true" })) {
     return { status: null, error: "url_refused", latencyMs: 0 };
   }
-  const headers = await webhookHeaders(await secretsOf(env, tenantId, e, now), m.id, Math.floor(now / 1000), m.payload);
+  const headers = await webhookHeaders(
+    await signingKeys(env, tenantId, e, now),
+    m.id,
+    Math.floor(now / 1000),
+    m.payload,
+  );
   const started = Date.now();
   try {
     const res = await fetch(e.url, {
@@ -92,27 +128,67 @@ async function post(env: Env, tenantId: string, e: WebhookEndpointRow, m: Webhoo
   }
 }
 
-async function attempt(env: Env, task: DeliveryTask): Promise<void> {
-  const db = tenantDb(env.DB, task.tenantId);
-  const message = await getWebhookMessage(db, task.messageId);
-  if (!message || message.status !== "pending") return;
-  const endpoint = await getWebhookEndpoint(db, message.endpoint_id);
-  if (!endpoint) return;
-  // Not sent while disabled: kept as failed, so recover sends it once the endpoint is enabled.
-  if (endpoint.disabled_at !== null) return setWebhookMessageStatus(db, message.id, "failed");
-  const answer = await post(env, task.tenantId, endpoint, message);
-  const now = Date.now();
+type Outcome = {
+  task: DeliveryTask;
+  endpoint: WebhookEndpointRow;
+  attempt: WebhookAttemptRow;
+  status: WebhookMessageRow["status"];
+  disableFor: "gone" | "failing" | null;
+  retryIn: number | null;
+};
+
+async function deliverAll(env: Env, tenantId: string, tasks: DeliveryTask[]): Promise<void> {
+  const db = tenantDb(env.DB, tenantId);
+  const messages = new Map(
+    (
+      await getWebhookMessages(
+        db,
+        tasks.map((t) => t.messageId),
+      )
+    ).map((m) => [m.id, m]),
+  );
+  const endpointIds = [...new Set([...messages.values()].map((m) => m.endpoint_id))];
+  const endpoints = new Map((await getWebhookEndpoints(db, endpointIds)).map((e) => [e.id, e]));
   const delays = retryDelays(env);
-  const failingTooLong = answer.error !== null && now - (endpoint.failing_since ?? now) >= FAILING_DISABLE_MS;
-  const disableFor = answer.error === "gone" ? "gone" : failingTooLong ? "failing" : null;
-  const retry = answer.error !== null && disableFor === null && task.round < delays.length;
-  const status = answer.error === null ? "delivered" : retry ? "pending" : "failed";
-  await recordWebhookAttempt(db, attemptRow(message, now, answer), status);
-  if (disableFor) await disable(env, task.tenantId, endpoint, disableFor, now);
-  else if (retry) await enqueueRetry(env, { ...task, round: task.round + 1 }, delays[task.round] ?? 0);
+  const parked: string[] = [];
+  const outcomes: Outcome[] = [];
+  await Promise.all(
+    tasks.map(async (task) => {
+      const message = messages.get(task.messageId);
+      const endpoint = message && endpoints.get(message.endpoint_id);
+      if (!message || message.status !== "pending" || !endpoint) return;
+      // Not sent while disabled: kept as failed, so that recover sends it once enabled again.
+      if (endpoint.disabled_at !== null) {
+        parked.push(message.id);
+        return;
+      }
+      const answer = await post(env, tenantId, endpoint, message);
+      const now = Date.now();
+      const failingTooLong = answer.error !== null && now - (endpoint.failing_since ?? now) >= FAILING_DISABLE_MS;
+      const disableFor = answer.error === "gone" ? "gone" : failingTooLong ? "failing" : null;
+      const retry = answer.error !== null && disableFor === null && task.round < delays.length;
+      outcomes.push({
+        task,
+        endpoint,
+        attempt: attemptRow(message, now, answer),
+        status: answer.error === null ? "delivered" : retry ? "pending" : "failed",
+        disableFor,
+        retryIn: retry ? (delays[task.round] ?? 0) : null,
+      });
+    }),
+  );
+  await failWebhookMessages(db, parked);
+  await recordWebhookAttempts(db, outcomes);
+  for (const o of outcomes) if (o.disableFor) await disable(env, tenantId, o.endpoint, o.disableFor, o.attempt.at);
+  const retries = new Map<number, DeliveryTask[]>();
+  for (const o of outcomes) {
+    if (o.retryIn !== null)
+      retries.set(o.retryIn, [...(retries.get(o.retryIn) ?? []), { ...o.task, round: o.task.round + 1 }]);
+  }
+  for (const [delay, next] of retries) await enqueueRetries(env, next, delay);
 }
 
-function attemptRow(m: WebhookMessageRow, at: number, a: Answer) {
+function attemptRow(m: WebhookMessageRow, at: number, a: Answer): WebhookAttemptRow {
   return {
     message_id: m.id,
     endpoint_id: m.endpoint_id,

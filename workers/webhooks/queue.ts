@@ -34,15 +34,20 @@ export async function enqueueAgain(env: Env, tenantId: string, ids: string[]): P
   await sendTasks(env, tenantId, ids, 0, 0);
 }
 
-export function enqueueRetry(env: Env, task: DeliveryTask, delaySeconds: number): Promise<void> {
-  return sendTasks(env, task.tenantId, [task.messageId], task.round, delaySeconds);
-}
-
-async function sendTasks(env: Env, tenantId: string, ids: string[], round: number, delaySeconds: number) {
-  for (let i = 0; i < ids.length; i += 100) {
+/** Queues the next attempts (each task with its round), all after the same delay. */
+export async function enqueueRetries(env: Env, tasks: DeliveryTask[], delaySeconds: number): Promise<void> {
+  for (let i = 0; i < tasks.length; i += 100) {
     await env.WEBHOOK_QUEUE.sendBatch(
-      ids.slice(i, i + 100).map((messageId) => ({ body: { tenantId, messageId, round } satisfies DeliveryTask })),
+      tasks.slice(i, i + 100).map((body) => ({ body })),
       { delaySeconds },
     );
   }
+}
+
+function sendTasks(env: Env, tenantId: string, ids: string[], round: number, delaySeconds: number) {
+  return enqueueRetries(
+    env,
+    ids.map((messageId) => ({ tenantId, messageId, round })),
+    delaySeconds,
+  );
 }
