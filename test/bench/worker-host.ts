@@ -119,7 +119,7 @@ function outlayOptions(
       "outlay-usage": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10, deadLetterQueue: "outlay-usage-dlq" },
       "outlay-audit": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10, deadLetterQueue: "outlay-audit-dlq" },
       "outlay-webhooks": {
-        maxBatchSize: 20,
+        maxBatchSize: 100,
         maxBatchTimeout: 1,
         maxRetries: 10,
         deadLetterQueue: "outlay-webhooks-dlq",

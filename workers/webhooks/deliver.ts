@@ -26,6 +26,8 @@ import {
 import { enqueueRetries, isDeliveryTask, retryDelays, type DeliveryTask } from "./queue.ts";
 
 export const TIMEOUT_MS = 15_000;
+/** At most this many attempts of one batch in flight at once (a receiver is not flooded). */
+const IN_FLIGHT = 20;
 export const FAILING_DISABLE_MS = 5 * DAY_MS;
 
 export type ErrorClass = "http_status" | "redirect" | "timeout" | "network" | "gone" | "url_refused";
@@ -152,31 +154,29 @@ async function deliverAll(env: Env, tenantId: string, tasks: DeliveryTask[]): Pr
   const delays = retryDelays(env);
   const parked: string[] = [];
   const outcomes: Outcome[] = [];
-  await Promise.all(
-    tasks.map(async (task) => {
-      const message = messages.get(task.messageId);
-      const endpoint = message && endpoints.get(message.endpoint_id);
-      if (!message || message.status !== "pending" || !endpoint) return;
-      // Not sent while disabled: kept as failed, so that recover sends it once enabled again.
-      if (endpoint.disabled_at !== null) {
-        parked.push(message.id);
-        return;
-      }
-      const answer = await post(env, tenantId, endpoint, message);
-      const now = Date.now();
-      const failingTooLong = answer.error !== null && now - (endpoint.failing_since ?? now) >= FAILING_DISABLE_MS;
-      const disableFor = answer.error === "gone" ? "gone" : failingTooLong ? "failing" : null;
-      const retry = answer.error !== null && disableFor === null && task.round < delays.length;
-      outcomes.push({
-        task,
-        endpoint,
-        attempt: attemptRow(message, now, answer),
-        status: answer.error === null ? "delivered" : retry ? "pending" : "failed",
-        disableFor,
-        retryIn: retry ? (delays[task.round] ?? 0) : null,
-      });
-    }),
-  );
+  await inParallel(tasks, IN_FLIGHT, async (task) => {
+    const message = messages.get(task.messageId);
+    const endpoint = message && endpoints.get(message.endpoint_id);
+    if (!message || message.status !== "pending" || !endpoint) return;
+    // Not sent while disabled: kept as failed, so that recover sends it once enabled again.
+    if (endpoint.disabled_at !== null) {
+      parked.push(message.id);
+      return;
+    }
+    const answer = await post(env, tenantId, endpoint, message);
+    const now = Date.now();
+    const failingTooLong = answer.error !== null && now - (endpoint.failing_since ?? now) >= FAILING_DISABLE_MS;
+    const disableFor = answer.error === "gone" ? "gone" : failingTooLong ? "failing" : null;
+    const retry = answer.error !== null && disableFor === null && task.round < delays.length;
+    outcomes.push({
+      task,
+      endpoint,
+      attempt: attemptRow(message, now, answer),
+      status: answer.error === null ? "delivered" : retry ? "pending" : "failed",
+      disableFor,
+      retryIn: retry ? (delays[task.round] ?? 0) : null,
+    });
+  });
   await failWebhookMessages(db, parked);
   await recordWebhookAttempts(db, outcomes);
   for (const o of outcomes) if (o.disableFor) await disable(env, tenantId, o.endpoint, o.disableFor, o.attempt.at);
@@ -215,4 +215,16 @@ async function disable(env: Env, tenantId: string, e: WebhookEndpointRow, reason
       },
     ],
   });
+}
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
