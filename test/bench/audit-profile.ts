@@ -27,15 +27,15 @@ type Send = (method: string, params?: object) => Promise<unknown>;
 /** The steps of delivery (workers/webhooks/) and of the audit consumer before it. */
 const STEPS = [
   "consumeWebhooks",
-  "attempt",
-  "getWebhookMessage",
+  "deliverAll",
+  "getWebhookMessages",
   "getWebhookEndpoint",
   "post",
   "checkWebhookUrl",
   "secretsOf",
   "webhookHeaders",
   "fetch",
-  "recordWebhookAttempt",
+  "recordWebhookAttempts",
   "consumeAudit",
   "writeAudit",
   "insertAuditEvents",
