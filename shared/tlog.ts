@@ -415,16 +415,25 @@ export async function encodeSegment(
   frontier: Frontier,
 ): Promise<{ gz: Uint8Array; raw: number }> {
   if (events.length === 0) throw new RangeError("encodeSegment: a segment holds at least one event");
-  const leaves: Uint8Array[] = [];
-  let raw = 0;
+  const first = events[0] as AuditEvent;
   for (const [index, event] of events.entries()) {
-    const first = events[0] as AuditEvent;
     if (event.seq !== first.seq + index) throw new RangeError("encodeSegment: seqs are not consecutive");
-    const leaf = utf8.encode(canonicalEvent(event));
-    leaves.push(leaf);
-    raw += leaf.length + 1;
   }
-  const ndjson = new Uint8Array(raw);
+  const { gz, ndjson } = await encodeLines(events.map(canonicalEvent), frontier);
+  return { gz, raw: ndjson.length };
+}
+
+/**
+ * Gzips lines that are already canonical events, in seq order, as a segment's NDJSON, and
+ * appends each line's UTF-8 to the frontier once the segment is written (untouched if this
+ * throws). Returns the gzip bytes and the NDJSON they hold.
+ */
+export async function encodeLines(
+  lines: string[],
+  frontier: Frontier,
+): Promise<{ gz: Uint8Array; ndjson: Uint8Array }> {
+  const leaves = lines.map((line) => utf8.encode(line));
+  const ndjson = new Uint8Array(leaves.reduce((n, leaf) => n + leaf.length + 1, 0));
   let at = 0;
   for (const leaf of leaves) {
     ndjson.set(leaf, at);
@@ -434,7 +443,7 @@ export async function encodeSegment(
   const gzipped = new Blob([ndjson]).stream().pipeThrough(new CompressionStream("gzip"));
   const gz = new Uint8Array(await new Response(gzipped).arrayBuffer());
   for (const leaf of leaves) frontier.append(leaf);
-  return { gz, raw };
+  return { gz, ndjson };
 }
 
 // The 10-byte member header that CompressionStream("gzip") writes in workerd and in Node (zlib):

@@ -1,28 +1,12 @@
-// Helpers of the export tests: the v1 event's zod shape (as test/shared/audit-catalogue.test.ts
-// declares it), a strict RFC 4180 reader, an NDJSON reader, and audit and usage rows written
-// straight into D1 through the stores (far in the past, and at seqs the ledger never reaches in a
-// test, so that the access events every API request adds never collide with them).
+// Helpers of the export tests: the v1 event's zod shape (test/shared/v1-event.ts), a strict
+// RFC 4180 reader, an NDJSON reader, and audit and usage rows written straight into D1 through
+// the stores (far in the past, and at seqs the ledger never reaches in a test, so that the access
+// events every API request adds never collide with them).
 import { env } from "cloudflare:workers";
-import { z } from "zod";
-import { AUDIT_TYPES, type AuditEvent } from "../../shared/audit.ts";
+import type { AuditEvent } from "../../shared/audit.ts";
 import { insertAuditEvents, tenantDb } from "../../workers/store/index.ts";
 
-export const V1Event = z
-  .object({
-    v: z.literal(1),
-    tenantId: z.string().min(1),
-    seq: z.number().int().min(1),
-    at: z.number().int().min(0),
-    type: z.enum(AUDIT_TYPES),
-    actor: z.union([
-      z.object({ kind: z.enum(["key", "admin", "user"]), id: z.string().min(1) }).strict(),
-      z.object({ kind: z.enum(["operator", "system"]) }).strict(),
-    ]),
-    requestId: z.string().nullable(),
-    subject: z.string().nullable(),
-    data: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string())])),
-  })
-  .strict();
+export { V1Event } from "../shared/v1-event.ts";
 
 /** 2001-01-01T00:00:00Z: seeded events live in 2001, where no real event of a test can be. */
 export const EPOCH_2001 = Date.UTC(2001, 0, 1);

@@ -2,26 +2,9 @@
 // AUDIT_TYPES and none for a type that does not exist, and every ```json example a complete v1
 // event (the envelope of shared/audit.ts) of the type of the section it sits in.
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
 import doc from "../../docs/audit.md?raw";
 import { AUDIT_TYPES } from "../../shared/audit.ts";
-
-const V1Event = z
-  .object({
-    v: z.literal(1),
-    tenantId: z.string().min(1),
-    seq: z.number().int().min(1),
-    at: z.number().int().min(0),
-    type: z.enum(AUDIT_TYPES),
-    actor: z.union([
-      z.object({ kind: z.enum(["key", "admin", "user"]), id: z.string().min(1) }).strict(),
-      z.object({ kind: z.enum(["operator", "system"]) }).strict(),
-    ]),
-    requestId: z.string().nullable(),
-    subject: z.string().nullable(),
-    data: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string())])),
-  })
-  .strict();
+import { V1Event } from "./v1-event.ts";
 
 type Example = { section: string; line: number; text: string };
 

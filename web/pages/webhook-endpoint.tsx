@@ -5,11 +5,9 @@ import type { Child } from "hono/jsx";
 import { CsrfField, Field, FieldError, Notice } from "../components/form.tsx";
 import { Table } from "../components/table.tsx";
 import {
+  EndpointCells,
   EndpointFields,
   reason,
-  SecretHint,
-  State,
-  TypesText,
   type FormState,
   type PageNotice,
   type WebhookItem,
@@ -214,17 +212,7 @@ export function WebhookPage(p: { v: WebhookDetailView; notice?: PageNotice; form
       )}
       <Table headers={["Description", "Event types", "State", "Secret", "Last success", "Created"]}>
         <tr>
-          <td>{e.description || "—"}</td>
-          <td>
-            <TypesText types={e.types} />
-          </td>
-          <td>
-            <State e={e} />
-          </td>
-          <td class="key-hint">
-            <SecretHint e={e} />
-          </td>
-          <td class="nowrap">{e.lastSuccess ?? "never"}</td>
+          <EndpointCells e={e} />
           <td class="nowrap">{e.created}</td>
         </tr>
       </Table>

@@ -43,7 +43,7 @@ export function reason(code: string | null): string {
   return (code && REASONS[code]) ?? "it was disabled";
 }
 
-export function TypesText({ types }: { types: readonly string[] | null }) {
+function TypesText({ types }: { types: readonly string[] | null }) {
   if (types === null) return <>All but high-volume</>;
   return (
     <>
@@ -57,7 +57,7 @@ export function TypesText({ types }: { types: readonly string[] | null }) {
   );
 }
 
-export function State({ e }: { e: WebhookItem }) {
+function State({ e }: { e: WebhookItem }) {
   if (!e.enabled) {
     return (
       <>
@@ -110,11 +110,30 @@ function DisabledNotices({ v }: { v: WebhooksView }) {
   );
 }
 
-export function SecretHint({ e }: { e: WebhookItem }) {
+function SecretHint({ e }: { e: WebhookItem }) {
   return (
     <>
       <code>whsec_…{e.secretHint}</code>
       {e.previousSecretUntil && <span class="hint"> (the previous one signs too until {e.previousSecretUntil})</span>}
+    </>
+  );
+}
+
+/** An endpoint's cells shared by the list and its own page: description, types, state, secret, last success. */
+export function EndpointCells({ e }: { e: WebhookItem }) {
+  return (
+    <>
+      <td>{e.description || "—"}</td>
+      <td>
+        <TypesText types={e.types} />
+      </td>
+      <td>
+        <State e={e} />
+      </td>
+      <td class="key-hint">
+        <SecretHint e={e} />
+      </td>
+      <td class="nowrap">{e.lastSuccess ?? "never"}</td>
     </>
   );
 }
@@ -221,17 +240,7 @@ export function WebhooksPage(p: { v: WebhooksView; notice?: PageNotice; form?: F
                   <code class="url">{e.url}</code>
                 </a>
               </td>
-              <td>{e.description || "—"}</td>
-              <td>
-                <TypesText types={e.types} />
-              </td>
-              <td>
-                <State e={e} />
-              </td>
-              <td class="key-hint">
-                <SecretHint e={e} />
-              </td>
-              <td class="nowrap">{e.lastSuccess ?? "never"}</td>
+              <EndpointCells e={e} />
             </tr>
           ))}
         </Table>

@@ -14,6 +14,7 @@ import { AppError } from "../../shared/errors.ts";
 import {
   canonicalEvent,
   checkpointOrigin,
+  encodeLines,
   formatCheckpoint,
   Frontier,
   loadSigningKeys,
@@ -59,6 +60,7 @@ export type AppendOutcome = { accepted: number } | { refused: string };
 export class AuditArchiver extends DurableObject<Env> {
   #sql: SqlStorage;
   #sealing: Promise<void> | null = null;
+  #sealed: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -74,7 +76,7 @@ export class AuditArchiver extends DurableObject<Env> {
       return { refused: "an event of another shape or organisation" };
     }
     const now = Date.now();
-    const sealed = this.#frontier().size;
+    const sealed = this.#treeSize();
     this.ctx.storage.transactionSync(() => {
       for (const event of events) {
         if (event.seq <= sealed) continue;
@@ -118,7 +120,7 @@ export class AuditArchiver extends DurableObject<Env> {
   }
 
   status(): ArchiveStatus {
-    const treeSize = this.#frontier().size;
+    const treeSize = this.#treeSize();
     const pending = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM pending").one().n;
     const next = this.#sql.exec("SELECT 1 FROM pending WHERE seq = ?", treeSize + 1).toArray().length > 0;
     return { treeSize, pending, nextSeq: treeSize + 1, waitingForNext: pending > 0 && !next };
@@ -148,6 +150,7 @@ export class AuditArchiver extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.#sql.exec(SCHEMA);
+    this.#sealed = 0;
   }
 
   /** Binds this archive to its tenant on the first append; false for any other tenant later. */
@@ -161,6 +164,13 @@ export class AuditArchiver extends DurableObject<Env> {
     return this.#sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0]?.v ?? null;
   }
 
+  /** How many events are sealed: the stored frontier's size, read once per instance and kept in
+   * step by each seal (and the purge). */
+  #treeSize(): number {
+    this.#sealed ??= this.#frontier().size;
+    return this.#sealed;
+  }
+
   #frontier(): Frontier {
     const stored = this.#meta("frontier");
     if (stored === null) return new Frontier();
@@ -172,7 +182,7 @@ export class AuditArchiver extends DurableObject<Env> {
   /** Whether SEGMENT_MIN events follow the last sealed seq without a gap: seqs are unique, so
    * SEGMENT_MIN of them in [next, next + SEGMENT_MIN) are exactly that run. */
   #fullRunWaits(): boolean {
-    const next = this.#frontier().size + 1;
+    const next = this.#treeSize() + 1;
     const { n } = this.#sql
       .exec<{ n: number }>("SELECT COUNT(*) AS n FROM pending WHERE seq >= ? AND seq < ?", next, next + SEGMENT_MIN)
       .one();
@@ -217,8 +227,12 @@ export class AuditArchiver extends DurableObject<Env> {
 
     const first = rows[0]?.seq ?? 0;
     const last = rows.at(-1)?.seq ?? 0;
-    const { gz, raw, digest } = await gzipLines(rows.map((r) => r.line));
-    for (const row of rows) frontier.append(utf8.encode(row.line));
+    const { gz, ndjson } = await encodeLines(
+      rows.map((r) => r.line),
+      frontier,
+    );
+    const digest = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", ndjson)));
+    const raw = ndjson.length;
     const root = frontier.root();
 
     const bucket = this.env.AUDIT_ARCHIVE;
@@ -264,11 +278,12 @@ export class AuditArchiver extends DurableObject<Env> {
         now,
       );
     });
+    this.#sealed = frontier.size;
   }
 
   /** An alarm for the oldest event still waiting in a run, or none when nothing can be sealed. */
   async #armAlarm(): Promise<void> {
-    const next = this.#frontier().size + 1;
+    const next = this.#treeSize() + 1;
     const head = this.#sql
       .exec<{ received_at: number }>("SELECT received_at FROM pending WHERE seq = ?", next)
       .toArray()[0];
@@ -279,8 +294,6 @@ export class AuditArchiver extends DurableObject<Env> {
   }
 }
 
-const utf8 = new TextEncoder();
-
 function logSealFailure(error: unknown): void {
   console.error("audit archive: seal failed", error instanceof Error ? error.message.slice(0, 200) : "unknown");
 }
@@ -288,13 +301,4 @@ function logSealFailure(error: unknown): void {
 function sealAfterMs(env: Env): number {
   const configured = Number(env.AUDIT_SEAL_AFTER_MS);
   return Number.isFinite(configured) && configured > 0 ? configured : DEFAULT_SEAL_AFTER_MS;
-}
-
-/** The NDJSON of the lines, gzipped, with its size and SHA-256 (hex, of the uncompressed bytes). */
-async function gzipLines(lines: string[]): Promise<{ gz: Uint8Array; raw: number; digest: string }> {
-  const ndjson = utf8.encode(`${lines.join("\n")}\n`);
-  const digest = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", ndjson)));
-  const stream = new Blob([ndjson]).stream().pipeThrough(new CompressionStream("gzip"));
-  const gz = new Uint8Array(await new Response(stream).arrayBuffer());
-  return { gz, raw: ndjson.length, digest };
 }

@@ -23,14 +23,14 @@ import {
   type WebhookEndpointRow,
   type WebhookMessageRow,
 } from "../store/index.ts";
-import { enqueueRetries, isDeliveryTask, retryDelays, type DeliveryTask } from "./queue.ts";
+import { sendTasks, isDeliveryTask, retryDelays, type DeliveryTask } from "./queue.ts";
 
-export const TIMEOUT_MS = 15_000;
+const TIMEOUT_MS = 15_000;
 /** At most this many attempts of one batch in flight at once (a receiver is not flooded). */
 const IN_FLIGHT = 20;
-export const FAILING_DISABLE_MS = 5 * DAY_MS;
+const FAILING_DISABLE_MS = 5 * DAY_MS;
 
-export type ErrorClass = "http_status" | "redirect" | "timeout" | "network" | "gone" | "url_refused";
+type ErrorClass = "http_status" | "redirect" | "timeout" | "network" | "gone" | "url_refused";
 
 /** The additional data a stored secret is sealed with: it opens for this endpoint only. */
 export function secretContext(tenantId: string, endpointId: string, which: "current" | "previous"): string {
@@ -197,7 +197,7 @@ async function deliverAll(env: Env, tenantId: string, tasks: DeliveryTask[]): Pr
     if (o.retryIn !== null)
       retries.set(o.retryIn, [...(retries.get(o.retryIn) ?? []), { ...o.task, round: o.task.round + 1 }]);
   }
-  for (const [delay, next] of retries) await enqueueRetries(env, next, delay);
+  for (const [delay, next] of retries) await sendTasks(env, next, delay);
 }
 
 function attemptRow(m: WebhookMessageRow, at: number, a: Answer): WebhookAttemptRow {

@@ -38,10 +38,10 @@ import { secretContext } from "./deliver.ts";
 import { endpointTypes, eventMessage, subscribed, testMessage } from "./messages.ts";
 import { enqueueAgain } from "./queue.ts";
 
-export const MAX_ENDPOINTS = 20;
+const MAX_ENDPOINTS = 20;
 export const DEFAULT_OVERLAP_HOURS = 24;
-export const MAX_REPLAY = 10_000;
-export const MAX_RECOVER = 10_000;
+const MAX_REPLAY = 10_000;
+const MAX_RECOVER = 10_000;
 
 /** Who asks, for which organisation, and the loopback rule of this deployment. */
 export type WebhookCaller = { env: Env; tenantId: string; actor: AuditActor; now?: number };

@@ -30,7 +30,7 @@ export function subscribed(types: readonly AuditType[] | null, type: AuditType):
   return types === null ? !HIGH_VOLUME_TYPES.includes(type) : types.includes(type);
 }
 
-export function eventMessageId(endpointId: string, seq: number): string {
+function eventMessageId(endpointId: string, seq: number): string {
   return `msg_${endpointId}_${seq}`;
 }
 

@@ -7,7 +7,7 @@ export type DeliveryTask = { tenantId: string; messageId: string; round: number 
 
 /** Seconds to wait before each attempt after the first: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
  * (eight attempts in all). WEBHOOK_RETRY_DELAYS may shorten them (the tests do). */
-export const RETRY_DELAYS_S = [5, 300, 1800, 7200, 18000, 36000, 36000] as const;
+const RETRY_DELAYS_S = [5, 300, 1800, 7200, 18000, 36000, 36000] as const;
 
 export function retryDelays(env: Env): readonly number[] {
   const configured = (env.WEBHOOK_RETRY_DELAYS ?? "").split(",").map((s) => Number(s.trim()));
@@ -21,33 +21,29 @@ export function isDeliveryTask(body: unknown): body is DeliveryTask {
   return typeof t.tenantId === "string" && typeof t.messageId === "string" && Number.isInteger(t.round);
 }
 
+/** Each message's first attempt. */
+function firstAttempts(tenantId: string, ids: string[]): DeliveryTask[] {
+  return ids.map((messageId) => ({ tenantId, messageId, round: 0 }));
+}
+
 /** Queues the first attempt of each message not queued yet. */
-export async function enqueueNew(env: Env, db: TenantDb, ids: string[], now: number): Promise<number> {
+export async function enqueueNew(env: Env, db: TenantDb, ids: string[], now: number): Promise<void> {
   const fresh = (await unqueuedWebhookMessages(db, ids)).map((r) => r.id);
-  await sendTasks(env, db.tenantId, fresh, 0, 0);
+  await sendTasks(env, firstAttempts(db.tenantId, fresh));
   await markWebhookMessagesQueued(db, fresh, now);
-  return fresh.length;
 }
 
 /** Queues messages (again) from the schedule's first attempt: recover, replay, a test. */
-export async function enqueueAgain(env: Env, tenantId: string, ids: string[]): Promise<void> {
-  await sendTasks(env, tenantId, ids, 0, 0);
+export function enqueueAgain(env: Env, tenantId: string, ids: string[]): Promise<void> {
+  return sendTasks(env, firstAttempts(tenantId, ids));
 }
 
-/** Queues the next attempts (each task with its round), all after the same delay. */
-export async function enqueueRetries(env: Env, tasks: DeliveryTask[], delaySeconds: number): Promise<void> {
+/** Sends tasks to the queue (each with its round), all after the same delay. */
+export async function sendTasks(env: Env, tasks: DeliveryTask[], delaySeconds = 0): Promise<void> {
   for (let i = 0; i < tasks.length; i += 100) {
     await env.WEBHOOK_QUEUE.sendBatch(
       tasks.slice(i, i + 100).map((body) => ({ body })),
       { delaySeconds },
     );
   }
-}
-
-function sendTasks(env: Env, tenantId: string, ids: string[], round: number, delaySeconds: number) {
-  return enqueueRetries(
-    env,
-    ids.map((messageId) => ({ tenantId, messageId, round })),
-    delaySeconds,
-  );
 }
