@@ -21,15 +21,16 @@ const SQL = /\.prepare\(|\bSELECT\s+[\w*(]|\bINSERT\s+(?:OR\s+\w+\s+)?INTO\b|\bU
 // way, from the edges (entry, pages, API) inward to the data (ledger, store) and shared/, so no
 // cycle can form between components. docs/architecture.md draws the same graph.
 const MAY_IMPORT: Record<string, readonly string[]> = {
-  entry: ["api", "archive", "auth", "dashboard", "gateway", "ingest", "ledger", "webhooks"],
-  dashboard: ["services", "gateway", "auth", "ledger", "store", "web", "webhooks"],
-  api: ["services", "archive", "auth", "ledger", "store", "webhooks"],
+  entry: ["api", "archive", "auth", "cloud", "dashboard", "gateway", "ingest", "ledger", "webhooks"],
+  dashboard: ["services", "cloud", "gateway", "auth", "ledger", "store", "web", "webhooks"],
+  api: ["services", "archive", "auth", "cloud", "ledger", "store", "webhooks"],
   services: ["gateway", "auth", "ledger", "store"],
   gateway: ["ledger"],
   ingest: ["archive", "store", "webhooks"],
   webhooks: ["archive", "ledger", "store"],
   auth: ["archive", "ledger", "store"],
   archive: [],
+  cloud: ["store"],
   ledger: ["store"],
   store: [],
   web: ["auth", "ledger", "services", "store"],

@@ -1,0 +1,4 @@
+// The cloud-bill intake's front door (docs/cloud.md): AWS CUR 2.0, legacy CUR and FOCUS bills
+// read, classified and stored per tenant.
+export type { BillFormat, BillLine, BillSchema, Category, ChargeType, Classification, TokenType } from "./line.ts";
+export { CATEGORIES, CHARGE_TYPES, TOKEN_TYPES } from "./line.ts";
