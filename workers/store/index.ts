@@ -18,3 +18,4 @@ export * from "./sso.ts";
 export * from "./purge.ts";
 export * from "./exports.ts";
 export * from "./webhooks.ts";
+export * from "./cloud.ts";

@@ -23,6 +23,9 @@ export const TENANT_TABLES = [
   "webhook_attempts",
   "webhook_messages",
   "webhook_endpoints",
+  "cloud_lines",
+  "cloud_periods",
+  "cloud_imports",
 ] as const;
 export type TenantTable = (typeof TENANT_TABLES)[number];
 const CHUNK = 5_000;

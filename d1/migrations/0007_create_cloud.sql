@@ -1,0 +1,71 @@
+-- The cloud-bill intake (issue 14; docs/cloud.md). An import is one uploaded or fetched bill
+-- file; its classified lines are kept aggregated per day (no row of the bill itself, no tag,
+-- no resource name). A billing period's lines count only while `cloud_periods` names their
+-- import: a re-import replaces a period by pointing it at the new import once that import is
+-- done, so a failed import never touches what was there.
+CREATE TABLE cloud_imports (
+  tenant_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  -- 'upload' (API or dashboard) or 'aws' (the connector)
+  source TEXT NOT NULL,
+  -- the name the uploader gave (shown back, never used as a path)
+  file_name TEXT NOT NULL,
+  -- 'queued', 'running', 'done', 'failed'
+  status TEXT NOT NULL,
+  -- 'csv', 'csv.gz', 'parquet' and 'cur2', 'cur_legacy', 'focus' once detected
+  format TEXT,
+  schema_name TEXT,
+  -- JSON array of "YYYY-MM" the file held
+  billing_periods TEXT NOT NULL DEFAULT '[]',
+  rows_read INTEGER NOT NULL DEFAULT 0,
+  rows_stored INTEGER NOT NULL DEFAULT 0,
+  bytes_read INTEGER NOT NULL DEFAULT 0,
+  bytes_total INTEGER NOT NULL DEFAULT 0,
+  -- JSON array of the first warnings ({code, message, row, column}) and their total count
+  warnings TEXT NOT NULL DEFAULT '[]',
+  warning_count INTEGER NOT NULL DEFAULT 0,
+  -- JSON {code, message, row, column} when failed
+  error TEXT,
+  -- who asked: 'admin_token:<id>', 'user:<id>', 'cron'
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX cloud_imports_by_time ON cloud_imports (tenant_id, created_at);
+
+-- Which import a billing period's lines come from. period_key: "<provider>|<payer account>|YYYY-MM".
+CREATE TABLE cloud_periods (
+  tenant_id TEXT NOT NULL,
+  period_key TEXT NOT NULL,
+  import_id TEXT NOT NULL,
+  replaced_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, period_key)
+);
+
+-- Classified lines summed per day and per every grouping the spend API offers. Money is
+-- integer nano-units of `currency` (exact; sums are read as text), usage integer micro-units.
+CREATE TABLE cloud_lines (
+  tenant_id TEXT NOT NULL,
+  import_id TEXT NOT NULL,
+  period_key TEXT NOT NULL,
+  -- epoch ms of the UTC day the charge period starts in
+  day INTEGER NOT NULL,
+  provider TEXT NOT NULL,
+  account TEXT NOT NULL DEFAULT '',
+  region TEXT NOT NULL DEFAULT '',
+  service TEXT NOT NULL DEFAULT '',
+  category TEXT NOT NULL,
+  charge_type TEXT NOT NULL,
+  model TEXT NOT NULL DEFAULT '',
+  token_type TEXT NOT NULL DEFAULT '',
+  instance_type TEXT NOT NULL DEFAULT '',
+  usage_unit TEXT NOT NULL DEFAULT '',
+  currency TEXT NOT NULL,
+  cost_nano INTEGER NOT NULL,
+  usage_micro INTEGER NOT NULL,
+  line_count INTEGER NOT NULL
+);
+CREATE INDEX cloud_lines_by_day ON cloud_lines (tenant_id, day);
+CREATE INDEX cloud_lines_by_import ON cloud_lines (tenant_id, import_id, period_key);
