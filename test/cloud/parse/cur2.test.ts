@@ -1,0 +1,112 @@
+// CUR 2.0 bills (fixtures in test/fixtures/cloud/cur2.ts) as CSV, CSV.gz and Parquet: every
+// BillLine field mapped as line.ts documents, the three containers giving identical lines.
+import { describe, expect, it } from "vitest";
+import { CUR2_COLUMNS, CUR2_ROWS, toCsv, toParquet } from "../../fixtures/cloud/cur2.ts";
+import { gzip, readOpened, totals, utf8 } from "./collect.ts";
+
+describe("CUR 2.0", () => {
+  it("reads every line of the CSV with its fields", async () => {
+    const read = await readOpened(utf8(toCsv(CUR2_ROWS)));
+    expect(read.bill.format).toBe("csv");
+    expect(read.bill.schema).toBe("cur2");
+    expect(read.error).toBeNull();
+    expect(read.warnings).toEqual([]);
+    expect(read.lines.map((line) => line.row)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(read.lines[0]).toEqual({
+      row: 1,
+      provider: "aws",
+      billingPeriod: "2025-06-01",
+      usageStart: Date.UTC(2025, 5, 3, 0),
+      usageEnd: Date.UTC(2025, 5, 3, 1),
+      account: "444455556666",
+      payerAccount: "111122223333",
+      region: "us-east-1",
+      serviceCode: "AmazonBedrock",
+      serviceName: "Amazon Bedrock",
+      serviceCategory: null,
+      usageType: "USE1-Claude4Sonnet-input-tokens",
+      operation: "InvokeModelInference",
+      lineItemType: "Usage",
+      chargeClass: null,
+      description: "$3.00 per million input tokens",
+      instanceType: null,
+      resourceId: null,
+      usageAmount: "1250000",
+      usageUnit: "Count",
+      costNano: 3_750_000_000n,
+      currency: "USD",
+    });
+  });
+
+  it("keeps quoted commas, quotes and line breaks, and reads the product map when flat columns are empty", async () => {
+    const { lines } = await readOpened(utf8(toCsv(CUR2_ROWS)));
+    expect(lines[2]?.description).toBe('cache read, "Sonnet 4", per million');
+    expect(lines[3]?.description).toBe("cache write\nsecond line, with comma");
+    expect(lines[4]?.serviceName).toBe("Claude 3.5 Sonnet (Amazon Bedrock Edition)");
+    expect(lines[5]?.instanceType).toBe("ml.g5.2xlarge");
+    // row 7 has only the `product` map: instance type, region and name come from it
+    expect([lines[6]?.instanceType, lines[6]?.region, lines[6]?.serviceName]).toEqual([
+      "p5.48xlarge",
+      "us-east-2",
+      "Amazon Elastic Compute Cloud",
+    ]);
+    expect(lines.map((line) => line.lineItemType)).toEqual([
+      "Usage",
+      "Usage",
+      "Usage",
+      "Usage",
+      "Usage",
+      "Usage",
+      "SavingsPlanCoveredUsage",
+      "Usage",
+      "Tax",
+      "Credit",
+      "Refund",
+      "Usage",
+    ]);
+  });
+
+  it("sums costs exactly: 10 decimals, exponents, signs, bare fractions", async () => {
+    const { lines } = await readOpened(utf8(toCsv(CUR2_ROWS)));
+    // python3: from decimal import Decimal as D, ROUND_HALF_UP; each cost of CUR2_ROWS as
+    // int((D(x)*10**9).quantize(D(1), rounding=ROUND_HALF_UP)), summed → 103477499052
+    expect(lines.map((line) => line.costNano)).toEqual([
+      3750000000n,
+      1470000000n,
+      120000300n,
+      12498750n,
+      6000001n,
+      1515000000n,
+      98320000000n,
+      503000000n,
+      531000000n,
+      -2500000000n,
+      -250000000n,
+      1n,
+    ]);
+    expect(totals(lines, (line) => `${line.currency} ${line.billingPeriod}`)).toEqual({
+      "USD 2025-06-01": 103477499052n,
+    });
+  });
+
+  it("gives the same lines from CSV, CSV.gz and the Parquet twin (one and several row groups)", async () => {
+    const csv = await readOpened(utf8(toCsv(CUR2_ROWS)));
+    const gz = await readOpened(await gzip(utf8(toCsv(CUR2_ROWS))));
+    const parquet = await readOpened(new Uint8Array(toParquet(CUR2_ROWS, 5)));
+    const oneGroup = await readOpened(new Uint8Array(toParquet(CUR2_ROWS, 1000)));
+    expect(gz.bill.format).toBe("csv.gz");
+    expect(parquet.bill.format).toBe("parquet");
+    expect(parquet.bill.schema).toBe("cur2");
+    expect(parquet.bill.columns).toEqual(CUR2_COLUMNS);
+    expect(gz.lines).toEqual(csv.lines);
+    expect(parquet.lines).toEqual(csv.lines);
+    expect(oneGroup.lines).toEqual(csv.lines);
+    expect([gz.error, parquet.error, gz.warnings.length, parquet.warnings.length]).toEqual([null, null, 0, 0]);
+  });
+
+  it("counts the stored bytes it consumed", async () => {
+    const bytes = await gzip(utf8(toCsv(CUR2_ROWS)));
+    const read = await readOpened(bytes);
+    expect(read.bill.bytesRead()).toBe(bytes.byteLength);
+  });
+});
