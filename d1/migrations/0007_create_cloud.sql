@@ -26,7 +26,10 @@ CREATE TABLE cloud_imports (
   warning_count INTEGER NOT NULL DEFAULT 0,
   -- JSON {code, message, row, column} when failed
   error TEXT,
-  -- who asked: 'admin_token:<id>', 'user:<id>', 'cron'
+  -- a multipart upload still open (R2's upload id) and its part size; NULL once the file is whole
+  upload_id TEXT,
+  part_size INTEGER,
+  -- who asked: 'admin:<id>', 'user:<id>', 'cron'
   created_by TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   started_at INTEGER,
@@ -34,6 +37,16 @@ CREATE TABLE cloud_imports (
   PRIMARY KEY (tenant_id, id)
 );
 CREATE INDEX cloud_imports_by_time ON cloud_imports (tenant_id, created_at);
+
+-- The parts of a multipart upload received so far (R2 needs every part's etag to complete it).
+CREATE TABLE cloud_import_parts (
+  tenant_id TEXT NOT NULL,
+  import_id TEXT NOT NULL,
+  part_number INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, import_id, part_number)
+);
 
 -- Which import a billing period's lines come from. period_key: "<provider>|<payer account>|YYYY-MM".
 CREATE TABLE cloud_periods (

@@ -832,7 +832,67 @@ describe("/api/v1 with admin tokens made on /org/settings", () => {
         return { res, happened: (await webhookMessages(id, "webhook.created")) === 1 };
       },
     },
+    "POST /cloud/imports": {
+      permission: "config:write",
+      allowedStatus: 201,
+      async run(token) {
+        const name = unique("bill ");
+        const res = await api(token, "/cloud/imports", {
+          method: "POST",
+          json: { upload: "multipart", size: 4, file_name: name },
+        });
+        const made = await count(
+          "SELECT COUNT(*) AS n FROM cloud_imports WHERE tenant_id = ? AND file_name = ?",
+          org.tenantId,
+          name,
+        );
+        return { res, happened: made === 1 };
+      },
+    },
+    "PUT /cloud/imports/:id/parts/:part": {
+      permission: "config:write",
+      allowedStatus: 200,
+      async run(token) {
+        const id = await openCloudUpload();
+        const res = await api(token, `/cloud/imports/${id}/parts/1`, {
+          method: "PUT",
+          headers: { "content-length": "4" },
+          body: "abcd",
+        });
+        const parts = await count(
+          "SELECT COUNT(*) AS n FROM cloud_import_parts WHERE tenant_id = ? AND import_id = ?",
+          org.tenantId,
+          id,
+        );
+        return { res, happened: parts === 1 };
+      },
+    },
+    "POST /cloud/imports/:id/complete": {
+      permission: "config:write",
+      allowedStatus: 202,
+      async run(token) {
+        const id = await openCloudUpload();
+        await admin(`/cloud/imports/${id}/parts/1`, {
+          method: "PUT",
+          headers: { "content-length": "4" },
+          body: "abcd",
+        });
+        const res = await api(token, `/cloud/imports/${id}/complete`, { method: "POST" });
+        const open = await count(
+          "SELECT COUNT(*) AS n FROM cloud_imports WHERE tenant_id = ? AND id = ? AND upload_id IS NOT NULL",
+          org.tenantId,
+          id,
+        );
+        return { res, happened: open === 0 };
+      },
+    },
   };
+
+  /** A multipart upload of 4 bytes (one part), opened by the admin token. */
+  async function openCloudUpload(): Promise<string> {
+    const opened = await admin("/cloud/imports", { method: "POST", json: { upload: "multipart", size: 4 } });
+    return ((await opened.json()) as { id: string }).id;
+  }
 
   function hookUrl(): string {
     return `${env.WEBHOOK_RECEIVER_URL}/hooks/${unique("roles")}`;
@@ -903,6 +963,8 @@ describe("/api/v1 with admin tokens made on /org/settings", () => {
       "/audit",
       "/settings",
       "/prices/overrides",
+      "/cloud/imports",
+      "/cloud/spend",
     ];
     for (const role of ["viewer", "member", "admin"] as const) {
       for (const path of reads) expect((await api(tokens[role], path)).status, `${role} GET ${path}`).toBe(200);

@@ -16,6 +16,7 @@ import { Secret } from "otpauth";
 import { totpAt } from "../../workers/auth/totp.ts";
 import { Browser } from "../auth/browser.ts";
 import { newTenant, waitForEvent, waitForEventCount, worker, workerFetch, type Tenant } from "../helpers.ts";
+import focusSample from "../../../shared/external-data/focus-sample-data/focus_sample.csv?raw";
 import { GATEWAY, recordingFetch, requestIdOf, spyOnUsageQueue, type QueueSpy, type Recorder } from "./support.ts";
 
 const RUN = crypto.randomUUID().replaceAll("-", "");
@@ -62,12 +63,19 @@ const M = {
   wrongPassword: marker("wrong-password"),
   ssoSecret: marker("sso-secret"),
   dashboardCredential: marker("dashboard-credential"),
+  billTag: marker("bill-tag"),
+  billResource: marker("bill-resource"),
+  billDescription: marker("bill-description"),
+  billAccountName: marker("bill-account-name"),
 };
 
 /** Provider credentials as sent; each has a marker in the middle (the stored hint shows only the ends). */
 const STORED_CREDENTIAL = `sk-live-${M.storedCredential}-tail`;
 const CUSTOM_CREDENTIAL = `sk-acme-${M.customCredential}-tail`;
 const PASSTHROUGH_KEY = `sk-pass-${M.passthroughKey}-tail`;
+
+/** The FOCUS 1.0 sample's header line (../shared/external-data/README.md). */
+const focusHeader = focusSample.slice(0, focusSample.indexOf("\n")).trim();
 
 const CONSOLE_METHODS = ["log", "info", "warn", "error", "debug"] as const;
 
@@ -124,14 +132,20 @@ async function scanD1(): Promise<{ leaks: string[]; tables: string[]; ourRows: n
   return { leaks, tables, ourRows };
 }
 
+/** Every object of both buckets: the audit archive, and cloud bills waiting for their import. */
 async function scanR2(): Promise<{ leaks: string[]; keys: string[] }> {
   const leaks: string[] = [];
   const keys: string[] = [];
+  for (const bucket of [env.AUDIT_ARCHIVE, env.CLOUD_BILLS]) await scanBucket(bucket, leaks, keys);
+  return { leaks, keys };
+}
+
+async function scanBucket(bucket: R2Bucket, leaks: string[], keys: string[]): Promise<void> {
   let cursor: string | undefined;
   do {
-    const page = await env.AUDIT_ARCHIVE.list({ cursor, include: ["httpMetadata", "customMetadata"] });
+    const page = await bucket.list({ cursor, include: ["httpMetadata", "customMetadata"] });
     for (const listed of page.objects) {
-      const object = await env.AUDIT_ARCHIVE.get(listed.key);
+      const object = await bucket.get(listed.key);
       // Segments are gzip: searched as the NDJSON they hold.
       const gzip = listed.key.endsWith(".gz") && object;
       const body = gzip
@@ -145,7 +159,6 @@ async function scanR2(): Promise<{ leaks: string[]; keys: string[] }> {
     }
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
-  return { leaks, keys };
 }
 
 function consoleCalls(): { method: string; text: string }[] {
@@ -605,6 +618,61 @@ describe("no prompt, key or credential is stored or logged", () => {
     ).toEqual([]);
   });
 
+  it("the cloud-bill path: tags, resource ids, names and descriptions of an imported bill are not kept", async () => {
+    const values: Record<string, string> = {
+      BilledCost: "1.25",
+      EffectiveCost: "1.25",
+      ListCost: "1.25",
+      ContractedCost: "1.25",
+      BillingAccountId: "111122223333",
+      BillingAccountName: M.billAccountName,
+      BillingCurrency: "USD",
+      BillingPeriodStart: "2026-11-01 00:00:00",
+      BillingPeriodEnd: "2026-12-01 00:00:00",
+      ChargePeriodStart: "2026-11-03 00:00:00",
+      ChargePeriodEnd: "2026-11-03 01:00:00",
+      ChargeCategory: "Usage",
+      ChargeDescription: M.billDescription,
+      ChargeFrequency: "Usage-Based",
+      ConsumedQuantity: "1000",
+      ConsumedUnit: "Tokens",
+      ProviderName: "AWS",
+      PublisherName: "AWS",
+      InvoiceIssuerName: "AWS",
+      RegionId: "us-east-1",
+      ResourceId: `arn:aws:bedrock:us-east-1:111122223333:${M.billResource}`,
+      ResourceName: M.billResource,
+      ServiceCategory: "AI and Machine Learning",
+      ServiceName: "Amazon Bedrock",
+      SubAccountId: "111122223333",
+      SubAccountName: M.billAccountName,
+      Tags: JSON.stringify({ team: M.billTag }),
+    };
+    const header = focusHeader.split(",").map((h) => h.replaceAll('"', ""));
+    const quote = (v: string) => `"${v.replaceAll('"', '""')}"`;
+    const row = header.map((h) => (values[h] === undefined ? "NULL" : quote(values[h] ?? ""))).join(",");
+    const bill = new TextEncoder().encode(`${header.join(",")}\n${row}\n`);
+    const res = await tenant.api("/cloud/imports?file_name=nosecrets.csv", {
+      method: "POST",
+      headers: { "content-length": String(bill.byteLength) },
+      body: bill,
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const until = Date.now() + 15_000;
+    let view: { status: string; rows_read: number } = { status: "queued", rows_read: 0 };
+    while (!["done", "failed"].includes(view.status) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+      view = (await (await tenant.api(`/cloud/imports/${id}`)).json()) as typeof view;
+    }
+    expect({ status: view.status, rows: view.rows_read }).toEqual({ status: "done", rows: 1 });
+    const spend = await tenant.api("/cloud/spend?from=2026-11-01&to=2026-11-30&group_by=category,account");
+    const text = await spend.text();
+    expect(text).toContain("bedrock");
+    expect(findLeaks("GET /cloud/spend", text)).toEqual([]);
+    expect(findLeaks(`GET /cloud/imports/${id}`, await (await tenant.api(`/cloud/imports/${id}`)).text())).toEqual([]);
+  });
+
   it("D1: no table holds a marker, a key or a credential; keys appear only as HMAC hashes", async () => {
     const { leaks, tables, ourRows } = await scanD1();
     expect(tables).toEqual(
@@ -706,7 +774,7 @@ describe("no prompt, key or credential is stored or logged", () => {
     expect(leaks).toEqual([]);
   });
 
-  it("R2 audit archive: no object or object metadata holds a marker, key or credential", async () => {
+  it("R2 (audit archive, waiting cloud bills): no object or object metadata holds a marker, key or credential", async () => {
     // The archive of this run's tenant is sealed first, so the scan has its segments and
     // checkpoints to search (and the audit signing keys are among what it looks for).
     const until = Date.now() + 15_000;

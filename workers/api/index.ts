@@ -5,6 +5,7 @@ import { archive } from "./archive.ts";
 import { audit } from "./audit.ts";
 import { adminAuth, rolePermission, type ApiEnv } from "./auth.ts";
 import { apiError } from "./errors.ts";
+import { cloud } from "./cloud.ts";
 import { auditExport, eventsExport } from "./export.ts";
 import { keys } from "./keys.ts";
 import { providers } from "./providers.ts";
@@ -30,6 +31,7 @@ api.route("/events/export", eventsExport);
 api.route("/audit", archive);
 api.route("/audit", audit);
 api.route("/webhooks", webhooks);
+api.route("/cloud", cloud);
 api.route("/", settings);
 // Every other /api/v1 path, for every method: the API's own 404 (after the token and role checks
 // above, so an unauthenticated caller cannot tell unknown paths from known ones).

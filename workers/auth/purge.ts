@@ -4,6 +4,7 @@
 // rows fits in the job's limits), resumes where it stopped on the next run, and removes the
 // tenant row last. People left with no organisation are deleted with it.
 import { purgeArchive } from "../archive/index.ts";
+import { purgeCloudBills } from "../cloud/index.ts";
 import { ledgerFor } from "../ledger/index.ts";
 import {
   deleteClosedTenant,
@@ -35,6 +36,7 @@ export async function purgeTenant(env: Env, tenantId: string, started = Date.now
   const db = tenantDb(env.DB, tenantId);
   await ledgerFor(env, tenantId).purge();
   await purgeArchive(env, tenantId);
+  await purgeCloudBills(env, tenantId);
   for (const table of TENANT_TABLES) {
     for (;;) {
       if (Date.now() - started > BUDGET_MS) return false;

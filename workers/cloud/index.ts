@@ -2,3 +2,17 @@
 // read, classified and stored per tenant.
 export type { BillFormat, BillLine, BillSchema, Category, ChargeType, Classification, TokenType } from "./line.ts";
 export { CATEGORIES, CHARGE_TYPES, TOKEN_TYPES } from "./line.ts";
+export { CloudImportWorkflow } from "./workflow.ts";
+export {
+  completeUpload,
+  createMultipartImport,
+  createUploadImport,
+  getImport,
+  listImports,
+  MAX_UPLOAD_BYTES,
+  uploadPart,
+  type CloudCaller,
+  type CloudImportView,
+} from "./imports.ts";
+export { cloudSpend } from "./spend.ts";
+export { expireCloudUploads, purgeCloudBills } from "./upkeep.ts";

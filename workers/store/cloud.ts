@@ -28,25 +28,87 @@ export type CloudImportRow = {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  /** R2's id of a multipart upload still open, and its part size */
+  upload_id: string | null;
+  part_size: number | null;
 };
 
 const IMPORT_COLUMNS =
-  "id, source, file_name, status, format, schema_name, billing_periods, rows_read, rows_stored, bytes_read, bytes_total, warnings, warning_count, error, created_by, created_at, started_at, finished_at";
+  "id, source, file_name, status, format, schema_name, billing_periods, rows_read, rows_stored, bytes_read, bytes_total, warnings, warning_count, error, created_by, created_at, started_at, finished_at, upload_id, part_size";
 
 export async function insertCloudImport(
   db: TenantDb,
-  row: Pick<CloudImportRow, "id" | "source" | "file_name" | "bytes_total" | "created_by" | "created_at">,
+  row: Pick<
+    CloudImportRow,
+    "id" | "source" | "file_name" | "bytes_total" | "created_by" | "created_at" | "upload_id" | "part_size"
+  >,
 ): Promise<void> {
   await db.run(
-    `INSERT INTO cloud_imports (tenant_id, id, source, file_name, status, bytes_total, created_by, created_at)
-     VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7)`,
+    `INSERT INTO cloud_imports (tenant_id, id, source, file_name, status, bytes_total, created_by, created_at, upload_id, part_size)
+     VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9)`,
     row.id,
     row.source,
     row.file_name,
     row.bytes_total,
     row.created_by,
     row.created_at,
+    row.upload_id,
+    row.part_size,
   );
+}
+
+export type CloudImportPartRow = { part_number: number; etag: string; size: number };
+
+/** A part received (a part sent again replaces the earlier one, as R2 does). */
+export async function recordCloudImportPart(db: TenantDb, importId: string, part: CloudImportPartRow): Promise<void> {
+  await db.run(
+    `INSERT INTO cloud_import_parts (tenant_id, import_id, part_number, etag, size) VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (tenant_id, import_id, part_number) DO UPDATE SET etag = excluded.etag, size = excluded.size`,
+    importId,
+    part.part_number,
+    part.etag,
+    part.size,
+  );
+}
+
+export function listCloudImportParts(db: TenantDb, importId: string): Promise<CloudImportPartRow[]> {
+  return db.all<CloudImportPartRow>(
+    `SELECT part_number, etag, size FROM cloud_import_parts WHERE tenant_id = ?1 AND import_id = ?2 ORDER BY part_number`,
+    importId,
+  );
+}
+
+/** The upload is whole: true for the one caller that closed it (a second completion gets false). */
+export async function closeCloudImportUpload(db: TenantDb, importId: string, uploadId: string): Promise<boolean> {
+  const [closed] = await db.batch([
+    db.prepare(
+      `UPDATE cloud_imports SET upload_id = NULL WHERE tenant_id = ?1 AND id = ?2 AND upload_id = ?3 AND status = 'queued'`,
+      importId,
+      uploadId,
+    ),
+    db.prepare(
+      `DELETE FROM cloud_import_parts WHERE tenant_id = ?1 AND import_id = ?2
+         AND NOT EXISTS (SELECT 1 FROM cloud_imports WHERE tenant_id = ?1 AND id = ?2 AND upload_id IS NOT NULL)`,
+      importId,
+    ),
+  ]);
+  return (closed?.meta.changes ?? 0) > 0;
+}
+
+/** Multipart uploads opened before `before` and never completed (the hourly job fails them). */
+export function staleCloudUploads(
+  db: D1Database,
+  before: number,
+  limit: number,
+): Promise<{ tenant_id: string; id: string; upload_id: string }[]> {
+  return db
+    .prepare(
+      `SELECT tenant_id, id, upload_id FROM cloud_imports
+       WHERE upload_id IS NOT NULL AND status = 'queued' AND created_at < ? ORDER BY created_at LIMIT ?`,
+    )
+    .bind(before, limit)
+    .all<{ tenant_id: string; id: string; upload_id: string }>()
+    .then((r) => r.results);
 }
 
 export function getCloudImport(db: TenantDb, id: string): Promise<CloudImportRow | null> {
@@ -109,7 +171,7 @@ export async function failCloudImport(
 ): Promise<void> {
   await db.run(
     `UPDATE cloud_imports SET status = 'failed', finished_at = ?3, error = ?4, rows_read = ?5, bytes_read = ?6,
-       warnings = ?7, warning_count = ?8, rows_stored = 0
+       warnings = ?7, warning_count = ?8, rows_stored = 0, upload_id = NULL
      WHERE tenant_id = ?1 AND id = ?2 AND status IN ('queued', 'running')`,
     id,
     at,

@@ -25,6 +25,7 @@ export const TENANT_TABLES = [
   "webhook_endpoints",
   "cloud_lines",
   "cloud_periods",
+  "cloud_import_parts",
   "cloud_imports",
 ] as const;
 export type TenantTable = (typeof TENANT_TABLES)[number];

@@ -1,0 +1,62 @@
+// The cloud-bill intake (docs/cloud.md): POST /api/v1/cloud/imports (the file as the request
+// body, or `{upload: "multipart", size}` for part URLs), PUT …/imports/{id}/parts/{n}, POST
+// …/imports/{id}/complete, GET /api/v1/cloud/imports, GET …/imports/{id}, GET /api/v1/cloud/spend.
+// The operations live in workers/cloud/; every id is looked up within the token's organisation.
+import { Hono, type Context } from "hono";
+import { AppError } from "../../shared/errors.ts";
+import {
+  cloudSpend,
+  completeUpload,
+  createMultipartImport,
+  createUploadImport,
+  getImport,
+  listImports,
+  uploadPart,
+  type CloudCaller,
+} from "../cloud/index.ts";
+import type { ApiEnv } from "./auth.ts";
+import { apiError, jsonBody } from "./errors.ts";
+
+export const cloud = new Hono<ApiEnv>();
+
+function caller(c: Context<ApiEnv>): CloudCaller {
+  return { env: c.env, tenantId: c.var.tenantId, actor: c.var.actor };
+}
+
+function answer(c: Context<ApiEnv>, result: object | AppError, status: 200 | 201 | 202 = 200): Response {
+  return result instanceof AppError ? apiError(c, result) : c.json(result, status);
+}
+
+/** The declared body length, or null when there is none (or it is not a number). */
+function declaredLength(c: Context<ApiEnv>): number | null {
+  const length = c.req.header("content-length");
+  return length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : null;
+}
+
+cloud.post("/imports", async (c) => {
+  if (/^application\/json\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
+    return answer(c, await createMultipartImport(caller(c), await jsonBody(c)), 201);
+  }
+  const created = await createUploadImport(caller(c), {
+    body: c.req.raw.body,
+    length: declaredLength(c),
+    fileName: c.req.query("file_name"),
+  });
+  return answer(c, created, 202);
+});
+
+cloud.put("/imports/:id/parts/:part", async (c) => {
+  const part = await uploadPart(caller(c), c.req.param("id"), c.req.param("part"), {
+    body: c.req.raw.body,
+    length: declaredLength(c),
+  });
+  return answer(c, part);
+});
+
+cloud.post("/imports/:id/complete", async (c) => answer(c, await completeUpload(caller(c), c.req.param("id")), 202));
+
+cloud.get("/imports", async (c) => answer(c, await listImports(caller(c), c.req.query())));
+
+cloud.get("/imports/:id", async (c) => answer(c, await getImport(caller(c), c.req.param("id"))));
+
+cloud.get("/spend", async (c) => answer(c, await cloudSpend(caller(c), c.req.query())));

@@ -1,0 +1,190 @@
+// One import, start to end (docs/cloud.md, "Imports"): the stored file is read by ranges from R2,
+// each line classified and summed per day (aggregate.ts), the sums written under the import's
+// own id; at the end one batch makes the file's billing periods count this import's lines.
+// Memory is bounded (the reader streams; the sums are flushed every FLUSH_GROUPS groups). A run
+// can be repeated (a retried Workflow step): it first deletes what an earlier run wrote.
+import {
+  completeCloudImport,
+  deleteCloudImportLines,
+  deleteSupersededLines,
+  failCloudImport,
+  getCloudImport,
+  insertCloudLines,
+  recordCloudImportProgress,
+  startCloudImport,
+  tenantDb,
+  type CloudImportProgress,
+  type TenantDb,
+} from "../store/index.ts";
+import { LineAggregator } from "./aggregate.ts";
+import { classify } from "./classify/index.ts";
+import { openBill, parseNano, r2Source, type BillProblem } from "./parse/index.ts";
+
+const FLUSH_GROUPS = 20_000;
+const ROWS_PER_INSERT = 1_000;
+const DELETE_CHUNK = 10_000;
+const PROGRESS_EVERY_MS = 2_000;
+const WARNINGS_KEPT = 50;
+
+export type ImportTarget = { tenantId: string; importId: string };
+
+/** How a run ended; `superseded`: the imports whose lines the done import's periods replaced. */
+export type RunOutcome = { status: "done"; superseded: string[] } | { status: "failed" } | { status: "skipped" };
+
+/** Where an import's file waits in CLOUD_BILLS until the import ends. */
+export function billObjectKey(t: ImportTarget): string {
+  return `${billPrefix(t.tenantId)}${t.importId}`;
+}
+
+/** Every bill of one organisation is under this prefix. */
+export function billPrefix(tenantId: string): string {
+  return `bills/${tenantId}/`;
+}
+
+/** What an import records: the reader's problems, and its own (file missing, no lines, AI unknown). */
+type Warning = Omit<BillProblem, "code"> & { code: BillProblem["code"] | "file_missing" | "no_lines" | "unknown_ai" };
+
+class Warnings {
+  readonly kept: Warning[] = [];
+  count = 0;
+  readonly #unknownSeen = new Set<string>();
+
+  add(w: Warning): void {
+    this.count += 1;
+    if (this.kept.length < WARNINGS_KEPT) this.kept.push(w);
+  }
+
+  /** An AI-looking line no rule knew: reported once per service and usage type. */
+  unknownAi(row: number, service: string, usageType: string): void {
+    const key = `${service}\u0000${usageType}`;
+    if (this.#unknownSeen.has(key)) return;
+    this.#unknownSeen.add(key);
+    const what = [service, usageType].filter(Boolean).join(", ");
+    this.add({
+      code: "unknown_ai",
+      message: `Looks like AI spend but no rule knows it (${what.slice(0, 200)}); counted as other_ai.`,
+      row,
+      column: null,
+    });
+  }
+
+  get json(): string {
+    return JSON.stringify(this.kept);
+  }
+}
+
+/** A usage quantity in micro-units (rounded half away from zero); 0 when absent or unreadable. */
+function usageMicro(text: string | null): bigint {
+  const nano = text === null ? null : parseNano(text);
+  if (nano === null) return 0n;
+  return (nano >= 0n ? nano + 500n : nano - 500n) / 1000n;
+}
+
+async function deleteAll(remove: (limit: number) => Promise<number>): Promise<void> {
+  while ((await remove(DELETE_CHUNK)) === DELETE_CHUNK) {
+    // a chunk at a time, so one statement never holds D1 long
+  }
+}
+
+async function fail(
+  db: TenantDb,
+  t: ImportTarget,
+  problem: Warning,
+  progress: CloudImportProgress,
+): Promise<RunOutcome> {
+  await deleteAll((limit) => deleteCloudImportLines(db, t.importId, limit));
+  const error = JSON.stringify({
+    code: problem.code,
+    message: problem.message,
+    row: problem.row,
+    column: problem.column,
+  });
+  await failCloudImport(db, t.importId, Date.now(), { ...progress, error });
+  return { status: "failed" };
+}
+
+async function flush(db: TenantDb, t: ImportTarget, sums: LineAggregator): Promise<number> {
+  const rows = sums.drain();
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    await insertCloudLines(db, t.importId, rows.slice(i, i + ROWS_PER_INSERT));
+  }
+  return rows.length;
+}
+
+/**
+ * Reads, classifies and stores the import's file; "done" or "failed" as recorded on the import,
+ * "skipped" when the import had already ended (a repeated run). Throws only when storage fails
+ * (the Workflow step is retried).
+ */
+export async function runImport(env: Env, t: ImportTarget): Promise<RunOutcome> {
+  const db = tenantDb(env.DB, t.tenantId);
+  const row = await getCloudImport(db, t.importId);
+  if (!row || row.status === "done" || row.status === "failed") return { status: "skipped" };
+  await deleteAll((limit) => deleteCloudImportLines(db, t.importId, limit));
+  const warnings = new Warnings();
+  const progress = (): CloudImportProgress => ({
+    rowsRead,
+    bytesRead: opened && !("code" in opened) ? opened.bytesRead() : 0,
+    warnings: warnings.json,
+    warningCount: warnings.count,
+  });
+  let rowsRead = 0;
+  let opened: Awaited<ReturnType<typeof openBill>> | null = null;
+  const head = await env.CLOUD_BILLS.head(billObjectKey(t));
+  if (!head) {
+    return fail(
+      db,
+      t,
+      { code: "file_missing", message: "The uploaded file is not there.", row: null, column: null },
+      progress(),
+    );
+  }
+  opened = await openBill(r2Source(env.CLOUD_BILLS, billObjectKey(t), head.size));
+  if ("code" in opened) return fail(db, t, opened, progress());
+  await startCloudImport(db, t.importId, Date.now(), { format: opened.format, schema: opened.schema });
+  const sums = new LineAggregator();
+  let rowsStored = 0;
+  let reported = Date.now();
+  for await (const item of opened.read()) {
+    if (item.kind === "error") return fail(db, t, item.problem, progress());
+    if (item.kind === "warning") {
+      warnings.add(item.problem);
+      continue;
+    }
+    const line = item.line;
+    rowsRead += 1;
+    const kind = classify(line);
+    if (kind.unknownAi) warnings.unknownAi(line.row, line.serviceCode ?? line.serviceName ?? "", line.usageType ?? "");
+    sums.add(line, kind, usageMicro(line.usageAmount));
+    if (sums.size >= FLUSH_GROUPS) rowsStored += await flush(db, t, sums);
+    if (Date.now() - reported >= PROGRESS_EVERY_MS) {
+      reported = Date.now();
+      await recordCloudImportProgress(db, t.importId, progress());
+    }
+  }
+  if (rowsRead === 0) {
+    return fail(
+      db,
+      t,
+      { code: "no_lines", message: "The file has a header but no bill lines.", row: null, column: null },
+      progress(),
+    );
+  }
+  rowsStored += await flush(db, t, sums);
+  const superseded = await completeCloudImport(db, t.importId, Date.now(), {
+    ...progress(),
+    periodKeys: sums.periodKeys,
+    billingPeriods: JSON.stringify(sums.billingPeriods),
+    rowsStored,
+  });
+  return { status: "done", superseded };
+}
+
+/** After an import ended: the lines its periods no longer count, and its file, are deleted. */
+export async function cleanUpImport(env: Env, t: ImportTarget, superseded: readonly string[]): Promise<void> {
+  const db = tenantDb(env.DB, t.tenantId);
+  for (const importId of superseded) {
+    await deleteAll((limit) => deleteSupersededLines(db, importId, limit));
+  }
+  await env.CLOUD_BILLS.delete(billObjectKey(t));
+}
