@@ -54,7 +54,7 @@ export const RULES: readonly Rule[] = [
     category: "bedrock",
     model: "product_name",
     source:
-      'Amazon Bedrock pricing, "third-party models … billed through AWS Marketplace" — https://aws.amazon.com/bedrock/pricing/ ; the product-name suffix as issue 14 §3 states it',
+      "Amazon Bedrock pricing (third-party models are sold through AWS Marketplace) — https://aws.amazon.com/bedrock/pricing/ ; the product-name suffix as issue 14 §3 states it (not found in AWS documentation reachable here)",
   },
   {
     id: "bedrock",
