@@ -20,13 +20,13 @@ function rowsWithBadCosts(count: number, bad: ReadonlySet<number>): Cur2Row[] {
 
 describe("not a bill", () => {
   it.each([
-    ["an empty file", new Uint8Array(0), "empty"],
-    ["only blank lines", utf8("\n\r\n  \n"), "empty"],
-    ["HTML", utf8("<!doctype html><html><body>Sign in</body></html>"), "not_a_bill"],
-    ["JSON", utf8('{"line_item_unblended_cost": 1}'), "not_a_bill"],
-    ["random bytes", Uint8Array.from({ length: 600 }, (_, i) => (i * 7919 + 13) % 256), "not_a_bill"],
-    ["a header no schema has", utf8("date,amount,memo\n2025-01-01,3.50,coffee\n"), "unknown_schema"],
-  ])("%s → %s", async (_name, bytes, code) => {
+    ["an empty file", "empty", new Uint8Array(0)],
+    ["only blank lines", "empty", utf8("\n\r\n  \n")],
+    ["HTML", "not_a_bill", utf8("<!doctype html><html><body>Sign in</body></html>")],
+    ["JSON", "not_a_bill", utf8('{"line_item_unblended_cost": 1}')],
+    ["random bytes", "not_a_bill", Uint8Array.from({ length: 600 }, (_, i) => (i * 7919 + 13) % 256)],
+    ["a header no schema has", "unknown_schema", utf8("date,amount,memo\n2025-01-01,3.50,coffee\n")],
+  ])("%s → %s", async (_name, code, bytes) => {
     const opened = await open(bytes);
     expect("code" in opened ? opened.code : "opened").toBe(code);
   });

@@ -1,8 +1,9 @@
 // CSV and CSV.gz bills, streamed: the stored file's stream, through `DecompressionStream("gzip")`
-// when gzipped, into csv-parse (README.md says why that parser). Records come out of the parser
-// through its synchronous `on_record`/`on_skip` hooks, so rows, skipped records and the end of
-// the file arrive in file order; only the current chunk's records are ever held.
-import { parse } from "csv-parse/stream";
+// when gzipped, decoded as UTF-8 (a BOM dropped) and split by papaparse's low-level `Parser`
+// one chunk at a time (README.md says why that parser). Each chunk is parsed with its last,
+// possibly cut, record held back and prepended to the next chunk, as papaparse's own streamers
+// do; only one chunk's records are held at a time.
+import Papa from "papaparse/papaparse.js";
 import { sniffText, SNIFF_BYTES } from "./detect.ts";
 import { problem, type BillProblem } from "./problem.ts";
 import type { RowEvent, RowSource } from "./rows.ts";
@@ -10,11 +11,32 @@ import type { BillSource } from "./source.ts";
 
 /** One record may not exceed this many characters (a stray quote would swallow the file). */
 const MAX_RECORD_CHARS = 1 << 20;
+/** Bytes decoded and parsed at once, so one large stream chunk cannot yield a flood of records. */
+const PARSE_SLICE = 256 * 1024;
 
-type Parsed = { record: string[] } | { skipped: { code?: string; message: string } };
+type Newline = "\n" | "\r\n" | "\r";
+
+/**
+ * The records of one chunk; `bad` holds indexes of records with malformed quotes; `unterminated`
+ * when the file ends inside a quoted field (its last record is cut).
+ */
+type Batch = { records: string[][]; bad: ReadonlySet<number>; last: boolean; unterminated: boolean };
 
 function gzipProblem(): BillProblem {
   return problem("truncated", "The gzip stream ends early or is damaged: the file was cut short or is not whole.");
+}
+
+function isBlank(record: readonly string[]): boolean {
+  return record.length === 1 && (record[0] ?? "").trim() === "";
+}
+
+/** The record separator, from the text up to the first line break (null: none seen yet). */
+function newlineOf(text: string, atEnd: boolean): Newline | null {
+  const lf = text.indexOf("\n");
+  const cr = text.indexOf("\r");
+  if (lf < 0 && cr < 0) return atEnd ? "\n" : null;
+  if (cr >= 0 && (lf < 0 || cr < lf)) return cr + 1 === lf ? "\r\n" : cr + 1 < text.length || atEnd ? "\r" : null;
+  return "\n";
 }
 
 export async function openCsv(source: BillSource, gzipped: boolean): Promise<RowSource | BillProblem> {
@@ -28,46 +50,8 @@ export async function openCsv(source: BillSource, gzipped: boolean): Promise<Row
     }),
   );
   const bytes = (gzipped ? counted.pipeThrough(new DecompressionStream("gzip")) : counted).getReader();
-
-  const parsed: Parsed[] = [];
-  const parser = parse({
-    bom: true,
-    relax_column_count: true,
-    relax_quotes: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    max_record_size: MAX_RECORD_CHARS,
-    on_record: (record: string[]) => {
-      parsed.push({ record });
-      return null;
-    },
-    on_skip: (error: { code?: string; message: string } | undefined) => {
-      parsed.push({ skipped: error ?? { message: "unreadable record" } });
-    },
-  });
-  const writer = parser.writable.getWriter();
-  const input = { ended: false };
-
-  /** Feeds the parser one more chunk (or the end); a problem when the bytes cannot be read. */
-  const feed = async (): Promise<BillProblem | null> => {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await bytes.read();
-    } catch {
-      return gzipped ? gzipProblem() : problem("truncated", "The file could not be read to its end.");
-    }
-    try {
-      if (chunk.done) {
-        input.ended = true;
-        await writer.close();
-      } else {
-        await writer.write(chunk.value);
-      }
-    } catch {
-      return problem("not_a_bill", "The file is not readable as CSV.");
-    }
-    return null;
-  };
+  const readProblem = (): BillProblem =>
+    gzipped ? gzipProblem() : problem("truncated", "The file could not be read to its end.");
 
   // The first bytes: plainly not a bill?
   const start: Uint8Array[] = [];
@@ -78,7 +62,7 @@ export async function openCsv(source: BillSource, gzipped: boolean): Promise<Row
     try {
       chunk = await bytes.read();
     } catch {
-      return gzipped ? gzipProblem() : problem("truncated", "The file could not be read.");
+      return readProblem();
     }
     if (chunk.done) {
       startDone = true;
@@ -98,48 +82,101 @@ export async function openCsv(source: BillSource, gzipped: boolean): Promise<Row
     await bytes.cancel();
     return sniffed;
   }
-  try {
-    await writer.write(head);
-    if (startDone) {
-      input.ended = true;
-      await writer.close();
-    }
-  } catch {
-    return problem("not_a_bill", "The file is not readable as CSV.");
-  }
 
-  // The header: the first record.
-  while (parsed.length === 0 && !input.ended) {
-    const failed = await feed();
-    if (failed !== null) return failed;
+  const decoder = new TextDecoder();
+  let pendingBytes: Uint8Array | null = head.byteLength > 0 ? head : null;
+  let pendingDone = startDone;
+  let leftover = "";
+  let newline: Newline | null = null;
+  let finished = false;
+
+  /** The next chunk's whole records, or a problem; null once the file has ended. */
+  const nextBatch = async (): Promise<Batch | BillProblem | null> => {
+    for (;;) {
+      if (finished) return null;
+      let text: string;
+      let last: boolean;
+      if (pendingBytes === null) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await bytes.read();
+        } catch {
+          return readProblem();
+        }
+        if (chunk.done) {
+          pendingDone = true;
+        } else {
+          pendingBytes = chunk.value;
+        }
+      }
+      if (pendingBytes !== null) {
+        // At most PARSE_SLICE bytes at a time, whatever size the stream's chunks have.
+        const slice = pendingBytes.subarray(0, PARSE_SLICE);
+        pendingBytes = pendingBytes.byteLength > PARSE_SLICE ? pendingBytes.subarray(PARSE_SLICE) : null;
+        last = pendingBytes === null && pendingDone;
+        text = leftover + decoder.decode(slice, { stream: !last });
+      } else {
+        last = true;
+        text = leftover + decoder.decode();
+      }
+      finished = last;
+      newline ??= newlineOf(text, last);
+      if (newline === null) {
+        leftover = text;
+        if (leftover.length > MAX_RECORD_CHARS)
+          return problem("record_too_large", `The header is over ${MAX_RECORD_CHARS} characters.`, 0);
+        continue;
+      }
+      const parsed = new Papa.Parser({ delimiter: ",", newline, quoteChar: '"' }).parse(text, 0, !last);
+      leftover = last ? "" : text.slice(parsed.meta.cursor);
+      const bad = new Set<number>();
+      let missingQuote = false;
+      for (const error of parsed.errors) {
+        if (error.code === "MissingQuotes") missingQuote = true;
+        else if (error.row !== undefined) bad.add(error.row);
+      }
+      if (leftover.length > MAX_RECORD_CHARS) {
+        return problem("record_too_large", `A row is over ${MAX_RECORD_CHARS} characters (a stray quote?).`);
+      }
+      return { records: parsed.data, bad, last, unterminated: missingQuote };
+    }
+  };
+
+  // The header: the first non-blank record.
+  let batch: Batch | null = null;
+  let index = 0;
+  let header: string[] | null = null;
+  while (header === null) {
+    const next = await nextBatch();
+    if (next === null) return problem("empty", "The file has no header and no rows.");
+    if ("code" in next) return next;
+    if (next.unterminated && next.records.length <= 1)
+      return problem("truncated", "The header ends inside a quoted field: the file was cut short.", 0);
+    batch = next;
+    index = 0;
+    while (index < next.records.length && header === null) {
+      const record = next.records[index] as string[];
+      index += 1;
+      if (!isBlank(record)) header = record;
+    }
   }
-  const first = parsed.shift();
-  if (first === undefined) return problem("empty", "The file has no header and no rows.");
-  if (!("record" in first)) return problem("not_a_bill", "The first line of the file is not a CSV header.");
-  const header = first.record;
+  const columns = header;
 
   async function* rows(): AsyncGenerator<RowEvent> {
+    const width = columns.length;
     let row = 0;
-    let pending: string[] | null = null;
-    let pendingRow = 0;
-    const width = header.length;
-    const settle = (record: string[], at: number): RowEvent =>
-      record.length === width
-        ? { kind: "row", row: at, cells: record }
-        : {
-            kind: "bad",
-            problem: problem("bad_row", `Row ${at} has ${record.length} fields; the header has ${width}.`, at, null),
-          };
+    let current = batch;
+    let at = index;
     for (;;) {
-      while (parsed.length > 0) {
-        const next = parsed.shift() as Parsed;
+      if (current === null) break;
+      const records = current.records;
+      const unterminated = current.unterminated;
+      for (; at < records.length; at++) {
+        const record = records[at] as string[];
+        if (isBlank(record)) continue;
         row += 1;
-        if (pending !== null) yield settle(pending, pendingRow);
-        pending = null;
-        if ("record" in next) {
-          pending = next.record;
-          pendingRow = row;
-        } else if (next.skipped.code === "CSV_QUOTE_NOT_CLOSED") {
+        const isLast = current.last && at === records.length - 1;
+        if (isLast && unterminated) {
           yield {
             kind: "error",
             problem: problem(
@@ -150,44 +187,39 @@ export async function openCsv(source: BillSource, gzipped: boolean): Promise<Row
             ),
           };
           return;
-        } else if (next.skipped.code === "CSV_MAX_RECORD_SIZE") {
+        }
+        if (current.bad.has(at)) {
+          yield { kind: "bad", problem: problem("bad_row", `Row ${row} has a malformed quoted field.`, row, null) };
+        } else if (record.length === width) {
+          yield { kind: "row", row, cells: record };
+        } else if (isLast && record.length < width) {
           yield {
             kind: "error",
             problem: problem(
-              "record_too_large",
-              `Row ${row} is over ${MAX_RECORD_CHARS} characters (a stray quote?).`,
+              "truncated",
+              `The last row (${row}) has ${record.length} of ${width} fields: the file was cut short.`,
               row,
               null,
             ),
           };
           return;
         } else {
-          yield { kind: "bad", problem: problem("bad_row", `Row ${row} is not valid CSV.`, row, null) };
+          yield {
+            kind: "bad",
+            problem: problem("bad_row", `Row ${row} has ${record.length} fields; the header has ${width}.`, row, null),
+          };
         }
       }
-      if (input.ended) break;
-      const failed = await feed();
-      if (failed !== null) {
-        yield { kind: "error", problem: failed };
+      if (current.last) break;
+      const next = await nextBatch();
+      if (next !== null && "code" in next) {
+        yield { kind: "error", problem: { ...next, row: next.row ?? row + 1 } };
         return;
       }
-    }
-    if (pending !== null) {
-      if (pending.length < width) {
-        yield {
-          kind: "error",
-          problem: problem(
-            "truncated",
-            `The last row (${pendingRow}) has ${pending.length} of ${width} fields: the file was cut short.`,
-            pendingRow,
-            null,
-          ),
-        };
-        return;
-      }
-      yield settle(pending, pendingRow);
+      current = next;
+      at = 0;
     }
   }
 
-  return { header, rows, bytesRead: () => consumed };
+  return { header: columns, rows, bytesRead: () => consumed };
 }
