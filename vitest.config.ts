@@ -33,6 +33,8 @@ export default defineConfig({
                 OIDC_TEST_CLIENT_ID: inject<string>("oidcClientId"),
                 OIDC_TEST_CLIENT_SECRET: inject<string>("oidcClientSecret"),
                 WEBHOOK_RECEIVER_URL: inject<string>("webhookReceiverUrl"),
+                AWS_STS_TEST_URL: inject<string>("awsStsUrl"),
+                AWS_S3_TEST_URL: inject<string>("awsS3Url"),
                 // Webhook retries 1 s apart instead of 5 s to 10 h (the schedule's length is kept).
                 WEBHOOK_RETRY_DELAYS: "1,1,1,1,1,1,1",
               },

@@ -9,6 +9,8 @@ declare global {
       OIDC_TEST_CLIENT_ID: string;
       OIDC_TEST_CLIENT_SECRET: string;
       WEBHOOK_RECEIVER_URL: string;
+      AWS_STS_TEST_URL: string;
+      AWS_S3_TEST_URL: string;
     }
   }
 }
