@@ -99,10 +99,19 @@ describe("bad rows", () => {
     ]);
   });
 
+  it("a bad cost cell in Parquet is a warning with row and column too", async () => {
+    const rows = rowsWithBadCosts(30, new Set([12]));
+    const read = await readOpened(new Uint8Array(toParquet(rows, { rowGroupSize: 7, cost: "string" })));
+    expect(read.lines).toHaveLength(29);
+    expect(read.warnings.map(({ code, row, column }) => ({ code, row, column }))).toEqual([
+      { code: "bad_row", row: 13, column: "line_item_unblended_cost" },
+    ]);
+  });
+
   it("a longer Parquet twin in uneven row groups gives the CSV's lines", async () => {
     const rows = rowsWithBadCosts(30, new Set());
     const csv = await readOpened(utf8(toCsv(rows)));
-    const parquet = await readOpened(new Uint8Array(toParquet(rows, 7)));
+    const parquet = await readOpened(new Uint8Array(toParquet(rows, { rowGroupSize: 7 })));
     expect(parquet.lines).toEqual(csv.lines);
   });
 

@@ -109,8 +109,8 @@ describe("CUR 2.0", () => {
   it("gives the same lines from CSV, CSV.gz and the Parquet twin (one and several row groups)", async () => {
     const csv = await readOpened(utf8(toCsv(CUR2_ROWS)));
     const gz = await readOpened(await gzip(utf8(toCsv(CUR2_ROWS))));
-    const parquet = await readOpened(new Uint8Array(toParquet(CUR2_ROWS, 5)));
-    const oneGroup = await readOpened(new Uint8Array(toParquet(CUR2_ROWS, 1000)));
+    const parquet = await readOpened(new Uint8Array(toParquet(CUR2_ROWS, { rowGroupSize: 5 })));
+    const oneGroup = await readOpened(new Uint8Array(toParquet(CUR2_ROWS, { rowGroupSize: 1000 })));
     expect(gz.bill.format).toBe("csv.gz");
     expect(parquet.bill.format).toBe("parquet");
     expect(parquet.bill.schema).toBe("cur2");
@@ -119,6 +119,17 @@ describe("CUR 2.0", () => {
     expect(parquet.lines).toEqual(csv.lines);
     expect(oneGroup.lines).toEqual(csv.lines);
     expect([gz.error, parquet.error, gz.warnings.length, parquet.warnings.length]).toEqual([null, null, 0, 0]);
+  });
+
+  it.each([
+    ["a DOUBLE cost (exact from its shortest decimal string)", { cost: "double" }],
+    ["a text cost", { cost: "string" }],
+    ["`product` as a Parquet MAP", { productMap: true }],
+  ] as const)("the Parquet twin with %s gives the CSV's lines", async (_name, options) => {
+    const csv = await readOpened(utf8(toCsv(CUR2_ROWS)));
+    const parquet = await readOpened(new Uint8Array(toParquet(CUR2_ROWS, options)));
+    expect(parquet.warnings).toEqual([]);
+    expect(parquet.lines).toEqual(csv.lines);
   });
 
   it("reads the same lines whatever the stream's chunk size (records, quotes, CRLF, UTF-8 split across chunks)", async () => {

@@ -46,4 +46,4 @@ const rows = generated(count);
 const csv = new TextEncoder().encode(toCsv(rows));
 await measure("CUR 2.0 CSV", csv);
 await measure("CUR 2.0 CSV.gz", new Uint8Array(gzipSync(csv)));
-await measure("CUR 2.0 Parquet", new Uint8Array(toParquet(rows, 20_000)));
+await measure("CUR 2.0 Parquet", new Uint8Array(toParquet(rows, { rowGroupSize: 20_000 })));
