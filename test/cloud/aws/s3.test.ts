@@ -88,15 +88,21 @@ describe("S3 with a role session", () => {
     });
   });
 
-  it("is refused when signed with a wrong secret or without the session token", async () => {
+  it("is refused when signed with a wrong secret, without the session token, or with an unknown key", async () => {
     const credentials = await session();
     const [wrongSecret, noToken] = await Promise.all([
       listObjects(bucket({ ...credentials, secretAccessKey: `${credentials.secretAccessKey}x` }), { prefix: "" }),
       listObjects(bucket({ ...credentials, sessionToken: "" }), { prefix: "" }),
     ]);
-    expect([wrongSecret, noToken].map((r) => (r.ok ? "ok" : r.reason.awsCode))).toEqual([
-      "SignatureDoesNotMatch",
-      "InvalidToken",
+    const unknownKey = await listObjects(bucket({ ...credentials, accessKeyId: "ASIAUNKNOWNUNKNOWN00" }), {
+      prefix: "",
+    });
+    expect(
+      [wrongSecret, noToken, unknownKey].map((r) => (r.ok ? "ok" : `${r.reason.code}/${r.reason.awsCode}`)),
+    ).toEqual([
+      "signature_mismatch/SignatureDoesNotMatch",
+      "invalid_credentials/InvalidToken",
+      "invalid_credentials/InvalidAccessKeyId",
     ]);
   });
 });
