@@ -4,28 +4,25 @@ import { env } from "cloudflare:workers";
 import { AwsClient } from "aws4fetch";
 import { describe, expect, it } from "vitest";
 import { assumeRole, roleSessionName } from "../../../workers/cloud/aws/index.ts";
-import { type LastAssumeRole, OUTLAY_KEY, ROLES } from "../../stand-ins/aws/fixtures.ts";
+import { type AssumeRoleAsked, OUTLAY_KEY, ROLES } from "../../stand-ins/aws/fixtures.ts";
 import { roleOptions } from "./support.ts";
 
-async function last(): Promise<LastAssumeRole> {
-  return (await (await fetch(`${env.AWS_STS_TEST_URL}/_control/last`)).json()) as LastAssumeRole;
+/** What STS was asked under one session name (each test uses its own tenant id, so its own name). */
+async function asked(sessionName: string): Promise<AssumeRoleAsked[]> {
+  return (await (await fetch(`${env.AWS_STS_TEST_URL}/_control/asked/${sessionName}`)).json()) as AssumeRoleAsked[];
 }
 
 describe("assumeRole", () => {
   it("returns the role session's credentials, asked for 900 s under outlay-<tenant prefix>", async () => {
     const before = Date.now();
-    const assumed = await assumeRole(roleOptions());
+    const assumed = await assumeRole({ ...roleOptions(), tenantId: "tnt_sts900aaXYZ" });
     expect(assumed).toMatchObject({
       ok: true,
       credentials: { accessKeyId: expect.stringMatching(/^ASIA[A-Z2-7]{16}$/), sessionToken: expect.any(String) },
     });
     const expiration = assumed.ok ? assumed.credentials.expiration : 0;
     expect(Math.round((expiration - before) / 1000)).toBeGreaterThanOrEqual(899);
-    expect(await last()).toEqual({
-      roleSessionName: "outlay-tnt_7Hq2xZ9k",
-      durationSeconds: 900,
-      roleArn: ROLES.reader.arn,
-    });
+    expect(await asked("outlay-tnt_sts900aa")).toEqual([{ durationSeconds: 900, roleArn: ROLES.reader.arn }]);
   });
 
   it("names the session from the tenant id's allowed characters", () => {
@@ -37,11 +34,13 @@ describe("assumeRole", () => {
   });
 
   it("asks for up to 3600 s and refuses more without calling STS", async () => {
-    expect(await assumeRole({ ...roleOptions(), durationSeconds: 3600 })).toMatchObject({ ok: true });
-    expect((await last())?.durationSeconds).toBe(3600);
-    const refused = await assumeRole({ ...roleOptions(), durationSeconds: 3601, tenantId: "tnt_other" });
+    expect(await assumeRole({ ...roleOptions(), durationSeconds: 3600, tenantId: "tnt_sts3600b" })).toMatchObject({
+      ok: true,
+    });
+    expect(await asked("outlay-tnt_sts3600b")).toEqual([{ durationSeconds: 3600, roleArn: ROLES.reader.arn }]);
+    const refused = await assumeRole({ ...roleOptions(), durationSeconds: 3601, tenantId: "tnt_sts3601c" });
     expect(refused).toMatchObject({ ok: false, reason: { code: "invalid_request", service: "sts", status: null } });
-    expect((await last())?.roleSessionName).toBe("outlay-tnt_7Hq2xZ9k");
+    expect(await asked("outlay-tnt_sts3601c")).toEqual([]);
   });
 
   it("maps a wrong ExternalId to access_denied, not retryable", async () => {

@@ -48,5 +48,5 @@ export const SEEDED = {
   periods: ["2026-10", "2026-11"],
 };
 
-/** What the STS stand-in saw in its last AssumeRole (GET <sts>/_control/last). */
-export type LastAssumeRole = { roleSessionName: string; durationSeconds: number; roleArn: string } | null;
+/** What one signed AssumeRole asked the STS stand-in (GET <sts>/_control/asked/<RoleSessionName>). */
+export type AssumeRoleAsked = { roleArn: string; durationSeconds: number };

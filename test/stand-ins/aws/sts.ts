@@ -3,11 +3,12 @@
 // POST, its SigV4 signature checked with AWS's own signer for Outlay's test key, answered with
 // `AssumeRoleResponse` XML or `ErrorResponse` XML as STS answers (SignatureDoesNotMatch 403,
 // AccessDenied 403 for an unknown role or a wrong ExternalId, ValidationError 400).
-// GET /_control/last tells a test what the last AssumeRole asked (session name, duration).
+// GET /_control/asked/<RoleSessionName> tells a test what each signed AssumeRole under that
+// session name asked (role, duration), refused or not.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type LastAssumeRole, OUTLAY_ACCOUNT_ID, OUTLAY_KEY, REGION, ROLES, type StandInRole } from "./fixtures.ts";
+import { type AssumeRoleAsked, OUTLAY_ACCOUNT_ID, OUTLAY_KEY, REGION, ROLES, type StandInRole } from "./fixtures.ts";
 import type { Sessions } from "./sessions.ts";
 import { checkSignature, readBody, xmlEscape } from "./sigv4.ts";
 
@@ -30,11 +31,11 @@ function error(res: ServerResponse, status: number, code: string, message: strin
 
 export function startSts(sessions: Sessions): Promise<{ url: string; close(): Promise<void> }> {
   const roles = new Map<string, StandInRole>(Object.values(ROLES).map((r) => [r.arn, r]));
-  let last: LastAssumeRole = null;
+  const asked = new Map<string, AssumeRoleAsked[]>();
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (req.method === "GET" && req.url === "/_control/last") {
+    if (req.method === "GET" && req.url?.startsWith("/_control/asked/")) {
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify(last));
+      res.end(JSON.stringify(asked.get(decodeURIComponent(req.url.slice("/_control/asked/".length))) ?? []));
       return;
     }
     const body = await readBody(req);
@@ -59,6 +60,7 @@ export function startSts(sessions: Sessions): Promise<{ url: string; close(): Pr
     const roleArn = form.get("RoleArn") ?? "";
     const sessionName = form.get("RoleSessionName") ?? "";
     const duration = Number(form.get("DurationSeconds") ?? "3600");
+    asked.set(sessionName, [...(asked.get(sessionName) ?? []), { roleArn, durationSeconds: duration }]);
     if (!SESSION_NAME.test(sessionName)) {
       return error(
         res,
@@ -92,7 +94,6 @@ export function startSts(sessions: Sessions): Promise<{ url: string; close(): Pr
         `User: arn:aws:iam::${OUTLAY_ACCOUNT_ID}:user/outlay is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`,
       );
     }
-    last = { roleSessionName: sessionName, durationSeconds: duration, roleArn };
     const session = sessions.issue(role, duration);
     const roleName = role.arn.split("/").pop() ?? "";
     const account = role.arn.split(":")[4] ?? "";
