@@ -74,6 +74,15 @@ describe("truncated files", () => {
     expect(read.error).toMatchObject({ code: "truncated", row: 4 });
   });
 
+  it("a CSV cut inside its last column's quoted value ends in `truncated`, though the row has every field", async () => {
+    const rows = CUR2_ROWS.map((row) => ({ ...row, resource_tags: '{"user:team": "ml", "user:env": "prod"}' }));
+    const text = toCsv(rows);
+    const cut = text.slice(0, text.lastIndexOf("user:env"));
+    const read = await readOpened(utf8(cut));
+    expect(read.lines).toHaveLength(CUR2_ROWS.length - 1);
+    expect(read.error).toMatchObject({ code: "truncated", row: CUR2_ROWS.length });
+  });
+
   it("a Parquet file without its footer is `truncated`; a damaged footer is `not_a_bill`", async () => {
     const whole = new Uint8Array(toParquet(CUR2_ROWS));
     const cut = await open(whole.subarray(0, whole.byteLength - 100));
@@ -122,6 +131,15 @@ describe("bad rows", () => {
     expect(read.error).toBeNull();
     expect(read.warnings).toMatchObject([{ code: "bad_row", row: 3 }]);
     expect(read.lines).toHaveLength(CUR2_ROWS.length);
+  });
+
+  it("a malformed quoted field is a warning for its row; the next rows are read", async () => {
+    const lines = csvText.split("\n");
+    lines[2] = (lines[2] ?? "").replace("InvokeModelInference", '"Invoke"Model');
+    const read = await readOpened(utf8(lines.join("\n")));
+    expect(read.error).toBeNull();
+    expect(read.warnings).toMatchObject([{ code: "bad_row", row: 2, message: "Row 2 has a malformed quoted field." }]);
+    expect(read.lines.map((line) => line.row)).toEqual([1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   });
 
   it("more than 1% bad rows (and at least 10) fail the file", async () => {

@@ -1,7 +1,7 @@
 // CUR 2.0 bills (fixtures in test/fixtures/cloud/cur2.ts) as CSV, CSV.gz and Parquet: every
 // BillLine field mapped as line.ts documents, the three containers giving identical lines.
 import { describe, expect, it } from "vitest";
-import { CUR2_COLUMNS, CUR2_ROWS, toCsv, toParquet } from "../../fixtures/cloud/cur2.ts";
+import { CUR2_COLUMNS, CUR2_ROWS, toCsv, toParquet, type Cur2Row } from "../../fixtures/cloud/cur2.ts";
 import { bytesSource, openBill, type BillSource } from "../../../workers/cloud/parse/index.ts";
 import { gzip, readOpened, totals, utf8 } from "./collect.ts";
 
@@ -119,6 +119,13 @@ describe("CUR 2.0", () => {
     expect(parquet.lines).toEqual(csv.lines);
     expect(oneGroup.lines).toEqual(csv.lines);
     expect([gz.error, parquet.error, gz.warnings.length, parquet.warnings.length]).toEqual([null, null, 0, 0]);
+  });
+
+  it("reads a Parquet DECIMAL with more digits than a double holds exactly", async () => {
+    const row = { ...(CUR2_ROWS[0] as Cur2Row), line_item_unblended_cost: "12345678.9876543215" };
+    const parquet = await readOpened(new Uint8Array(toParquet([row], { cost: "decimal" })));
+    // 12345678.9876543215 × 10⁹ = 12345678987654321.5 → half away from zero
+    expect(parquet.lines.map((line) => line.costNano)).toEqual([12_345_678_987_654_322n]);
   });
 
   it.each([
