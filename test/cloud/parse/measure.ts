@@ -1,5 +1,6 @@
 // Rows per second of the bill parser on a generated CUR 2.0 file (not a test; a quick figure for
 // workers/cloud/parse/README.md). Run: ./node_modules/.bin/node test/cloud/parse/measure.ts [rows]
+// [formats, comma-separated: csv,csv.gz,parquet]
 import { gzipSync } from "node:zlib";
 import { CUR2_ROWS, toCsv, toParquet, type Cur2Row } from "../../fixtures/cloud/cur2.ts";
 import { bytesSource, openBill } from "../../../workers/cloud/parse/index.ts";
@@ -42,8 +43,11 @@ async function measure(label: string, bytes: Uint8Array): Promise<void> {
   );
 }
 
+const formats = new Set((process.argv[3] ?? "csv,csv.gz,parquet").split(","));
 const rows = generated(count);
 const csv = new TextEncoder().encode(toCsv(rows));
-await measure("CUR 2.0 CSV", csv);
-await measure("CUR 2.0 CSV.gz", new Uint8Array(gzipSync(csv)));
-await measure("CUR 2.0 Parquet", new Uint8Array(toParquet(rows, { rowGroupSize: 20_000 })));
+const gz = new Uint8Array(gzipSync(csv));
+const parquet = new Uint8Array(toParquet(rows, { rowGroupSize: 20_000 }));
+if (formats.has("csv")) await measure("CUR 2.0 CSV", csv);
+if (formats.has("csv.gz")) await measure("CUR 2.0 CSV.gz", gz);
+if (formats.has("parquet")) await measure("CUR 2.0 Parquet", parquet);
