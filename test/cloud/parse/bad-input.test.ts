@@ -39,6 +39,11 @@ describe("not a bill", () => {
     );
   });
 
+  it("a header without rows opens and reads no lines, no warnings, no error", async () => {
+    const read = await readOpened(utf8(toCsv([]).trimEnd()));
+    expect([read.bill.schema, read.lines, read.warnings, read.error]).toEqual(["cur2", [], [], null]);
+  });
+
   it("gzip of HTML is not a bill either", async () => {
     const opened = await open(await gzip(utf8("<html><body>Access Denied</body></html>")));
     expect("code" in opened ? opened.code : "opened").toBe("not_a_bill");

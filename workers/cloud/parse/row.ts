@@ -48,6 +48,8 @@ export function rowReader(map: ColumnMap): (cells: Cells, row: number) => BillLi
   let lastProductText: string | null = null;
   let lastProduct: ProductKeys = { instanceType: null, region: null, productName: null };
   const timeCache = new Map<string, number>();
+  let lastPeriodMs = Number.NaN;
+  let lastPeriodDay = "";
 
   const product = (cells: Cells): ProductKeys => {
     const raw = text(cells, "productMap");
@@ -99,6 +101,10 @@ export function rowReader(map: ColumnMap): (cells: Cells, row: number) => BillLi
       return problem("bad_row", `Row ${row}: ${map.name.currency} is empty.`, row, map.name.currency);
     const period = time(cells, "billingPeriod", row);
     if (typeof period !== "number") return period;
+    if (period !== lastPeriodMs) {
+      lastPeriodMs = period;
+      lastPeriodDay = utcDay(period);
+    }
     const usageStart = time(cells, "usageStart", row);
     if (typeof usageStart !== "number") return usageStart;
     const usageEnd = time(cells, "usageEnd", row);
@@ -123,7 +129,7 @@ export function rowReader(map: ColumnMap): (cells: Cells, row: number) => BillLi
     return {
       row,
       provider,
-      billingPeriod: utcDay(period),
+      billingPeriod: lastPeriodDay,
       usageStart,
       usageEnd,
       account: text(cells, "account"),
