@@ -13,6 +13,7 @@ import { api as apiRoutes } from "../../workers/api/index.ts";
 import { web } from "../../workers/dashboard/index.ts";
 import { can, ROLES, type Permission, type Role } from "../../workers/auth/roles.ts";
 import { activityArea } from "../web/activity.probes.ts";
+import { cloudArea } from "../web/cloud.probes.ts";
 import { overviewArea } from "../web/overview.probes.ts";
 import { providersArea } from "../web/providers.probes.ts";
 import { rulesArea } from "../web/rules.probes.ts";
@@ -36,7 +37,7 @@ import {
 import { Browser, openLink } from "./browser.ts";
 
 /** Every dashboard route, as registered in workers/dashboard/index.ts and routes/*.tsx. */
-const AREAS = [overviewArea, usageArea, rulesArea, providersArea, activityArea, webhooksArea];
+const AREAS = [overviewArea, usageArea, rulesArea, providersArea, activityArea, webhooksArea, cloudArea];
 
 const DASHBOARD: Record<string, Need> = {
   "POST /org/switch": "signed-in",

@@ -23,6 +23,7 @@ describe("static assets", () => {
       "app.#.css",
       "htmx.#.js",
       "app.#.js",
+      "cloud-upload.#.js",
     ]);
     for (const asset of assets) {
       expect(asset.name).toContain(`.${(await sha256Hex(asset.body)).slice(0, 12)}.`);

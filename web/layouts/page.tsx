@@ -22,6 +22,7 @@ const NAV = [
   { href: "/policies", label: "Policies" },
   { href: "/providers", label: "Providers" },
   { href: "/webhooks", label: "Webhooks" },
+  { href: "/cloud", label: "Cloud AI spend" },
   { href: "/activity", label: "Activity" },
   { href: "/quickstart", label: "Quick start" },
   { href: "/org/members", label: "Members" },

@@ -4,6 +4,7 @@
 import { Hono } from "hono";
 import css from "./app.css";
 import script from "./outlay-ui.js";
+import upload from "./cloud-upload.js";
 import htmx from "./htmx.min.js";
 
 type Asset = { name: string; body: string; type: string };
@@ -12,6 +13,7 @@ const SOURCES = [
   { base: "app", extension: "css", body: css, type: "text/css; charset=utf-8" },
   { base: "htmx", extension: "js", body: htmx, type: "text/javascript; charset=utf-8" },
   { base: "app", extension: "js", body: script, type: "text/javascript; charset=utf-8" },
+  { base: "cloud-upload", extension: "js", body: upload, type: "text/javascript; charset=utf-8" },
 ] as const;
 
 async function digest(body: string): Promise<string> {
@@ -33,10 +35,15 @@ export function staticAssets(): Promise<Asset[]> {
   return assets;
 }
 
-/** The URL paths of the stylesheet, htmx and our script, for the layout. */
-export async function assetPaths(): Promise<{ css: string; htmx: string; app: string }> {
-  const [style, htmxFile, appFile] = await staticAssets();
-  return { css: `/static/${style?.name}`, htmx: `/static/${htmxFile?.name}`, app: `/static/${appFile?.name}` };
+/** The URL paths of the stylesheet, htmx and our scripts (the layout's, the cloud page's upload). */
+export async function assetPaths(): Promise<{ css: string; htmx: string; app: string; upload: string }> {
+  const [style, htmxFile, appFile, uploadFile] = await staticAssets();
+  return {
+    css: `/static/${style?.name}`,
+    htmx: `/static/${htmxFile?.name}`,
+    app: `/static/${appFile?.name}`,
+    upload: `/static/${uploadFile?.name}`,
+  };
 }
 
 export const staticRoutes = new Hono<{ Bindings: Env }>();

@@ -11,3 +11,7 @@ declare module "*/outlay-ui.js" {
   const text: string;
   export default text;
 }
+declare module "*/cloud-upload.js" {
+  const text: string;
+  export default text;
+}

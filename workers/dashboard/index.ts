@@ -13,6 +13,7 @@ import { formsOnly, loadAccount, type WebEnv } from "./guards.ts";
 import { pagePaths } from "./page-paths.ts";
 import { account } from "./routes/account.tsx";
 import { activityPages } from "./routes/activity.tsx";
+import { cloudPages, unlessBill } from "./routes/cloud.tsx";
 import { keyPages } from "./routes/keys.tsx";
 import { links } from "./routes/links.tsx";
 import { members } from "./routes/members.tsx";
@@ -44,6 +45,7 @@ const PAGES = [
   rulesPages,
   providersPages,
   webhookPages,
+  cloudPages,
   activityPages,
   quickStart,
 ];
@@ -73,9 +75,11 @@ const pageMiddleware = [
     await next();
     if (!c.res.headers.has("cache-control")) c.header("cache-control", "no-store");
   }),
-  bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.text("The form is too large.", 413) }),
+  // The cloud page's bill uploads (routes/cloud.tsx) take a file, not a small form: they check
+  // its length and type themselves.
+  unlessBill(bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.text("The form is too large.", 413) })),
   csrf(),
-  formsOnly,
+  unlessBill(formsOnly),
   loadAccount,
   pageLayout,
 ] as const;
