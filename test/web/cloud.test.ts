@@ -148,6 +148,29 @@ describe("/cloud: the figures of an imported bill", () => {
   });
 });
 
+describe("the overview: gateway and cloud AI spend side by side", () => {
+  it("shows this month's cloud AI spend (credits and tax apart) beside the gateway's, with a link to the page", async () => {
+    const org = await newOrg("CloudOverview");
+    const before = await org.owner.b.get("/");
+    expect(before.html).toContain('<h2 id="side-h">This month: gateway and cloud AI spend</h2>');
+    expect(before.html).toContain("no imported bill covers this month");
+    // The fixture moved to this month (UTC): its June 2025 days become this month's days 3 to 5.
+    const now = new Date();
+    const month = now.toISOString().slice(0, 7);
+    const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
+    const csv = toCsv(CUR2_ROWS).replaceAll("2025-07-01", next).replaceAll("2025-06-", `${month}-`);
+    const page = await uploadForm(org.owner.b, { name: "this-month.csv", bytes: utf8.encode(csv) });
+    expect(page.status).toBe(303);
+    const id = (await importsOf(org)).at(-1)?.id ?? "";
+    expect((await finished(org, id)).status).toBe("done");
+    const overview = await org.owner.b.get("/");
+    const section = overview.html.split('<h2 id="side-h">')[1]?.split("</section>")[0] ?? "";
+    expect(section).toMatch(/<h3>Gateway spend<\/h3><p class="figure-value">\$0\.00<\/p>/);
+    expect(section).toMatch(/<h3>Cloud AI spend \(USD\)<\/h3><p class="figure-value">\$105\.70<\/p>/);
+    expect(section).toContain('<a href="/cloud?range=this_month">Cloud AI spend</a>');
+  });
+});
+
 describe("/cloud: uploading", () => {
   it("the plain form's upload ends in an import; without its CSRF field nothing is made", async () => {
     const org = await newOrg("CloudForm");

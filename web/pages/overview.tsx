@@ -32,6 +32,8 @@ export type TopRow = { label: string; code?: string; href: string; cost: string;
 export type OverviewView = {
   orgName: string;
   spend: SpendView;
+  /** this calendar month's cloud AI spend (UTC), per currency, from imported bills */
+  cloud: { currency: string; amount: string }[];
   empty: { hasKey: boolean; hasProvider: boolean } | null;
   trend: {
     title: string;
@@ -288,6 +290,41 @@ function Refusals({ view }: { view: OverviewView }) {
   );
 }
 
+/** This month's spend through the gateway beside the AI spend of the imported cloud bills. */
+function SideBySide({ view }: { view: OverviewView }) {
+  const month = view.spend.figures.find((fig) => fig.label === "This month");
+  return (
+    <section class="card" aria-labelledby="side-h">
+      <h2 id="side-h">This month: gateway and cloud AI spend</h2>
+      <div class="figures">
+        <div class="figure">
+          <h3>Gateway spend</h3>
+          <p class="figure-value">{month?.cost ?? "—"}</p>
+          <p class="hint">calls metered by Outlay, {month?.since ?? "this month"}</p>
+        </div>
+        {view.cloud.length === 0 ? (
+          <div class="figure">
+            <h3>Cloud AI spend</h3>
+            <p class="figure-value">—</p>
+            <p class="hint">no imported bill covers this month</p>
+          </div>
+        ) : (
+          view.cloud.map((c) => (
+            <div class="figure">
+              <h3>{`Cloud AI spend (${c.currency})`}</h3>
+              <p class="figure-value">{c.amount}</p>
+              <p class="hint">Bedrock, SageMaker, GPU and other AI services from your bills; no credits or tax</p>
+            </div>
+          ))
+        )}
+      </div>
+      <p class="hint">
+        Cloud bills count UTC days and keep their own currency. <a href="/cloud?range=this_month">Cloud AI spend</a>
+      </p>
+    </section>
+  );
+}
+
 export function OverviewPage({ view }: { view: OverviewView }) {
   return (
     <>
@@ -295,6 +332,7 @@ export function OverviewPage({ view }: { view: OverviewView }) {
       <p class="lead">Spend of {view.orgName}, from the calls metered by Outlay.</p>
       <GettingStarted view={view} />
       <SpendSummary spend={view.spend} />
+      <SideBySide view={view} />
       {!view.empty && (
         <>
           <Trend view={view} />

@@ -232,3 +232,28 @@ function currencyFigures(
     })),
   };
 }
+
+/** This calendar month's AI spend (UTC days) per currency: AI categories, spend charges only. */
+export async function cloudMonthSpend(
+  who: CloudCaller,
+  locale: string,
+  now: number,
+): Promise<{ currency: string; amount: string }[]> {
+  const d = new Date(now);
+  const first = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  const last = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) - DAY_MS;
+  const rows = await spend(
+    who,
+    { first, last, preset: "this_month", error: null },
+    {
+      group_by: "charge_type",
+      category: AI_CATEGORIES.map(([c]) => c).join(","),
+      charge_type: SPEND_CHARGES.join(","),
+    },
+  );
+  const currencies = [...new Set(rows.map((row) => str(row.currency)))].sort();
+  return currencies.map((currency) => ({
+    currency,
+    amount: currencyFormat(locale, currency)(sum(rows, (row) => row.currency === currency)),
+  }));
+}

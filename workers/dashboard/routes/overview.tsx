@@ -33,6 +33,7 @@ import {
   type TopRow,
 } from "../../../web/pages/overview.tsx";
 import { wantsFragment } from "../htmx.ts";
+import { cloudMonthSpend } from "../cloud-figures.ts";
 
 export const overviewPages = new Hono<WebEnv>();
 overviewPages.use("/", requireAccount, requirePermission("read"));
@@ -152,7 +153,12 @@ async function overviewView(c: Context<WebEnv>): Promise<OverviewView> {
   const { from, to } = hoursOf(f.timeZone, first, today);
   const top = (groups: UsageGroup[], extra: { unpricedOnly?: boolean; limit?: number } = {}) =>
     queryRollups(db, { from, to, groups, limit: extra.limit ?? TOP, unpricedOnly: extra.unpricedOnly });
-  const [spend, trend, models, providers, topKeys, dims, unpriced, refusals, anyUsage, providerCount] =
+  const cloudCaller = {
+    env: c.env,
+    tenantId: org.tenantId,
+    actor: { kind: "user", id: signedInOrg(c).a.user.id },
+  } as const;
+  const [spend, trend, models, providers, topKeys, dims, unpriced, refusals, anyUsage, providerCount, cloud] =
     await Promise.all([
       spendView(c, db, f, keys, now),
       queryRollups(db, { from, to, groups: [{ kind: "day" }], timeZone: f.timeZone, order: "time" }),
@@ -164,6 +170,7 @@ async function overviewView(c: Context<WebEnv>): Promise<OverviewView> {
       recentRefusals(db, 10),
       hasRollups(db),
       countProviderCredentials(db),
+      cloudMonthSpend(cloudCaller, f.locale, now),
     ]);
   const rules = new Map(
     (
@@ -192,6 +199,7 @@ async function overviewView(c: Context<WebEnv>): Promise<OverviewView> {
   return {
     orgName: org.name,
     spend,
+    cloud,
     empty: anyUsage ? null : { hasKey: keys.size > 0, hasProvider: providerCount > 0 },
     trend: {
       title: `Spend per day, ${dayFormat.format(first)} – ${dayFormat.format(today)}`,
