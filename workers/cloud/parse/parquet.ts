@@ -1,6 +1,7 @@
 // Parquet bills with hyparquet (+ hyparquet-compressors for ZSTD, Brotli, LZ4, GZIP): the footer
-// by ranged reads, then one row group at a time and only the columns the schema's map uses, so
-// memory is bounded by a row group's used columns. Values become text for row.ts: timestamps
+// by ranged reads, then one row group at a time (in slices of ROWS_PER_READ rows when the file
+// has offset indexes) and only the columns the schema's map uses, so memory is bounded by a
+// slice, or at worst a row group, of the used columns. Values become text for row.ts: timestamps
 // (INT96, INT64, strings) as ISO text, DECIMAL from its unscaled integer (hyparquet would divide
 // it into a double, so the decimal annotation is taken off before reading and applied here
 // exactly), doubles by their shortest round-trip string.
@@ -53,7 +54,12 @@ function cellText(value: unknown, scale: number | undefined): string | null {
   return JSON.stringify(value, (_key, inner: unknown) => (typeof inner === "bigint" ? inner.toString() : inner));
 }
 
-export async function openParquet(source: BillSource): Promise<ParquetFile | BillProblem> {
+/** Rows decoded at once within a row group whose pages can be located (an offset index). */
+export const ROWS_PER_READ = 50_000;
+/** A column chunk without an offset index this small may be decoded again for each slice. */
+const SMALL_CHUNK_BYTES = 1 << 20;
+
+export async function openParquet(source: BillSource, rowsPerRead = ROWS_PER_READ): Promise<ParquetFile | BillProblem> {
   let consumed = 0;
   const file: AsyncBuffer = {
     byteLength: source.size,
@@ -88,40 +94,48 @@ export async function openParquet(source: BillSource): Promise<ParquetFile | Bil
           : element,
       ),
     };
-    let rowStart = 0;
+    let groupStart = 0;
     for (const group of metadata.row_groups) {
-      const rowEnd = rowStart + Number(group.num_rows);
-      let values: unknown[][] = [];
-      try {
-        await parquetRead({
-          file,
-          metadata: plain,
-          columns: [...columns],
-          rowStart,
-          rowEnd,
-          compressors: PARQUET_COMPRESSORS,
-          onComplete: (read: unknown[][]) => {
-            values = read;
-          },
-        });
-      } catch {
-        yield {
-          kind: "error",
-          problem: problem(
-            "not_a_bill",
-            `The Parquet row group starting at row ${rowStart + 1} is damaged.`,
-            rowStart + 1,
-            null,
-          ),
-        };
-        return;
+      const groupEnd = groupStart + Number(group.num_rows);
+      // With an offset index, hyparquet fetches only the pages of a row range, so a large row
+      // group is read in slices. A used column without one is decoded again for every slice:
+      // fine for a small chunk (one page, say), not for a large one; then the group is read whole.
+      const used = group.columns.filter((chunk) => wanted.has(chunk.meta_data?.path_in_schema[0] ?? ""));
+      const indexed = (chunk: (typeof used)[number]): boolean => chunk.offset_index_offset !== undefined;
+      const cheap = (chunk: (typeof used)[number]): boolean =>
+        indexed(chunk) ||
+        Number(chunk.meta_data?.total_uncompressed_size ?? Number.MAX_SAFE_INTEGER) <= SMALL_CHUNK_BYTES;
+      const pageable = used.some(indexed) && used.every(cheap);
+      const step = pageable ? Math.max(1, rowsPerRead) : Math.max(1, groupEnd - groupStart);
+      for (let rowStart = groupStart; rowStart < groupEnd; rowStart += step) {
+        const rowEnd = Math.min(groupEnd, rowStart + step);
+        let values: unknown[][] = [];
+        try {
+          await parquetRead({
+            file,
+            metadata: plain,
+            columns: [...columns],
+            rowStart,
+            rowEnd,
+            compressors: PARQUET_COMPRESSORS,
+            onComplete: (read: unknown[][]) => {
+              values = read;
+            },
+          });
+        } catch {
+          yield {
+            kind: "error",
+            problem: problem("not_a_bill", `The Parquet data from row ${rowStart + 1} is damaged.`, rowStart + 1, null),
+          };
+          return;
+        }
+        for (let i = 0; i < values.length; i++) {
+          const rowValues = values[i] ?? [];
+          const cells = rowValues.map((value, c) => cellText(value, scales[c]));
+          yield { kind: "row", row: rowStart + i + 1, cells };
+        }
       }
-      for (let i = 0; i < values.length; i++) {
-        const rowValues = values[i] ?? [];
-        const cells = rowValues.map((value, c) => cellText(value, scales[c]));
-        yield { kind: "row", row: rowStart + i + 1, cells };
-      }
-      rowStart = rowEnd;
+      groupStart = groupEnd;
     }
   }
 
