@@ -185,13 +185,18 @@ function CurrencySection({ c, r }: { c: CurrencyFigures; r: RangeView }) {
       </div>
       <h3>By category, {r.byMonth ? "per month" : "per day"}</h3>
       {c.series.map((s) => (
-        <TimeChart
-          id={`cat-${id}-${s.category}`}
-          title={`${s.label}, ${c.currency}, ${r.byMonth ? "per month" : "per day"}`}
-          desc={`${s.label}: ${s.total} ${r.label}.`}
-          points={s.points}
-          format={c.format}
-        />
+        <>
+          <h4>
+            {s.label}: {s.total}
+          </h4>
+          <TimeChart
+            id={`cat-${id}-${s.category}`}
+            title={`${s.label}, ${c.currency}, ${r.byMonth ? "per month" : "per day"}`}
+            desc={`${s.label}: ${s.total} ${r.label}.`}
+            points={s.points}
+            format={c.format}
+          />
+        </>
       ))}
       <Table caption={`AI spend in ${c.currency} by category, ${r.label}`} headers={["Category"]} numeric={["Spend"]}>
         {c.series.map((s) => (

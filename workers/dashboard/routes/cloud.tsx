@@ -69,11 +69,6 @@ function caller(c: Context<WebEnv>): CloudCaller {
   return { env: c.env, tenantId: org.tenantId, actor: { kind: "user", id: a.user.id } };
 }
 
-function period(p: string): string {
-  const [provider = "", payer = "", month = ""] = p.split("|");
-  return [month, provider, payer].filter(Boolean).join(" · ");
-}
-
 function where(e: { row: number | null; column: string | null }): string {
   if (e.row === null) return e.column ?? "";
   return e.column === null ? `row ${e.row}` : `row ${e.row}, column ${e.column}`;
@@ -88,7 +83,7 @@ export function importItem(v: CloudImportView, f: Format): ImportItem {
     fileName: v.file_name,
     kind: [v.format, v.schema].filter(Boolean).join(" · ") || "not read yet",
     created: f.dateTime(Date.parse(v.created_at)),
-    periods: v.billing_periods.map(period).join(", ") || "—",
+    periods: v.billing_periods.join(", ") || "—",
     rowsRead: f.count(v.rows_read),
     rowsStored: f.count(v.rows_stored),
     bytesRead: v.bytes_read,
