@@ -12,6 +12,8 @@
 //                                       this way (not part of "all": it seeds 10 million events, ~12 min)
 //   npm run bench -- --audit-only       the audit archive, webhooks and verifier (audit.ts); only this
 //                                       way (not part of "all": its own Outlay and tenants, ~2½ min)
+//   npm run bench -- --cloud-only       cloud-bill imports (1 GB CUR 2.0 CSV.gz and Parquet) and the spend
+//                                       API over a year (cloud.ts); only this way (its own Outlay and bills)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +32,7 @@ import {
   verifyArm,
 } from "./arms.ts";
 import { AUDIT_VARS, auditPart } from "./audit.ts";
+import { CLOUD_VARS, cloudOnly } from "./cloud.ts";
 import { CONFIG, MODES, type Mode, requestBody } from "./config.ts";
 import { idleCpuRate } from "./cpu.ts";
 import { dashboardPart, publishDashboard, withWebChanges } from "./dashboard.ts";
@@ -48,17 +51,19 @@ import { errorCount, type WrkResult, wrkVersion, writeScript } from "./wrk.ts";
 const DOCS = join(ROOT, "docs/benchmarks.md");
 const FALLBACK_DOC = "# Benchmarks\n\nProduced by `npm run bench` (test/bench/run.ts).\n";
 
-type Part = "all" | "gateway" | "ledger" | "dashboard" | "audit";
-const PARTS: readonly Part[] = ["all", "gateway", "ledger", "dashboard", "audit"];
+type Part = "all" | "gateway" | "ledger" | "dashboard" | "audit" | "cloud";
+const PARTS: readonly Part[] = ["all", "gateway", "ledger", "dashboard", "audit", "cloud"];
 
-/** Which parts to run: `--ledger-only` / `--gateway-only` / `--dashboard-only` / `--audit-only`, or BENCH_PART. */
+/** Which parts to run: `--ledger-only` / `--gateway-only` / `--dashboard-only` / `--audit-only` / `--cloud-only`, or BENCH_PART. */
 function partToRun(argv: readonly string[]): Part {
-  const flags = (["ledger", "gateway", "dashboard", "audit"] as const).filter((p) => argv.includes(`--${p}-only`));
+  const flags = (["ledger", "gateway", "dashboard", "audit", "cloud"] as const).filter((p) =>
+    argv.includes(`--${p}-only`),
+  );
   const env = process.env.BENCH_PART ?? argFlag(argv, "part");
   if (flags.length > 1) throw new Error(`${flags.map((f) => `--${f}-only`).join(" and ")} exclude each other`);
   const part = flags[0] ?? env ?? "all";
   const known = PARTS.find((p) => p === part);
-  if (!known) throw new Error(`BENCH_PART must be all, gateway, ledger, dashboard or audit, got "${part}"`);
+  if (!known) throw new Error(`BENCH_PART must be all, gateway, ledger, dashboard, audit or cloud, got "${part}"`);
   return known;
 }
 
@@ -74,7 +79,13 @@ const DASHBOARD_VARS = [
 
 function commandOf(part: Part): string {
   const names =
-    part === "dashboard" ? DASHBOARD_VARS : part === "audit" ? AUDIT_VARS : ["BENCH_DURATION", "BENCH_WARMUP"];
+    part === "dashboard"
+      ? DASHBOARD_VARS
+      : part === "audit"
+        ? AUDIT_VARS
+        : part === "cloud"
+          ? CLOUD_VARS
+          : ["BENCH_DURATION", "BENCH_WARMUP"];
   const vars = names.map((name) => (process.env[name] ? `${name}=${process.env[name]}` : "")).filter((v) => v !== "");
   const flag = part === "all" ? "" : ` -- --${part}-only`;
   return `${vars.length > 0 ? `${vars.join(" ")} ` : ""}npm run bench${flag}`;
@@ -238,11 +249,11 @@ async function dashboardOnly(tmp: string, command: string): Promise<void> {
 
 async function main(): Promise<void> {
   const part = partToRun(process.argv.slice(2));
-  if (part === "dashboard") {
+  if (part === "dashboard" || part === "cloud") {
     const tmp = mkdtempSync(join(tmpdir(), "outlay-bench-"));
     tmpDir = tmp;
     try {
-      await dashboardOnly(tmp, commandOf(part));
+      await (part === "cloud" ? cloudOnly(tmp, commandOf(part), DOCS) : dashboardOnly(tmp, commandOf(part)));
     } finally {
       await stopAll();
       rmSync(tmp, { recursive: true, force: true });

@@ -125,7 +125,9 @@ function outlayOptions(
         deadLetterQueue: "outlay-webhooks-dlq",
       },
     },
-    r2Buckets: { AUDIT_ARCHIVE: "outlay-audit" },
+    r2Buckets: { AUDIT_ARCHIVE: "outlay-audit", CLOUD_BILLS: "outlay-cloud-bills" },
+    // As wrangler.toml: cloud-bill imports run as a Workflow (the cloud part, cloud.ts).
+    workflows: { CLOUD_IMPORT: { name: "outlay-cloud-import", className: "CloudImportWorkflow" } },
     unsafeDirectSockets: [{ host: "127.0.0.1", port }],
     // For CPU profiles (ledger-profile.ts): the V8 inspector of the Worker's isolate.
     ...(inspectorPort ? { inspectorPort, unsafeInspectorProxy: true } : {}),
