@@ -6,6 +6,7 @@
 //   started by test/browser/global-setup.ts.
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { OUTLAY_ACCOUNT_ID, OUTLAY_KEY } from "./test/stand-ins/aws/fixtures.ts";
 
 export default defineConfig({
   test: {
@@ -35,6 +36,12 @@ export default defineConfig({
                 WEBHOOK_RECEIVER_URL: inject<string>("webhookReceiverUrl"),
                 AWS_STS_TEST_URL: inject<string>("awsStsUrl"),
                 AWS_S3_TEST_URL: inject<string>("awsS3Url"),
+                // The AWS connector, pointed at the stand-ins (test/stand-ins/aws/fixtures.ts).
+                OUTLAY_AWS_ACCOUNT_ID: OUTLAY_ACCOUNT_ID,
+                AWS_ACCESS_KEY_ID: OUTLAY_KEY.accessKeyId,
+                AWS_SECRET_ACCESS_KEY: OUTLAY_KEY.secretAccessKey,
+                AWS_STS_ENDPOINT: inject<string>("awsStsUrl"),
+                AWS_S3_ENDPOINT: inject<string>("awsS3Url"),
                 // Webhook retries 1 s apart instead of 5 s to 10 h (the schedule's length is kept).
                 WEBHOOK_RETRY_DELAYS: "1,1,1,1,1,1,1",
               },

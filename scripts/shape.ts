@@ -30,7 +30,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   webhooks: ["archive", "ledger", "store"],
   auth: ["archive", "cloud", "ledger", "store"],
   archive: [],
-  cloud: ["store"],
+  cloud: ["ledger", "store"],
   ledger: ["store"],
   store: [],
   web: ["auth", "ledger", "services", "store"],

@@ -53,6 +53,11 @@ export const AUDIT_TYPES = [
   "webhook.deleted",
   "webhook.secret_rotated",
   "webhook.disabled",
+  // the cloud-bill intake (workers/cloud/)
+  "cloud.import_created",
+  "cloud.connection_saved",
+  "cloud.connection_deleted",
+  "cloud.connection_cut",
   // access (workers/auth/access.ts): a dashboard page or a management or operator API request
   "access.dashboard",
   "access.api",

@@ -9,7 +9,7 @@ import { consumeAudit, consumeUsage } from "./ingest/index.ts";
 import { consumeWebhooks } from "./webhooks/index.ts";
 
 export { AuditArchiver } from "./archive/index.ts";
-import { expireCloudUploads } from "./cloud/index.ts";
+import { runCloudJobs } from "./cloud/index.ts";
 
 export { CloudImportWorkflow } from "./cloud/index.ts";
 export { TenantLedger } from "./ledger/index.ts";
@@ -40,6 +40,6 @@ export default {
   },
   async scheduled(controller, env) {
     await runScheduled(env, controller.scheduledTime);
-    await expireCloudUploads(env, controller.scheduledTime);
+    await runCloudJobs(env, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Env>;

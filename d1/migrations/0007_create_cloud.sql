@@ -82,3 +82,39 @@ CREATE TABLE cloud_lines (
 );
 CREATE INDEX cloud_lines_by_day ON cloud_lines (tenant_id, day);
 CREATE INDEX cloud_lines_by_import ON cloud_lines (tenant_id, import_id, period_key);
+
+-- The AWS connector of an organisation (docs/cloud.md, "The AWS connector"): the ExternalId
+-- Outlay generated for it (never editable, unique: the confused-deputy guard), the role and the
+-- export's bucket and prefix the organisation entered, and the connector's state. No credential
+-- of any kind is stored: the role's session lives only in memory during a test or an import.
+CREATE TABLE cloud_connections (
+  tenant_id TEXT NOT NULL PRIMARY KEY,
+  external_id TEXT NOT NULL UNIQUE,
+  role_arn TEXT,
+  bucket TEXT,
+  prefix TEXT NOT NULL DEFAULT '',
+  region TEXT,
+  -- 'unconfigured' (only the ExternalId), 'unverified' (saved, not yet tested), 'connected',
+  -- 'failing' (a retryable failure: tried again at the next run), 'cut' (AWS refused access:
+  -- nothing is tried until the organisation tests or saves the connection again)
+  state TEXT NOT NULL,
+  -- JSON: the last test's or run's verdict, {ok, retryable, steps: [{step, ok, message, code}]}
+  last_result TEXT,
+  last_checked_at INTEGER,
+  last_sync_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+-- The billing periods the connector imported, with the export's fingerprint then (a new
+-- execution or a rewritten manifest changes it, and the period is imported again).
+CREATE TABLE cloud_export_periods (
+  tenant_id TEXT NOT NULL,
+  billing_period TEXT NOT NULL,
+  -- the export's manifest the period was read from, and its fingerprint then
+  manifest_key TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  import_id TEXT NOT NULL,
+  synced_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, billing_period)
+);

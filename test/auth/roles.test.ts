@@ -887,7 +887,57 @@ describe("/api/v1 with admin tokens made on /org/settings", () => {
         return { res, happened: open === 0 };
       },
     },
+    "PUT /cloud/connection": {
+      permission: "config:write",
+      allowedStatus: 200,
+      async run(token) {
+        await admin("/cloud/connection", { method: "DELETE" });
+        const res = await api(token, "/cloud/connection", { method: "PUT", json: CLOUD_CONNECTION });
+        return { res, happened: (await cloudConnection())?.role_arn === CLOUD_CONNECTION.role_arn };
+      },
+    },
+    "DELETE /cloud/connection": {
+      permission: "config:write",
+      allowedStatus: 204,
+      async run(token) {
+        await admin("/cloud/connection", { method: "PUT", json: CLOUD_CONNECTION });
+        const res = await api(token, "/cloud/connection", { method: "DELETE" });
+        return { res, happened: (await cloudConnection())?.role_arn === null };
+      },
+    },
+    "POST /cloud/connection/test": {
+      permission: "config:write",
+      allowedStatus: 200,
+      async run(token) {
+        await admin("/cloud/connection", { method: "PUT", json: CLOUD_CONNECTION });
+        const res = await api(token, "/cloud/connection/test", { method: "POST" });
+        return { res, happened: (await cloudConnection())?.last_checked_at !== null };
+      },
+    },
+    "POST /cloud/connection/sync": {
+      permission: "config:write",
+      allowedStatus: 200,
+      async run(token) {
+        await admin("/cloud/connection", { method: "PUT", json: CLOUD_CONNECTION });
+        const res = await api(token, "/cloud/connection/sync", { method: "POST" });
+        return { res, happened: (await cloudConnection())?.last_checked_at !== null };
+      },
+    },
   };
+
+  /** A connection to a role that does not exist in the AWS stand-in: tests and runs fail, and are recorded. */
+  const CLOUD_CONNECTION = {
+    role_arn: "arn:aws:iam::111122223333:role/RolesTestNoSuchRole",
+    bucket: "outlay-cur",
+    prefix: "cur",
+    region: "us-east-1",
+  };
+
+  function cloudConnection() {
+    return env.DB.prepare("SELECT role_arn, last_checked_at FROM cloud_connections WHERE tenant_id = ?")
+      .bind(org.tenantId)
+      .first<{ role_arn: string | null; last_checked_at: number | null }>();
+  }
 
   /** A multipart upload of 4 bytes (one part), opened by the admin token. */
   async function openCloudUpload(): Promise<string> {
@@ -966,6 +1016,8 @@ describe("/api/v1 with admin tokens made on /org/settings", () => {
       "/prices/overrides",
       "/cloud/imports",
       "/cloud/spend",
+      "/cloud/connection",
+      "/cloud/connection/template",
     ];
     for (const role of ["viewer", "member", "admin"] as const) {
       for (const path of reads) expect((await api(tokens[role], path)).status, `${role} GET ${path}`).toBe(200);

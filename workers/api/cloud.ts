@@ -1,12 +1,20 @@
 // The cloud-bill intake (docs/cloud.md): POST /api/v1/cloud/imports (the file as the request
 // body, or `{upload: "multipart", size}` for part URLs), PUT …/imports/{id}/parts/{n}, POST
-// …/imports/{id}/complete, GET /api/v1/cloud/imports, GET …/imports/{id}, GET /api/v1/cloud/spend.
+// …/imports/{id}/complete, GET /api/v1/cloud/imports, GET …/imports/{id}, GET /api/v1/cloud/spend;
+// the AWS connector: GET|PUT|DELETE /api/v1/cloud/connection, POST …/connection/test and
+// …/connection/sync, GET …/connection/template.
 // The operations live in workers/cloud/; every id is looked up within the token's organisation.
 import { Hono, type Context } from "hono";
 import { AppError } from "../../shared/errors.ts";
 import {
   cloudSpend,
   completeUpload,
+  connectionTemplate,
+  deleteConnection,
+  getConnection,
+  saveConnection,
+  syncConnection,
+  testConnectionNow,
   createMultipartImport,
   createUploadImport,
   getImport,
@@ -60,3 +68,26 @@ cloud.get("/imports", async (c) => answer(c, await listImports(caller(c), c.req.
 cloud.get("/imports/:id", async (c) => answer(c, await getImport(caller(c), c.req.param("id"))));
 
 cloud.get("/spend", async (c) => answer(c, await cloudSpend(caller(c), c.req.query())));
+
+cloud.get("/connection", async (c) => c.json(await getConnection(caller(c))));
+
+cloud.put("/connection", async (c) => answer(c, await saveConnection(caller(c), await jsonBody(c))));
+
+cloud.delete("/connection", async (c) => {
+  const problem = await deleteConnection(caller(c));
+  return problem ? apiError(c, problem) : c.body(null, 204);
+});
+
+cloud.post("/connection/test", async (c) => answer(c, await testConnectionNow(caller(c))));
+
+cloud.post("/connection/sync", async (c) => answer(c, await syncConnection(caller(c))));
+
+cloud.get("/connection/template", async (c) => {
+  const template = await connectionTemplate(caller(c));
+  if (template instanceof AppError) return apiError(c, template);
+  return c.body(template, 200, {
+    "content-type": "application/yaml; charset=utf-8",
+    "content-disposition": 'attachment; filename="outlay-cur-read-role.yaml"',
+    "cache-control": "no-store",
+  });
+});

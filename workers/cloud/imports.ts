@@ -2,7 +2,7 @@
 // in CLOUD_BILLS under the import's id, then a CloudImportWorkflow instance reads it. Every read
 // is within the caller's organisation.
 import { z } from "zod";
-import type { AuditActor } from "../../shared/audit.ts";
+import type { AuditActor, AuditDraft } from "../../shared/audit.ts";
 import { AppError, invalid } from "../../shared/errors.ts";
 import { ID_PATTERN, newId } from "../../shared/ids.ts";
 import {
@@ -16,6 +16,7 @@ import {
   tenantDb,
   type CloudImportRow,
 } from "../store/index.ts";
+import { ledgerFor } from "../ledger/index.ts";
 import { billObjectKey, type ImportTarget } from "./run-import.ts";
 
 /** The largest file sent as one request body (Workers' own request limit is 100 MB). */
@@ -83,7 +84,19 @@ export function importView(row: CloudImportRow): CloudImportView {
   };
 }
 
-function actorName(actor: AuditActor): string {
+/** An audit event of the caller's organisation, through its ledger (the ordered path). */
+export async function auditCloud(
+  caller: CloudCaller,
+  draft: Omit<AuditDraft, "at" | "actor" | "requestId">,
+  now: number,
+): Promise<void> {
+  await ledgerFor(caller.env, caller.tenantId).recordAudit({
+    tenantId: caller.tenantId,
+    drafts: [{ ...draft, at: now, actor: caller.actor, requestId: null }],
+  });
+}
+
+export function actorName(actor: AuditActor): string {
   return "id" in actor ? `${actor.kind}:${actor.id}` : actor.kind;
 }
 
@@ -128,10 +141,24 @@ export async function createUploadImport(
     await failImport(caller.env, target, stored);
     return stored;
   }
+  await auditImportCreated(caller, target.importId, {
+    source: "upload",
+    bytes: upload.length,
+    fileName: cleanFileName(upload.fileName),
+  });
   await caller.env.CLOUD_IMPORT.create({ id: target.importId, params: target });
   const row = await getCloudImport(db, target.importId);
   if (!row) throw new Error("the import just created is gone");
   return importView(row);
+}
+
+/** cloud.import_created: an import was started (upload or connector). */
+export function auditImportCreated(
+  caller: CloudCaller,
+  importId: string,
+  data: { source: "upload" | "aws"; bytes: number; fileName: string },
+): Promise<void> {
+  return auditCloud(caller, { type: "cloud.import_created", subject: importId, data }, Date.now());
 }
 
 /** Pipes a body of a declared length into `store` through a fixed-length stream: R2 needs the
@@ -196,6 +223,11 @@ export async function createMultipartImport(caller: CloudCaller, body: unknown) 
     created_at: Date.now(),
     upload_id: upload.uploadId,
     part_size: partSize,
+  });
+  await auditImportCreated(caller, target.importId, {
+    source: "upload",
+    bytes: size,
+    fileName: cleanFileName(parsed.data.file_name),
   });
   const total = partsTotal(size, partSize);
   const parts = Array.from({ length: total }, (_, i) => ({

@@ -15,4 +15,13 @@ export {
   type CloudImportView,
 } from "./imports.ts";
 export { cloudSpend } from "./spend.ts";
-export { expireCloudUploads, purgeCloudBills } from "./upkeep.ts";
+export { runCloudJobs, purgeCloudBills } from "./upkeep.ts";
+export {
+  connectionTemplate,
+  deleteConnection,
+  getConnection,
+  saveConnection,
+  testConnectionNow,
+  type ConnectionView,
+} from "./connector.ts";
+export { syncConnection } from "./sync.ts";

@@ -18,7 +18,7 @@ import {
 } from "../store/index.ts";
 import { LineAggregator } from "./aggregate.ts";
 import { classify } from "./classify/index.ts";
-import { openBill, parseNano, r2Source, type BillProblem } from "./parse/index.ts";
+import { openBill, parseNano, r2Source, type BillProblem, type OpenedBill } from "./parse/index.ts";
 
 const FLUSH_GROUPS = 20_000;
 const ROWS_PER_INSERT = 1_000;
@@ -42,7 +42,7 @@ export function billPrefix(tenantId: string): string {
 }
 
 /** What an import records: the reader's problems, and its own (file missing, no lines, AI unknown). */
-type Warning = Omit<BillProblem, "code"> & { code: BillProblem["code"] | "file_missing" | "no_lines" | "unknown_ai" };
+type Warning = Omit<BillProblem, "code"> & { code: string };
 
 class Warnings {
   readonly kept: Warning[] = [];
@@ -111,8 +111,21 @@ async function flush(db: TenantDb, t: ImportTarget, sums: LineAggregator): Promi
   return rows.length;
 }
 
+/** The import's stored files in order: the upload itself, or a connector import's `<key>/0001…`. */
+async function storedFiles(bucket: R2Bucket, t: ImportTarget): Promise<R2Object[]> {
+  const base = billObjectKey(t);
+  const files: R2Object[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix: base, cursor, limit: 1000 });
+    files.push(...page.objects.filter((o) => o.key === base || o.key.startsWith(`${base}/`)));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return files.sort((a, b) => a.key.localeCompare(b.key));
+}
+
 /**
- * Reads, classifies and stores the import's file; "done" or "failed" as recorded on the import,
+ * Reads, classifies and stores the import's files; "done" or "failed" as recorded on the import,
  * "skipped" when the import had already ended (a repeated run). Throws only when storage fails
  * (the Workflow step is retried).
  */
@@ -122,53 +135,59 @@ export async function runImport(env: Env, t: ImportTarget): Promise<RunOutcome> 
   if (!row || row.status === "done" || row.status === "failed") return { status: "skipped" };
   await deleteAll((limit) => deleteCloudImportLines(db, t.importId, limit));
   const warnings = new Warnings();
+  let rowsRead = 0;
+  let bytesBefore = 0;
+  let current: OpenedBill | null = null;
   const progress = (): CloudImportProgress => ({
     rowsRead,
-    bytesRead: opened && !("code" in opened) ? opened.bytesRead() : 0,
+    bytesRead: bytesBefore + (current?.bytesRead() ?? 0),
     warnings: warnings.json,
     warningCount: warnings.count,
   });
-  let rowsRead = 0;
-  let opened: Awaited<ReturnType<typeof openBill>> | null = null;
-  const head = await env.CLOUD_BILLS.head(billObjectKey(t));
-  if (!head) {
-    return fail(
-      db,
-      t,
-      { code: "file_missing", message: "The uploaded file is not there.", row: null, column: null },
-      progress(),
-    );
+  const files = await storedFiles(env.CLOUD_BILLS, t);
+  if (files.length === 0) {
+    const missing = { code: "file_missing", message: "The bill file is not there.", row: null, column: null } as const;
+    return fail(db, t, missing, progress());
   }
-  opened = await openBill(r2Source(env.CLOUD_BILLS, billObjectKey(t), head.size));
-  if ("code" in opened) return fail(db, t, opened, progress());
-  await startCloudImport(db, t.importId, Date.now(), { format: opened.format, schema: opened.schema });
   const sums = new LineAggregator();
   let rowsStored = 0;
   let reported = Date.now();
-  for await (const item of opened.read()) {
-    if (item.kind === "error") return fail(db, t, item.problem, progress());
-    if (item.kind === "warning") {
-      warnings.add(item.problem);
-      continue;
+  for (const file of files) {
+    const opened = await openBill(r2Source(env.CLOUD_BILLS, file.key, file.size));
+    if ("code" in opened) return fail(db, t, opened, progress());
+    current = opened;
+    if (file === files[0]) {
+      await startCloudImport(db, t.importId, Date.now(), { format: opened.format, schema: opened.schema });
     }
-    const line = item.line;
-    rowsRead += 1;
-    const kind = classify(line);
-    if (kind.unknownAi) warnings.unknownAi(line.row, line.serviceCode ?? line.serviceName ?? "", line.usageType ?? "");
-    sums.add(line, kind, usageMicro(line.usageAmount));
-    if (sums.size >= FLUSH_GROUPS) rowsStored += await flush(db, t, sums);
-    if (Date.now() - reported >= PROGRESS_EVERY_MS) {
-      reported = Date.now();
-      await recordCloudImportProgress(db, t.importId, progress());
+    for await (const item of opened.read()) {
+      if (item.kind === "error") return fail(db, t, item.problem, progress());
+      if (item.kind === "warning") {
+        warnings.add(item.problem);
+        continue;
+      }
+      const line = item.line;
+      rowsRead += 1;
+      const kind = classify(line);
+      if (kind.unknownAi)
+        warnings.unknownAi(line.row, line.serviceCode ?? line.serviceName ?? "", line.usageType ?? "");
+      sums.add(line, kind, usageMicro(line.usageAmount));
+      if (sums.size >= FLUSH_GROUPS) rowsStored += await flush(db, t, sums);
+      if (Date.now() - reported >= PROGRESS_EVERY_MS) {
+        reported = Date.now();
+        await recordCloudImportProgress(db, t.importId, progress());
+      }
     }
+    bytesBefore += file.size;
+    current = null;
   }
   if (rowsRead === 0) {
-    return fail(
-      db,
-      t,
-      { code: "no_lines", message: "The file has a header but no bill lines.", row: null, column: null },
-      progress(),
-    );
+    const empty = {
+      code: "no_lines",
+      message: "The file has a header but no bill lines.",
+      row: null,
+      column: null,
+    } as const;
+    return fail(db, t, empty, progress());
   }
   rowsStored += await flush(db, t, sums);
   const superseded = await completeCloudImport(db, t.importId, Date.now(), {
@@ -180,11 +199,29 @@ export async function runImport(env: Env, t: ImportTarget): Promise<RunOutcome> 
   return { status: "done", superseded };
 }
 
-/** After an import ended: the lines its periods no longer count, and its file, are deleted. */
+/** After an import ended: the lines its periods no longer count, and its files, are deleted. */
 export async function cleanUpImport(env: Env, t: ImportTarget, superseded: readonly string[]): Promise<void> {
   const db = tenantDb(env.DB, t.tenantId);
   for (const importId of superseded) {
     await deleteAll((limit) => deleteSupersededLines(db, importId, limit));
   }
-  await env.CLOUD_BILLS.delete(billObjectKey(t));
+  const files = await storedFiles(env.CLOUD_BILLS, t);
+  if (files.length > 0) await env.CLOUD_BILLS.delete(files.map((f) => f.key));
+}
+
+/** Ends an import as failed with a reason of the caller's (the Workflow's own failures). */
+export async function failImport(env: Env, t: ImportTarget, code: string, message: string): Promise<void> {
+  const db = tenantDb(env.DB, t.tenantId);
+  const row = await getCloudImport(db, t.importId);
+  await fail(
+    db,
+    t,
+    { code, message, row: null, column: null },
+    {
+      rowsRead: row?.rows_read ?? 0,
+      bytesRead: row?.bytes_read ?? 0,
+      warnings: row?.warnings ?? "[]",
+      warningCount: row?.warning_count ?? 0,
+    },
+  );
 }

@@ -19,3 +19,4 @@ export * from "./purge.ts";
 export * from "./exports.ts";
 export * from "./webhooks.ts";
 export * from "./cloud.ts";
+export * from "./cloud-connections.ts";

@@ -27,6 +27,8 @@ export const TENANT_TABLES = [
   "cloud_periods",
   "cloud_import_parts",
   "cloud_imports",
+  "cloud_export_periods",
+  "cloud_connections",
 ] as const;
 export type TenantTable = (typeof TENANT_TABLES)[number];
 const CHUNK = 5_000;

@@ -27,6 +27,11 @@ export class Sessions {
     return session;
   }
 
+  /** Every session issued so far (the no-secrets test looks for their keys in what Outlay kept). */
+  all(): Session[] {
+    return [...this.#byKey.values()];
+  }
+
   get(accessKeyId: string): Session | null {
     return this.#byKey.get(accessKeyId) ?? null;
   }

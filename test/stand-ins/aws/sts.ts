@@ -4,7 +4,10 @@
 // `AssumeRoleResponse` XML or `ErrorResponse` XML as STS answers (SignatureDoesNotMatch 403,
 // AccessDenied 403 for an unknown role or a wrong ExternalId, ValidationError 400).
 // GET /_control/asked/<RoleSessionName> tells a test what each signed AssumeRole under that
-// session name asked (role, duration), refused or not.
+// session name asked (role, duration), refused or not. PUT /_control/roles with a StandInRole
+// (JSON) creates or replaces a role, as a customer does from the template with their own
+// ExternalId; DELETE /_control/roles/<arn> deletes it. GET /_control/sessions lists the sessions
+// issued (keys and tokens: the no-secrets test looks for them in what Outlay kept).
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -33,6 +36,26 @@ export function startSts(sessions: Sessions): Promise<{ url: string; close(): Pr
   const roles = new Map<string, StandInRole>(Object.values(ROLES).map((r) => [r.arn, r]));
   const asked = new Map<string, AssumeRoleAsked[]>();
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (req.url === "/_control/sessions" && req.method === "GET") {
+      const issued = sessions.all().map(({ accessKeyId, secretAccessKey, sessionToken }) => ({
+        accessKeyId,
+        secretAccessKey,
+        sessionToken,
+      }));
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(issued));
+      return;
+    }
+    if (req.url === "/_control/roles" && req.method === "PUT") {
+      const role = JSON.parse((await readBody(req)).toString("utf8")) as StandInRole;
+      roles.set(role.arn, role);
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.url?.startsWith("/_control/roles/") && req.method === "DELETE") {
+      roles.delete(decodeURIComponent(req.url.slice("/_control/roles/".length)));
+      res.writeHead(204).end();
+      return;
+    }
     if (req.method === "GET" && req.url?.startsWith("/_control/asked/")) {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(asked.get(decodeURIComponent(req.url.slice("/_control/asked/".length))) ?? []));
