@@ -71,6 +71,12 @@ describe("truncated files", () => {
     expect(read.error).toMatchObject({ code: "truncated", row: CUR2_ROWS.length });
   });
 
+  it("a short last row followed only by blank lines is still `truncated`", async () => {
+    const cut = `${csvText.slice(0, csvText.lastIndexOf("\n", csvText.length - 2) + 1)}a,b,c\n\n\n`;
+    const read = await readOpened(utf8(cut));
+    expect(read.error).toMatchObject({ code: "truncated", row: CUR2_ROWS.length });
+  });
+
   it("a CSV cut inside a quoted field ends in `truncated`", async () => {
     // row 4's description is quoted and holds a line break; cut right after its opening quote
     const cut = csvText.slice(0, csvText.indexOf('"cache write') + 3);

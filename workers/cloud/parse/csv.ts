@@ -162,53 +162,47 @@ export async function openCsv(source: BillSource, gzipped: boolean): Promise<Row
   }
   const columns = header;
 
-  async function* rows(): AsyncGenerator<RowEvent> {
+  type Pending = { record: string[]; row: number; malformed: boolean; unterminated: boolean };
+
+  /** A record's event; only the file's last record can show that the file was cut. */
+  const settle = (pending: Pending, isLast: boolean): RowEvent => {
+    const { record, row } = pending;
     const width = columns.length;
+    if (pending.unterminated) {
+      const message = `Row ${row} ends inside a quoted field at the end of the file: the file was cut short.`;
+      return { kind: "error", problem: problem("truncated", message, row, null) };
+    }
+    if (pending.malformed) {
+      return { kind: "bad", problem: problem("bad_row", `Row ${row} has a malformed quoted field.`, row, null) };
+    }
+    if (record.length === width) return { kind: "row", row, cells: record };
+    if (isLast && record.length < width) {
+      const message = `The last row (${row}) has ${record.length} of ${width} fields: the file was cut short.`;
+      return { kind: "error", problem: problem("truncated", message, row, null) };
+    }
+    const message = `Row ${row} has ${record.length} fields; the header has ${width}.`;
+    return { kind: "bad", problem: problem("bad_row", message, row, null) };
+  };
+
+  async function* rows(): AsyncGenerator<RowEvent> {
     let row = 0;
+    // Each record waits for the next one: only then is it known not to be the file's last.
+    let pending: Pending | null = null;
     let current = batch;
     let at = index;
-    for (;;) {
-      if (current === null) break;
+    while (current !== null) {
       const records = current.records;
-      const unterminated = current.unterminated;
       for (; at < records.length; at++) {
         const record = records[at] as string[];
         if (isBlank(record)) continue;
         row += 1;
-        const isLast = current.last && at === records.length - 1;
-        if (isLast && unterminated) {
-          yield {
-            kind: "error",
-            problem: problem(
-              "truncated",
-              `Row ${row} ends inside a quoted field at the end of the file: the file was cut short.`,
-              row,
-              null,
-            ),
-          };
-          return;
-        }
-        if (current.bad.has(at)) {
-          yield { kind: "bad", problem: problem("bad_row", `Row ${row} has a malformed quoted field.`, row, null) };
-        } else if (record.length === width) {
-          yield { kind: "row", row, cells: record };
-        } else if (isLast && record.length < width) {
-          yield {
-            kind: "error",
-            problem: problem(
-              "truncated",
-              `The last row (${row}) has ${record.length} of ${width} fields: the file was cut short.`,
-              row,
-              null,
-            ),
-          };
-          return;
-        } else {
-          yield {
-            kind: "bad",
-            problem: problem("bad_row", `Row ${row} has ${record.length} fields; the header has ${width}.`, row, null),
-          };
-        }
+        if (pending !== null) yield settle(pending, false);
+        pending = {
+          record,
+          row,
+          malformed: current.bad.has(at),
+          unterminated: current.unterminated && at === records.length - 1,
+        };
       }
       if (current.last) break;
       const next = await nextBatch();
@@ -219,6 +213,7 @@ export async function openCsv(source: BillSource, gzipped: boolean): Promise<Row
       current = next;
       at = 0;
     }
+    if (pending !== null) yield settle(pending, true);
   }
 
   return { header: columns, rows, bytesRead: () => consumed };
