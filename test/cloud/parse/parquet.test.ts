@@ -5,7 +5,9 @@ import { describe, expect, it } from "vitest";
 import { bytesSource } from "../../../workers/cloud/parse/index.ts";
 import { openParquet } from "../../../workers/cloud/parse/parquet.ts";
 import type { RowEvent } from "../../../workers/cloud/parse/rows.ts";
-import { CUR2_ROWS, toParquet, type Cur2Row } from "../../fixtures/cloud/cur2.ts";
+import { CUR2_ROWS, toCsv, toParquet, type Cur2Row } from "../../fixtures/cloud/cur2.ts";
+import { toParquetInt96 } from "../../fixtures/cloud/int96.ts";
+import { readOpened, utf8 } from "./collect.ts";
 
 async function events(bytes: Uint8Array, rowsPerRead: number): Promise<RowEvent[]> {
   const file = await openParquet(bytesSource(bytes), rowsPerRead);
@@ -32,5 +34,14 @@ describe("Parquet row slices", () => {
     for (const size of [1, 3, 7, 19, 20, 21]) {
       expect(await events(bytes, size)).toEqual(whole);
     }
+  });
+});
+
+describe("Parquet INT96 timestamps", () => {
+  it("reads INT96 usage dates to the same lines as the CSV", async () => {
+    const csv = await readOpened(utf8(toCsv(CUR2_ROWS)));
+    const parquet = await readOpened(new Uint8Array(toParquetInt96(CUR2_ROWS)));
+    expect(parquet.warnings).toEqual([]);
+    expect(parquet.lines).toEqual(csv.lines);
   });
 });
