@@ -17,6 +17,9 @@ import { totpAt } from "../../workers/auth/totp.ts";
 import { Browser } from "../auth/browser.ts";
 import { newTenant, waitForEvent, waitForEventCount, worker, workerFetch, type Tenant } from "../helpers.ts";
 import focusSample from "../../../shared/external-data/focus-sample-data/focus_sample.csv?raw";
+import { CUR2_ROWS, toCsv } from "../fixtures/cloud/cur2.ts";
+import { freshPrefix, gzip as gzipText, put } from "../cloud/aws/support.ts";
+import { BUCKET } from "../stand-ins/aws/fixtures.ts";
 import { GATEWAY, recordingFetch, requestIdOf, spyOnUsageQueue, type QueueSpy, type Recorder } from "./support.ts";
 
 const RUN = crypto.randomUUID().replaceAll("-", "");
@@ -671,6 +674,53 @@ describe("no prompt, key or credential is stored or logged", () => {
     expect(text).toContain("bedrock");
     expect(findLeaks("GET /cloud/spend", text)).toEqual([]);
     expect(findLeaks(`GET /cloud/imports/${id}`, await (await tenant.api(`/cloud/imports/${id}`)).text())).toEqual([]);
+  });
+
+  it("the AWS connector path: Outlay's AWS key and every role session's keys are used, never kept", async () => {
+    const connection = (await (await tenant.api("/cloud/connection")).json()) as { external_id: string };
+    const arn = `arn:aws:iam::111122223333:role/NoSecrets-${tenant.tenantId}`;
+    const role = { arn, externalId: connection.external_id, buckets: [BUCKET], sessionLifetimeMs: null };
+    await fetch(`${env.AWS_STS_TEST_URL}/_control/roles`, { method: "PUT", body: JSON.stringify(role) });
+    const prefix = freshPrefix("nosecrets");
+    const dataKey = `${prefix}/exp/data/BILLING_PERIOD=2025-06/exp-00001.csv.gz`;
+    await put(dataKey, await gzipText(toCsv(CUR2_ROWS)));
+    const manifest = { executionId: "exec-1", dataFiles: [`s3://${BUCKET}/${dataKey}`] };
+    await put(`${prefix}/exp/metadata/BILLING_PERIOD=2025-06/exp-Manifest.json`, JSON.stringify(manifest));
+    const saved = await tenant.api("/cloud/connection", {
+      method: "PUT",
+      json: { role_arn: arn, bucket: BUCKET, prefix, region: "us-east-1" },
+    });
+    expect(saved.status).toBe(200);
+    const tested = await tenant.api("/cloud/connection/test", { method: "POST" });
+    expect(((await tested.json()) as { ok: boolean }).ok).toBe(true);
+    const synced = (await (await tenant.api("/cloud/connection/sync", { method: "POST" })).json()) as {
+      imports: string[];
+    };
+    expect(synced.imports).toHaveLength(1);
+    const until = Date.now() + 20_000;
+    let status = "queued";
+    while (!["done", "failed"].includes(status) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = ((await (await tenant.api(`/cloud/imports/${synced.imports[0]}`)).json()) as { status: string }).status;
+    }
+    expect(status).toBe("done");
+    const sessions = (await (await fetch(`${env.AWS_STS_TEST_URL}/_control/sessions`)).json()) as {
+      accessKeyId: string;
+      secretAccessKey: string;
+      sessionToken: string;
+    }[];
+    // Three sessions at least: the test, the run's check and discovery, the import's copy.
+    expect(sessions.length).toBeGreaterThanOrEqual(3);
+    needles.push({ name: "Outlay's AWS secret key", value: env.AWS_SECRET_ACCESS_KEY ?? "unset" });
+    for (const [i, session] of sessions.entries()) {
+      needles.push(
+        { name: `role session ${i} secret key`, value: session.secretAccessKey },
+        { name: `role session ${i} token`, value: session.sessionToken },
+      );
+    }
+    for (const path of ["/cloud/connection", `/cloud/imports/${synced.imports[0]}`]) {
+      expect(findLeaks(`GET ${path}`, await (await tenant.api(path)).text())).toEqual([]);
+    }
   });
 
   it("D1: no table holds a marker, a key or a credential; keys appear only as HMAC hashes", async () => {

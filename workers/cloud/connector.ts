@@ -25,9 +25,16 @@ export type ConnectorConfig = { key: AwsKey; accountId: string; stsEndpoint?: st
 declare global {
   // Optional secrets: a deployment without the connector has none. `wrangler types` lists only
   // the required ones, so these two are declared here (docs/deploy.md, "The AWS connector").
+  // (on both names of the Env type: the global one handlers get, and cloudflare:workers' one)
   interface Env {
     AWS_ACCESS_KEY_ID?: string;
     AWS_SECRET_ACCESS_KEY?: string;
+  }
+  namespace Cloudflare {
+    interface Env {
+      AWS_ACCESS_KEY_ID?: string;
+      AWS_SECRET_ACCESS_KEY?: string;
+    }
   }
 }
 
