@@ -2,7 +2,8 @@
 // (test/fixtures/cloud/cur2.ts) uploaded through the page with JavaScript on — the page's script
 // asks the dashboard for a multipart upload, sends the part and completes it — the import's row
 // polled by htmx until it is done, then the bill's figures on the page (expected amounts: see
-// test/web/cloud.test.ts). The same upload with JavaScript off goes through the plain form.
+// test/web/cloud.test.ts); a queued import's row swapped in place until done, without a reload.
+// The same upload with JavaScript off goes through the plain form.
 // Screenshots at 1280 px and 390 px go to test/artifacts/.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -81,6 +82,39 @@ describe("Cloud AI spend in Chromium", () => {
     ).resolves.toEqual(["777788889999", "$98.32"]);
     await screenshots(page, "cloud-figures");
     expect({ errors: errors.filter((e) => !e.includes("404")), failed }).toEqual({ errors: [], failed: [] });
+    await page.close();
+  });
+
+  it("follows a running import's progress in place: htmx polls its row until it is done", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await signUp(page, "polling");
+    await page.goto(`${BASE}/cloud`);
+    // A multipart upload started and its part sent as the page's script does (the session's
+    // cookie, the form's CSRF token as a header), not yet completed.
+    const csrf = (await page.locator('input[name="_csrf"]').first().getAttribute("value")) ?? "";
+    const headers = { "x-csrf-token": csrf, origin: BASE };
+    const started = (await (
+      await page.request.post(`${BASE}/cloud/uploads`, {
+        headers,
+        form: { size: String(BILL.length), file_name: "polled.csv" },
+      })
+    ).json()) as { parts: { url: string }[]; complete_url: string };
+    const sent = await page.request.put(`${BASE}${started.parts[0]?.url ?? ""}`, {
+      headers: { ...headers, "content-type": "application/octet-stream" },
+      data: BILL,
+    });
+    expect(sent.status()).toBe(200);
+    await page.goto(`${BASE}/cloud`);
+    const row = page.locator("tr", { has: page.getByRole("link", { name: "polled.csv" }) });
+    await expect(row.locator(".badge").textContent()).resolves.toBe("queued");
+    await page.evaluate("window.notReloaded = true");
+    const completed = await page.request.post(`${BASE}${started.complete_url}`, { headers, form: {} });
+    expect(completed.status()).toBe(202);
+    await row.locator(".badge", { hasText: "done" }).waitFor({ timeout: 30_000 });
+    // The same document: the row was swapped in place, and the finished row no longer polls.
+    await expect(page.evaluate("window.notReloaded === true")).resolves.toBe(true);
+    await expect(row.getAttribute("hx-trigger")).resolves.toBeNull();
+    await expect(row.getByRole("link", { name: "reload" }).isVisible()).resolves.toBe(true);
     await page.close();
   });
 
