@@ -1,11 +1,12 @@
 // /cloud: Cloud AI spend (issue 14 §4) — AI spend from imported cloud bills by category over time,
 // Bedrock by model and token type, GPU by instance type and account, credits and tax apart; each
-// currency on its own (never added to another). Then the import history (a queued or running
-// import polls its own row with htmx) and the upload form: a plain multipart form post for files
-// up to 100 MiB, and with web/static/cloud-upload.js any size, sent in parts.
+// currency on its own (never added to another). Then the import history (its rows:
+// components/cloud-imports.tsx) and the upload form: a plain multipart form post for files up to
+// 100 MiB, and with web/static/cloud-upload.js any size, sent in parts.
 import { BarChart, TimeChart, type Bar, type ChartFormat, type TimePoint } from "../components/chart.tsx";
 import { CsrfField, Field, Notice } from "../components/form.tsx";
 import { Table } from "../components/table.tsx";
+import { ImportsTable, type ImportItem } from "../components/cloud-imports.tsx";
 
 export type PageNotice = { kind: "ok" | "error" | "warn"; text: string };
 
@@ -23,24 +24,6 @@ export type CurrencyFigures = {
   modelBars: Bar[];
   gpu: { instanceType: string; account: string; cost: string }[];
   gpuBars: Bar[];
-};
-
-export type ImportItem = {
-  id: string;
-  status: "queued" | "running" | "done" | "failed";
-  fileName: string;
-  kind: string;
-  created: string;
-  periods: string;
-  rowsRead: string;
-  rowsStored: string;
-  bytesRead: number;
-  bytesTotal: number;
-  percent: string;
-  awaitingParts: boolean;
-  warningCount: number;
-  warnings: { row: string; column: string; message: string }[];
-  error: string | null;
 };
 
 export type RangeView = {
@@ -61,81 +44,6 @@ export type CloudView = {
   imports: ImportItem[];
   uploadScript: string;
 };
-
-const STATUS_BADGE = { queued: "warn", running: "warn", done: "ok", failed: "danger" } as const;
-
-/** One import: its row polls itself every 2 s while it is queued or running; `polled`, the row
- * answered to that polling, says where the finished import's figures are. */
-export function ImportRow({ item, polled }: { item: ImportItem; polled?: boolean }) {
-  const live = item.status === "queued" || item.status === "running";
-  return (
-    <tr
-      id={`import-${item.id}`}
-      hx-get={live ? `/cloud/imports/${item.id}` : undefined}
-      hx-trigger={live ? "every 2s" : undefined}
-      hx-swap={live ? "outerHTML" : undefined}
-    >
-      <th scope="row">
-        <a href={`/cloud/imports/${item.id}`}>{item.fileName}</a>
-        <span class="hint"> {item.created}</span>
-      </th>
-      <td>
-        <span class={`badge ${STATUS_BADGE[item.status]}`}>{item.status}</span>
-        {item.awaitingParts && <span class="hint"> waiting for its parts</span>}
-        {item.status === "done" && polled === true && (
-          <span class="hint">
-            {" "}
-            <a href="/cloud">reload</a> for its figures
-          </span>
-        )}
-      </td>
-      <td>{item.kind}</td>
-      <td>{item.periods}</td>
-      <td>
-        <progress
-          max={String(Math.max(item.bytesTotal, 1))}
-          value={String(item.bytesRead)}
-          aria-label={`${item.fileName}: ${item.percent} read`}
-        />{" "}
-        <span class="hint">{item.percent}</span>
-      </td>
-      <td>
-        {item.warningCount === 0 ? (
-          "none"
-        ) : (
-          <details>
-            <summary>{`${item.warningCount} warning${item.warningCount === 1 ? "" : "s"}`}</summary>
-            <ul>
-              {item.warnings.map((w) => (
-                <li>
-                  row {w.row}, column {w.column}: {w.message}
-                </li>
-              ))}
-              {item.warnings.length < item.warningCount && <li>{`the first ${item.warnings.length} are kept`}</li>}
-            </ul>
-          </details>
-        )}
-        {item.error && <p class="field-error">{item.error}</p>}
-      </td>
-      <td class="num">{item.rowsRead}</td>
-      <td class="num">{item.rowsStored}</td>
-    </tr>
-  );
-}
-
-export function ImportsTable({ imports, caption }: { imports: ImportItem[]; caption: string }) {
-  return (
-    <Table
-      caption={caption}
-      headers={["File", "Status", "Format", "Billing periods", "Progress", "Warnings and errors"]}
-      numeric={["Rows read", "Rows stored"]}
-    >
-      {imports.map((item) => (
-        <ImportRow item={item} />
-      ))}
-    </Table>
-  );
-}
 
 function Range({ r }: { r: RangeView }) {
   return (

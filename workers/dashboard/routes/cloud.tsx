@@ -25,14 +25,8 @@ import { wantsFragment } from "../htmx.ts";
 import { orgFormat } from "../org-format.ts";
 import type { Format } from "../../../web/format.ts";
 import { assetPaths } from "../../../web/static/index.ts";
-import {
-  CloudPage,
-  ImportPage,
-  ImportRow,
-  NoImportPage,
-  type ImportItem,
-  type PageNotice,
-} from "../../../web/pages/cloud.tsx";
+import { ImportRow, type ImportItem } from "../../../web/components/cloud-imports.tsx";
+import { CloudPage, ImportPage, NoImportPage, type PageNotice } from "../../../web/pages/cloud.tsx";
 import { cloudFigures, cloudRange } from "../cloud-figures.ts";
 
 /** The two routes that take a bill's bytes, not a small form: they check length and type themselves. */
@@ -100,7 +94,7 @@ export function importItem(v: CloudImportView, f: Format): ImportItem {
   };
 }
 
-async function page(c: Context<WebEnv>, notice: PageNotice | undefined, status: 200 | 400 | 403 | 413 | 415) {
+async function page(c: Context<WebEnv>, notice: PageNotice | undefined, status: 200 | 400 | 413 | 415) {
   const { a, org } = signedInOrg(c);
   const f = await orgFormat(c);
   const who = caller(c);
