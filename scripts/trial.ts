@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { demoCur2Csv } from "../demo/bills/cur2.ts";
 import { startUpstream } from "../demo/upstream/server.ts";
 import { startReceiver, type RunningReceiver } from "../demo/webhook-receiver/server.ts";
 import { migrate, ROOT, startLocalWorker, waitForHealth } from "./local-worker.ts";
@@ -149,6 +150,7 @@ async function seed(operatorToken: string, upstreamUrl: string): Promise<Trial> 
     "create demo user",
   );
   await demoActivity(proxyKey, adminToken);
+  await demoCloudBill(adminToken);
   return { baseUrl: BASE, tenantId: TENANT_ID, proxyKey, adminToken, upstreamUrl, demoUser };
 }
 
@@ -200,6 +202,27 @@ async function demoActivity(proxyKey: string, adminToken: string): Promise<void>
     );
   }
   console.log(`• ${calls.length * 4} demo calls made through the gateway and a $25 monthly budget set`);
+}
+
+/** A demo AWS bill (demo/bills/cur2.ts) for this month, imported once, so the Cloud AI spend
+ * page has something to show; a rerun adds nothing. */
+async function demoCloudBill(adminToken: string): Promise<void> {
+  const listed = (await expectOk(await call("/api/v1/cloud/imports", adminToken), "list cloud imports")) as {
+    data: unknown[];
+  };
+  if (listed.data.length > 0) return;
+  const bill = new TextEncoder().encode(demoCur2Csv(new Date()));
+  const res = await fetch(`${BASE}/api/v1/cloud/imports?file_name=demo-cur2.csv`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${adminToken}`,
+      "content-type": "text/csv",
+      "content-length": String(bill.byteLength),
+    },
+    body: bill,
+  });
+  await expectOk(res, "import the demo AWS bill");
+  console.log("• a demo AWS bill (CUR 2.0, this month) imported: see Cloud AI spend");
 }
 
 function explain(trial: Trial): void {
