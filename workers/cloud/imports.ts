@@ -7,7 +7,6 @@ import { AppError, invalid } from "../../shared/errors.ts";
 import { ID_PATTERN, newId } from "../../shared/ids.ts";
 import {
   closeCloudImportUpload,
-  failCloudImport,
   getCloudImport,
   insertCloudImport,
   listCloudImportParts,
@@ -17,7 +16,7 @@ import {
   type CloudImportRow,
 } from "../store/index.ts";
 import { ledgerFor } from "../ledger/index.ts";
-import { billObjectKey, type ImportTarget } from "./run-import.ts";
+import { billObjectKey, failImport, startImportWorkflow, type ImportTarget } from "./run-import.ts";
 
 /** The largest file sent as one request body (Workers' own request limit is 100 MB). */
 export const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
@@ -138,7 +137,7 @@ export async function createUploadImport(
   });
   const stored = await storeBody(caller.env, billObjectKey(target), upload.body, upload.length);
   if (stored instanceof AppError) {
-    await failImport(caller.env, target, stored);
+    await failImport(caller.env, target, stored.code, stored.message);
     return stored;
   }
   await auditImportCreated(caller, target.importId, {
@@ -146,7 +145,8 @@ export async function createUploadImport(
     bytes: upload.length,
     fileName: cleanFileName(upload.fileName),
   });
-  await caller.env.CLOUD_IMPORT.create({ id: target.importId, params: target });
+  const notStarted = await startImportWorkflow(caller.env, target);
+  if (notStarted) return notStarted;
   const row = await getCloudImport(db, target.importId);
   if (!row) throw new Error("the import just created is gone");
   return importView(row);
@@ -293,21 +293,11 @@ export async function completeUpload(caller: CloudCaller, id: string): Promise<C
   if (!(await closeCloudImportUpload(open.db, id, open.uploadId))) {
     return new AppError("conflict", "This upload was completed already.");
   }
-  await caller.env.CLOUD_IMPORT.create({ id, params: { tenantId: caller.tenantId, importId: id } });
+  const notStarted = await startImportWorkflow(caller.env, { tenantId: caller.tenantId, importId: id });
+  if (notStarted) return notStarted;
   const row = await getCloudImport(open.db, id);
   if (!row) throw new Error("the import just completed is gone");
   return importView(row);
-}
-
-async function failImport(env: Env, target: { tenantId: string; importId: string }, error: AppError): Promise<void> {
-  const db = tenantDb(env.DB, target.tenantId);
-  await failCloudImport(db, target.importId, Date.now(), {
-    rowsRead: 0,
-    bytesRead: 0,
-    warnings: "[]",
-    warningCount: 0,
-    error: JSON.stringify({ code: error.code, message: error.message, row: null, column: null }),
-  });
 }
 
 export async function getImport(caller: CloudCaller, id: string): Promise<CloudImportView | AppError> {

@@ -16,6 +16,7 @@ import {
   type CloudImportProgress,
   type TenantDb,
 } from "../store/index.ts";
+import { AppError } from "../../shared/errors.ts";
 import { LineAggregator } from "./aggregate.ts";
 import { classify } from "./classify/index.ts";
 import { openBill, parseNano, r2Source, type BillProblem, type OpenedBill } from "./parse/index.ts";
@@ -27,6 +28,27 @@ const PROGRESS_EVERY_MS = 2_000;
 const WARNINGS_KEPT = 50;
 
 export type ImportTarget = { tenantId: string; importId: string };
+
+/** What a connector import's Workflow copies first: one billing period's data files (no credential:
+ * the Workflow assumes the role itself). */
+export type FetchPlan = { billingPeriod: string; fingerprint: string; files: { key: string; size: number | null }[] };
+
+/** A CloudImportWorkflow's parameters. */
+export type ImportParams = ImportTarget & { fetch?: FetchPlan };
+
+/** Starts the import's Workflow; if it cannot start, the import fails and its files are deleted. */
+export async function startImportWorkflow(env: Env, params: ImportParams): Promise<AppError | null> {
+  try {
+    await env.CLOUD_IMPORT.create({ id: params.importId, params });
+    return null;
+  } catch (thrown) {
+    console.error("cloud import could not start", params.importId, thrown instanceof Error ? thrown.name : "unknown");
+    const message = "The import could not be started; nothing of it was kept. Try again.";
+    await failImport(env, params, "internal_error", message);
+    await cleanUpImport(env, params, [params.importId]);
+    return new AppError("internal_error", message);
+  }
+}
 
 /** How a run ended; `superseded`: the imports whose lines the done import's periods replaced. */
 export type RunOutcome = { status: "done"; superseded: string[] } | { status: "failed" } | { status: "skipped" };

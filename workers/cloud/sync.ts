@@ -28,10 +28,7 @@ import {
 } from "./aws/index.ts";
 import { checkConnection, configuredConnection, exportLocation, recordVerdict, type Configured } from "./connector.ts";
 import { actorName, auditImportCreated, type CloudCaller } from "./imports.ts";
-import { billObjectKey, type ImportTarget } from "./run-import.ts";
-
-/** What the Workflow needs to copy one period's files (no credential: it assumes the role itself). */
-export type FetchPlan = { billingPeriod: string; fingerprint: string; files: { key: string; size: number | null }[] };
+import { billObjectKey, startImportWorkflow, type FetchPlan, type ImportTarget } from "./run-import.ts";
 
 /** A run's verdict (the steps it took, in words), the imports it started, the connection's state after. */
 export type SyncOutcome = ConnectionVerdict & { imports: string[]; state: string };
@@ -132,7 +129,8 @@ async function startPeriodImport(caller: CloudCaller, bucket: string, period: Ex
     fingerprint: period.fingerprint,
     files: period.dataFiles,
   };
-  await caller.env.CLOUD_IMPORT.create({ id: target.importId, params: { ...target, fetch } });
+  // A Workflow that cannot start fails its import (and the period is tried again next run).
+  if (await startImportWorkflow(caller.env, { ...target, fetch })) await forgetExportPeriod(caller.env, target);
   return target.importId;
 }
 

@@ -5,8 +5,16 @@
 // import is marked failed, its lines and files are deleted, and a connector period is forgotten
 // so that the next run tries it again.
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
-import { cleanUpImport, failImport, runImport, type ImportTarget, type RunOutcome } from "./run-import.ts";
-import { fetchExportFiles, forgetExportPeriod, type FetchPlan } from "./sync.ts";
+import {
+  cleanUpImport,
+  failImport,
+  runImport,
+  type FetchPlan,
+  type ImportParams,
+  type ImportTarget,
+  type RunOutcome,
+} from "./run-import.ts";
+import { fetchExportFiles, forgetExportPeriod } from "./sync.ts";
 
 const FETCH_STEP = {
   retries: { limit: 3, delay: "30 seconds", backoff: "exponential" },
@@ -20,8 +28,6 @@ const CLEANUP_STEP = {
   retries: { limit: 5, delay: "30 seconds", backoff: "exponential" },
   timeout: "10 minutes",
 } as const;
-
-export type ImportParams = ImportTarget & { fetch?: FetchPlan };
 
 export class CloudImportWorkflow extends WorkflowEntrypoint<Env, ImportParams> {
   override async run(event: WorkflowEvent<ImportParams>, step: WorkflowStep): Promise<string> {
