@@ -29,12 +29,19 @@ import { ImportRow, type ImportItem } from "../../../web/components/cloud-import
 import { CloudPage, ImportPage, NoImportPage, type PageNotice } from "../../../web/pages/cloud.tsx";
 import { cloudFigures, cloudRange } from "../cloud-figures.ts";
 
+/** The plain upload form's post: multipart, its CSRF field read by the route (bill-form.ts). Any
+ * other body sent there goes through the usual checks (64 KiB, forms only, CSRF) first. */
+function isBillForm(c: Context): boolean {
+  return (
+    c.req.method === "POST" &&
+    c.req.path === "/cloud/imports" &&
+    /^multipart\/form-data\b/i.test(c.req.header("content-type") ?? "")
+  );
+}
+
 /** The two routes that take a bill's bytes, not a small form: they check length and type themselves. */
 export function takesBill(c: Context): boolean {
-  return (
-    (c.req.method === "POST" && c.req.path === "/cloud/imports") ||
-    (c.req.method === "PUT" && /^\/cloud\/uploads\/[^/]+\/parts\/[^/]+$/.test(c.req.path))
-  );
+  return isBillForm(c) || (c.req.method === "PUT" && /^\/cloud\/uploads\/[^/]+\/parts\/[^/]+$/.test(c.req.path));
 }
 
 /** `middleware` on every request but the bill uploads. */
@@ -51,7 +58,7 @@ const EXPIRED_FORM = "This form has expired or did not come from Outlay. Reload 
 export const cloudPages = new Hono<WebEnv>();
 // The plain upload form checks its CSRF field itself (reading it means reading the form's start).
 cloudPages.use("/cloud/*", requireAccount, async function csrfUnlessForm(c, next) {
-  if (c.req.method === "POST" && c.req.path === "/cloud/imports") return next();
+  if (isBillForm(c)) return next();
   return requireCsrf(c, next);
 });
 cloudPages.use("/cloud/*", requirePermission("read"));
