@@ -108,6 +108,20 @@ describe("/cloud: the figures of an imported bill", () => {
     expect(page.html).toContain("<title>May 2025: €0.00</title>");
   });
 
+  it("takes the range presets, and says so beside the default when a range is not one", async () => {
+    const org = await newOrg("CloudRange");
+    expect(await imported(org)).toMatchObject({ status: "done" });
+    const backwards = await org.owner.b.get("/cloud?from=2025-06-30&to=2025-06-01");
+    expect(backwards.status).toBe(200);
+    expect(backwards.html).toContain("The last day must not be before the first.");
+    expect(backwards.html).toContain('<a href="/cloud?range=90d" aria-current="true">90 days</a>');
+    const notADay = await org.owner.b.get("/cloud?from=2025-02-30&to=2025-06-01");
+    expect(notADay.html).toContain("Give the first and last day as dates (YYYY-MM-DD).");
+    const year = await org.owner.b.get("/cloud?range=365d");
+    expect(year.html).toContain('<a href="/cloud?range=365d" aria-current="true">12 months</a>');
+    expect(year.html).toContain("12 months (");
+  });
+
   it("shows an import's warnings and error, and polls only while it is queued or running", async () => {
     const org = await newOrg("CloudHistory");
     // One bad cost among 13 rows: a warning naming its row and column, not a failed import.
