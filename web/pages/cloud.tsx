@@ -43,6 +43,8 @@ export type CloudView = {
   currencies: CurrencyFigures[];
   imports: ImportItem[];
   uploadScript: string;
+  /** the AWS connector's state, in words */
+  connector: string;
 };
 
 function Range({ r }: { r: RangeView }) {
@@ -241,6 +243,13 @@ export function CloudPage({ v, notice }: { v: CloudView; notice?: PageNotice }) 
           )}
         </>
       )}
+      <section class="card" aria-labelledby="connector-h">
+        <h2 id="connector-h">AWS connector</h2>
+        <p>
+          {v.connector}. <a href="/cloud/aws">Set up or check the AWS connector</a>: Outlay reads your CUR 2.0 export
+          daily through a read-only role.
+        </p>
+      </section>
       <section class="card" aria-labelledby="imports-h" id="imports">
         <h2 id="imports-h">Imports</h2>
         {v.imports.length === 0 ? (

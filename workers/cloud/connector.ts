@@ -16,7 +16,14 @@ import {
   type CloudConnectionRow,
   type CloudConnectionState,
 } from "../store/index.ts";
-import { renderTemplate, testConnection, type AwsKey, type ConnectionVerdict, type S3Location } from "./aws/index.ts";
+import {
+  assumeRole,
+  renderTemplate,
+  testConnection,
+  type AwsKey,
+  type ConnectionVerdict,
+  type S3Location,
+} from "./aws/index.ts";
 import { auditCloud, type CloudCaller } from "./imports.ts";
 
 /** Outlay's side of the connector: its own AWS key and account, and where AWS is. */
@@ -53,6 +60,17 @@ export function connectorConfig(env: Env): ConnectorConfig | AppError {
     ...(env.AWS_STS_ENDPOINT ? { stsEndpoint: env.AWS_STS_ENDPOINT } : {}),
     ...(env.AWS_S3_ENDPOINT ? { s3Endpoint: env.AWS_S3_ENDPOINT } : {}),
   };
+}
+
+/** A role session for the organisation's saved connection (held by the caller only, never stored). */
+export function assumeConnectionRole({ config, row }: Configured, tenantId: string) {
+  return assumeRole({
+    key: config.key,
+    roleArn: row.role_arn,
+    externalId: row.external_id,
+    tenantId,
+    ...(config.stsEndpoint === undefined ? {} : { endpoint: config.stsEndpoint }),
+  });
 }
 
 /** Where the organisation's export is; an S3 endpoint set by the operator serves buckets by path. */
@@ -100,6 +118,11 @@ function connectionView(env: Env, row: CloudConnectionRow): ConnectionView {
 
 async function ensured(caller: CloudCaller): Promise<CloudConnectionRow> {
   return ensureCloudConnection(tenantDb(caller.env.DB, caller.tenantId), newExternalId(), Date.now());
+}
+
+/** The connection's state without making one (a page that only mentions it). */
+export async function connectionState(caller: CloudCaller): Promise<CloudConnectionState> {
+  return (await getCloudConnection(tenantDb(caller.env.DB, caller.tenantId)))?.state ?? "unconfigured";
 }
 
 export async function getConnection(caller: CloudCaller): Promise<ConnectionView> {

@@ -17,6 +17,7 @@ export {
 export { cloudSpend } from "./spend.ts";
 export { runCloudJobs, purgeCloudBills } from "./upkeep.ts";
 export {
+  connectionState,
   connectionTemplate,
   deleteConnection,
   getConnection,

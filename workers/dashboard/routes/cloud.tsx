@@ -9,6 +9,7 @@ import { AppError } from "../../../shared/errors.ts";
 import { sameHash } from "../../../shared/crypto.ts";
 import { can } from "../../auth/index.ts";
 import {
+  connectionState,
   completeUpload,
   createMultipartImport,
   createUploadImport,
@@ -28,6 +29,7 @@ import { assetPaths } from "../../../web/static/index.ts";
 import { ImportRow, type ImportItem } from "../../../web/components/cloud-imports.tsx";
 import { CloudPage, ImportPage, NoImportPage, type PageNotice } from "../../../web/pages/cloud.tsx";
 import { cloudFigures, cloudRange } from "../cloud-figures.ts";
+import { connectorPages } from "./cloud-aws.tsx";
 
 /** The plain upload form's post: multipart, its CSRF field read by the route (bill-form.ts). Any
  * other body sent there goes through the usual checks (64 KiB, forms only, CSRF) first. */
@@ -52,6 +54,14 @@ export function unlessBill(middleware: MiddlewareHandler): MiddlewareHandler {
   };
 }
 
+const CONNECTOR_STATES = {
+  unconfigured: "Not set up",
+  unverified: "Saved, not tested yet",
+  connected: "Connected",
+  failing: "Failing (tried again at the next daily run)",
+  cut: "Cut off: AWS refused access",
+} as const;
+
 const FORM_UPLOAD_MIB = MAX_UPLOAD_BYTES / (1024 * 1024);
 const EXPIRED_FORM = "This form has expired or did not come from Outlay. Reload the page and try again.";
 
@@ -64,6 +74,7 @@ cloudPages.use("/cloud/*", requireAccount, async function csrfUnlessForm(c, next
 cloudPages.use("/cloud/*", requirePermission("read"));
 cloudPages.post("/cloud/*", requirePermission("config:write"));
 cloudPages.put("/cloud/*", requirePermission("config:write"));
+cloudPages.route("/", connectorPages);
 
 function caller(c: Context<WebEnv>): CloudCaller {
   const { a, org } = signedInOrg(c);
@@ -106,10 +117,11 @@ async function page(c: Context<WebEnv>, notice: PageNotice | undefined, status: 
   const f = await orgFormat(c);
   const who = caller(c);
   const range = cloudRange(c.req.query(), Date.now());
-  const [figures, imports, assets] = await Promise.all([
+  const [figures, imports, assets, connector] = await Promise.all([
     cloudFigures(who, range, f.locale),
     listImports(who, { limit: "20" }),
     assetPaths(),
+    connectionState(who),
   ]);
   if (imports instanceof AppError) throw new Error(`listing imports: ${imports.message}`);
   c.status(status);
@@ -123,6 +135,7 @@ async function page(c: Context<WebEnv>, notice: PageNotice | undefined, status: 
         currencies: figures.currencies,
         imports: imports.data.map((v) => importItem(v, f)),
         uploadScript: assets.upload,
+        connector: CONNECTOR_STATES[connector],
       }}
       notice={notice}
     />,
