@@ -1,10 +1,11 @@
 // CSV and CSV.gz bills, streamed: the stored file's stream, through `DecompressionStream("gzip")`
-// when gzipped, decoded as UTF-8 (a BOM dropped) and split by papaparse's low-level `Parser`
-// one chunk at a time (README.md says why that parser). Each chunk is parsed with its last,
-// possibly cut, record held back and prepended to the next chunk, as papaparse's own streamers
-// do; only one chunk's records are held at a time.
+// when gzipped (fed only as fast as it is read, gunzip.ts), decoded as UTF-8 (a BOM dropped) and
+// split by papaparse's low-level `Parser` one chunk at a time (README.md says why that parser).
+// Each chunk is parsed with its last, possibly cut, record held back and prepended to the next
+// chunk, as papaparse's own streamers do; only one chunk's records are held at a time.
 import Papa from "papaparse/papaparse.js";
 import { sniffText, SNIFF_BYTES } from "./detect.ts";
+import { gunzipOnDemand } from "./gunzip.ts";
 import { problem, type BillProblem } from "./problem.ts";
 import type { RowEvent, RowSource } from "./rows.ts";
 import type { BillSource } from "./source.ts";
@@ -49,7 +50,7 @@ export async function openCsv(source: BillSource, gzipped: boolean): Promise<Row
       },
     }),
   );
-  const bytes = (gzipped ? counted.pipeThrough(new DecompressionStream("gzip")) : counted).getReader();
+  const bytes = (gzipped ? gunzipOnDemand(counted) : counted).getReader();
   const readProblem = (): BillProblem =>
     gzipped ? gzipProblem() : problem("truncated", "The file could not be read to its end.");
 
