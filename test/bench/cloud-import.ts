@@ -7,7 +7,7 @@
 import { open } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { settle, treeCpuMs, watchForeignLoad } from "./cpu.ts";
-import { type MemoryPeaks, rssNow, watchMemory } from "./cloud-memory.ts";
+import { type HeapProbe, type MemoryPeaks, rssNow, watchMemory } from "./cloud-memory.ts";
 import { log } from "./points.ts";
 import { sleep } from "./procs.ts";
 import { type Latency, latencyOf } from "./cloud-stats.ts";
@@ -117,7 +117,7 @@ export async function spendTotal(api: CloudApi, from: string, to: string): Promi
 export type ImportInput = {
   api: CloudApi;
   root: number;
-  heap: { usedBytes: () => Promise<number | null> } | null;
+  heap: HeapProbe | null;
   path: string;
   size: number;
   name: string;

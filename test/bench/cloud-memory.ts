@@ -1,7 +1,8 @@
 // Memory of Outlay while it imports a bill (docs/benchmarks.md, "Cloud bills"): the resident set
 // of the workerd process and of the whole host tree (Miniflare's Node host + workerd), sampled
 // from /proc every 200 ms, as cpu.ts samples CPU; and the V8 heap of Outlay's isolate (the
-// Worker and its Workflow share it) through the inspector's `Runtime.getHeapUsage`, every 250 ms.
+// Worker and its Workflow share it) through the inspector's `Runtime.getHeapUsage`, every 250 ms
+// (every 4th time right after `HeapProfiler.collectGarbage`, for the live heap).
 import { readFileSync } from "node:fs";
 import { processTree } from "./cpu.ts";
 
@@ -32,7 +33,13 @@ export function rssNow(root: number): RssNow {
 }
 
 /** A minimal Chrome DevTools Protocol client (as audit-profile.ts), for the isolate's heap. */
-export async function heapProbe(port: number): Promise<{ usedBytes: () => Promise<number | null>; close: () => void }> {
+export type HeapProbe = {
+  /** V8 heap in use (garbage not yet collected included); null when the inspector did not answer */
+  usedBytes: (afterGc?: boolean) => Promise<number | null>;
+  close: () => void;
+};
+
+export async function heapProbe(port: number): Promise<HeapProbe> {
   const list = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as {
     webSocketDebuggerUrl?: string;
     title?: string;
@@ -68,7 +75,8 @@ export async function heapProbe(port: number): Promise<{ usedBytes: () => Promis
       }, 2_000);
     });
   return {
-    usedBytes: async () => {
+    usedBytes: async (afterGc = false) => {
+      if (afterGc) await send("HeapProfiler.collectGarbage");
       const result = (await send("Runtime.getHeapUsage")) as { usedSize?: number } | null;
       return typeof result?.usedSize === "number" ? result.usedSize : null;
     },
@@ -83,16 +91,28 @@ export type MemoryPeaks = {
   peakTreeKb: number;
   /** null when the inspector did not answer */
   peakHeapBytes: number | null;
+  /** the same, read right after a forced collection (every 4th heap sample): live objects only */
+  peakLiveHeapBytes: number | null;
   samples: number;
+  /** heap samples answered: the inspector is served only when the isolate is between tasks */
+  heapSamples: number;
 };
 
 /** Samples until `stop()` is called; returns the peaks. */
 export function watchMemory(
   root: number,
-  heap: { usedBytes: () => Promise<number | null> } | null,
+  heap: HeapProbe | null,
   baseline: MemoryPeaks["baseline"],
 ): { stop: () => Promise<MemoryPeaks> } {
-  const peaks: MemoryPeaks = { baseline, peakWorkerdKb: 0, peakTreeKb: 0, peakHeapBytes: null, samples: 0 };
+  const peaks: MemoryPeaks = {
+    baseline,
+    peakWorkerdKb: 0,
+    peakTreeKb: 0,
+    peakHeapBytes: null,
+    peakLiveHeapBytes: null,
+    samples: 0,
+    heapSamples: 0,
+  };
   const rssTimer = setInterval(() => {
     const now = rssNow(root);
     peaks.peakWorkerdKb = Math.max(peaks.peakWorkerdKb, now.workerdKb);
@@ -103,8 +123,12 @@ export function watchMemory(
   const heapTimer = heap
     ? setInterval(() => {
         heapRunning = heapRunning.then(async () => {
-          const used = await heap.usedBytes();
-          if (used !== null) peaks.peakHeapBytes = Math.max(peaks.peakHeapBytes ?? 0, used);
+          const afterGc = peaks.heapSamples % 4 === 3;
+          const used = await heap.usedBytes(afterGc);
+          if (used === null) return;
+          peaks.heapSamples += 1;
+          peaks.peakHeapBytes = Math.max(peaks.peakHeapBytes ?? 0, used);
+          if (afterGc) peaks.peakLiveHeapBytes = Math.max(peaks.peakLiveHeapBytes ?? 0, used);
         });
       }, 250)
     : null;

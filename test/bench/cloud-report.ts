@@ -37,10 +37,12 @@ export function renderCloud(r: CloudResults, published: boolean): string {
     `- The bill: CUR 2.0, ${b.month}, 10 accounts, ${int(b.resources)} resources × every hour + the month's tax, credit and refund lines = ${int(b.rows)} rows; CSV ${mb(b.csvBytes)} MB, CSV.gz ${mb(b.csvGzBytes)} MB, Parquet twin ${mb(b.parquetBytes)} MB (SNAPPY, ${int(b.rowGroupSize)} rows per row group); exact total ${nanoUsd(b.totalNano)}`,
     `- Each import on a fresh Outlay; idle before the first: workerd RSS ${mib(r.idle.workerdKb)} MB, host tree (Node + workerd) ${mib(r.idle.treeKb)} MB`,
     "",
-    "| import | upload (parts, s) | complete call (s) | completion → done (s) | import's own run (s) | rows read | rows/s | rows stored | peak workerd RSS (MB) | peak host tree RSS (MB) | peak isolate heap (MB) | GET import meanwhile p50 / max (ms) | Outlay CPU (s) | others' CPU | total |",
+    "| import | upload (parts, s) | complete call (s) | completion → done (s) | import's own run (s) | rows read | rows/s | rows stored | peak workerd RSS (MB) | peak host tree RSS (MB) | peak isolate heap: used / live (MB; samples) | GET import meanwhile p50 / max (ms) | Outlay CPU (s) | others' CPU | total |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ...r.imports.map((i) => {
-      const heap = i.memory.peakHeapBytes === null ? "n/a" : (i.memory.peakHeapBytes / 2 ** 20).toFixed(0);
+      const m = i.memory;
+      const mbOf = (b: number | null) => (b === null ? "n/a" : (b / 2 ** 20).toFixed(0));
+      const heap = `${mbOf(m.peakHeapBytes)} / ${mbOf(m.peakLiveHeapBytes)} (${m.heapSamples})`;
       const total = i.spendTotalNano === i.expectedTotalNano ? "equal" : "**differs**";
       return `| ${i.format} (${mb(i.fileBytes)} MB) | ${i.parts}, ${s1(i.uploadMs)} | ${s1(i.completeMs)} | ${s1(i.importMs)} | ${s1(i.runMs)} | ${int(i.rowsRead)} | ${int(i.rowsPerSecond)} | ${int(i.rowsStored)} | ${mib(i.memory.peakWorkerdKb)} | ${mib(i.memory.peakTreeKb)} | ${heap} | ${ms1(i.poll.p50Ms)} / ${ms1(i.poll.maxMs)} | ${s1(i.cpuMs)} | ${i.foreignCpuPct.toFixed(0)}% | ${total} |`;
     }),
