@@ -41,7 +41,7 @@ export function renderCloud(r: CloudResults, published: boolean): string {
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ...r.imports.map((i) => {
       const m = i.memory;
-      const mbOf = (b: number | null) => (b === null ? "n/a" : (b / 2 ** 20).toFixed(0));
+      const mbOf = (bytes: number | null) => (bytes === null ? "n/a" : (bytes / 2 ** 20).toFixed(0));
       const heap = `${mbOf(m.peakHeapBytes)} / ${mbOf(m.peakLiveHeapBytes)} (${m.heapSamples})`;
       const total = i.spendTotalNano === i.expectedTotalNano ? "equal" : "**differs**";
       return `| ${i.format} (${mb(i.fileBytes)} MB) | ${i.parts}, ${s1(i.uploadMs)} | ${s1(i.completeMs)} | ${s1(i.importMs)} | ${s1(i.runMs)} | ${int(i.rowsRead)} | ${int(i.rowsPerSecond)} | ${int(i.rowsStored)} | ${mib(i.memory.peakWorkerdKb)} | ${mib(i.memory.peakTreeKb)} | ${heap} | ${ms1(i.poll.p50Ms)} / ${ms1(i.poll.maxMs)} | ${s1(i.cpuMs)} | ${i.foreignCpuPct.toFixed(0)}% | ${total} |`;
