@@ -1,5 +1,5 @@
-// CSV and CSV.gz bills, streamed: the stored file's stream, through `DecompressionStream("gzip")`
-// when gzipped (fed only as fast as it is read, gunzip.ts), decoded as UTF-8 (a BOM dropped) and
+// CSV and CSV.gz bills, streamed: the stored file's stream, through node:zlib's gunzip when
+// gzipped (inflating only as fast as it is read, gunzip.ts), decoded as UTF-8 (a BOM dropped) and
 // split by papaparse's low-level `Parser` one chunk at a time (README.md says why that parser).
 // Each chunk is parsed with its last, possibly cut, record held back and prepended to the next
 // chunk, as papaparse's own streamers do; only one chunk's records are held at a time.
