@@ -288,7 +288,32 @@ describe("closing and purging an organisation", () => {
           `INSERT INTO webhook_attempts (tenant_id, message_id, endpoint_id, attempt, at, status_code, latency_ms, error_class)
            VALUES (?, 'msg_left', 'wh_left', 1, ?, 503, 12, 'http_status')`,
         ).bind(closing.tenantId, now),
+        // Cloud-bill rows: an import with a part of an open upload, its period and lines, the AWS
+        // connection and a period it imported (the API refuses a closed organisation).
+        env.DB.prepare(
+          `INSERT INTO cloud_imports (tenant_id, id, source, file_name, status, created_by, created_at, upload_id, part_size)
+           VALUES (?, 'leftoverimpt', 'upload', 'bill.csv', 'queued', 'system', ?, 'upload-1', 52428800)`,
+        ).bind(closing.tenantId, now),
+        env.DB.prepare(
+          "INSERT INTO cloud_import_parts (tenant_id, import_id, part_number, etag, size) VALUES (?, 'leftoverimpt', 1, 'e', 1)",
+        ).bind(closing.tenantId),
+        env.DB.prepare(
+          "INSERT INTO cloud_periods (tenant_id, period_key, import_id, replaced_at) VALUES (?, 'aws|1|2026-11', 'leftoverimpt', ?)",
+        ).bind(closing.tenantId, now),
+        env.DB.prepare(
+          `INSERT INTO cloud_lines (tenant_id, import_id, period_key, day, provider, category, charge_type, currency, cost_nano, usage_micro, line_count)
+           VALUES (?, 'leftoverimpt', 'aws|1|2026-11', ?, 'aws', 'bedrock', 'usage', 'USD', 1000, 0, 1)`,
+        ).bind(closing.tenantId, now),
+        env.DB.prepare(
+          `INSERT INTO cloud_connections (tenant_id, external_id, role_arn, bucket, region, state, created_at, updated_at)
+           VALUES (?, ?, 'arn:aws:iam::111122223333:role/x', 'b', 'us-east-1', 'connected', ?, ?)`,
+        ).bind(closing.tenantId, `outlay-left-${closing.tenantId}`, now, now),
+        env.DB.prepare(
+          `INSERT INTO cloud_export_periods (tenant_id, billing_period, manifest_key, fingerprint, import_id, synced_at)
+           VALUES (?, '2026-11', 'm', 'f', 'leftoverimpt', ?)`,
+        ).bind(closing.tenantId, now),
       ]);
+      await env.CLOUD_BILLS.put(`bills/${closing.tenantId}/leftoverimpt`, "a bill waiting for its import");
       // A reset link made before closing would also be left; make one for a row in password_resets.
       await env.DB.prepare(
         `INSERT INTO password_resets (token_hash, tenant_id, user_id, created_by, created_at, expires_at)
@@ -330,6 +355,7 @@ describe("closing and purging an organisation", () => {
       expect(await ledgerRows(closing.tenantId)).toBe(0);
       expect([null, 0]).toContain(await ledgerKeys(closing.tenantId));
       expect((await env.AUDIT_ARCHIVE.list({ prefix: `audit/${closing.tenantId}/` })).objects).toEqual([]);
+      expect((await env.CLOUD_BILLS.list({ prefix: `bills/${closing.tenantId}/` })).objects).toEqual([]);
       expect(await archiverFor(env, closing.tenantId).status()).toMatchObject({ treeSize: 0, pending: 0 });
     });
 

@@ -12,6 +12,7 @@ import outlay from "../../workers/index.ts";
 import { newTenant, type Tenant } from "../helpers.ts";
 import { BUCKET, DENIED_BUCKET, type StandInRole } from "../stand-ins/aws/fixtures.ts";
 import { freshPrefix, gzip, put } from "./aws/support.ts";
+import { importFinished } from "./support.ts";
 
 type Connection = {
   external_id: string;
@@ -71,20 +72,6 @@ async function post(t: Tenant, path: string): Promise<Verdict> {
   const res = await t.api(path, { method: "POST" });
   expect(res.status).toBe(200);
   return (await res.json()) as Verdict;
-}
-
-async function finished(t: Tenant, id: string): Promise<{ status: string; rows_read: number; source: string }> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const view = (await (await t.api(`/cloud/imports/${id}`)).json()) as {
-      status: string;
-      rows_read: number;
-      source: string;
-    };
-    if (view.status === "done" || view.status === "failed") return view;
-    if (Date.now() > deadline) throw new Error(`import ${id} still ${view.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function total(t: Tenant): Promise<Row[]> {
@@ -166,7 +153,7 @@ describe("the AWS connector", () => {
 
     const synced = await post(t, "/cloud/connection/sync");
     expect(synced.imports).toHaveLength(1);
-    const first = await finished(t, synced.imports?.[0] ?? "");
+    const first = await importFinished(t, synced.imports?.[0] ?? "");
     expect(first).toMatchObject({ status: "done", rows_read: 12, source: "aws" });
     const byCategory = Object.fromEntries((await total(t)).map((r) => [r.category, r.cost]));
     expect(byCategory).toEqual({
@@ -181,7 +168,7 @@ describe("the AWS connector", () => {
     await writeExport(prefix, "exec-2", [CUR2_ROWS.slice(0, 4)]);
     const again = await post(t, "/cloud/connection/sync");
     expect(again.imports).toHaveLength(1);
-    expect((await finished(t, again.imports?.[0] ?? "")).status).toBe("done");
+    expect((await importFinished(t, again.imports?.[0] ?? "")).status).toBe("done");
     expect((await total(t)).map((r) => [r.category, r.cost])).toEqual([["bedrock", "5.35249905"]]);
     // Nothing of the bill stays in R2.
     expect((await env.CLOUD_BILLS.list({ prefix: `bills/${t.tenantId}/` })).objects).toEqual([]);
@@ -222,7 +209,7 @@ describe("the AWS connector", () => {
     await hourlyJob(4);
     const list = (await (await t.api("/cloud/imports")).json()) as { data: { id: string; source: string }[] };
     expect(list.data.map((i) => i.source)).toEqual(["aws"]);
-    expect((await finished(t, list.data[0]?.id ?? "")).status).toBe("done");
+    expect((await importFinished(t, list.data[0]?.id ?? "")).status).toBe("done");
     expect((await connection(t)).state).toBe("connected");
   });
 

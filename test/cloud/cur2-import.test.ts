@@ -8,7 +8,9 @@
 //   non_ai: refund -0.25 (-.25), usage 0.000000001 (+0.0000000005)
 import { describe, expect, it } from "vitest";
 import { CUR2_ROWS, toCsv, toParquet } from "../fixtures/cloud/cur2.ts";
+import type { CloudImportView } from "../../workers/cloud/index.ts";
 import { newTenant, type Tenant } from "../helpers.ts";
+import { importFinished } from "./support.ts";
 
 type Row = Record<string, string | number | null>;
 
@@ -22,7 +24,7 @@ async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-async function importFile(t: Tenant, bytes: Uint8Array): Promise<{ status: string; format: string; schema: string }> {
+async function importFile(t: Tenant, bytes: Uint8Array): Promise<CloudImportView> {
   const res = await t.api("/cloud/imports", {
     method: "POST",
     headers: { "content-length": String(bytes.byteLength) },
@@ -30,17 +32,7 @@ async function importFile(t: Tenant, bytes: Uint8Array): Promise<{ status: strin
   });
   expect(res.status).toBe(202);
   const { id } = (await res.json()) as { id: string };
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const view = (await (await t.api(`/cloud/imports/${id}`)).json()) as {
-      status: string;
-      format: string;
-      schema: string;
-    };
-    if (view.status === "done" || view.status === "failed") return view;
-    if (Date.now() > deadline) throw new Error(`import still ${view.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return importFinished(t, id);
 }
 
 async function spend(t: Tenant, query: string): Promise<Row[]> {

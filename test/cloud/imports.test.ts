@@ -9,23 +9,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import focusSample from "../../../shared/external-data/focus-sample-data/focus_sample.csv?raw";
 import legacyCur from "../../../shared/external-data/focus_converters/sample-anonymous-aws-export-dataset.csv?raw";
+import type { CloudImportView } from "../../workers/cloud/index.ts";
 import { newTenant, type Tenant } from "../helpers.ts";
+import { importFinished } from "./support.ts";
 
-type ImportView = {
-  id: string;
-  status: string;
-  format: string | null;
-  schema: string | null;
-  billing_periods: string[];
-  rows_read: number;
-  rows_stored: number;
-  bytes_read: number;
-  bytes_total: number;
-  warnings: { code: string; message: string; row: number | null; column: string | null }[];
-  warning_count: number;
-  error: { code: string; message: string; row: number | null; column: string | null } | null;
-  file_name: string;
-};
+type ImportView = CloudImportView;
 type SpendRow = Record<string, string | number | null>;
 
 const encoder = new TextEncoder();
@@ -43,22 +31,11 @@ async function upload(t: Tenant, bytes: Uint8Array, fileName = "bill.csv"): Prom
   });
 }
 
-async function finished(t: Tenant, id: string): Promise<ImportView> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const res = await t.api(`/cloud/imports/${id}`);
-    const view = (await res.json()) as ImportView;
-    if (view.status === "done" || view.status === "failed") return view;
-    if (Date.now() > deadline) throw new Error(`import ${id} still ${view.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function imported(t: Tenant, bytes: Uint8Array, fileName?: string): Promise<ImportView> {
   const res = await upload(t, bytes, fileName);
   expect(res.status).toBe(202);
   const created = (await res.json()) as ImportView;
-  return finished(t, created.id);
+  return importFinished(t, created.id);
 }
 
 async function spend(t: Tenant, query: string): Promise<SpendRow[]> {

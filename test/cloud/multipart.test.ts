@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import legacyCur from "../../../shared/external-data/focus_converters/sample-anonymous-aws-export-dataset.csv?raw";
 import { newTenant, type Tenant } from "../helpers.ts";
+import { importFinished } from "./support.ts";
 
 type Part = { part_number: number; url: string; size: number };
 type Opened = {
@@ -41,16 +42,6 @@ function put(t: Tenant, url: string, bytes: Uint8Array): Promise<Response> {
   });
 }
 
-async function finished(t: Tenant, id: string): Promise<ImportView> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const view = (await (await t.api(`/cloud/imports/${id}`)).json()) as ImportView;
-    if (view.status === "done" || view.status === "failed") return view;
-    if (Date.now() > deadline) throw new Error(`import ${id} still ${view.status}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 describe("multipart uploads", () => {
   it("uploads a file of two parts out of order, completes it and imports it", { timeout: 90_000 }, async () => {
     const t = await newTenant({ providers: false });
@@ -80,7 +71,7 @@ describe("multipart uploads", () => {
     expect(done.status).toBe(202);
     const again = await t.api(opened.complete_url.replace("/api/v1", ""), { method: "POST" });
     expect(again.status).toBe(409);
-    const view = await finished(t, opened.id);
+    const view = await importFinished(t, opened.id, 60_000);
     expect({ status: view.status, rows: view.rows_read, upload: view.upload }).toEqual({
       status: "done",
       rows: 1281 * copies,

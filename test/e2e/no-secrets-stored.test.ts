@@ -19,6 +19,7 @@ import { newTenant, waitForEvent, waitForEventCount, worker, workerFetch, type T
 import focusSample from "../../../shared/external-data/focus-sample-data/focus_sample.csv?raw";
 import { CUR2_ROWS, toCsv } from "../fixtures/cloud/cur2.ts";
 import { freshPrefix, gzip as gzipText, put } from "../cloud/aws/support.ts";
+import { importFinished } from "../cloud/support.ts";
 import { BUCKET } from "../stand-ins/aws/fixtures.ts";
 import { GATEWAY, recordingFetch, requestIdOf, spyOnUsageQueue, type QueueSpy, type Recorder } from "./support.ts";
 
@@ -662,12 +663,7 @@ describe("no prompt, key or credential is stored or logged", () => {
     });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
-    const until = Date.now() + 15_000;
-    let view: { status: string; rows_read: number } = { status: "queued", rows_read: 0 };
-    while (!["done", "failed"].includes(view.status) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 100));
-      view = (await (await tenant.api(`/cloud/imports/${id}`)).json()) as typeof view;
-    }
+    const view = await importFinished(tenant, id);
     expect({ status: view.status, rows: view.rows_read }).toEqual({ status: "done", rows: 1 });
     const spend = await tenant.api("/cloud/spend?from=2026-11-01&to=2026-11-30&group_by=category,account");
     const text = await spend.text();
@@ -697,13 +693,7 @@ describe("no prompt, key or credential is stored or logged", () => {
       imports: string[];
     };
     expect(synced.imports).toHaveLength(1);
-    const until = Date.now() + 20_000;
-    let status = "queued";
-    while (!["done", "failed"].includes(status) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 100));
-      status = ((await (await tenant.api(`/cloud/imports/${synced.imports[0]}`)).json()) as { status: string }).status;
-    }
-    expect(status).toBe("done");
+    expect((await importFinished(tenant, synced.imports[0] ?? "")).status).toBe("done");
     const sessions = (await (await fetch(`${env.AWS_STS_TEST_URL}/_control/sessions`)).json()) as {
       accessKeyId: string;
       secretAccessKey: string;

@@ -17,7 +17,6 @@ import {
   tenantDb,
 } from "../store/index.ts";
 import {
-  assumeRole,
   changedPeriods,
   discoverPeriods,
   getObject,
@@ -26,7 +25,14 @@ import {
   type ConnectionVerdict,
   type ExportPeriod,
 } from "./aws/index.ts";
-import { checkConnection, configuredConnection, exportLocation, recordVerdict, type Configured } from "./connector.ts";
+import {
+  assumeConnectionRole,
+  checkConnection,
+  configuredConnection,
+  exportLocation,
+  recordVerdict,
+  type Configured,
+} from "./connector.ts";
 import { actorName, auditImportCreated, type CloudCaller } from "./imports.ts";
 import { billObjectKey, startImportWorkflow, type FetchPlan, type ImportTarget } from "./run-import.ts";
 
@@ -85,14 +91,9 @@ export async function syncConnection(caller: CloudCaller): Promise<SyncOutcome |
 }
 
 /** Every billing period of the export (one export per period), or why they could not be read. */
-async function discover(caller: CloudCaller, { config, row }: Configured): Promise<ExportPeriod[] | ConnectorFailure> {
-  const assumed = await assumeRole({
-    key: config.key,
-    roleArn: row.role_arn,
-    externalId: row.external_id,
-    tenantId: caller.tenantId,
-    ...(config.stsEndpoint === undefined ? {} : { endpoint: config.stsEndpoint }),
-  });
+async function discover(caller: CloudCaller, found: Configured): Promise<ExportPeriod[] | ConnectorFailure> {
+  const { config, row } = found;
+  const assumed = await assumeConnectionRole(found, caller.tenantId);
   if (!assumed.ok) return assumed.reason;
   const discovery = await discoverPeriods(s3Client(assumed.credentials, exportLocation(config, row)), row.prefix);
   return discovery.ok ? onePerPeriod(discovery.value.periods) : discovery.reason;
@@ -144,13 +145,7 @@ export async function fetchExportFiles(env: Env, target: ImportTarget, plan: Fet
   const found = await configuredConnection(caller);
   if (found instanceof AppError) return found.message;
   const { config, row } = found;
-  const assumed = await assumeRole({
-    key: config.key,
-    roleArn: row.role_arn,
-    externalId: row.external_id,
-    tenantId: target.tenantId,
-    ...(config.stsEndpoint === undefined ? {} : { endpoint: config.stsEndpoint }),
-  });
+  const assumed = await assumeConnectionRole(found, target.tenantId);
   if (!assumed.ok) return assumed.reason.message;
   const s3 = s3Client(assumed.credentials, exportLocation(config, row));
   for (const [i, file] of plan.files.entries()) {
