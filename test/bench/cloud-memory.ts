@@ -119,16 +119,22 @@ export function watchMemory(
     peaks.peakTreeKb = Math.max(peaks.peakTreeKb, now.treeKb);
     peaks.samples += 1;
   }, 200);
-  let heapRunning = Promise.resolve();
+  // One heap request at a time: while the isolate is busy the inspector does not answer, and
+  // requests must not queue up behind it (each gives up after 2 s).
+  let heapRunning: Promise<void> | null = null;
+  const sampleHeap = async (probe: HeapProbe): Promise<void> => {
+    const afterGc = peaks.heapSamples % 4 === 3;
+    const used = await probe.usedBytes(afterGc);
+    if (used === null) return;
+    peaks.heapSamples += 1;
+    peaks.peakHeapBytes = Math.max(peaks.peakHeapBytes ?? 0, used);
+    if (afterGc) peaks.peakLiveHeapBytes = Math.max(peaks.peakLiveHeapBytes ?? 0, used);
+  };
   const heapTimer = heap
     ? setInterval(() => {
-        heapRunning = heapRunning.then(async () => {
-          const afterGc = peaks.heapSamples % 4 === 3;
-          const used = await heap.usedBytes(afterGc);
-          if (used === null) return;
-          peaks.heapSamples += 1;
-          peaks.peakHeapBytes = Math.max(peaks.peakHeapBytes ?? 0, used);
-          if (afterGc) peaks.peakLiveHeapBytes = Math.max(peaks.peakLiveHeapBytes ?? 0, used);
+        if (heapRunning) return;
+        heapRunning = sampleHeap(heap).finally(() => {
+          heapRunning = null;
         });
       }, 250)
     : null;
