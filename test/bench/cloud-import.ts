@@ -129,6 +129,48 @@ export type ImportInput = {
   maxMs: number;
 };
 
+/** An import that never reached done or failed (Outlay died, or the bench gave up waiting). */
+export function crashedRun(format: string, size: number, message: string, expectedTotalNano: string): ImportRun {
+  const none = {
+    requests: 0,
+    p50Ms: Number.NaN,
+    p95Ms: Number.NaN,
+    p99Ms: Number.NaN,
+    maxMs: Number.NaN,
+    meanMs: Number.NaN,
+  };
+  const rss = { workerdKb: 0, treeKb: 0 };
+  return {
+    format,
+    fileBytes: size,
+    parts: 0,
+    uploadMs: Number.NaN,
+    completeMs: Number.NaN,
+    importMs: Number.NaN,
+    poll: none,
+    runMs: Number.NaN,
+    rowsRead: 0,
+    rowsStored: 0,
+    rowsPerSecond: 0,
+    warnings: 0,
+    status: "crashed",
+    error: message,
+    cpuMs: Number.NaN,
+    foreignCpuPct: Number.NaN,
+    memory: {
+      baseline: { ...rss, heapBytes: null },
+      peakWorkerdKb: 0,
+      peakTreeKb: 0,
+      peakHeapBytes: null,
+      peakLiveHeapBytes: null,
+      samples: 0,
+      heapSamples: 0,
+    },
+    spendTotalNano: "0",
+    expectedTotalNano,
+  };
+}
+
 export async function measureImport(input: ImportInput): Promise<ImportRun> {
   const { api, root } = input;
   const uploadStart = performance.now();

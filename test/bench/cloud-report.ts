@@ -35,6 +35,7 @@ export function renderCloud(r: CloudResults, published: boolean): string {
     `- Command: \`${r.command}\`; Outlay bundled from ${r.revision}`,
     `- Machine: ${mc.nproc} CPUs, ${mc.cpuModel}, Linux ${mc.kernel}; Node ${mc.node}, workerd ${mc.workerd}, miniflare ${mc.miniflare}`,
     `- The bill: CUR 2.0, ${b.month}, 10 accounts, ${int(b.resources)} resources × every hour + the month's tax, credit and refund lines = ${int(b.rows)} rows; CSV ${mb(b.csvBytes)} MB, CSV.gz ${mb(b.csvGzBytes)} MB, Parquet twin ${mb(b.parquetBytes)} MB (SNAPPY, ${int(b.rowGroupSize)} rows per row group); exact total ${nanoUsd(b.totalNano)}`,
+    `- Every isolate of Outlay's workerd ran with V8's old space capped at ${r.heapCapMb} MB (\`MINIFLARE_WORKERD_V8_FLAGS=--max-old-space-size=${r.heapCapMb}\`)`,
     `- Each import on a fresh Outlay; idle before the first: workerd RSS ${mib(r.idle.workerdKb)} MB, host tree (Node + workerd) ${mib(r.idle.treeKb)} MB`,
     "",
     "| import | upload (parts, s) | complete call (s) | completion → done (s) | import's own run (s) | rows read | rows/s | rows stored | peak workerd RSS (MB) | peak host tree RSS (MB) | peak isolate heap: used / live (MB; samples) | GET import meanwhile p50 / max (ms) | Outlay CPU (s) | others' CPU | total |",

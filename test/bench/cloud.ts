@@ -16,7 +16,7 @@ import { performance } from "node:perf_hooks";
 import { newId } from "../../shared/ids.ts";
 import { bundleOutlay, ROOT } from "./arms.ts";
 import { generateBill, resourcesFor } from "./cloud-generate.ts";
-import { type CloudApi, measureImport } from "./cloud-import.ts";
+import { type CloudApi, crashedRun, measureImport } from "./cloud-import.ts";
 import { heapProbe, type RssNow, rssNow } from "./cloud-memory.ts";
 import { renderCloud, writeCloudDocs } from "./cloud-report.ts";
 import type { CloudResults } from "./cloud-results.ts";
@@ -38,6 +38,7 @@ export const CLOUD_VARS = [
   "BENCH_CLOUD_SPEND_REQUESTS",
   "BENCH_CLOUD_CACHE",
   "BENCH_CLOUD_SOURCE",
+  "BENCH_CLOUD_HEAP_MB",
 ];
 
 const DEFAULT_BYTES = 1_000_000_000;
@@ -64,8 +65,12 @@ export type CloudContext = {
 
 type CloudOutlay = { proc: Tracked; base: string; operatorToken: string; inspectorPort: number };
 
-/** A fresh Outlay with its own state dir, so each measured import starts from the same idle process. */
-async function startCloudOutlay(ctx: CloudContext, name: string): Promise<CloudOutlay> {
+/**
+ * A fresh Outlay with its own state dir, so each measured import starts from the same idle process;
+ * every isolate of its workerd with V8's old space capped at `heapCapMb` (the Workers limit is
+ * 128 MB per isolate): an import that needs more dies instead of passing unnoticed.
+ */
+async function startCloudOutlay(ctx: CloudContext, name: string, heapCapMb: number): Promise<CloudOutlay> {
   const operatorToken = `bench-operator-${crypto.randomUUID()}`;
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const persist = join(ctx.tmp, `cloud-state-${name}`);
@@ -77,7 +82,12 @@ async function startCloudOutlay(ctx: CloudContext, name: string): Promise<CloudO
     [join(ROOT, "test/bench/worker-host.ts"), ...args],
     /^READY (\{.*\})$/,
     CONFIG.startupTimeoutMs,
-    { ...process.env, BENCH_OPERATOR_TOKEN: operatorToken, BENCH_INSPECTOR_PORT: String(inspectorPort) },
+    {
+      ...process.env,
+      BENCH_OPERATOR_TOKEN: operatorToken,
+      BENCH_INSPECTOR_PORT: String(inspectorPort),
+      MINIFLARE_WORKERD_V8_FLAGS: `--max-old-space-size=${heapCapMb}`,
+    },
   );
   const ready = JSON.parse(match[1] ?? "{}") as { url?: string };
   if (!ready.url) throw new Error(`worker-host: no Worker URL in ${match[0]}`);
@@ -143,6 +153,7 @@ export async function cloudPart(ctx: CloudContext): Promise<CloudResults> {
   const rowGroupSize = envCount("BENCH_CLOUD_ROW_GROUP", 100_000);
   const yearResources = envCount("BENCH_CLOUD_YEAR_RESOURCES", 400);
   const spendRequests = envCount("BENCH_CLOUD_SPEND_REQUESTS", 300);
+  const heapCapMb = envCount("BENCH_CLOUD_HEAP_MB", 128);
 
   log(
     `cloud part: generating a month of CUR 2.0 of about ${(targetBytes / 1e6).toFixed(0)} MB gzip and its Parquet twin`,
@@ -159,7 +170,7 @@ export async function cloudPart(ctx: CloudContext): Promise<CloudResults> {
     ["parquet", bill.parquet, bill.parquetBytes],
   ] as const) {
     log(`${format}: starting a fresh Outlay (Workflow, R2 and D1 on disk, inspector on)`);
-    const outlay = await startCloudOutlay(ctx, format);
+    const outlay = await startCloudOutlay(ctx, format, heapCapMb);
     const root = outlay.proc.pid;
     const heap = await heapProbe(outlay.inspectorPort).catch((error: unknown) => {
       log(`no heap figures: ${error instanceof Error ? error.message : String(error)}`);
@@ -180,6 +191,11 @@ export async function cloudPart(ctx: CloudContext): Promise<CloudResults> {
       ...range,
       expectedTotalNano: bill.totalNano,
       maxMs: IMPORT_MAX_MS,
+    }).catch((error: unknown) => {
+      const tail = outlay.proc.tail().split("\n").slice(-5).join(" | ");
+      const message = `${error instanceof Error ? error.message : String(error)}; Outlay's last output: ${tail}`;
+      log(`${format}: the import did not end: ${message}`);
+      return crashedRun(format, size, message.slice(0, 500), bill.totalNano);
     });
     const heapMb = run.memory.peakHeapBytes === null ? "n/a" : (run.memory.peakHeapBytes / 2 ** 20).toFixed(0);
     log(
@@ -191,7 +207,7 @@ export async function cloudPart(ctx: CloudContext): Promise<CloudResults> {
   }
 
   log("year: starting a fresh Outlay");
-  const outlay = await startCloudOutlay(ctx, "year");
+  const outlay = await startCloudOutlay(ctx, "year", heapCapMb);
   const yearOrg = await organisation(outlay.base, outlay.operatorToken, "Cloud bench: one year");
   const cookie = await ownerSession(outlay.base, outlay.operatorToken, yearOrg.tenantId);
   const year = await measureSpend({
@@ -222,6 +238,7 @@ export async function cloudPart(ctx: CloudContext): Promise<CloudResults> {
       totalNano: bill.totalNano,
     },
     idle: idle ?? { workerdKb: 0, treeKb: 0 },
+    heapCapMb,
     imports,
     year,
     elapsedS: (performance.now() - began) / 1_000,
