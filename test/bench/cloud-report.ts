@@ -31,7 +31,7 @@ export function renderCloud(r: CloudResults, published: boolean): string {
   const lines = [
     "### Cloud bills: latest run",
     "",
-    `- Date: ${r.date} (cloud part ${r.elapsedS.toFixed(0)} s)${published ? "" : " — **a smoke run (BENCH_CLOUD_BYTES set): not the published size**"}`,
+    `- Date: ${r.date} (cloud part ${r.elapsedS.toFixed(0)} s)${published ? "" : " — **a smoke run (sizes changed): not published**"}`,
     `- Command: \`${r.command}\`; Outlay bundled from ${r.revision}`,
     `- Machine: ${mc.nproc} CPUs, ${mc.cpuModel}, Linux ${mc.kernel}; Node ${mc.node}, workerd ${mc.workerd}, miniflare ${mc.miniflare}`,
     `- The bill: CUR 2.0, ${b.month}, 10 accounts, ${int(b.resources)} resources × every hour + the month's tax, credit and refund lines = ${int(b.rows)} rows; CSV ${mb(b.csvBytes)} MB, CSV.gz ${mb(b.csvGzBytes)} MB, Parquet twin ${mb(b.parquetBytes)} MB (SNAPPY, ${int(b.rowGroupSize)} rows per row group); exact total ${nanoUsd(b.totalNano)}`,
