@@ -105,6 +105,14 @@ describe("multipart uploads", () => {
       const res = await t.api("/cloud/imports", { method: "POST", json: body });
       expect({ body, status: res.status }).toEqual({ body, status: 400 });
     }
+    // The largest file: 10,000 parts of exactly 100 MB (10⁸ bytes), none larger; a byte more is refused.
+    const largest = (await (await open(t, 1e12)).json()) as Opened;
+    expect({ partSize: largest.upload?.part_size, parts: largest.parts.length }).toEqual({
+      partSize: 100_000_000,
+      parts: 10_000,
+    });
+    expect(largest.parts.every((p) => p.size === 100_000_000)).toBe(true);
+    expect((await open(t, 1e12 + 1)).status).toBe(400);
     const notJson = await t.api("/cloud/imports", {
       method: "POST",
       headers: { "content-type": "application/json" },

@@ -20,11 +20,13 @@ import { billObjectKey, failImport, startImportWorkflow, type ImportTarget } fro
 
 /** The largest file sent as one request body (Workers' own request limit is 100 MB). */
 export const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
-/** Multipart: parts of 50 MiB, larger when the file needs more than R2's 10,000 parts, never over 100 MB. */
+/** Multipart: parts of 50 MiB, larger (in whole MB) when the file needs more than R2's 10,000
+ * parts, never over 100 MB (10⁸ bytes): so a file of up to 1 TB. */
 const MIN_PART_BYTES = 50 * 1024 * 1024;
 const MAX_PARTS = 10_000;
-const MIB = 1024 * 1024;
-const MAX_FILE_BYTES = MAX_PARTS * MAX_UPLOAD_BYTES;
+const MB = 1_000_000;
+const MAX_PART_BYTES = 100 * MB;
+const MAX_FILE_BYTES = MAX_PARTS * MAX_PART_BYTES;
 const FILE_NAME_MAX = 200;
 
 export type CloudCaller = { env: Env; tenantId: string; actor: AuditActor };
@@ -210,7 +212,7 @@ export async function createMultipartImport(caller: CloudCaller, body: unknown) 
   const parsed = MultipartRequest.safeParse(body);
   if (!parsed.success) return invalid(parsed.error.issues);
   const { size } = parsed.data;
-  const partSize = Math.max(MIN_PART_BYTES, Math.ceil(size / MAX_PARTS / MIB) * MIB);
+  const partSize = Math.max(MIN_PART_BYTES, Math.ceil(size / MAX_PARTS / MB) * MB);
   const target: ImportTarget = { tenantId: caller.tenantId, importId: newId() };
   const upload = await caller.env.CLOUD_BILLS.createMultipartUpload(billObjectKey(target));
   const db = tenantDb(caller.env.DB, caller.tenantId);
