@@ -81,6 +81,8 @@ CREATE TABLE cloud_lines (
   line_count INTEGER NOT NULL
 );
 CREATE INDEX cloud_lines_by_day ON cloud_lines (tenant_id, day);
+-- The AI views filter by category first (most lines of a bill are not AI).
+CREATE INDEX cloud_lines_by_category ON cloud_lines (tenant_id, category, day);
 CREATE INDEX cloud_lines_by_import ON cloud_lines (tenant_id, import_id, period_key);
 
 -- The AWS connector of an organisation (docs/cloud.md, "The AWS connector"): the ExternalId
