@@ -17,8 +17,15 @@ export function bytesSource(bytes: Uint8Array): BillSource {
   };
 }
 
-/** A source over an R2 object: ranged reads for Parquet, the body stream for CSV. */
-export function r2Source(bucket: R2Bucket, key: string, size: number): BillSource {
+/** How much of a bill one ranged read of its stream fetches. */
+export const STREAM_RANGE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A source over an R2 object, read by ranges: Parquet's own reads, and CSV's stream as one ranged
+ * read of `rangeBytes` after the other, each fetched only when the reader wants more (no GET held
+ * open for a whole large bill, at most one range waiting in memory).
+ */
+export function r2Source(bucket: R2Bucket, key: string, size: number, rangeBytes = STREAM_RANGE_BYTES): BillSource {
   const get = async (options?: R2GetOptions): Promise<R2ObjectBody> => {
     const object = await bucket.get(key, options);
     if (object === null) throw new Error(`bill object ${key} vanished while being read`);
@@ -27,6 +34,24 @@ export function r2Source(bucket: R2Bucket, key: string, size: number): BillSourc
   return {
     size,
     read: async (offset, length) => new Uint8Array(await (await get({ range: { offset, length } })).arrayBuffer()),
-    stream: async () => (await get()).body,
+    stream: async () => {
+      let offset = 0;
+      return new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            if (offset >= size) {
+              controller.close();
+              return;
+            }
+            const length = Math.min(rangeBytes, size - offset);
+            const bytes = new Uint8Array(await (await get({ range: { offset, length } })).arrayBuffer());
+            if (bytes.byteLength !== length) throw new Error(`bill object ${key} changed while being read`);
+            offset += length;
+            controller.enqueue(bytes);
+          },
+        },
+        { highWaterMark: 0 },
+      );
+    },
   };
 }
