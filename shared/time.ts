@@ -24,6 +24,11 @@ export function isoHour(ms: number): string {
   return new Date(ms).toISOString().replace(/:00\.000Z$/, ":00Z");
 }
 
+/** An instant as ISO 8601 text, or null for none. */
+export function isoInstant(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
 export function isoDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }

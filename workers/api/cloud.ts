@@ -15,8 +15,10 @@ import {
   saveConnection,
   syncConnection,
   testConnectionNow,
+  TEMPLATE_HEADERS,
   createMultipartImport,
   createUploadImport,
+  declaredLength,
   getImport,
   listImports,
   uploadPart,
@@ -35,19 +37,13 @@ function answer(c: Context<ApiEnv>, result: object | AppError, status: 200 | 201
   return result instanceof AppError ? apiError(c, result) : c.json(result, status);
 }
 
-/** The declared body length, or null when there is none (or it is not a number). */
-function declaredLength(c: Context<ApiEnv>): number | null {
-  const length = c.req.header("content-length");
-  return length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : null;
-}
-
 cloud.post("/imports", async (c) => {
   if (/^application\/json\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
     return answer(c, await createMultipartImport(caller(c), await jsonBody(c)), 201);
   }
   const created = await createUploadImport(caller(c), {
     body: c.req.raw.body,
-    length: declaredLength(c),
+    length: declaredLength(c.req.header("content-length")),
     fileName: c.req.query("file_name"),
   });
   return answer(c, created, 202);
@@ -56,7 +52,7 @@ cloud.post("/imports", async (c) => {
 cloud.put("/imports/:id/parts/:part", async (c) => {
   const part = await uploadPart(caller(c), c.req.param("id"), c.req.param("part"), {
     body: c.req.raw.body,
-    length: declaredLength(c),
+    length: declaredLength(c.req.header("content-length")),
   });
   return answer(c, part);
 });
@@ -85,9 +81,5 @@ cloud.post("/connection/sync", async (c) => answer(c, await syncConnection(calle
 cloud.get("/connection/template", async (c) => {
   const template = await connectionTemplate(caller(c));
   if (template instanceof AppError) return apiError(c, template);
-  return c.body(template, 200, {
-    "content-type": "application/yaml; charset=utf-8",
-    "content-disposition": 'attachment; filename="outlay-cur-read-role.yaml"',
-    "cache-control": "no-store",
-  });
+  return c.body(template, 200, TEMPLATE_HEADERS);
 });

@@ -3,10 +3,9 @@
 // become one row, so a month of a large bill is thousands of rows, not millions. The map is
 // bounded: past `maxGroups` the caller drains it and stores the rows; a later line of the same
 // group starts a new row, and the spend query's SUM adds them up.
+import { DAY_MS } from "../../shared/time.ts";
 import type { CloudLineRow } from "../store/index.ts";
 import type { BillLine, Classification } from "./line.ts";
-
-const DAY_MS = 86_400_000;
 
 type Group = Omit<CloudLineRow, "cost_nano" | "usage_micro"> & { cost: bigint; usage: bigint };
 

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { AppError, invalid } from "../../shared/errors.ts";
 import { base32 } from "../../shared/encoding.ts";
 import { randomBytes } from "../../shared/ids.ts";
+import { isoInstant } from "../../shared/time.ts";
 import {
   clearCloudConnection,
   ensureCloudConnection,
@@ -98,8 +99,6 @@ export type ConnectionView = {
   last_sync_at: string | null;
 };
 
-const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
-
 function connectionView(env: Env, row: CloudConnectionRow): ConnectionView {
   const config = connectorConfig(env);
   return {
@@ -111,8 +110,8 @@ function connectionView(env: Env, row: CloudConnectionRow): ConnectionView {
     region: row.region,
     state: row.state,
     last_result: row.last_result === null ? null : (JSON.parse(row.last_result) as ConnectionView["last_result"]),
-    last_checked_at: iso(row.last_checked_at),
-    last_sync_at: iso(row.last_sync_at),
+    last_checked_at: isoInstant(row.last_checked_at),
+    last_sync_at: isoInstant(row.last_sync_at),
   };
 }
 
@@ -248,6 +247,13 @@ export async function testConnectionNow(
   const verdict = await checkConnection(caller.tenantId, found);
   return { ...verdict, state: await recordVerdict(caller, found.row, verdict, false) };
 }
+
+/** How the template is answered, by the API and the dashboard alike: a YAML download, never cached. */
+export const TEMPLATE_HEADERS = {
+  "content-type": "application/yaml; charset=utf-8",
+  "content-disposition": 'attachment; filename="outlay-cur-read-role.yaml"',
+  "cache-control": "no-store",
+} as const;
 
 /** The CloudFormation template with the organisation's ExternalId and Outlay's account filled in. */
 export async function connectionTemplate(caller: CloudCaller): Promise<string | AppError> {

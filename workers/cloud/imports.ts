@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { AuditActor, AuditDraft } from "../../shared/audit.ts";
 import { AppError, invalid } from "../../shared/errors.ts";
 import { ID_PATTERN, newId } from "../../shared/ids.ts";
+import { isoInstant } from "../../shared/time.ts";
 import {
   closeCloudImportUpload,
   getCloudImport,
@@ -57,8 +58,6 @@ function partsTotal(size: number, partSize: number): number {
   return Math.max(1, Math.ceil(size / partSize));
 }
 
-const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
-
 export function importView(row: CloudImportRow): CloudImportView {
   return {
     id: row.id,
@@ -76,8 +75,8 @@ export function importView(row: CloudImportRow): CloudImportView {
     warning_count: row.warning_count,
     error: row.error === null ? null : (JSON.parse(row.error) as CloudImportView["error"]),
     created_at: new Date(row.created_at).toISOString(),
-    started_at: iso(row.started_at),
-    finished_at: iso(row.finished_at),
+    started_at: isoInstant(row.started_at),
+    finished_at: isoInstant(row.finished_at),
     upload:
       row.upload_id !== null && row.part_size !== null
         ? { state: "awaiting_parts", part_size: row.part_size, parts_total: partsTotal(row.bytes_total, row.part_size) }
@@ -99,6 +98,11 @@ export async function auditCloud(
 
 export function actorName(actor: AuditActor): string {
   return "id" in actor ? `${actor.kind}:${actor.id}` : actor.kind;
+}
+
+/** A request's declared body length (`Content-Length`), or null when there is none or it is not a number. */
+export function declaredLength(header: string | null | undefined): number | null {
+  return header !== null && header !== undefined && /^\d{1,15}$/.test(header) ? Number(header) : null;
 }
 
 /** A display name: printable, one line, at most 200 characters; never used as a path. */
@@ -127,10 +131,11 @@ export async function createUploadImport(
   if (upload.length === 0 || upload.body === null) return new AppError("bad_request", "The file is empty.");
   const db = tenantDb(caller.env.DB, caller.tenantId);
   const target = { tenantId: caller.tenantId, importId: newId() };
+  const fileName = cleanFileName(upload.fileName);
   await insertCloudImport(db, {
     id: target.importId,
     source: "upload",
-    file_name: cleanFileName(upload.fileName),
+    file_name: fileName,
     bytes_total: upload.length,
     created_by: actorName(caller.actor),
     created_at: Date.now(),
@@ -145,7 +150,7 @@ export async function createUploadImport(
   await auditImportCreated(caller, target.importId, {
     source: "upload",
     bytes: upload.length,
-    fileName: cleanFileName(upload.fileName),
+    fileName,
   });
   const notStarted = await startImportWorkflow(caller.env, target);
   if (notStarted) return notStarted;
@@ -214,12 +219,13 @@ export async function createMultipartImport(caller: CloudCaller, body: unknown) 
   const { size } = parsed.data;
   const partSize = Math.max(MIN_PART_BYTES, Math.ceil(size / MAX_PARTS / MB) * MB);
   const target: ImportTarget = { tenantId: caller.tenantId, importId: newId() };
+  const fileName = cleanFileName(parsed.data.file_name);
   const upload = await caller.env.CLOUD_BILLS.createMultipartUpload(billObjectKey(target));
   const db = tenantDb(caller.env.DB, caller.tenantId);
   await insertCloudImport(db, {
     id: target.importId,
     source: "upload",
-    file_name: cleanFileName(parsed.data.file_name),
+    file_name: fileName,
     bytes_total: size,
     created_by: actorName(caller.actor),
     created_at: Date.now(),
@@ -229,7 +235,7 @@ export async function createMultipartImport(caller: CloudCaller, body: unknown) 
   await auditImportCreated(caller, target.importId, {
     source: "upload",
     bytes: size,
-    fileName: cleanFileName(parsed.data.file_name),
+    fileName,
   });
   const total = partsTotal(size, partSize);
   const parts = Array.from({ length: total }, (_, i) => ({

@@ -7,6 +7,7 @@ export {
   completeUpload,
   createMultipartImport,
   createUploadImport,
+  declaredLength,
   getImport,
   listImports,
   MAX_UPLOAD_BYTES,
@@ -23,6 +24,7 @@ export {
   getConnection,
   saveConnection,
   testConnectionNow,
+  TEMPLATE_HEADERS,
   type ConnectionView,
 } from "./connector.ts";
 export { syncConnection } from "./sync.ts";

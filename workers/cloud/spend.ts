@@ -3,10 +3,10 @@
 // rows of different currencies are never added together.
 import { AppError } from "../../shared/errors.ts";
 import { formatDecimal } from "../../shared/money.ts";
+import { DAY_MS, isoDay } from "../../shared/time.ts";
 import { querySpend, SPEND_DIMENSIONS, tenantDb, type SpendDimension, type SpendTime } from "../store/index.ts";
 import type { CloudCaller } from "./imports.ts";
 
-const DAY_MS = 86_400_000;
 const MAX_DAYS = 1_100;
 const MAX_ROWS = 5_000;
 const MAX_FILTER_VALUES = 50;
@@ -18,7 +18,7 @@ function parseDay(text: string | undefined, name: string): number | null | AppEr
   if (text === undefined) return null;
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
   const at = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : Number.NaN;
-  if (!match || Number.isNaN(at) || new Date(at).toISOString().slice(0, 10) !== text) {
+  if (!match || Number.isNaN(at) || isoDay(at) !== text) {
     return new AppError("bad_request", `${name} must be a date, YYYY-MM-DD.`, name);
   }
   return at;
@@ -80,7 +80,7 @@ export async function cloudSpend(
     const view: SpendRowView = {};
     for (const g of groupBy) {
       const value = r[g];
-      if (g === "day") view.day = new Date(Number(value)).toISOString().slice(0, 10);
+      if (g === "day") view.day = isoDay(Number(value));
       else view[g] = value === "" || value === undefined ? null : value;
     }
     view.cost = formatDecimal(BigInt(r.cost_nano), 9, 2);
@@ -91,8 +91,8 @@ export async function cloudSpend(
     return view;
   });
   return {
-    from: new Date(start).toISOString().slice(0, 10),
-    to: new Date(end - DAY_MS).toISOString().slice(0, 10),
+    from: isoDay(start),
+    to: isoDay(end - DAY_MS),
     group_by: groupBy,
     data,
     truncated: rows.length > MAX_ROWS,

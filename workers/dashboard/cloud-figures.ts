@@ -3,7 +3,7 @@
 // GPU instances by type and account; credits, refunds and tax summed apart, never into the AI
 // spend; every amount per currency. Days are UTC, as the bill's sums are.
 import { AppError } from "../../shared/errors.ts";
-import { DAY_MS } from "../../shared/time.ts";
+import { DAY_MS, isoDay } from "../../shared/time.ts";
 import { cloudSpend, type CloudCaller } from "../cloud/index.ts";
 import { currencyFormat, nanoOf } from "../../web/components/currency.ts";
 import type { Bar, TimePoint } from "../../web/components/chart.tsx";
@@ -35,13 +35,11 @@ const DEFAULT_PRESET: Preset = "90d";
 
 export type CloudRange = { first: number; last: number; preset: Preset | null; error: string | null };
 
-const iso = (day: number) => new Date(day).toISOString().slice(0, 10);
-
 function parseDay(text: string | undefined): number | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text ?? "");
   if (!m) return null;
   const day = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  return iso(day) === text ? day : null;
+  return isoDay(day) === text ? day : null;
 }
 
 function presetDays(preset: Preset, today: number): { first: number; last: number } {
@@ -88,7 +86,7 @@ export function cloudRange(query: Record<string, string>, now: number): CloudRan
 function periods(r: CloudRange, byMonth: boolean): string[] {
   const out: string[] = [];
   if (!byMonth) {
-    for (let day = r.first; day <= r.last; day += DAY_MS) out.push(iso(day));
+    for (let day = r.first; day <= r.last; day += DAY_MS) out.push(isoDay(day));
     return out;
   }
   const d = new Date(r.first);
@@ -101,7 +99,7 @@ function periods(r: CloudRange, byMonth: boolean): string[] {
 type Row = Record<string, string | number | null>;
 
 async function spend(who: CloudCaller, r: CloudRange, query: Record<string, string>): Promise<Row[]> {
-  const answer = await cloudSpend(who, { from: iso(r.first), to: iso(r.last), ...query });
+  const answer = await cloudSpend(who, { from: isoDay(r.first), to: isoDay(r.last), ...query });
   if (answer instanceof AppError) throw new Error(`cloud spend: ${answer.message}`);
   return answer.data;
 }
@@ -132,8 +130,8 @@ export async function cloudFigures(
   const dates = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeZone: "UTC" });
   const label = `${dates.format(r.first)} to ${dates.format(r.last)}`;
   const range: RangeView = {
-    from: iso(r.first),
-    to: iso(r.last),
+    from: isoDay(r.first),
+    to: isoDay(r.last),
     label: r.preset ? `${PRESETS[r.preset].toLowerCase()} (${label})` : label,
     byMonth,
     error: r.error,

@@ -54,17 +54,22 @@ export async function openCsv(source: BillSource, gzipped: boolean): Promise<Row
   const readProblem = (): BillProblem =>
     gzipped ? gzipProblem() : problem("truncated", "The file could not be read to its end.");
 
+  /** The next chunk of the file, or null when reading it failed (cut or damaged). */
+  const readChunk = async (): Promise<ReadableStreamReadResult<Uint8Array> | null> => {
+    try {
+      return await bytes.read();
+    } catch {
+      return null;
+    }
+  };
+
   // The first bytes: plainly not a bill?
   const start: Uint8Array[] = [];
   let startLength = 0;
   let startDone = false;
   while (startLength < SNIFF_BYTES) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await bytes.read();
-    } catch {
-      return readProblem();
-    }
+    const chunk = await readChunk();
+    if (chunk === null) return readProblem();
     if (chunk.done) {
       startDone = true;
       break;
@@ -98,12 +103,8 @@ export async function openCsv(source: BillSource, gzipped: boolean): Promise<Row
       let text: string;
       let last: boolean;
       if (pendingBytes === null) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await bytes.read();
-        } catch {
-          return readProblem();
-        }
+        const chunk = await readChunk();
+        if (chunk === null) return readProblem();
         if (chunk.done) {
           pendingDone = true;
         } else {

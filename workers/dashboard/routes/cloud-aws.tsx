@@ -12,6 +12,7 @@ import {
   saveConnection,
   syncConnection,
   testConnectionNow,
+  TEMPLATE_HEADERS,
   type CloudCaller,
   type ConnectionView,
 } from "../../cloud/index.ts";
@@ -78,11 +79,7 @@ connectorPages.get("/cloud/aws", async (c) => {
 connectorPages.get("/cloud/aws/template", async (c) => {
   const template = await connectionTemplate(caller(c));
   if (template instanceof AppError) return c.text(template.message, 409);
-  return c.body(template, 200, {
-    "content-type": "application/yaml; charset=utf-8",
-    "content-disposition": 'attachment; filename="outlay-cur-read-role.yaml"',
-    "cache-control": "no-store",
-  });
+  return c.body(template, 200, TEMPLATE_HEADERS);
 });
 
 connectorPages.post("/cloud/aws", async (c) => {

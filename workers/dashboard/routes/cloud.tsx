@@ -13,6 +13,7 @@ import {
   completeUpload,
   createMultipartImport,
   createUploadImport,
+  declaredLength,
   getImport,
   listImports,
   MAX_UPLOAD_BYTES,
@@ -206,10 +207,9 @@ cloudPages.post("/cloud/uploads", async (c) => {
 });
 
 cloudPages.put("/cloud/uploads/:id/parts/:n", async (c) => {
-  const length = c.req.header("content-length");
   const sent = await uploadPart(caller(c), c.req.param("id"), c.req.param("n"), {
     body: c.req.raw.body,
-    length: length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : null,
+    length: declaredLength(c.req.header("content-length")),
   });
   if (sent instanceof AppError) return jsonError(c, sent);
   return c.json(sent, 200);
