@@ -42,6 +42,8 @@ export default defineConfig({
                 AWS_SECRET_ACCESS_KEY: OUTLAY_KEY.secretAccessKey,
                 AWS_STS_ENDPOINT: inject<string>("awsStsUrl"),
                 AWS_S3_ENDPOINT: inject<string>("awsS3Url"),
+                // Bill imports stop at every place they can go on from: parts and checkpoints in every import test.
+                CLOUD_IMPORT_PART_MS: "0",
                 // Webhook retries 1 s apart instead of 5 s to 10 h (the schedule's length is kept).
                 WEBHOOK_RETRY_DELAYS: "1,1,1,1,1,1,1",
               },

@@ -16,8 +16,14 @@ export function periodKey(line: BillLine): string {
 
 export class LineAggregator {
   readonly #groups = new Map<string, Group>();
-  readonly #periods = new Set<string>();
-  readonly #months = new Set<string>();
+  readonly #periods: Set<string>;
+  readonly #months: Set<string>;
+
+  /** `periodKeys` and `billingPeriods`: what earlier parts of the same import saw. */
+  constructor(periodKeys: readonly string[] = [], billingPeriods: readonly string[] = []) {
+    this.#periods = new Set(periodKeys);
+    this.#months = new Set(billingPeriods);
+  }
 
   get size(): number {
     return this.#groups.size;

@@ -203,14 +203,19 @@ export type CloudLineRow = {
   line_count: number;
 };
 
-/** Inserts lines under the import, one statement per call (the rows travel as one JSON parameter,
- * so a batch is not limited by D1's 100 bound parameters). */
-export async function insertCloudLines(db: TenantDb, importId: string, rows: readonly CloudLineRow[]): Promise<void> {
+/** Inserts lines under the import and its part, one statement per call (the rows travel as one
+ * JSON parameter, so a batch is not limited by D1's 100 bound parameters). */
+export async function insertCloudLines(
+  db: TenantDb,
+  importId: string,
+  part: number,
+  rows: readonly CloudLineRow[],
+): Promise<void> {
   if (rows.length === 0) return;
   await db.run(
-    `INSERT INTO cloud_lines (tenant_id, import_id, period_key, day, provider, account, region, service, category,
-       charge_type, model, token_type, instance_type, usage_unit, currency, cost_nano, usage_micro, line_count)
-     SELECT ?1, ?2, value ->> '$.period_key', value ->> '$.day', value ->> '$.provider', value ->> '$.account',
+    `INSERT INTO cloud_lines (tenant_id, import_id, part, period_key, day, provider, account, region, service,
+       category, charge_type, model, token_type, instance_type, usage_unit, currency, cost_nano, usage_micro, line_count)
+     SELECT ?1, ?2, ?4, value ->> '$.period_key', value ->> '$.day', value ->> '$.provider', value ->> '$.account',
        value ->> '$.region', value ->> '$.service', value ->> '$.category', value ->> '$.charge_type',
        value ->> '$.model', value ->> '$.token_type', value ->> '$.instance_type', value ->> '$.usage_unit',
        value ->> '$.currency', CAST(value ->> '$.cost_nano' AS INTEGER), CAST(value ->> '$.usage_micro' AS INTEGER),
@@ -218,16 +223,26 @@ export async function insertCloudLines(db: TenantDb, importId: string, rows: rea
      FROM json_each(?3)`,
     importId,
     JSON.stringify(rows),
+    part,
   );
 }
 
-/** Deletes up to `limit` lines the import wrote (a retried or failed import starts clean); the count. */
-export async function deleteCloudImportLines(db: TenantDb, importId: string, limit: number): Promise<number> {
+/**
+ * Deletes up to `limit` lines the import wrote in part `fromPart` or later (a retried part starts
+ * clean; from part 0, a failed or restarted import); the count.
+ */
+export async function deleteCloudImportLines(
+  db: TenantDb,
+  importId: string,
+  limit: number,
+  fromPart = 0,
+): Promise<number> {
   const result = await db.run(
     `DELETE FROM cloud_lines WHERE rowid IN
-       (SELECT rowid FROM cloud_lines WHERE tenant_id = ?1 AND import_id = ?2 LIMIT ?3)`,
+       (SELECT rowid FROM cloud_lines WHERE tenant_id = ?1 AND import_id = ?2 AND part >= ?4 LIMIT ?3)`,
     importId,
     limit,
+    fromPart,
   );
   return result.meta.changes;
 }

@@ -8,10 +8,11 @@ import { detectFormat } from "./detect.ts";
 import { openParquet } from "./parquet.ts";
 import { isProblem, problem, type BillProblem } from "./problem.ts";
 import { rowReader } from "./row.ts";
-import type { RowEvent } from "./rows.ts";
+import type { Place, RowEvent } from "./rows.ts";
 import type { BillSource } from "./source.ts";
 
 export type { BillProblem, BillProblemCode } from "./problem.ts";
+export type { Place } from "./rows.ts";
 export type { BillSource } from "./source.ts";
 export { bytesSource, r2Source } from "./source.ts";
 export { parseNano } from "./money.ts";
@@ -30,7 +31,30 @@ export type OpenedBill = {
   read(): AsyncGenerator<BillEvent>;
   /** stored (compressed) bytes consumed so far, for progress against the file's size */
   bytesRead(): number;
+  /**
+   * Right after an event of `read()`: where a later reading can go on (`openBill`'s `from`)
+   * without that event and the ones before it, when this is such a place; null elsewhere.
+   */
+  position(): ReadPosition | null;
 };
+
+/**
+ * Where reading a bill can stop and go on later, as plain data: the container's place and the
+ * counts of the rows before it (the bad-row rules count the whole file).
+ */
+export type ReadPosition = { place: Place; rows: number; badRows: number };
+
+export type OpenOptions = {
+  /** go on from here, a position an earlier reading of the same file gave */
+  from?: ReadPosition;
+  /** CSV bytes parsed at once (tests make it small) */
+  sliceBytes?: number;
+  /** Parquet rows decoded at once (tests make it small) */
+  rowsPerRead?: number;
+};
+
+/** The counts `lines` keeps, shared with `position()`. */
+type Counts = { rows: number; badRows: number };
 
 /** Warnings listed one by one; past this, one summary warning counts the rest. */
 export const MAX_LISTED_WARNINGS = 100;
@@ -40,19 +64,18 @@ export const MIN_BAD_ROWS_TO_FAIL = 10;
 async function* lines(
   rows: AsyncGenerator<RowEvent>,
   readRow: ReturnType<typeof rowReader>,
+  counts: Counts,
 ): AsyncGenerator<BillEvent> {
-  let total = 0;
-  let bad = 0;
   const warn = (found: BillProblem): BillEvent | null => {
-    bad += 1;
-    return bad <= MAX_LISTED_WARNINGS ? { kind: "warning", problem: found } : null;
+    counts.badRows += 1;
+    return counts.badRows <= MAX_LISTED_WARNINGS ? { kind: "warning", problem: found } : null;
   };
   for await (const event of rows) {
     if (event.kind === "error") {
       yield event;
       return;
     }
-    total += 1;
+    counts.rows += 1;
     if (event.kind === "bad") {
       const warning = warn(event.problem);
       if (warning !== null) yield warning;
@@ -66,6 +89,7 @@ async function* lines(
     }
     yield { kind: "line", line };
   }
+  const { rows: total, badRows: bad } = counts;
   if (bad > MAX_LISTED_WARNINGS) {
     yield {
       kind: "warning",
@@ -83,36 +107,68 @@ async function* lines(
   }
 }
 
-export async function openBill(source: BillSource): Promise<OpenedBill | BillProblem> {
+/** The opened bill's reading and position, over a container's rows and places. */
+function reading(
+  rows: () => AsyncGenerator<RowEvent>,
+  place: () => Place | null,
+  readRow: ReturnType<typeof rowReader>,
+  from: ReadPosition | undefined,
+): Pick<OpenedBill, "read" | "position"> {
+  const counts: Counts = { rows: from?.rows ?? 0, badRows: from?.badRows ?? 0 };
+  return {
+    read: () => lines(rows(), readRow, counts),
+    position: () => {
+      const at = place();
+      return at === null ? null : { place: at, rows: counts.rows, badRows: counts.badRows };
+    },
+  };
+}
+
+/** Opens a stored bill, at its start or (`from`) where an earlier reading of it stopped. */
+export async function openBill(source: BillSource, options: OpenOptions = {}): Promise<OpenedBill | BillProblem> {
+  const from = options.from;
   const format = await detectFormat(source);
   if (typeof format !== "string") return format;
+  if (from !== undefined && (from.place.kind === "parquet") !== (format === "parquet")) {
+    throw new Error("a position of another file");
+  }
   if (format === "parquet") {
-    const parquet = await openParquet(source);
+    const parquet = await openParquet(source, options.rowsPerRead);
     if (isProblem(parquet)) return parquet;
     const verdict = detectSchema(parquet.header);
     if (verdict.kind === "unknown") return problem("unknown_schema", verdict.message);
     const used = usedColumns(verdict.map, parquet.header);
     const usedVerdict = detectSchema(used);
     if (usedVerdict.kind === "unknown") throw new Error("the used columns lost a required one");
-    const readRow = rowReader(usedVerdict.map);
+    const fromRow = from?.place.kind === "parquet" ? from.place : undefined;
     return {
       format,
       schema: verdict.map.schema,
       columns: parquet.header,
-      read: () => lines(parquet.rows(used), readRow),
       bytesRead: () => parquet.bytesRead(),
+      ...reading(
+        () => parquet.rows(used, fromRow),
+        () => parquet.place(),
+        rowReader(usedVerdict.map),
+        from,
+      ),
     };
   }
-  const csv = await openCsv(source, format === "csv.gz");
+  const fromPlace = from?.place.kind === "csv" ? from.place : undefined;
+  const csv = await openCsv(source, format === "csv.gz", { from: fromPlace, sliceBytes: options.sliceBytes });
   if (isProblem(csv)) return csv;
   const verdict = detectSchema(csv.header);
   if (verdict.kind === "unknown") return problem("unknown_schema", verdict.message);
-  const readRow = rowReader(verdict.map);
   return {
     format,
     schema: verdict.map.schema,
     columns: csv.header,
-    read: () => lines(csv.rows(), readRow),
     bytesRead: () => csv.bytesRead(),
+    ...reading(
+      () => csv.rows(),
+      () => csv.place(),
+      rowReader(verdict.map),
+      from,
+    ),
   };
 }

@@ -16,14 +16,16 @@ import {
 import { PARQUET_COMPRESSORS } from "./compressors.ts";
 import { decimalText } from "./money.ts";
 import { problem, type BillProblem } from "./problem.ts";
-import type { RowEvent } from "./rows.ts";
+import type { ParquetPlace, RowEvent } from "./rows.ts";
 import type { BillSource } from "./source.ts";
 
 export type ParquetFile = {
   header: readonly string[];
-  /** rows of the named top-level columns, cells in the order of `columns` */
-  rows(columns: readonly string[]): AsyncGenerator<RowEvent>;
+  /** rows of the named top-level columns, cells in the order of `columns`; from a place's row on */
+  rows(columns: readonly string[], from?: ParquetPlace): AsyncGenerator<RowEvent>;
   bytesRead(): number;
+  /** right after a slice's last row: the next slice's first row (rows.ts); null elsewhere */
+  place(): ParquetPlace | null;
 };
 
 function isDecimal(element: SchemaElement): boolean {
@@ -78,8 +80,11 @@ export async function openParquet(source: BillSource, rowsPerRead = ROWS_PER_REA
   }
   const top = parquetSchema(metadata).children;
   const header = top.map((child) => child.element.name);
+  const totalRows = metadata.row_groups.reduce((sum, group) => sum + Number(group.num_rows), 0);
+  let place: ParquetPlace | null = null;
 
-  async function* rows(columns: readonly string[]): AsyncGenerator<RowEvent> {
+  async function* rows(columns: readonly string[], from?: ParquetPlace): AsyncGenerator<RowEvent> {
+    const firstRow = from?.row ?? 0;
     // Decimal columns read as unscaled integers; their scale applied in cellText.
     const wanted = new Set(columns);
     const scales = columns.map((name) => {
@@ -97,6 +102,10 @@ export async function openParquet(source: BillSource, rowsPerRead = ROWS_PER_REA
     let groupStart = 0;
     for (const group of metadata.row_groups) {
       const groupEnd = groupStart + Number(group.num_rows);
+      if (groupEnd <= firstRow) {
+        groupStart = groupEnd;
+        continue;
+      }
       // With an offset index, hyparquet fetches only the pages of a row range, so a large row
       // group is read in slices. A used column without one is decoded again for every slice:
       // fine for a small chunk (one page, say), not for a large one; then the group is read whole.
@@ -107,7 +116,7 @@ export async function openParquet(source: BillSource, rowsPerRead = ROWS_PER_REA
         Number(chunk.meta_data?.total_uncompressed_size ?? Number.MAX_SAFE_INTEGER) <= SMALL_CHUNK_BYTES;
       const pageable = used.some(indexed) && used.every(cheap);
       const step = pageable ? Math.max(1, rowsPerRead) : Math.max(1, groupEnd - groupStart);
-      for (let rowStart = groupStart; rowStart < groupEnd; rowStart += step) {
+      for (let rowStart = Math.max(groupStart, firstRow); rowStart < groupEnd; rowStart += step) {
         const rowEnd = Math.min(groupEnd, rowStart + step);
         let values: unknown[][] = [];
         try {
@@ -132,12 +141,14 @@ export async function openParquet(source: BillSource, rowsPerRead = ROWS_PER_REA
         for (let i = 0; i < values.length; i++) {
           const rowValues = values[i] ?? [];
           const cells = rowValues.map((value, c) => cellText(value, scales[c]));
+          place = i === values.length - 1 && rowEnd < totalRows ? { kind: "parquet", row: rowEnd } : null;
           yield { kind: "row", row: rowStart + i + 1, cells };
         }
+        place = null;
       }
       groupStart = groupEnd;
     }
   }
 
-  return { header, rows, bytesRead: () => consumed };
+  return { header, rows, bytesRead: () => consumed, place: () => place };
 }

@@ -4,8 +4,8 @@ export type BillSource = {
   size: number;
   /** bytes [offset, offset + length) */
   read(offset: number, length: number): Promise<Uint8Array>;
-  /** the whole file from the start, as a stream (an R2 get body) */
-  stream(): Promise<ReadableStream<Uint8Array>>;
+  /** the file from `offset` (0: the start) to its end, as a stream */
+  stream(offset?: number): Promise<ReadableStream<Uint8Array>>;
 };
 
 /** A source over bytes in memory (tests, small uploads). */
@@ -13,7 +13,7 @@ export function bytesSource(bytes: Uint8Array): BillSource {
   return {
     size: bytes.byteLength,
     read: async (offset, length) => bytes.subarray(offset, offset + length),
-    stream: async () => new Blob([bytes]).stream(),
+    stream: async (offset = 0) => new Blob([bytes.subarray(offset)]).stream(),
   };
 }
 
@@ -34,8 +34,8 @@ export function r2Source(bucket: R2Bucket, key: string, size: number, rangeBytes
   return {
     size,
     read: async (offset, length) => new Uint8Array(await (await get({ range: { offset, length } })).arrayBuffer()),
-    stream: async () => {
-      let offset = 0;
+    stream: async (from = 0) => {
+      let offset = from;
       return new ReadableStream<Uint8Array>(
         {
           async pull(controller) {
