@@ -17,6 +17,8 @@ export const CONFIG = {
   /** Seconds of the wrk warm-up before each point (discarded). */
   warmupS: envNumber("BENCH_WARMUP", 2, 0, 30),
   latencyConnections: 1,
+  /** The c=16 point (JSON): one closed loop per connection, latency percentiles over all. */
+  concurrentConnections: 16,
   throughputConnections: 64,
   throughputThreads: 2,
   /** A point is measured again (up to `maxAttempts` in all) when processes outside the

@@ -88,6 +88,24 @@ function armTable(r: ModeResults): string[] {
       ),
     );
   }
+  const c16 = r.concurrent;
+  if (c16) {
+    lines.push(
+      row(
+        "p50 / p99 latency, c=16 (ms)",
+        perArm((id) => `${ms(c16[id].latency.p50Ms)} / ${ms(c16[id].latency.p99Ms)}`),
+      ),
+      row(
+        "added p50 / p99 over A, c=16 (ms)",
+        perArm((id) =>
+          dash(
+            id,
+            `${ms(c16[id].latency.p50Ms - c16.A.latency.p50Ms)} / ${ms(c16[id].latency.p99Ms - c16.A.latency.p99Ms)}`,
+          ),
+        ),
+      ),
+    );
+  }
   lines.push(
     row(
       "throughput, c=64 (req/s)",

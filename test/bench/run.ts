@@ -127,6 +127,23 @@ async function latencyPoint(run: Runner, arm: Arm, mode: Mode): Promise<Sequenti
   return result;
 }
 
+/** JSON at c=16: CONFIG.concurrentConnections closed loops, latency over all their requests. */
+async function concurrentPoint(run: Runner, arm: Arm): Promise<SequentialResult & Load> {
+  const connections = CONFIG.concurrentConnections;
+  const label = `${ARM_NAMES[arm.id]} json c=${connections}`;
+  const result = await undisturbed(roots(run), label, async () => {
+    const once = await measureSequential(
+      { url: arm.url, headers: arm.headers, body: requestBody("json") },
+      { warmupS: CONFIG.warmupS, durationS: CONFIG.durationS, stream: false, connections },
+    );
+    if (arm.id === "C") run.sentToC += once.requests + once.warmupRequests;
+    return once;
+  });
+  const l = result.latency;
+  log(`${label}: p50 ${l.p50Ms.toFixed(3)} ms, p99 ${l.p99Ms.toFixed(3)} ms (${result.requests} requests)`);
+  return result;
+}
+
 async function throughputOnce(run: Runner, arm: Arm, mode: Mode): Promise<{ wrk: WrkResult; cpu: CpuResult }> {
   const measured = await throughputWithCpu(script(run, arm.id, mode), arm.url, {
     root: arm.proc.pid,
@@ -148,9 +165,11 @@ async function throughputPoint(run: Runner, arm: Arm, mode: Mode): Promise<{ wrk
 
 async function measureMode(run: Runner, mode: Mode): Promise<ModeResults> {
   const latency = await perArm(run.arms, (arm) => latencyPoint(run, arm, mode));
+  const concurrent = mode === "json" ? await perArm(run.arms, (arm) => concurrentPoint(run, arm)) : undefined;
   const both = await perArm(run.arms, (arm) => throughputPoint(run, arm, mode));
   return {
     latency,
+    ...(concurrent ? { concurrent } : {}),
     throughput: { A: both.A.wrk, B: both.B.wrk, C: both.C.wrk, D: both.D.wrk },
     cpu: { A: both.A.cpu, B: both.B.cpu, C: both.C.cpu, D: both.D.cpu },
   };

@@ -1,5 +1,5 @@
-// Latency at concurrency 1 and time to first token: a closed loop of identical requests over one
-// keep-alive TCP connection, each written in one write (TCP_NODELAY), timed on the monotonic
+// Latency at concurrency 1 (or a few) and time to first token: a closed loop of identical requests
+// over one keep-alive TCP connection (or one loop per connection), each written in one write (TCP_NODELAY), timed on the monotonic
 // clock from the write to the end of the response, and for streams to the first response bytes
 // that carry an SSE `data:` line. (wrk's latency histogram is not used: on this kind of VM it
 // reports percentiles its own request count rules out; see docs/benchmarks.md.)
@@ -126,7 +126,7 @@ function summarize(values: number[]): Percentiles {
  */
 export async function measureSequential(
   target: Target,
-  opts: { warmupS: number; durationS: number; stream: boolean; mark?: Mark },
+  opts: { warmupS: number; durationS: number; stream: boolean; mark?: Mark; connections?: number },
 ): Promise<SequentialResult> {
   const url = new URL(target.url);
   const request = rawRequest(target);
@@ -136,42 +136,48 @@ export async function measureSequential(
   let marked = 0;
   let failures = 0;
   let warmupRequests = 0;
-  let socket: Socket | null = null;
+  let sent = 0;
   const began = performance.now();
   const measureFrom = began + opts.warmupS * 1_000;
   const stopAt = measureFrom + opts.durationS * 1_000;
   let measuredFrom = Number.NaN;
-  try {
-    for (let i = 0; i < MAX_REQUESTS && performance.now() < stopAt; i += 1) {
-      const measuring = performance.now() >= measureFrom;
-      if (measuring && Number.isNaN(measuredFrom)) measuredFrom = performance.now();
-      try {
-        socket ??= await open(url);
-        const sample = await exchange(socket, request);
-        if (sample.status !== 200) throw new Error(`unexpected response: ${sample.head.split("\r\n")[0] ?? ""}`);
-        if (opts.stream && sample.firstDataMs < 0) throw new Error("no SSE data in the response");
-        if (!measuring) {
-          warmupRequests += 1;
-          continue;
-        }
-        totals.push(sample.totalMs);
-        if (marker?.test(sample.head)) marked += 1;
-        if (opts.stream) firsts.push(sample.firstDataMs);
-      } catch (error) {
-        failures += 1;
-        socket?.destroy();
-        socket = null;
-        if (failures > MAX_FAILURES) {
-          const why = error instanceof Error ? error.message : String(error);
-          throw new Error(`more than ${MAX_FAILURES} failed requests to ${target.url} (last: ${why})`, {
-            cause: error,
-          });
+  // One closed loop per connection (c=1 by default); all of them feed the same samples.
+  const loop = async (): Promise<void> => {
+    let socket: Socket | null = null;
+    try {
+      while (sent < MAX_REQUESTS && performance.now() < stopAt) {
+        sent += 1;
+        const measuring = performance.now() >= measureFrom;
+        if (measuring && Number.isNaN(measuredFrom)) measuredFrom = performance.now();
+        try {
+          socket ??= await open(url);
+          const sample = await exchange(socket, request);
+          if (sample.status !== 200) throw new Error(`unexpected response: ${sample.head.split("\r\n")[0] ?? ""}`);
+          if (opts.stream && sample.firstDataMs < 0) throw new Error("no SSE data in the response");
+          if (!measuring) {
+            warmupRequests += 1;
+            continue;
+          }
+          totals.push(sample.totalMs);
+          if (marker?.test(sample.head)) marked += 1;
+          if (opts.stream) firsts.push(sample.firstDataMs);
+        } catch (error) {
+          failures += 1;
+          socket?.destroy();
+          socket = null;
+          if (failures > MAX_FAILURES) {
+            const why = error instanceof Error ? error.message : String(error);
+            throw new Error(`more than ${MAX_FAILURES} failed requests to ${target.url} (last: ${why})`, {
+              cause: error,
+            });
+          }
         }
       }
+    } finally {
+      socket?.destroy();
     }
-  } finally {
-    socket?.destroy();
-  }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.connections ?? 1) }, loop));
   return {
     requests: totals.length,
     marked,
