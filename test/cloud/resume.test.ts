@@ -137,6 +137,7 @@ describe("an import read in parts ends as one read at once", () => {
   it("CSV: parts stop between slices; reopened at the byte offset; retried parts write nothing twice", async () => {
     const imported = await importedEachWay(CSV);
     expectSameResult(imported);
+    expect(imported.once.result).toMatchObject({ row: { format: "csv" } });
   });
 
   it("CSV.gz: reopened parts inflate up to the offset again", async () => {

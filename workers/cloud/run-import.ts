@@ -242,7 +242,7 @@ const DEFAULT_PART_MS = 10_000;
 
 export function partBudgetMs(env: Env): number {
   // Unset, empty or not a number: the default (a host that passes no vars, as the benchmark's).
-  const configured = Number.parseInt(String(env.CLOUD_IMPORT_PART_MS), 10);
+  const configured = Number.parseInt(env.CLOUD_IMPORT_PART_MS, 10);
   return Number.isFinite(configured) && configured >= 0 ? configured : DEFAULT_PART_MS;
 }
 
