@@ -1,6 +1,6 @@
 // What the ledger sends out, written in the same transaction as the change it reports and sent
 // after it: D1 mirror statements (so listings see every change the ledger made, in order), audit
-// events (to AUDIT_QUEUE) and usage events the gateway could not queue (to USAGE_QUEUE). A failed
+// events (to AUDIT_QUEUE) and the usage events the gateway hands over (to USAGE_QUEUE). A failed
 // send stays in storage and the alarm retries. One bad row never holds up the others: queue
 // messages go through queue-lane.ts; a mirror statement D1 keeps refusing is set aside here.
 import { isAuditEvent, SYSTEM, type AuditDraft, type AuditEvent } from "../../shared/audit.ts";
@@ -44,6 +44,11 @@ export class Outbox {
     for (const e of events) {
       this.#sql.exec("INSERT INTO usage_outbox (request_id, event) VALUES (?, ?)", e.requestId, JSON.stringify(e));
     }
+  }
+
+  /** How many usage events wait to be sent. */
+  usageWaiting(): number {
+    return this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM usage_outbox").one().n;
   }
 
   /** Whether queue messages are waiting (written since, or during, the last flush). */
