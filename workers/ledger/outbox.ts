@@ -24,6 +24,8 @@ export class Outbox {
   readonly #env: Env;
   /** One flush at a time, so mirrored changes reach D1 in the order the ledger made them. */
   #flushing: Promise<void> = Promise.resolve();
+  /** Usage events written since the last flush began (what decides an early send). */
+  #usageWritten = 0;
 
   constructor(sql: SqlStorage, env: Env) {
     this.#sql = sql;
@@ -39,16 +41,17 @@ export class Outbox {
     this.#sql.exec("INSERT INTO audit_outbox (event) VALUES (?)", JSON.stringify(draft));
   }
 
-  /** Usage events to carry to USAGE_QUEUE (the gateway could not queue them itself). */
+  /** Usage events to carry to USAGE_QUEUE (handed over by the gateway). */
   usage(events: readonly UsageEvent[]): void {
+    this.#usageWritten += events.length;
     for (const e of events) {
       this.#sql.exec("INSERT INTO usage_outbox (request_id, event) VALUES (?, ?)", e.requestId, JSON.stringify(e));
     }
   }
 
-  /** How many usage events wait to be sent. */
+  /** About how many usage events wait to be sent: those written since the last flush began. */
   usageWaiting(): number {
-    return this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM usage_outbox").one().n;
+    return this.#usageWritten;
   }
 
   /** Whether queue messages are waiting (written since, or during, the last flush). */
@@ -61,6 +64,7 @@ export class Outbox {
   /** Sends what is pending; false when something could not be sent and must be retried. */
   flush(tenantId: string | null): Promise<boolean> {
     const run = this.#flushing.then(async () => {
+      this.#usageWritten = 0;
       const now = Date.now();
       const mirrored = tenantId ? await this.#flushMirror(tenantId, now) : true;
       const audited = tenantId ? await this.#flushAudit(tenantId, now) : true;
@@ -201,13 +205,12 @@ export class Outbox {
           });
         },
         accepted: (seqs) => {
-          for (const seq of seqs) {
-            this.#sql.exec(
-              "UPDATE settled SET at = MAX(at, ?) WHERE request_id = (SELECT request_id FROM usage_outbox WHERE seq = ?)",
-              now,
-              seq,
-            );
-          }
+          this.#sql.exec(
+            `UPDATE settled SET at = MAX(at, ?) WHERE request_id IN
+               (SELECT request_id FROM usage_outbox WHERE seq IN (SELECT value FROM json_each(?)))`,
+            now,
+            JSON.stringify(seqs),
+          );
         },
       },
       now,

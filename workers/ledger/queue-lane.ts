@@ -72,7 +72,7 @@ export async function flushLane(sql: SqlStorage, lane: Lane, now: number): Promi
   const done = (batch: readonly Ready[]) => {
     const seqs = batch.map((m) => m.seq);
     lane.accepted?.(seqs);
-    for (const seq of seqs) sql.exec(`DELETE FROM ${lane.table} WHERE seq = ?`, seq);
+    sql.exec(`DELETE FROM ${lane.table} WHERE seq IN (SELECT value FROM json_each(?))`, JSON.stringify(seqs));
     accepted += seqs.length;
   };
   let after = 0;
