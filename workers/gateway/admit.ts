@@ -4,11 +4,8 @@
 //              ├─ TenantLedger.admit (strict; also every call the lease cannot decide)
 //              └─ the ledger cannot answer ── a remembered fail-open admission, or ledger_unavailable (503)
 //   finishCall ─┬─ admitted from the lease ── slices credited; event reported at the next renewal
-//              └─ otherwise ── one ledger call (forwardUsage): the hold settled and the event kept
-//                 in the ledger's usage outbox, which sends the tenant's events to USAGE_QUEUE in
-//                 batches; if the ledger cannot take it, the event goes to USAGE_QUEUE itself
-//                 (the consumer settles it), and one the queue refuses too goes to the ledger
-//                 again (usage-delivery.ts)
+//              └─ otherwise ── event to USAGE_QUEUE now, and the hold settled with the ledger
+//   (an event the queue refuses is handed to the ledger, which sends it on: usage-delivery.ts)
 //   then, for a tenant in lease mode, the lease renewed when due (ledger/leases.ts, lease.ts)
 //
 // Every call to the ledger's stub is caught where it is made and becomes a value: the ledger
@@ -19,7 +16,7 @@ import { type AdmitRequest, type AdmitResult, type Admitted, type Ledger, ledger
 import { failOpenAdmission, forgetKey, rememberAdmission } from "./fail-open.ts";
 import { admitFromLease, afterCall, settleFromLease, type Renewal } from "./lease.ts";
 import type { Draw } from "./stream-credit.ts";
-import { sendable, sendEvent, sendEvents, type UsageHandOff } from "./usage-delivery.ts";
+import { sendEvent, sendEvents, type UsageHandOff } from "./usage-delivery.ts";
 
 const unavailable = (): AppError =>
   new AppError("ledger_unavailable", "Outlay could not check this request and refused it; retry shortly.");
@@ -80,24 +77,18 @@ export function drawFrom(ledger: Ledger | null, requestId: string): Draw {
   };
 }
 
-/**
- * The call's event to its ledger, which settles the hold and sends the event on with others
- * (one round trip, no queue message of the call's own); to the queue when the ledger cannot take it.
- */
-async function settleAndSend(env: Env, ledger: Ledger | null, tenantId: string, event: UsageEvent): Promise<void> {
-  const ready = sendable(event);
+async function settle(ledger: Ledger | null, event: UsageEvent): Promise<void> {
   let failure = "no ledger stub";
   if (ledger) {
     try {
-      await ledger.forwardUsage({ tenantId, events: [ready] });
+      await ledger.settle({ events: [event] });
       return;
     } catch (error) {
       failure = error instanceof Error ? error.name : "unknown";
     }
   }
-  // The usage consumer settles the call from its event (reconciliation).
-  console.error("ledger did not take the usage event; sent to the queue", event.requestId, failure);
-  await sendEvent(env.USAGE_QUEUE as Queue<UsageEvent>, ready, handOffTo(ledger, tenantId));
+  // The usage consumer settles the call again from its event (reconciliation).
+  console.error("settle failed; the usage consumer will reconcile", event.requestId, failure);
 }
 
 /** Usage events the queue refused go to the tenant's ledger, which sends them on (durably). */
@@ -137,8 +128,17 @@ export function finishCall(
   admission: Admitted | null,
   event: UsageEvent,
 ): void {
-  if (admission?.leased) settleFromLease(tenantId, admission.leased, event);
-  else ctx.waitUntil(settleAndSend(env, ledger, tenantId, event));
+  if (admission?.leased) {
+    settleFromLease(tenantId, admission.leased, event);
+  } else {
+    const held = admission?.held === true;
+    ctx.waitUntil(
+      Promise.all([
+        sendEvent(env.USAGE_QUEUE as Queue<UsageEvent>, event, handOffTo(ledger, tenantId)),
+        held ? settle(ledger, event) : null,
+      ]),
+    );
+  }
   if (admission?.leaseMode) renewWhenDue(ctx, env, ledger, tenantId);
 }
 

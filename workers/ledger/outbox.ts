@@ -1,6 +1,6 @@
 // What the ledger sends out, written in the same transaction as the change it reports and sent
 // after it: D1 mirror statements (so listings see every change the ledger made, in order), audit
-// events (to AUDIT_QUEUE) and the usage events the gateway hands over (to USAGE_QUEUE). A failed
+// events (to AUDIT_QUEUE) and usage events the gateway could not queue (to USAGE_QUEUE). A failed
 // send stays in storage and the alarm retries. One bad row never holds up the others: queue
 // messages go through queue-lane.ts; a mirror statement D1 keeps refusing is set aside here.
 import { isAuditEvent, SYSTEM, type AuditDraft, type AuditEvent } from "../../shared/audit.ts";
@@ -24,8 +24,6 @@ export class Outbox {
   readonly #env: Env;
   /** One flush at a time, so mirrored changes reach D1 in the order the ledger made them. */
   #flushing: Promise<void> = Promise.resolve();
-  /** Usage events written since the last flush began (what decides an early send). */
-  #usageWritten = 0;
 
   constructor(sql: SqlStorage, env: Env) {
     this.#sql = sql;
@@ -41,17 +39,11 @@ export class Outbox {
     this.#sql.exec("INSERT INTO audit_outbox (event) VALUES (?)", JSON.stringify(draft));
   }
 
-  /** Usage events to carry to USAGE_QUEUE (handed over by the gateway). */
+  /** Usage events to carry to USAGE_QUEUE (the gateway could not queue them itself). */
   usage(events: readonly UsageEvent[]): void {
-    this.#usageWritten += events.length;
     for (const e of events) {
       this.#sql.exec("INSERT INTO usage_outbox (request_id, event) VALUES (?, ?)", e.requestId, JSON.stringify(e));
     }
-  }
-
-  /** About how many usage events wait to be sent: those written since the last flush began. */
-  usageWaiting(): number {
-    return this.#usageWritten;
   }
 
   /** Whether queue messages are waiting (written since, or during, the last flush). */
@@ -64,7 +56,6 @@ export class Outbox {
   /** Sends what is pending; false when something could not be sent and must be retried. */
   flush(tenantId: string | null): Promise<boolean> {
     const run = this.#flushing.then(async () => {
-      this.#usageWritten = 0;
       const now = Date.now();
       const mirrored = tenantId ? await this.#flushMirror(tenantId, now) : true;
       const audited = tenantId ? await this.#flushAudit(tenantId, now) : true;

@@ -15,10 +15,6 @@ import { boundTenant } from "./schema.ts";
 const OUTBOX_RETRY_MS = 10_000;
 /** Audit events are sent in batches at most this long after the decision. */
 export const AUDIT_FLUSH_MS = 500;
-/** Usage events handed over by the gateway wait at most this long to be sent with others… */
-export const USAGE_FLUSH_MS = 200;
-/** …or until this many wait (one sendBatch's worth). */
-export const USAGE_SEND_AT = 100;
 
 export class LedgerParts {
   readonly storage: DurableObjectStorage;

@@ -1,12 +1,11 @@
 // Settlement, the ledger's side of a call that ended: its hold is replaced by the actual cost,
 // once per request id (holds.ts); a running stream draws down more as it goes; usage events the
-// gateway hands over (every call not served from a lease, and what the queue refused) are
-// settled and kept in the usage outbox (outbox.ts) in the same transaction, and sent to
-// USAGE_QUEUE in batches: when USAGE_SEND_AT wait, else by the alarm within USAGE_FLUSH_MS; a lease renewal books what an isolate admitted from its lease
+// gateway could not queue are settled and kept in the usage outbox (outbox.ts) until
+// USAGE_QUEUE takes them; a lease renewal books what an isolate admitted from its lease
 // (leases.ts). Budget thresholds crossed are audit events, sent soon by the alarm.
 import { SETTLED_KEEP_MS } from "./holds.ts";
 import { renewLease } from "./leases.ts";
-import { AUDIT_FLUSH_MS, USAGE_FLUSH_MS, USAGE_SEND_AT, type LedgerParts } from "./parts.ts";
+import { AUDIT_FLUSH_MS, type LedgerParts } from "./parts.ts";
 import type { DrawRequest, ForwardUsageRequest, SettleRequest } from "./requests.ts";
 import { bindTenant } from "./schema.ts";
 import type { LeaseGrant, LeaseReport } from "./types.ts";
@@ -25,14 +24,11 @@ export async function forwardUsage(
   // An invariant: the gateway hands over only events of the tenant it serves this ledger for.
   if (events.some((e) => e.tenantId !== tenantId)) throw new Error("usage event of another tenant");
   const { timeZone } = parts.catalog.settings();
-  const crossings = parts.storage.transactionSync(() => {
-    const crossed = parts.holds.settle(events, timeZone, now);
+  parts.storage.transactionSync(() => {
+    parts.holds.settle(events, timeZone, now);
     parts.outbox.usage(events);
-    return crossed;
   });
-  // The events wait to be sent with others: at once when a batch is full, else by the alarm.
-  if (parts.outbox.usageWaiting() >= USAGE_SEND_AT) await parts.send();
-  else await parts.wakeBy(now + (crossings > 0 ? AUDIT_FLUSH_MS : USAGE_FLUSH_MS));
+  await parts.send();
 }
 
 export async function draw(
