@@ -19,9 +19,9 @@ import type { BillSource } from "./source.ts";
 /** One record may not exceed this many characters (a stray quote would swallow the file). */
 const MAX_RECORD_CHARS = 1 << 20;
 /** Bytes decoded and parsed at once, so one large stream chunk cannot yield a flood of records. */
-export const PARSE_SLICE = 256 * 1024;
+const PARSE_SLICE = 256 * 1024;
 
-export type CsvOptions = {
+type CsvOptions = {
   /** go on from this place (from an earlier reading of the same file) instead of the start */
   from?: CsvPlace;
   /** bytes per slice (tests make it small to have many places) */
@@ -59,7 +59,7 @@ function newlineOf(text: string, atEnd: boolean): CsvNewline | null {
 }
 
 /** How many of `bytes` end on a whole UTF-8 character: an unfinished sequence at the end is left out. */
-export function wholeCharacters(bytes: Uint8Array): number {
+function wholeCharacters(bytes: Uint8Array): number {
   const end = bytes.byteLength;
   let lead = end - 1;
   while (lead >= 0 && end - lead <= 3 && ((bytes[lead] ?? 0) & 0xc0) === 0x80) lead -= 1;
@@ -184,20 +184,15 @@ export async function openCsv(
       if (pendingBytes !== null) {
         // At most sliceBytes at a time, whatever size the stream's chunks have, ending on a whole
         // character unless nothing follows.
-        let slice = pendingBytes.subarray(0, sliceBytes);
-        let rest = pendingBytes.subarray(slice.byteLength);
-        if (rest.byteLength === 0) {
-          const whole = wholeCharacters(slice);
-          if (whole < slice.byteLength) {
-            carry = slice.slice(whole);
-            slice = slice.subarray(0, whole);
-          }
-        } else {
-          const whole = wholeCharacters(slice);
-          rest = pendingBytes.subarray(whole);
-          slice = slice.subarray(0, whole);
+        const taken = pendingBytes.subarray(0, sliceBytes);
+        const whole = wholeCharacters(taken);
+        const slice = taken.subarray(0, whole);
+        // An unfinished character goes on with the rest of this chunk, or (at its end) the next one.
+        if (taken.byteLength < pendingBytes.byteLength) pendingBytes = pendingBytes.subarray(whole);
+        else {
+          if (whole < taken.byteLength) carry = taken.slice(whole);
+          pendingBytes = null;
         }
-        pendingBytes = rest.byteLength > 0 ? rest : null;
         last = pendingBytes === null && pendingDone && carry === null;
         decoded += slice.byteLength;
         text = leftover + decoder.decode(slice, { stream: !last });
@@ -252,7 +247,7 @@ export async function openCsv(
   const columns = header;
   let place: CsvPlace | null = null;
 
-  /** A record's event. Only the file's last record (no line break after it) can show that the file was cut. */
+  /** A record's event. Only the file's last non-blank record can show that the file was cut. */
   const settle = (
     record: string[],
     row: number,
