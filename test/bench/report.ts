@@ -181,6 +181,26 @@ export function renderLatest(results: BenchResults): string {
       lines.push(`| ${t.name} | ${mode.toUpperCase()} | ${t.detail} | ${t.limit} | ${t.met ? "met" : "**not met**"} |`);
     }
   }
+  const cold = results.coldStart;
+  if (cold) {
+    lines.push(
+      "",
+      "### Cold start",
+      "",
+      `Outlay's bundle (\`wrangler deploy --dry-run\`, index.js): ${(cold.bundleBytes / 1e6).toFixed(2)} MB, ${(cold.bundleGzipBytes / 1e3).toFixed(0)} KB gzipped.`,
+      "",
+      `| | ${ARM_IDS.map((id) => ARM_NAMES[id]).join(" | ")} |`,
+      `|---|${ARM_IDS.map(() => "---:").join("|")}|`,
+      row(
+        "first JSON request after start (ms)",
+        perArm((id) => ms(cold.firstMs[id])),
+      ),
+      row(
+        "second JSON request (ms)",
+        perArm((id) => ms(cold.secondMs[id])),
+      ),
+    );
+  }
   const ev = results.outlayEvents;
   lines.push(
     "",

@@ -50,6 +50,8 @@ export type BenchResults = {
   config: Record<string, number>;
   modes: Record<Mode, ModeResults>;
   outlayEvents: { recorded: number; completedRequests: number };
+  /** Outlay's bundle and each arm's first and second JSON request after it started (ms). */
+  coldStart?: { bundleBytes: number; bundleGzipBytes: number; firstMs: PerArm<number>; secondMs: PerArm<number> };
   elapsedS: number;
 };
 

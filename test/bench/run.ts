@@ -14,10 +14,11 @@
 //                                       way (not part of "all": its own Outlay and tenants, ~2½ min)
 //   npm run bench -- --cloud-only       cloud-bill imports (1 GB CUR 2.0 CSV.gz and Parquet) and the spend
 //                                       API over a year (cloud.ts); only this way (its own Outlay and bills)
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { gzipSync } from "node:zlib";
 import {
   type Arm,
   ARM_NAMES,
@@ -175,7 +176,20 @@ async function measureMode(run: Runner, mode: Mode): Promise<ModeResults> {
   };
 }
 
-type Context = { tmp: string; wrk: string; revision: string; command: string };
+type Context = { tmp: string; wrk: string; revision: string; command: string; bundle: string };
+
+/** The bundle wrangler made (what a deployment uploads), raw and gzipped. */
+function bundleSize(bundle: string): { bundleBytes: number; bundleGzipBytes: number } {
+  const bytes = readFileSync(bundle);
+  return { bundleBytes: bytes.byteLength, bundleGzipBytes: gzipSync(bytes).byteLength };
+}
+
+/** The time of one verified request to the arm, in ms. */
+async function timedVerify(arm: Arm, mode: Mode): Promise<number> {
+  const began = performance.now();
+  await verifyArm(arm, mode);
+  return performance.now() - began;
+}
 
 function configOf(): Record<string, number> {
   return {
@@ -192,7 +206,16 @@ async function gatewayPart(ctx: Context, arms: PerArm<Arm>): Promise<void> {
   const began = performance.now();
   const { A, B, C, D } = arms;
   const run: Runner = { arms, scripts: new Map(), idle: { A: 0, B: 0, C: 0, D: 0 }, sentToC: 0 };
+  // Each arm's first request after it started (the cold one: first ledger, first D1 query…) and the next.
+  const firstMs: PerArm<number> = { A: 0, B: 0, C: 0, D: 0 };
+  const secondMs: PerArm<number> = { A: 0, B: 0, C: 0, D: 0 };
   for (const arm of [A, B, C, D]) {
+    firstMs[arm.id] = await timedVerify(arm, "json");
+    secondMs[arm.id] = await timedVerify(arm, "json");
+    if (arm.id === "C") run.sentToC += 2;
+    log(
+      `${ARM_NAMES[arm.id]}: first request ${firstMs[arm.id].toFixed(1)} ms, second ${secondMs[arm.id].toFixed(1)} ms`,
+    );
     for (const mode of MODES) {
       await verifyArm(arm, mode);
       if (arm.id === "C") run.sentToC += 1;
@@ -221,6 +244,7 @@ async function gatewayPart(ctx: Context, arms: PerArm<Arm>): Promise<void> {
     config: configOf(),
     modes: { json, sse },
     outlayEvents: { recorded, completedRequests: run.sentToC },
+    coldStart: { ...bundleSize(ctx.bundle), firstMs, secondMs },
     elapsedS: (performance.now() - began) / 1_000,
   };
   const latest = renderLatest(results);
@@ -291,9 +315,9 @@ async function main(): Promise<void> {
   tmpDir = tmp;
   try {
     const revision = sourceRevision();
-    const ctx: Context = { tmp, wrk, revision, command: commandOf(part) };
     log(`bundling the Worker at ${revision} (wrangler deploy --dry-run)`);
     const bundle = await bundleOutlay(join(tmp, "bundle"));
+    const ctx: Context = { tmp, wrk, revision, command: commandOf(part), bundle };
     log(part === "ledger" ? "starting arms A and C" : part === "audit" ? "starting arm A" : "starting the arms");
     const A = await startDirect(CONFIG.startupTimeoutMs);
     if (part === "audit") {
