@@ -201,6 +201,47 @@ const NO_D1_WRITE: Patch = {
   ],
 };
 
+const NO_ADMITTED_AUDIT: Patch = {
+  name: "NO_ADMITTED_AUDIT",
+  versions: [
+    [
+      {
+        file: "workers/ledger/admit-call.ts",
+        find: '    parts.outbox.audit({\n      at: now,\n      type: "call.admitted",',
+        replace: '    if (now < 0) parts.outbox.audit({\n      at: now,\n      type: "call.admitted",',
+      },
+    ],
+  ],
+};
+
+/** One line of the audit consumer's writeAudit taken out (workers/ingest/audit-consumer.ts). */
+function auditConsumerWithout(name: string, line: string): Patch {
+  return {
+    name,
+    versions: [
+      [{ file: "workers/ingest/audit-consumer.ts", find: line, replace: `  if (events.length < 0) ${line.trim()}` }],
+    ],
+  };
+}
+
+const NO_AUDIT_D1 = auditConsumerWithout(
+  "NO_AUDIT_D1",
+  "  await insertAuditEvents(tenantDb(env.DB, tenantId), events);",
+);
+const NO_ARCHIVE: Patch = {
+  name: "NO_ARCHIVE",
+  versions: [
+    [
+      {
+        file: "workers/ingest/audit-consumer.ts",
+        find: "await archiverFor(env, tenantId).append({ tenantId, events })",
+        replace: "({ accepted: events.length } as { accepted: number } | { refused: string })",
+      },
+    ],
+  ],
+};
+const NO_FAN_OUT = auditConsumerWithout("NO_FAN_OUT", "  await fanOut(env, tenantId, events);");
+
 const VARIANTS: Record<string, { what: string; patches: Patch[] }> = {
   base: { what: "Outlay as it is", patches: [] },
   "no-d1-write": {
@@ -208,6 +249,17 @@ const VARIANTS: Record<string, { what: string; patches: Patch[] }> = {
     patches: [NO_D1_WRITE],
   },
   "no-usage": { what: "no usage event (no queue.send, so no consumer or D1 write)", patches: [NO_USAGE] },
+  "no-admitted-audit": {
+    what: "no call.admitted audit event (no outbox row, AUDIT_QUEUE message, D1 row or archive entry per call)",
+    patches: [NO_ADMITTED_AUDIT],
+  },
+  "no-audit-d1": { what: "the audit consumer writes no D1 row", patches: [NO_AUDIT_D1] },
+  "no-archive": { what: "the audit consumer hands nothing to the archiver", patches: [NO_ARCHIVE] },
+  "no-fan-out": { what: "the audit consumer does no webhook fan-out", patches: [NO_FAN_OUT] },
+  "-usage-audit": {
+    what: "cumulative: no usage event, no call.admitted audit event",
+    patches: [NO_USAGE, NO_ADMITTED_AUDIT],
+  },
   "no-ledger": { what: "TenantLedger.admit answered from an isolate cache (no DO round trip)", patches: [CACHE_ADMIT] },
   "no-decrypt": { what: "provider credential decrypted once per isolate", patches: [CACHE_CREDENTIAL] },
   "no-meter": { what: "upstream body returned as is (no metering stream)", patches: [NO_METER] },
