@@ -60,7 +60,8 @@ export function applicable(root: string, patch: Patch): Edit[] {
 
 /** Copies the Worker's sources into `dir` and applies the patches there; returns `dir`. */
 export function patchedCopy(dir: string, patches: Patch[]): string {
-  for (const name of ["workers", "shared", "d1", "web", "deploy"]) cpSync(join(ROOT, name), join(dir, name), { recursive: true });
+  for (const name of ["workers", "shared", "d1", "web", "deploy"])
+    cpSync(join(ROOT, name), join(dir, name), { recursive: true });
   for (const name of ["wrangler.toml", "package.json", "tsconfig.json"]) cpSync(join(ROOT, name), join(dir, name));
   symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
   for (const patch of patches) {
