@@ -98,6 +98,23 @@ export function actorRef(actor: AuditActor): string {
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(AUDIT_TYPES);
 
+/**
+ * Several events of one organisation in one queue message, in seq order: how the ledger's outbox
+ * sends them (a message costs the queue the same whether it holds one event or a hundred).
+ */
+export type AuditPack = { v: 1; pack: "audit"; tenantId: string; events: AuditEvent[] };
+
+/** The events an audit queue message carries (one event, or a pack of one organisation's); null for anything else. */
+export function auditEventsOf(body: unknown): AuditEvent[] | null {
+  if (isAuditEvent(body)) return [body];
+  if (typeof body !== "object" || body === null) return null;
+  const p = body as Partial<Record<keyof AuditPack, unknown>>;
+  if (p.v !== 1 || p.pack !== "audit" || typeof p.tenantId !== "string" || !Array.isArray(p.events)) return null;
+  const events: unknown[] = p.events;
+  if (events.length === 0 || !events.every((e) => isAuditEvent(e) && e.tenantId === p.tenantId)) return null;
+  return events as AuditEvent[];
+}
+
 /** A v1 event of a catalogued type, with its envelope's fields of the right kinds. */
 export function isAuditEvent(body: unknown): body is AuditEvent {
   if (typeof body !== "object" || body === null) return false;

@@ -36,3 +36,28 @@ export function splitBatches<T extends { bytes: number }>(items: readonly T[]): 
   if (current.length > 0) batches.push(current);
   return batches;
 }
+
+/** Counted for a pack's own envelope (its type, tenant and brackets) on top of its events. */
+const PACK_OVERHEAD_BYTES = 512;
+
+/**
+ * Splits items (each at most MESSAGE_MAX_BYTES) into packs, each sent as one message of all its
+ * items' bodies: under MESSAGE_MAX_BYTES together, in order.
+ */
+export function splitPacks<T extends { bytes: number }>(items: readonly T[]): T[][] {
+  const packs: T[][] = [];
+  let current: T[] = [];
+  let size = PACK_OVERHEAD_BYTES;
+  for (const item of items) {
+    const cost = item.bytes + 1;
+    if (current.length > 0 && size + cost > MESSAGE_MAX_BYTES) {
+      packs.push(current);
+      current = [];
+      size = PACK_OVERHEAD_BYTES;
+    }
+    current.push(item);
+    size += cost;
+  }
+  if (current.length > 0) packs.push(current);
+  return packs;
+}

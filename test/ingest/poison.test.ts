@@ -10,13 +10,13 @@ import type { UsageEvent } from "../../shared/usage.ts";
 import worker from "../../workers/index.ts";
 import { usageEvent } from "../web/usage-support.ts";
 
-async function deliver(queue: string, bodies: unknown[]) {
+async function deliver(queue: string, bodies: unknown[], bindings: Partial<Env> = {}) {
   const batch = createMessageBatch(
     queue,
     bodies.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
   );
   const ctx = createExecutionContext();
-  await worker.queue(batch as MessageBatch, env);
+  await worker.queue(batch as MessageBatch, { ...env, ...bindings });
   const result = await getQueueResult(batch, ctx);
   return { acked: [...result.explicitAcks].sort(), retried: result.retryMessages.map((m) => m.msgId).sort() };
 }
@@ -100,5 +100,60 @@ describe("ingest: one poison message in a tenant's group", () => {
       .bind(tenantId)
       .all<{ request_id: string }>();
     expect(rows.results.map((r) => r.request_id).sort()).toEqual(good.map((e) => e.requestId).sort());
+  });
+
+  it.each(auditPoisons)(
+    "audit, packed (%s): the pack is acked, its others stored, the poison sent back alone",
+    async (_, poison) => {
+      const tenantId = newId();
+      const sentBack: unknown[] = [];
+      const queue = {
+        send: async (body: unknown) => {
+          sentBack.push(body);
+        },
+      } as unknown as Queue;
+      const pack = {
+        v: 1,
+        pack: "audit",
+        tenantId,
+        events: [audit(tenantId, 1), poison(tenantId), audit(tenantId, 3)],
+      };
+      const { acked, retried } = await deliver("outlay-audit", [pack, audit(tenantId, 4)], { AUDIT_QUEUE: queue });
+      expect([acked, retried]).toEqual([["m0", "m1"], []]);
+      expect(sentBack).toEqual([pack.events[1]]);
+      const rows = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+        .bind(tenantId)
+        .all<{ seq: number }>();
+      expect(rows.results.map((r) => r.seq)).toEqual([1, 3, 4]);
+    },
+  );
+
+  it("audit, packed: a pack that cannot be sent back is retried whole (its stored events are not doubled)", async () => {
+    const tenantId = newId();
+    const queue = { send: () => Promise.reject(new Error("queue unavailable")) } as unknown as Queue;
+    const pack = {
+      v: 1,
+      pack: "audit",
+      tenantId,
+      events: [audit(tenantId, 1), { ...audit(tenantId, 2), subject: ["a", "list"] }, audit(tenantId, 3)],
+    };
+    const { acked, retried } = await deliver("outlay-audit", [pack], { AUDIT_QUEUE: queue });
+    expect([acked, retried]).toEqual([[], ["m0"]]);
+    const rows = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+      .bind(tenantId)
+      .all<{ seq: number }>();
+    expect(rows.results.map((r) => r.seq)).toEqual([1, 3]);
+  });
+
+  it("audit, packed: a pack of another shape (an event of another organisation, an empty pack) is dropped", async () => {
+    const tenantId = newId();
+    const { acked, retried } = await deliver("outlay-audit", [
+      { v: 1, pack: "audit", tenantId, events: [audit(tenantId, 1), audit(newId(), 2)] },
+      { v: 1, pack: "audit", tenantId, events: [] },
+      { v: 1, pack: "usage", tenantId, events: [audit(tenantId, 1)] },
+    ]);
+    expect([acked, retried]).toEqual([["m0", "m1", "m2"], []]);
+    const rows = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ?").bind(tenantId).all();
+    expect(rows.results).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { SYSTEM, type AuditDraft } from "../../shared/audit.ts";
+import { auditEventsOf, SYSTEM, type AuditDraft } from "../../shared/audit.ts";
 import { keyHash } from "../../shared/crypto.ts";
 import { newId } from "../../shared/ids.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
@@ -146,9 +146,39 @@ describe("audit outbox", () => {
     },
   );
 
-  it("events that fit one by one but not in one sendBatch are split under the batch limit", async () => {
+  it("events leave packed, several to a message, and are all stored in seq order", async () => {
+    const tenantId = newId();
+    const messages: unknown[] = [];
+    const counting = {
+      send: (body: unknown, options?: QueueSendOptions) => {
+        messages.push(body);
+        return env.AUDIT_QUEUE.send(body, options);
+      },
+      sendBatch: (batch: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => {
+        messages.push(...[...batch].map((m) => m.body));
+        return env.AUDIT_QUEUE.sendBatch(batch, options);
+      },
+    } as Queue;
+    const sent = await runInDurableObject(ledger(tenantId), async (_i, state) => {
+      const outbox = new Outbox(state.storage.sql, { ...env, AUDIT_QUEUE: counting });
+      for (let n = 1; n <= 250; n++) outbox.audit(draft({ n }));
+      return outbox.flush(tenantId);
+    });
+    expect(sent).toBe(true);
+    // Read 100 rows at a time, each read one message.
+    expect(messages.map((m) => auditEventsOf(m)?.length)).toEqual([100, 100, 50]);
+    const rows = await waitFor(async () => {
+      const all = await auditRows(tenantId);
+      return all.length === 250 ? all : null;
+    }, "250 events");
+    expect(rows.map((r) => [r.seq, JSON.parse(r.data).n])).toEqual(
+      Array.from({ length: 250 }, (_, i) => [i + 1, i + 1]),
+    );
+  });
+
+  it("events that fit one by one but not in one message are split under the message limit", async () => {
     const tenant = await newTenant({ providers: false });
-    // Five events of 60 KB: 300 KB together, over sendBatch's 256 KB.
+    // Five events of 60 KB: 300 KB together, over a message's 128 KB and sendBatch's 256 KB.
     const big = Array.from({ length: 5 }, (_, i) => draft({ part: i, model: "m".repeat(60_000) }));
     await ledger(tenant.tenantId).recordAudit({ tenantId: tenant.tenantId, drafts: big });
     const rows = await waitFor(async () => {
@@ -161,7 +191,9 @@ describe("audit outbox", () => {
 
   it("a message the queue keeps refusing while it takes others is set aside after three refusals", async () => {
     const tenantId = newId();
-    const poison = (body: unknown) => (body as { data?: { poison?: boolean } }).data?.poison === true;
+    // The queue refuses any message carrying a poison event: alone, or in a pack of the outbox's.
+    const poison = (body: unknown) =>
+      (auditEventsOf(body) ?? []).some((e) => (e.data as { poison?: boolean }).poison === true);
     const queued = await runInDurableObject(ledger(tenantId), async (_i, state) => {
       const outbox = new Outbox(state.storage.sql, { ...env, AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, poison) });
       const results: boolean[] = [];

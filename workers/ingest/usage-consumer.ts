@@ -34,5 +34,5 @@ async function settleAndWrite(env: Env, tenantId: string, events: UsageEvent[]):
 }
 
 export function consumeUsage(batch: MessageBatch, env: Env): Promise<void> {
-  return perTenant(batch, env, "usage", isUsageEvent, settleAndWrite);
+  return perTenant(batch, env, "usage", (body) => (isUsageEvent(body) ? [body] : null), settleAndWrite);
 }

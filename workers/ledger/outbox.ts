@@ -3,7 +3,7 @@
 // events (to AUDIT_QUEUE) and usage events the gateway could not queue (to USAGE_QUEUE). A failed
 // send stays in storage and the alarm retries. One bad row never holds up the others: queue
 // messages go through queue-lane.ts; a mirror statement D1 keeps refusing is set aside here.
-import { isAuditEvent, SYSTEM, type AuditDraft, type AuditEvent } from "../../shared/audit.ts";
+import { isAuditEvent, SYSTEM, type AuditDraft, type AuditEvent, type AuditPack } from "../../shared/audit.ts";
 import { tenantDb } from "../store/index.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { deadLetter, flushLane, MAX_ATTEMPTS, type DeadReason } from "./queue-lane.ts";
@@ -138,6 +138,7 @@ export class Outbox {
       {
         table: "audit_outbox",
         queue: this.#env.AUDIT_QUEUE,
+        pack: (events): AuditPack => ({ v: 1, pack: "audit", tenantId, events: events as AuditEvent[] }),
         toBody: (seq, stored): AuditEvent => {
           const event: unknown = { v: 1, tenantId, seq, ...parseStored(Draft, stored, "audit draft") };
           // Unreadable drafts are set aside by the lane (an audit.event_dropped notice keeps the seq).

@@ -11,7 +11,13 @@
 //
 // Setting aside keeps a bounded copy in outbox_dead and reports it (see deadLetter); what the
 // lane does with the row itself (replace it by a notice, delete it) is its caller's choice.
-import { BATCH_MAX_MESSAGES, MESSAGE_MAX_BYTES, messageBytes, splitBatches } from "../../shared/queue-limits.ts";
+import {
+  BATCH_MAX_MESSAGES,
+  MESSAGE_MAX_BYTES,
+  messageBytes,
+  splitBatches,
+  splitPacks,
+} from "../../shared/queue-limits.ts";
 
 /** Refusals of one message, counted while others get through, before it is set aside. */
 export const MAX_ATTEMPTS = 3;
@@ -60,6 +66,11 @@ export type Lane = {
   setAside: (seq: number, stored: string, reason: DeadReason, bytes: number) => void;
   /** Rows the queue accepted, before they are deleted. */
   accepted?: (seqs: readonly number[]) => void;
+  /**
+   * When set, rows go out packed: as many bodies as fit go in one message (this body). A pack the
+   * queue refuses is sent again one body per message, each counted as below.
+   */
+  pack?: (bodies: unknown[]) => unknown;
 };
 
 type Row = { seq: number; body: string; attempts: number };
@@ -99,9 +110,11 @@ export async function flushLane(sql: SqlStorage, lane: Lane, now: number): Promi
       if (bytes > MESSAGE_MAX_BYTES) setAside(sql, lane, row.seq, row.body, "too_large", bytes, now);
       else ready.push({ seq: row.seq, body, bytes, attempts: row.attempts, stored: row.body });
     }
-    for (const batch of splitBatches(ready)) {
+    const pack = lane.pack;
+    for (const batch of pack ? splitPacks(ready) : splitBatches(ready)) {
       try {
-        await lane.queue.sendBatch(batch.map((m) => ({ body: m.body, contentType: "json" as const })));
+        if (pack) await lane.queue.send(pack(batch.map((m) => m.body)), { contentType: "json" });
+        else await lane.queue.sendBatch(batch.map((m) => ({ body: m.body, contentType: "json" as const })));
         done(batch);
         continue;
       } catch {
