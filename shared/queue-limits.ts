@@ -18,23 +18,39 @@ export function messageBytes(body: unknown): number {
   return encoder.encode(JSON.stringify(body)).byteLength;
 }
 
-/** Splits items (each at most MESSAGE_MAX_BYTES) into batches under both batch limits, in order. */
-export function splitBatches<T extends { bytes: number }>(items: readonly T[]): T[][] {
-  const batches: T[][] = [];
+/**
+ * Splits items in order into groups: each group's `start` plus every item's bytes and `perItem`
+ * stays under `maxBytes`, with at most `maxItems` items (an item alone always makes a group).
+ */
+function group<T extends { bytes: number }>(
+  items: readonly T[],
+  limits: { start: number; perItem: number; maxBytes: number; maxItems: number },
+): T[][] {
+  const groups: T[][] = [];
   let current: T[] = [];
-  let size = 0;
+  let size = limits.start;
   for (const item of items) {
-    const cost = item.bytes + MESSAGE_OVERHEAD_BYTES;
-    if (current.length > 0 && (current.length >= BATCH_MAX_MESSAGES || size + cost > BATCH_MAX_BYTES)) {
-      batches.push(current);
+    const cost = item.bytes + limits.perItem;
+    if (current.length > 0 && (current.length >= limits.maxItems || size + cost > limits.maxBytes)) {
+      groups.push(current);
       current = [];
-      size = 0;
+      size = limits.start;
     }
     current.push(item);
     size += cost;
   }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/** Splits items (each at most MESSAGE_MAX_BYTES) into batches under both batch limits, in order. */
+export function splitBatches<T extends { bytes: number }>(items: readonly T[]): T[][] {
+  return group(items, {
+    start: 0,
+    perItem: MESSAGE_OVERHEAD_BYTES,
+    maxBytes: BATCH_MAX_BYTES,
+    maxItems: BATCH_MAX_MESSAGES,
+  });
 }
 
 /** Counted for a pack's own envelope (its type, tenant and brackets) on top of its events. */
@@ -42,22 +58,13 @@ const PACK_OVERHEAD_BYTES = 512;
 
 /**
  * Splits items (each at most MESSAGE_MAX_BYTES) into packs, each sent as one message of all its
- * items' bodies: under MESSAGE_MAX_BYTES together, in order.
+ * items' bodies (a comma between them): under MESSAGE_MAX_BYTES together, in order.
  */
 export function splitPacks<T extends { bytes: number }>(items: readonly T[]): T[][] {
-  const packs: T[][] = [];
-  let current: T[] = [];
-  let size = PACK_OVERHEAD_BYTES;
-  for (const item of items) {
-    const cost = item.bytes + 1;
-    if (current.length > 0 && size + cost > MESSAGE_MAX_BYTES) {
-      packs.push(current);
-      current = [];
-      size = PACK_OVERHEAD_BYTES;
-    }
-    current.push(item);
-    size += cost;
-  }
-  if (current.length > 0) packs.push(current);
-  return packs;
+  return group(items, {
+    start: PACK_OVERHEAD_BYTES,
+    perItem: 1,
+    maxBytes: MESSAGE_MAX_BYTES,
+    maxItems: Number.POSITIVE_INFINITY,
+  });
 }

@@ -199,7 +199,7 @@ export type PartOutcome =
 export type RunOutcome = { status: "done"; superseded: string[] } | { status: "failed" } | { status: "skipped" };
 
 /** An opened file kept between parts, so that a part following the one before reads on without opening it again. */
-type Reading = { key: string; bill: OpenedBill; events: AsyncGenerator<BillEvent> };
+type Reading = { bill: OpenedBill; events: AsyncGenerator<BillEvent> };
 
 /**
  * The file a part stopped in, still open, for the next part: used only when the next part starts
@@ -207,25 +207,26 @@ type Reading = { key: string; bill: OpenedBill; events: AsyncGenerator<BillEvent
  * again there). A Workflow instance keeps one; losing it (another isolate) costs only the reopening.
  */
 export class OpenReadings {
-  #kept: Reading | null = null;
+  #kept: { key: string; reading: Reading } | null = null;
 
+  /** The reading kept at `key` (readingKey); any other is closed. */
   take(key: string): Reading | null {
     const kept = this.#kept;
     this.#kept = null;
     if (kept !== null && kept.key !== key) {
-      void kept.events.return(undefined);
+      void kept.reading.events.return(undefined);
       return null;
     }
-    return kept;
+    return kept?.reading ?? null;
   }
 
-  keep(reading: Reading): void {
+  keep(key: string, reading: Reading): void {
     this.clear();
-    this.#kept = reading;
+    this.#kept = { key, reading };
   }
 
   clear(): void {
-    void this.#kept?.events.return(undefined);
+    void this.#kept?.reading.events.return(undefined);
     this.#kept = null;
   }
 }
@@ -332,7 +333,7 @@ export async function importPart(
       if (file === 0 && from === null) {
         await startCloudImport(db, t.importId, Date.now(), { format: opened.format, schema: opened.schema });
       }
-      reading = { key: "", bill: opened, events: opened.read() };
+      reading = { bill: opened, events: opened.read() };
     }
     current = reading.bill;
     for (;;) {
@@ -360,7 +361,7 @@ export async function importPart(
       const position = Date.now() >= deadline ? reading.bill.position() : null;
       if (position !== null) {
         from = position;
-        readings.keep({ ...reading, key: readingKey(t, file, from) });
+        readings.keep(readingKey(t, file, from), reading);
         return stopped("reading");
       }
     }
