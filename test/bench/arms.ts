@@ -39,11 +39,11 @@ const CHAT = "/openai/v1/chat/completions";
 const JSON_HEADERS = { "content-type": "application/json" };
 
 /** Bundles the Worker as `wrangler deploy` would (no account needed); returns the entry module. */
-export async function bundleOutlay(outdir: string, projectDir = ROOT): Promise<string> {
+export async function bundleOutlay(outdir: string, projectDir = ROOT, entryName = "index.js"): Promise<string> {
   const wrangler = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
   process.env.WRANGLER_SEND_METRICS = "false";
   await runToEnd("wrangler", NODE, [wrangler, "deploy", "--dry-run", "--outdir", outdir], 180_000, projectDir);
-  const entry = join(outdir, "index.js");
+  const entry = join(outdir, entryName);
   if (!existsSync(entry)) throw new Error(`wrangler produced no ${entry}`);
   return entry;
 }

@@ -4,7 +4,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ARM_IDS, ARM_NAMES, type ArmId } from "./arms.ts";
 import { MODES, type Mode } from "./config.ts";
-import { type BenchResults, type Load, type ModeResults, type PerArm, targets, ttftOf } from "./results.ts";
+import { type CostResult, PRICE_SOURCES } from "./cost.ts";
+import type { StreamsResult } from "./streams.ts";
+import { type BenchResults, type Load, type ModeResults, type PerArm, runTargets, targets, ttftOf } from "./results.ts";
 import type { Percentiles } from "./sequential.ts";
 import { errorCount } from "./wrk.ts";
 
@@ -159,6 +161,52 @@ function comparison(results: BenchResults): string[] {
   ];
 }
 
+function streamsSection(r: StreamsResult): string[] {
+  const mb = (b: number | null) => (b === null ? "no answer" : `${(b / 1024 ** 2).toFixed(1)} MB`);
+  const p = (x: Percentiles) => `${ms(x.p50Ms)} / ${ms(x.p99Ms)} / ${ms(x.maxMs)}`;
+  return [
+    "### Concurrent streams",
+    "",
+    `${r.streams} SSE calls opened over ${r.rampMs} ms through a fresh Outlay and held open together (the mock waits ${r.heldDelayMs} ms before each of its 19 events), then probe streams one at a time while all are open.`,
+    "",
+    "| | p50 / p99 / max (ms) |",
+    "|---|---:|",
+    `| held streams: time to first token, less the mock's ${r.heldDelayMs} ms | ${p(r.heldAddedTtft)} |`,
+    `| probe streams while all are open: time to first token (${r.probes} probes) | ${p(r.probeTtft)} |`,
+    "",
+    `Held streams read to their end: ${r.completed} of ${r.streams}; failures (held and probes): ${r.failures}. Isolate V8 heap after a forced collection: ${mb(r.heapIdleBytes)} idle, ${mb(r.heapOpenBytes)} with all ${r.streams} open.`,
+  ];
+}
+
+/** What one call costs the platform: the counts per call and the price of a million calls. */
+function costSection(cost: CostResult): string[] {
+  const p = cost.perCall;
+  const n = (v: number, digits = 3) => v.toFixed(digits);
+  return [
+    "### Platform cost per million calls",
+    "",
+    `${cost.calls} JSON calls at c=16 to the tenant without rules, on a build whose bindings count every billable operation (test/bench/count-entry.ts); counts taken after the queues, consumers and alarms went quiet, divided by the calls the Worker received.`,
+    "",
+    "| per call | count |",
+    "|---|---:|",
+    `| Worker invocations (the call, plus queue consumer invocations) | ${n(p.workerInvocations)} |`,
+    `| Durable Object requests; alarms | ${n(p.doRequests)}; ${n(p.doAlarms)} |`,
+    `| Durable Object SQLite rows written; read | ${n(p.doSqlRowsWritten, 2)}; ${n(p.doSqlRowsRead, 2)} |`,
+    `| queue messages; operations (write, read, delete per 64 KB) | ${n(p.queueMessages)}; ${n(p.queueOps)} |`,
+    `| D1 statements; rows written (D1's \`rows_written\`); rows read | ${n(p.d1Statements, 2)}; ${n(p.d1RowsWritten, 2)}; ${n(p.d1RowsRead, 2)} |`,
+    `| D1 bytes stored (growth of D1's \`size_after\`) | ${n(p.d1Bytes, 0)} |`,
+    `| R2 class A; class B operations | ${n(p.r2ClassA, 4)}; ${n(p.r2ClassB, 4)} |`,
+    `| CPU ms (C's CPU per call at c=64, JSON) | ${n(p.cpuMs)} |`,
+    "",
+    "| item | USD per million calls |",
+    "|---|---:|",
+    ...Object.entries(cost.usdPerMillion).map(([item, usd]) => `| ${item} | ${usd.toFixed(3)} |`),
+    `| **total** | **${cost.totalUsdPerMillion.toFixed(2)}** |`,
+    "",
+    `Prices: Workers Paid, beyond the plan's inclusions (${PRICE_SOURCES.join(", ")}). One D1 database (10 GB) holds ${(cost.callsPerDatabase / 1e6).toFixed(1)} million calls at this size per call.`,
+  ];
+}
+
 export function renderLatest(results: BenchResults): string {
   const mc = results.machine;
   const lines: string[] = [
@@ -181,6 +229,14 @@ export function renderLatest(results: BenchResults): string {
       lines.push(`| ${t.name} | ${mode.toUpperCase()} | ${t.detail} | ${t.limit} | ${t.met ? "met" : "**not met**"} |`);
     }
   }
+  for (const t of runTargets(results)) {
+    lines.push(`| ${t.name} | ${t.mode.toUpperCase()} | ${t.detail} | ${t.limit} | ${t.met ? "met" : "**not met**"} |`);
+  }
+  if (!results.rules) {
+    lines.push("", "The strict- and lease-mode rows come from the ledger part: `npm run bench` runs both.");
+  }
+  if (results.streams) lines.push("", ...streamsSection(results.streams));
+  if (results.cost) lines.push("", ...costSection(results.cost));
   const cold = results.coldStart;
   if (cold) {
     lines.push(

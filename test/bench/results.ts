@@ -2,6 +2,8 @@
 // from them: added latency over A, C − B, ratios, and the targets.
 import type { ArmId } from "./arms.ts";
 import type { Mode } from "./config.ts";
+import type { CostResult } from "./cost.ts";
+import type { StreamsResult } from "./streams.ts";
 import type { Percentiles, SequentialResult } from "./sequential.ts";
 import type { WrkResult } from "./wrk.ts";
 
@@ -52,6 +54,12 @@ export type BenchResults = {
   outlayEvents: { recorded: number; completedRequests: number };
   /** Outlay's bundle and each arm's first and second JSON request after it started (ms). */
   coldStart?: { bundleBytes: number; bundleGzipBytes: number; firstMs: PerArm<number>; secondMs: PerArm<number> };
+  /** The platform-cost point (cost.ts), JSON at c=16 on a counting build. */
+  cost?: CostResult;
+  /** The concurrent-streams point (streams.ts): SSE streams held open at once, TTFT and heap. */
+  streams?: StreamsResult;
+  /** JSON throughput at c=64 of the ledger part's rule-bearing tenants (same run; `npm run bench` only). */
+  rules?: { strictRps: number; leaseRps: number };
   elapsedS: number;
 };
 
@@ -67,6 +75,67 @@ export function ttftOf(r: ModeResults): PerArm<Percentiles> | null {
   const { A, B, C, D } = r.latency;
   if (!A.ttft || !B.ttft || !C.ttft || !D.ttft) return null;
   return { A: A.ttft, B: B.ttft, C: C.ttft, D: D.ttft };
+}
+
+/** Targets of the whole run rather than of one mode: rule-bearing tenants against B, and cost. */
+export function runTargets(results: BenchResults): Target[] {
+  const out: Target[] = [];
+  const bRps = results.modes.json.throughput.B.rps;
+  const rules = results.rules;
+  if (rules) {
+    const rows: Array<[string, number, number]> = [
+      ["throughput at c=64, C-strict / B (key budget, policy, rate limit; strict mode)", rules.strictRps / bRps, 0.6],
+      ["throughput at c=64, C-lease / B (the same rules, lease mode)", rules.leaseRps / bRps, 0.85],
+    ];
+    for (const [name, value, limit] of rows) {
+      out.push({ name, mode: "json", value, limit: `≥ ${limit}`, met: value >= limit, detail: value.toFixed(2) });
+    }
+  }
+  const streams = results.streams;
+  if (streams) {
+    const held = streams.heldAddedTtft.p99Ms;
+    const probe = streams.probeTtft.p99Ms;
+    const worst = streams.failures > 0 ? Number.POSITIVE_INFINITY : Math.max(held, probe);
+    out.push({
+      name: `${streams.streams} concurrent streams without a stall: TTFT p99 of the held streams / of probes while all are open`,
+      mode: "sse",
+      value: worst,
+      limit: "< 50 ms, no failure",
+      met: worst < 50,
+      detail: `${held.toFixed(1)} / ${probe.toFixed(1)} ms, ${streams.failures} failed`,
+    });
+    const heap = streams.heapOpenBytes;
+    out.push({
+      name: `isolate memory (V8 heap after a collection) with ${streams.streams} streams open`,
+      mode: "sse",
+      value: heap ?? Number.NaN,
+      limit: "< 128 MB",
+      met: heap !== null && heap < 128 * 1024 ** 2,
+      detail: heap === null ? "no answer" : `${(heap / 1024 ** 2).toFixed(1)} MB`,
+    });
+  }
+  const cost = results.cost;
+  if (cost) {
+    const usd = cost.totalUsdPerMillion;
+    out.push({
+      name: "platform cost per million calls (published prices, counts measured)",
+      mode: "json",
+      value: usd,
+      limit: "≤ $2",
+      met: usd <= 2,
+      detail: `$${usd.toFixed(2)}`,
+    });
+    const bytes = cost.perCall.d1Bytes;
+    out.push({
+      name: "bytes stored in D1 per call",
+      mode: "json",
+      value: bytes,
+      limit: "≤ 150 B",
+      met: bytes <= 150,
+      detail: `${bytes.toFixed(0)} B (${(cost.callsPerDatabase / 1e6).toFixed(1)} M calls per 10 GB database)`,
+    });
+  }
+  return out;
 }
 
 /** Issue 15's targets that this part measures (docs/benchmarks.md "Targets"). */

@@ -35,6 +35,8 @@ import {
 import { AUDIT_VARS, auditPart } from "./audit.ts";
 import { CLOUD_VARS, cloudOnly } from "./cloud.ts";
 import { CONFIG, MODES, type Mode, requestBody } from "./config.ts";
+import { costPoint } from "./cost.ts";
+import { streamsPoint } from "./streams.ts";
 import { idleCpuRate } from "./cpu.ts";
 import { dashboardPart, publishDashboard, withWebChanges } from "./dashboard.ts";
 import { measureLedger } from "./ledger.ts";
@@ -201,8 +203,17 @@ function configOf(): Record<string, number> {
   };
 }
 
-/** The four arms, JSON and SSE: the "Latest run" block and bench-results/latest.json. */
-async function gatewayPart(ctx: Context, arms: PerArm<Arm>): Promise<void> {
+/** Writes the "Latest run" block and bench-results/latest.json. */
+function publishGateway(results: BenchResults): void {
+  const latest = renderLatest(results);
+  process.stdout.write(`\n${latest}\n`);
+  writeDocs(DOCS, latest, FALLBACK_DOC);
+  const jsonPath = writeJson(join(ROOT, "bench-results"), results);
+  log(`wrote ${DOCS} and ${jsonPath}`);
+}
+
+/** The four arms, JSON and SSE, and the platform-cost point: the "Latest run" block and bench-results/latest.json. */
+async function gatewayPart(ctx: Context, arms: PerArm<Arm>, upstream: string): Promise<BenchResults> {
   const began = performance.now();
   const { A, B, C, D } = arms;
   const run: Runner = { arms, scripts: new Map(), idle: { A: 0, B: 0, C: 0, D: 0 }, sentToC: 0 };
@@ -235,6 +246,8 @@ async function gatewayPart(ctx: Context, arms: PerArm<Arm>): Promise<void> {
   const sse = await measureMode(run, "sse");
   const adminInfo = C.admin;
   const recorded = adminInfo ? await recordedRequests(adminInfo.base, adminInfo.token) : 0;
+  const cost = await costPoint(ctx.tmp, upstream, json.cpu.C.msPerRequest);
+  const streams = await streamsPoint(upstream, ctx.bundle);
 
   const results: BenchResults = {
     date: new Date().toISOString(),
@@ -245,17 +258,16 @@ async function gatewayPart(ctx: Context, arms: PerArm<Arm>): Promise<void> {
     modes: { json, sse },
     outlayEvents: { recorded, completedRequests: run.sentToC },
     coldStart: { ...bundleSize(ctx.bundle), firstMs, secondMs },
+    cost,
+    streams,
     elapsedS: (performance.now() - began) / 1_000,
   };
-  const latest = renderLatest(results);
-  process.stdout.write(`\n${latest}\n`);
-  writeDocs(DOCS, latest, FALLBACK_DOC);
-  const jsonPath = writeJson(join(ROOT, "bench-results"), results);
-  log(`wrote ${DOCS} and ${jsonPath}`);
+  publishGateway(results);
+  return results;
 }
 
 /** Outlay's admission in strict and lease mode (ledger.ts): the "ledger" block and bench-results/ledger.json. */
-async function ledgerPart(ctx: Context, outlay: Arm, all: readonly Arm[]): Promise<void> {
+async function ledgerPart(ctx: Context, outlay: Arm, all: readonly Arm[]): Promise<LedgerResults> {
   const began = performance.now();
   log("ledger part: admission cost, lease throughput and overshoot (Outlay tenants C0, C-strict, C-lease)");
   const idleMsPerSecond = await idleCpuRate(outlay.proc.pid, CONFIG.idleSampleMs);
@@ -279,6 +291,7 @@ async function ledgerPart(ctx: Context, outlay: Arm, all: readonly Arm[]): Promi
   writeLedgerDocs(DOCS, markdown);
   const jsonPath = writeJson(join(ROOT, "bench-results"), results, "ledger.json");
   log(`wrote the ledger block of ${DOCS} and ${jsonPath}`);
+  return results;
 }
 
 /** The dashboard pages at BENCH_EVENTS events (dashboard.ts): the "dashboard" blocks and bench-results/dashboard.json. */
@@ -336,8 +349,13 @@ async function main(): Promise<void> {
       startOutlay(upstream, bundle, timeout),
       startPortkey(upstream, timeout),
     ]);
-    await gatewayPart(ctx, { A, B, C, D });
-    if (part === "all") await ledgerPart(ctx, C, [A, B, C, D]);
+    const gateway = await gatewayPart(ctx, { A, B, C, D }, upstream);
+    if (part === "all") {
+      const ledger = await ledgerPart(ctx, C, [A, B, C, D]);
+      // The rule-bearing tenants against B of the same run, in the gateway part's target table.
+      const throughput = ledger.modes.json.throughput;
+      publishGateway({ ...gateway, rules: { strictRps: throughput.strict.rps, leaseRps: throughput.lease.rps } });
+    }
   } finally {
     await stopAll();
     rmSync(tmp, { recursive: true, force: true });

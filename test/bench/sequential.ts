@@ -109,7 +109,7 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[rank] ?? Number.NaN;
 }
 
-function summarize(values: number[]): Percentiles {
+export function summarize(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
   return {
     p50Ms: percentile(sorted, 50),
