@@ -66,3 +66,23 @@ export type UsageEvent = {
   totalMs: number;
   dimensions: Record<string, string>;
 };
+
+/** Several usage events of one organisation in one queue message (the gateway packs them). */
+export type UsagePack = { v: 1; pack: "usage"; tenantId: string; events: UsageEvent[] };
+
+function isUsageEvent(body: unknown): body is UsageEvent {
+  if (typeof body !== "object" || body === null) return false;
+  const e = body as Partial<UsageEvent>;
+  return e.v === 1 && typeof e.tenantId === "string" && typeof e.requestId === "string" && typeof e.usage === "object";
+}
+
+/** The events a usage queue message carries (one event, or a pack of one organisation's); null for anything else. */
+export function usageEventsOf(body: unknown): UsageEvent[] | null {
+  if (isUsageEvent(body)) return [body];
+  if (typeof body !== "object" || body === null) return null;
+  const p = body as Partial<Record<keyof UsagePack, unknown>>;
+  if (p.v !== 1 || p.pack !== "usage" || typeof p.tenantId !== "string" || !Array.isArray(p.events)) return null;
+  const events: unknown[] = p.events;
+  if (events.length === 0 || !events.every((e) => isUsageEvent(e) && e.tenantId === p.tenantId)) return null;
+  return events as UsageEvent[];
+}

@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import { answerDeltas } from "../../demo/upstream/tokens.ts";
 import { priceCall } from "../../shared/pricing.ts";
-import type { TokenUsage } from "../../shared/usage.ts";
+import { type TokenUsage, usageEventsOf } from "../../shared/usage.ts";
 import { eventsOf, TEST_ID_HEADER, upstreamCalls, waitForEvent, workerFetch, type EventRow } from "../helpers.ts";
 
 export const GATEWAY = "http://outlay.test";
@@ -257,10 +257,16 @@ export function cannedAnswer(pieces: number): string {
 
 // ---- exactly one event ----------------------------------------------------------------------
 
-export type QueueSpy = { messages: unknown[]; sendsFor(requestId: string): number; restore(): void };
+export type QueueSpy = {
+  messages: unknown[];
+  /** Queue messages sent (a pack counts once). */
+  readonly sent: number;
+  sendsFor(requestId: string): number;
+  restore(): void;
+};
 
 /**
- * Records the messages the gateway puts on the usage queue (the usage events themselves) and
+ * Records the usage events the gateway puts on the usage queue (a pack as its events) and
  * passes them on. Kept in our own list: vitest clears a spy's call history before each test.
  */
 export function spyOnUsageQueue(): QueueSpy {
@@ -268,17 +274,25 @@ export function spyOnUsageQueue(): QueueSpy {
   const send = queue.send.bind(queue);
   const sendBatch = queue.sendBatch.bind(queue);
   const messages: unknown[] = [];
+  // A packed message (several events of one organisation) is recorded as its events.
+  let sent = 0;
+  const record = (body: unknown) => {
+    sent += 1;
+    messages.push(...(usageEventsOf(body) ?? [body]));
+  };
   const spy = vi.spyOn(queue, "send").mockImplementation((message, options) => {
-    messages.push(message);
+    record(message);
     return send(message, options);
   });
-  // Lease mode sends the usage events of calls admitted from a lease in batches.
   const batchSpy = vi.spyOn(queue, "sendBatch").mockImplementation((batch, options) => {
-    for (const m of batch) messages.push(m.body);
+    for (const m of batch) record(m.body);
     return sendBatch(batch, options);
   });
   return {
     messages,
+    get sent() {
+      return sent;
+    },
     sendsFor(requestId) {
       return messages.filter(
         (message) =>

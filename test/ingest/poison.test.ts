@@ -145,6 +145,60 @@ describe("ingest: one poison message in a tenant's group", () => {
     expect(rows.results.map((r) => r.seq)).toEqual([1, 3]);
   });
 
+  it.each(usagePoisons)(
+    "usage, packed (%s): the pack is acked, its others stored, the poison sent back alone",
+    async (_, poison) => {
+      const tenantId = newId();
+      const sentBack: unknown[] = [];
+      const queue = {
+        send: async (body: unknown) => {
+          sentBack.push(body);
+        },
+      } as unknown as Queue;
+      const good = [usage(tenantId), usage(tenantId), usage(tenantId)];
+      const pack = { v: 1, pack: "usage", tenantId, events: [good[0], poison(tenantId), good[1]] };
+      const { acked, retried } = await deliver("outlay-usage", [pack, good[2]], { USAGE_QUEUE: queue });
+      expect([acked, retried]).toEqual([["m0", "m1"], []]);
+      expect(sentBack).toEqual([pack.events[1]]);
+      const rows = await env.DB.prepare("SELECT request_id FROM usage_events WHERE tenant_id = ?")
+        .bind(tenantId)
+        .all<{ request_id: string }>();
+      expect(rows.results.map((r) => r.request_id).sort()).toEqual(good.map((e) => e.requestId).sort());
+    },
+  );
+
+  it("usage, packed: a pack that cannot be sent back is retried whole, and its redelivery doubles nothing", async () => {
+    const tenantId = newId();
+    const queue = { send: () => Promise.reject(new Error("queue unavailable")) } as unknown as Queue;
+    const good = [usage(tenantId), usage(tenantId)];
+    const pack = { v: 1, pack: "usage", tenantId, events: [good[0], { ...usage(tenantId), usage: {} }, good[1]] };
+    for (let delivery = 0; delivery < 2; delivery += 1) {
+      const { acked, retried } = await deliver("outlay-usage", [pack], { USAGE_QUEUE: queue });
+      expect([acked, retried]).toEqual([[], ["m0"]]);
+    }
+    const rows = await env.DB.prepare(
+      "SELECT request_id, (SELECT SUM(requests) FROM usage_rollups_hourly WHERE tenant_id = ?1 AND dim_name = '') AS n FROM usage_events WHERE tenant_id = ?1",
+    )
+      .bind(tenantId)
+      .all<{ request_id: string; n: number }>();
+    expect(rows.results.map((r) => r.request_id).sort()).toEqual(good.map((e) => e.requestId).sort());
+    expect(rows.results.map((r) => r.n)).toEqual([2, 2]);
+  });
+
+  it("usage, packed: a pack of another shape (another organisation's event, an empty pack, an audit pack) is dropped", async () => {
+    const tenantId = newId();
+    const { acked, retried } = await deliver("outlay-usage", [
+      { v: 1, pack: "usage", tenantId, events: [usage(tenantId), usage(newId())] },
+      { v: 1, pack: "usage", tenantId, events: [] },
+      { v: 1, pack: "audit", tenantId, events: [usage(tenantId)] },
+      { v: 1, pack: "usage", tenantId, events: [audit(tenantId, 1)] },
+      { v: 2, pack: "usage", tenantId, events: [usage(tenantId)] },
+    ]);
+    expect([acked, retried]).toEqual([["m0", "m1", "m2", "m3", "m4"], []]);
+    const rows = await env.DB.prepare("SELECT request_id FROM usage_events WHERE tenant_id = ?").bind(tenantId).all();
+    expect(rows.results).toEqual([]);
+  });
+
   it("audit, packed: a pack of another shape (an event of another organisation, an empty pack) is dropped", async () => {
     const tenantId = newId();
     const { acked, retried } = await deliver("outlay-audit", [

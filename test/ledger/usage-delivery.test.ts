@@ -7,8 +7,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { finishCall, ledgerOf } from "../../workers/gateway/admit.ts";
+import type { Admitted } from "../../workers/ledger/index.ts";
+import { spyOnUsageQueue } from "../e2e/support.ts";
 import { sendEvents, TRUNCATED_DIMENSION } from "../../workers/gateway/usage-delivery.ts";
-import { newTenant, waitForEvent, worker, type Tenant } from "../helpers.ts";
+import { eventsOf, newTenant, waitForEvent, worker, type Tenant } from "../helpers.ts";
 import { usageEvent, waitFor } from "./support.ts";
 
 /** The usage queue at its boundary, refusing every message (the platform stand-in). */
@@ -51,6 +53,112 @@ describe("usage events the queue refuses", () => {
       return n?.n === 150 ? n.n : null;
     }, "150 events in D1");
     expect(stored).toBe(150);
+  });
+});
+
+/** A usage queue that records each message as sent (a pack stays a pack) and refuses nothing. */
+function recordingQueue(): { queue: Queue; bodies: unknown[] } {
+  const bodies: unknown[] = [];
+  const queue = {
+    send: async (body: unknown) => {
+      bodies.push(body);
+    },
+    sendBatch: async (batch: Iterable<MessageSendRequest>) => {
+      for (const m of batch) bodies.push(m.body);
+    },
+  } as unknown as Queue;
+  return { queue, bodies };
+}
+
+/** A ledger namespace whose stubs record each settle (the request ids it carried). */
+function recordingLedger(): { namespace: Env["TENANT_LEDGER"]; settles: string[][] } {
+  const settles: string[][] = [];
+  const stub = {
+    settle: async (request: { events: UsageEvent[] }) => {
+      settles.push(request.events.map((e) => e.requestId));
+    },
+  };
+  const namespace = {
+    idFromName: (name: string) => env.TENANT_LEDGER.idFromName(name),
+    get: () => stub,
+  } as unknown as Env["TENANT_LEDGER"];
+  return { namespace, settles };
+}
+
+describe("strict mode: calls that end together leave together (usage-batch.ts)", () => {
+  const held = { held: true, leased: null, leaseMode: false } as unknown as Admitted;
+
+  it("one packed queue message and one settle for the organisation's calls, each event once", async () => {
+    const tenant = await newTenant({ providers: false });
+    const { queue, bodies } = recordingQueue();
+    const { namespace, settles } = recordingLedger();
+    const bindings = { ...env, USAGE_QUEUE: queue, TENANT_LEDGER: namespace };
+    const events = Array.from({ length: 12 }, () => usageEvent(tenant, { startedAt: Date.now(), costNanoUsd: 5 }));
+    const contexts = events.map((event, i) => {
+      const ctx = createExecutionContext();
+      // Every other call held money (a budget): only those are settled.
+      finishCall(ctx, bindings, null, tenant.tenantId, i % 2 === 0 ? held : null, event);
+      return ctx;
+    });
+    await Promise.all(contexts.map((ctx) => waitOnExecutionContext(ctx)));
+    expect(bodies).toEqual([{ v: 1, pack: "usage", tenantId: tenant.tenantId, events }]);
+    expect(settles).toEqual([events.filter((_, i) => i % 2 === 0).map((e) => e.requestId)]);
+  });
+
+  it("never mixes organisations, or calls made with other bindings", async () => {
+    const [a, b] = [await newTenant({ providers: false }), await newTenant({ providers: false })];
+    const first = recordingQueue();
+    const second = recordingQueue();
+    const calls: [Tenant, Queue][] = [
+      [a, first.queue],
+      [b, first.queue],
+      [a, second.queue],
+    ];
+    const bindingsOf = new Map([first.queue, second.queue].map((q) => [q, { ...env, USAGE_QUEUE: q }]));
+    const contexts = calls.map(([tenant, queue]) => {
+      const ctx = createExecutionContext();
+      const event = usageEvent(tenant, { startedAt: Date.now(), costNanoUsd: 1 });
+      finishCall(ctx, bindingsOf.get(queue) ?? env, null, tenant.tenantId, null, event);
+      return ctx;
+    });
+    await Promise.all(contexts.map((ctx) => waitOnExecutionContext(ctx)));
+    const tenantsOf = (bodies: unknown[]) => bodies.map((body) => (body as UsageEvent).tenantId).sort();
+    expect(tenantsOf(first.bodies)).toEqual([a.tenantId, b.tenantId].sort());
+    expect(tenantsOf(second.bodies)).toEqual([a.tenantId]);
+  });
+
+  it("through the gateway: concurrent calls are stored once each, in fewer messages than calls", async () => {
+    const tenant = await newTenant();
+    const budget = await tenant.api("/budgets", {
+      method: "POST",
+      json: { name: "b", window: "monthly", limit_usd: "50" },
+    });
+    expect(budget.status).toBe(201);
+    const spy = spyOnUsageQueue();
+    try {
+      const responses = await Promise.all(
+        Array.from({ length: 16 }, () =>
+          worker("/openai/v1/chat/completions", {
+            method: "POST",
+            headers: { authorization: `Bearer ${tenant.proxyKey}`, "content-type": "application/json" },
+            body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], max_tokens: 8 }),
+          }),
+        ),
+      );
+      const ids = responses.map((r) => r.headers.get("x-outlay-request-id") ?? "");
+      expect(responses.map((r) => r.status)).toEqual(Array(16).fill(200));
+      await Promise.all(responses.map((r) => r.arrayBuffer()));
+      for (const id of ids) expect(id).not.toBe("");
+      await waitFor(async () => ((await eventsOf(tenant.tenantId)).length === 16 ? true : null), "16 events");
+      expect(new Set((await eventsOf(tenant.tenantId)).map((e) => e.request_id))).toEqual(new Set(ids));
+      for (const id of ids) expect(spy.sendsFor(id)).toBe(1);
+      expect(spy.sent).toBeLessThan(16);
+      // Every hold settled: the budget's spend is the events' cost, nothing still held.
+      const ledger = ledgerOf(env, tenant.tenantId);
+      await waitFor(async () => ((await ledger?.openHolds())?.length === 0 ? true : null), "no open hold");
+    } finally {
+      spy.restore();
+    }
   });
 });
 

@@ -4,7 +4,8 @@
 //              ├─ TenantLedger.admit (strict; also every call the lease cannot decide)
 //              └─ the ledger cannot answer ── a remembered fail-open admission, or ledger_unavailable (503)
 //   finishCall ─┬─ admitted from the lease ── slices credited; event reported at the next renewal
-//              └─ otherwise ── event to USAGE_QUEUE now, and the hold settled with the ledger
+//              └─ otherwise ── batched with the organisation's calls that end within USAGE_BATCH_MS
+//                 (usage-batch.ts): events packed to USAGE_QUEUE, holds settled in one ledger call
 //   (an event the queue refuses is handed to the ledger, which sends it on: usage-delivery.ts)
 //   then, for a tenant in lease mode, the lease renewed when due (ledger/leases.ts, lease.ts)
 //
@@ -16,7 +17,8 @@ import { type AdmitRequest, type AdmitResult, type Admitted, type Ledger, ledger
 import { failOpenAdmission, forgetKey, rememberAdmission } from "./fail-open.ts";
 import { admitFromLease, afterCall, settleFromLease, type Renewal } from "./lease.ts";
 import type { Draw } from "./stream-credit.ts";
-import { sendEvent, sendEvents, type UsageHandOff } from "./usage-delivery.ts";
+import { type BatchSend, batchCall } from "./usage-batch.ts";
+import { sendEvents, type UsageHandOff } from "./usage-delivery.ts";
 
 const unavailable = (): AppError =>
   new AppError("ledger_unavailable", "Outlay could not check this request and refused it; retry shortly.");
@@ -77,18 +79,22 @@ export function drawFrom(ledger: Ledger | null, requestId: string): Draw {
   };
 }
 
-async function settle(ledger: Ledger | null, event: UsageEvent): Promise<void> {
+async function settle(ledger: Ledger | null, events: UsageEvent[]): Promise<void> {
   let failure = "no ledger stub";
   if (ledger) {
     try {
-      await ledger.settle({ events: [event] });
+      await ledger.settle({ events });
       return;
     } catch (error) {
       failure = error instanceof Error ? error.name : "unknown";
     }
   }
-  // The usage consumer settles the call again from its event (reconciliation).
-  console.error("settle failed; the usage consumer will reconcile", event.requestId, failure);
+  // The usage consumer settles the calls again from their events (reconciliation).
+  console.error(
+    "settle failed; the usage consumer will reconcile",
+    events.map((e) => e.requestId),
+    failure,
+  );
 }
 
 /** Usage events the queue refused go to the tenant's ledger, which sends them on (durably). */
@@ -131,13 +137,15 @@ export function finishCall(
   if (admission?.leased) {
     settleFromLease(tenantId, admission.leased, event);
   } else {
-    const held = admission?.held === true;
-    ctx.waitUntil(
-      Promise.all([
-        sendEvent(env.USAGE_QUEUE as Queue<UsageEvent>, event, handOffTo(ledger, tenantId)),
-        held ? settle(ledger, event) : null,
-      ]),
-    );
+    // Sent with the calls that end within USAGE_BATCH_MS (usage-batch.ts), by the first of them.
+    const send: BatchSend = async (events, held) => {
+      const stub = ledgerOf(env, tenantId);
+      await Promise.all([
+        sendEvents(env.USAGE_QUEUE as Queue<UsageEvent>, events, handOffTo(stub, tenantId)),
+        held.length > 0 ? settle(stub, held) : null,
+      ]);
+    };
+    ctx.waitUntil(batchCall(env, tenantId, event, admission?.held === true, send));
   }
   if (admission?.leaseMode) renewWhenDue(ctx, env, ledger, tenantId);
 }

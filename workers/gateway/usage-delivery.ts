@@ -1,6 +1,8 @@
 // How a usage event leaves the gateway, never dropped silently:
 //
 //   events ─ each made sendable (one too large for a queue message is shrunk and flagged)
+//          ─ packed: one queue message carries as many of the organisation's events as fit
+//            (a UsagePack; one event alone goes as itself)
 //          ─ sendBatch in batches under the Queues limits, one retry
 //              └─ refused twice ── handed to the tenant's ledger (TenantLedger.forwardUsage): it
 //                 settles them and keeps them in its outbox, which sends them on, alarm-retried
@@ -8,8 +10,8 @@
 //                       alert naming the request ids (the one place left where an event is lost:
 //                       the queue and the ledger both down for the whole of waitUntil)
 import type { AppError } from "../../shared/errors.ts";
-import { MESSAGE_MAX_BYTES, messageBytes, splitBatches } from "../../shared/queue-limits.ts";
-import type { UsageEvent } from "../../shared/usage.ts";
+import { MESSAGE_MAX_BYTES, messageBytes, splitBatches, splitPacks } from "../../shared/queue-limits.ts";
+import type { UsageEvent, UsagePack } from "../../shared/usage.ts";
 
 /** Takes events the queue would not (the tenant's ledger): null when taken, else why not. */
 export type UsageHandOff = (events: UsageEvent[]) => Promise<AppError | null>;
@@ -51,9 +53,24 @@ export function sendable(event: UsageEvent): UsageEvent {
   return shrunk;
 }
 
-/** Sends usage events to the queue; what it refuses goes to `handOff` (see the tree above). */
+type Sized<T> = { body: T; bytes: number };
+
+/** One queue message: a pack of the events, or the event itself when it is alone. */
+function messageOf(events: readonly Sized<UsageEvent>[]): Sized<UsageEvent | UsagePack> & { events: UsageEvent[] } {
+  const bodies = events.map((e) => e.body);
+  const [only] = events;
+  if (only && events.length === 1) return { body: only.body, bytes: only.bytes, events: bodies };
+  const tenantId = only?.body.tenantId ?? "";
+  const pack: UsagePack = { v: 1, pack: "usage", tenantId, events: bodies };
+  return { body: pack, bytes: messageBytes(pack), events: bodies };
+}
+
+/**
+ * Sends one organisation's usage events to the queue, packed; the events of a batch the queue
+ * refuses go to `handOff` (see the tree above).
+ */
 export async function sendEvents(
-  queue: Queue<UsageEvent>,
+  queue: Queue<UsageEvent | UsagePack>,
   events: readonly UsageEvent[],
   handOff: UsageHandOff,
 ): Promise<void> {
@@ -61,18 +78,15 @@ export async function sendEvents(
     const body = sendable(event);
     return { body, bytes: messageBytes(body) };
   });
-  for (const batch of splitBatches(ready)) {
-    const messages = batch.map((m) => ({ body: m.body, contentType: "json" as const }));
-    if ((await tryTwice(() => queue.sendBatch(messages))) === null) continue;
+  const messages = splitPacks(ready).map(messageOf);
+  for (const batch of splitBatches(messages)) {
+    const sent = batch.map((m) => ({ body: m.body, contentType: "json" as const }));
+    if ((await tryTwice(() => queue.sendBatch(sent))) === null) continue;
     await handOver(
       handOff,
-      batch.map((m) => m.body),
+      batch.flatMap((m) => m.events),
     );
   }
-}
-
-export function sendEvent(queue: Queue<UsageEvent>, event: UsageEvent, handOff: UsageHandOff): Promise<void> {
-  return sendEvents(queue, [event], handOff);
 }
 
 /** null when one of two tries worked, else the last error's name. */

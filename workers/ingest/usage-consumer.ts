@@ -1,17 +1,12 @@
-// Usage queue consumer: settles events with the tenant's ledger (reconciliation), then writes raw
+// Usage queue consumer (a message is one event, or a pack of one organisation's: the gateway
+// packs them, usage-delivery.ts): settles events with the tenant's ledger (reconciliation), then writes raw
 // events, hourly and daily (UTC) rollups and each key's last use to D1 in one batch (one transaction) per tenant
 // (the store's writeUsageEvents). Idempotent by request
 // id: an event already stored is ignored, and rollups only take events not yet rolled up, so a
 // redelivered batch changes nothing.
 import { storedRequestIds, tenantDb, writeUsageEvents } from "../store/index.ts";
-import type { UsageEvent } from "../../shared/usage.ts";
+import { type UsageEvent, usageEventsOf } from "../../shared/usage.ts";
 import { perTenant } from "./batches.ts";
-
-function isUsageEvent(body: unknown): body is UsageEvent {
-  if (typeof body !== "object" || body === null) return false;
-  const e = body as Partial<UsageEvent>;
-  return e.v === 1 && typeof e.tenantId === "string" && typeof e.requestId === "string" && typeof e.usage === "object";
-}
 
 /** Stores the events and rolls them up, in one batch (one transaction) for the tenant. */
 export function writeUsage(db: D1Database, tenantId: string, events: UsageEvent[]): Promise<void> {
@@ -33,6 +28,11 @@ async function settleAndWrite(env: Env, tenantId: string, events: UsageEvent[]):
   await writeUsage(env.DB, tenantId, events);
 }
 
+/** An event of a packed message that could not be written, back to the queue as a message of its own. */
+async function sendBackAlone(env: Env, event: UsageEvent): Promise<void> {
+  await env.USAGE_QUEUE.send(event, { contentType: "json" });
+}
+
 export function consumeUsage(batch: MessageBatch, env: Env): Promise<void> {
-  return perTenant(batch, env, "usage", (body) => (isUsageEvent(body) ? [body] : null), settleAndWrite);
+  return perTenant(batch, env, "usage", usageEventsOf, settleAndWrite, sendBackAlone);
 }
