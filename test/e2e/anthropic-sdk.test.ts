@@ -1,8 +1,12 @@
 // The official `@anthropic-ai/sdk` against Outlay with only its base URL changed. Anthropic's
 // input_tokens excludes cache reads and writes; Outlay's input_tokens is the whole prompt (their
 // sum), with the cache parts beside it, so cache reads and writes are priced at their own rates.
+//
+// The tests run concurrently: each makes its own tenant and client (setup) and reads only its own
+// tenant's events and its own request ids, so none can see another's. Most of a test's time is
+// the usage queue's batch and the settle wait after it (expectSingleEvent), which overlap.
 import Anthropic, { APIUserAbortError, InternalServerError, RateLimitError } from "@anthropic-ai/sdk";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CUT_AFTER_DELTAS } from "../../demo/upstream/sse.ts";
 import { newTenant, waitForEvent, type Tenant } from "../helpers.ts";
 import {
@@ -28,9 +32,6 @@ import {
   type Recorder,
 } from "./support.ts";
 
-let tenant: Tenant;
-let recorder: Recorder;
-let client: Anthropic;
 let queue: QueueSpy;
 
 beforeAll(() => {
@@ -39,16 +40,20 @@ beforeAll(() => {
 afterAll(() => {
   queue.restore();
 });
-beforeEach(async () => {
-  tenant = await newTenant();
-  recorder = recordingFetch();
-  client = new Anthropic({
+
+/** Each test's own tenant, and an SDK client whose every exchange is recorded: the tests run
+ * concurrently (see the top of the file), so nothing of one test is kept where another reads. */
+async function setup(): Promise<{ tenant: Tenant; recorder: Recorder; client: Anthropic }> {
+  const tenant = await newTenant();
+  const recorder = recordingFetch();
+  const client = new Anthropic({
     apiKey: tenant.proxyKey,
     baseURL: `${GATEWAY}/anthropic`,
     fetch: recorder.fetch,
     maxRetries: 0,
   });
-});
+  return { tenant, recorder, client };
+}
 
 const WEATHER_TOOL: Anthropic.Messages.Tool = {
   name: "get_weather",
@@ -60,8 +65,9 @@ function textOf(message: Anthropic.Messages.Message): string {
   return message.content.flatMap((block) => (block.type === "text" ? [block.text] : [])).join("");
 }
 
-describe("messages", () => {
+describe.concurrent("messages", () => {
   it("non-streaming: the SDK gets the message; the event has the upstream's usage, priced", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const { data, response } = await client.messages
       .create(
@@ -95,6 +101,7 @@ describe("messages", () => {
   });
 
   it("non-streaming with a cache read and a cache write: input is the sum, the parts are kept apart", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const { data, response } = await client.messages
       .create(
@@ -129,6 +136,7 @@ describe("messages", () => {
   });
 
   it("streaming with messages.stream() + finalMessage(), thinking and a cache read", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const stream = client.messages.stream(
       {
@@ -176,8 +184,9 @@ describe("messages", () => {
   });
 });
 
-describe("tool calls", () => {
+describe.concurrent("tool calls", () => {
   it("non-streaming: the SDK returns the tool_use block with its parsed input", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const { data, response } = await client.messages
       .create(
@@ -212,6 +221,7 @@ describe("tool calls", () => {
   });
 
   it("streaming: input_json_delta fragments assemble into the tool input", async () => {
+    const { tenant, recorder, client } = await setup();
     const tag = newCallTag();
     const stream = client.messages.stream(
       {
@@ -246,8 +256,9 @@ describe("tool calls", () => {
   });
 });
 
-describe("upstream errors", () => {
+describe.concurrent("upstream errors", () => {
   it("429: the SDK raises RateLimitError with Anthropic's error body and Outlay's request id", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const error = await client.messages
       .create(
@@ -284,6 +295,7 @@ describe("upstream errors", () => {
   });
 
   it("500 on a stream: the SDK raises InternalServerError with the body intact", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const stream = client.messages.stream(
       { model: "claude-haiku-4-5", max_tokens: 64, messages: [{ role: "user", content: "hi" }] },
@@ -317,8 +329,9 @@ describe("upstream errors", () => {
   });
 });
 
-describe("broken streams", () => {
+describe.concurrent("broken streams", () => {
   it("a cut stream rejects finalMessage(); one upstream_cut event keeps what message_start reported", async () => {
+    const { tenant, recorder, client } = await setup();
     const tag = newCallTag();
     const stream = client.messages.stream(
       {
@@ -365,6 +378,7 @@ describe("broken streams", () => {
   });
 
   it("a client that aborts mid-stream leaves exactly one client_abort event", async () => {
+    const { tenant, recorder, client } = await setup();
     const tag = newCallTag();
     const controller = new AbortController();
     const stream = client.messages.stream(

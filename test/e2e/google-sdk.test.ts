@@ -1,8 +1,12 @@
 // The official `@google/genai` SDK against Outlay with only its base URL changed (and its own
 // `httpOptions.fetch` hook as transport into the Worker under test). Gemini's promptTokenCount
 // includes cached tokens; thoughts are billed as output beside candidatesTokenCount.
+//
+// The tests run concurrently: each makes its own tenant and client (setup) and reads only its own
+// tenant's events and its own request ids, so none can see another's. Most of a test's time is
+// the usage queue's batch and the settle wait after it (expectSingleEvent), which overlap.
 import { ApiError, GoogleGenAI, Type, type GenerateContentResponse } from "@google/genai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CUT_AFTER_DELTAS } from "../../demo/upstream/sse.ts";
 import { newTenant, waitForEvent, type Tenant } from "../helpers.ts";
 import {
@@ -28,9 +32,6 @@ import {
   type Recorder,
 } from "./support.ts";
 
-let tenant: Tenant;
-let recorder: Recorder;
-let ai: GoogleGenAI;
 let queue: QueueSpy;
 
 beforeAll(() => {
@@ -39,14 +40,18 @@ beforeAll(() => {
 afterAll(() => {
   queue.restore();
 });
-beforeEach(async () => {
-  tenant = await newTenant();
-  recorder = recordingFetch();
-  ai = new GoogleGenAI({
+
+/** Each test's own tenant, and an SDK client whose every exchange is recorded: the tests run
+ * concurrently (see the top of the file), so nothing of one test is kept where another reads. */
+async function setup(): Promise<{ tenant: Tenant; recorder: Recorder; ai: GoogleGenAI }> {
+  const tenant = await newTenant();
+  const recorder = recordingFetch();
+  const ai = new GoogleGenAI({
     apiKey: tenant.proxyKey,
     httpOptions: { baseUrl: `${GATEWAY}/google`, fetch: recorder.fetch },
   });
-});
+  return { tenant, recorder, ai };
+}
 
 const WEATHER_TOOL = {
   functionDeclarations: [
@@ -68,8 +73,9 @@ function apiErrorBody(error: ApiError): unknown {
   return JSON.parse(error.message) as unknown;
 }
 
-describe("generateContent", () => {
+describe.concurrent("generateContent", () => {
   it("non-streaming: the SDK gets the text; the event has the upstream's usage, priced", async () => {
+    const { tenant, recorder, ai } = await setup();
     const tag = newCallTag();
     const response = await ai.models.generateContent({
       model: "gemini-2.0-flash",
@@ -102,6 +108,7 @@ describe("generateContent", () => {
   });
 
   it("Gemini 2.5 with thoughts and cached content: thoughts are output and reasoning, cache is part of input", async () => {
+    const { tenant, ai } = await setup();
     const tag = newCallTag();
     const response = await ai.models.generateContent({
       model: "gemini-2.5-flash",
@@ -139,6 +146,7 @@ describe("generateContent", () => {
   });
 
   it("generateContentStream (Gemini 2.5 Pro, thoughts + cached): the last chunk's usage is metered", async () => {
+    const { tenant, recorder, ai } = await setup();
     const tag = newCallTag();
     const chunks = await collect(
       await ai.models.generateContentStream({
@@ -172,8 +180,9 @@ describe("generateContent", () => {
   });
 });
 
-describe("tool calls", () => {
+describe.concurrent("tool calls", () => {
   it("non-streaming: the SDK exposes the function call with its args", async () => {
+    const { tenant, ai } = await setup();
     const tag = newCallTag();
     const response = await ai.models.generateContent({
       model: "gemini-2.5-flash",
@@ -198,6 +207,7 @@ describe("tool calls", () => {
   });
 
   it("streaming: the function call arrives in a chunk the SDK parses", async () => {
+    const { tenant, recorder, ai } = await setup();
     const tag = newCallTag();
     const chunks = await collect(
       await ai.models.generateContentStream({
@@ -226,8 +236,9 @@ describe("tool calls", () => {
   });
 });
 
-describe("upstream errors", () => {
+describe.concurrent("upstream errors", () => {
   it("429: the SDK raises ApiError with Google's error body; Outlay's request id is on the response", async () => {
+    const { tenant, recorder, ai } = await setup();
     const tag = newCallTag();
     const error = await ai.models
       .generateContent({
@@ -268,6 +279,7 @@ describe("upstream errors", () => {
   });
 
   it("500 on a stream: the SDK raises ApiError with the body intact", async () => {
+    const { tenant, recorder, ai } = await setup();
     const tag = newCallTag();
     const error = await ai.models
       .generateContentStream({
@@ -301,8 +313,9 @@ describe("upstream errors", () => {
   });
 });
 
-describe("broken streams", () => {
+describe.concurrent("broken streams", () => {
   it("a cut stream ends in an error at the SDK; one upstream_cut event keeps the prompt counts reported", async () => {
+    const { tenant, recorder, ai } = await setup();
     const tag = newCallTag();
     const stream = await ai.models.generateContentStream({
       model: "gemini-2.5-flash",
@@ -358,6 +371,7 @@ describe("broken streams", () => {
   });
 
   it("a client that aborts mid-stream leaves exactly one client_abort event", async () => {
+    const { tenant, recorder, ai } = await setup();
     const tag = newCallTag();
     const controller = new AbortController();
     const stream = await ai.models.generateContentStream({

@@ -2,8 +2,12 @@
 // would against api.openai.com, and each leaves exactly one usage event whose tokens are the ones
 // the upstream reported (or, when the upstream never reported any, the documented estimate) and
 // whose cost is what priceCall computes.
+//
+// The tests run concurrently: each makes its own tenant and client (setup) and reads only its own
+// tenant's events and its own request ids, so none can see another's. Most of a test's time is
+// the usage queue's batch and the settle wait after it (expectSingleEvent), which overlap.
 import OpenAI, { InternalServerError, RateLimitError } from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CUT_AFTER_DELTAS } from "../../demo/upstream/sse.ts";
 import { newTenant, waitForEvent, type Tenant } from "../helpers.ts";
 import {
@@ -30,9 +34,6 @@ import {
   type Recorder,
 } from "./support.ts";
 
-let tenant: Tenant;
-let recorder: Recorder;
-let client: OpenAI;
 let queue: QueueSpy;
 
 beforeAll(() => {
@@ -41,16 +42,20 @@ beforeAll(() => {
 afterAll(() => {
   queue.restore();
 });
-beforeEach(async () => {
-  tenant = await newTenant();
-  recorder = recordingFetch();
-  client = new OpenAI({
+
+/** Each test's own tenant, and an SDK client whose every exchange is recorded: the tests run
+ * concurrently (see the top of the file), so nothing of one test is kept where another reads. */
+async function setup(): Promise<{ tenant: Tenant; recorder: Recorder; client: OpenAI }> {
+  const tenant = await newTenant();
+  const recorder = recordingFetch();
+  const client = new OpenAI({
     apiKey: tenant.proxyKey,
     baseURL: `${GATEWAY}/openai/v1`,
     fetch: recorder.fetch,
     maxRetries: 0,
   });
-});
+  return { tenant, recorder, client };
+}
 
 const WEATHER_TOOL: OpenAI.Chat.Completions.ChatCompletionFunctionTool = {
   type: "function",
@@ -61,8 +66,9 @@ const WEATHER_TOOL: OpenAI.Chat.Completions.ChatCompletionFunctionTool = {
   },
 };
 
-describe("chat completions", () => {
+describe.concurrent("chat completions", () => {
   it("non-streaming: the SDK gets the completion; the event has the upstream's usage, priced", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const { data, response } = await client.chat.completions
       .create(
@@ -94,6 +100,7 @@ describe("chat completions", () => {
   });
 
   it("non-streaming reasoning model with cached input: reasoning and cached tokens recorded", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const { data, response } = await client.chat.completions
       .create(
@@ -121,6 +128,7 @@ describe("chat completions", () => {
   });
 
   it("also works on the short /v1 route (baseURL http://host/v1)", async () => {
+    const { tenant, recorder } = await setup();
     const short = new OpenAI({
       apiKey: tenant.proxyKey,
       baseURL: `${GATEWAY}/v1`,
@@ -148,6 +156,7 @@ describe("chat completions", () => {
   });
 
   it("streaming without include_usage: the client never sees the usage chunk Outlay asked for, yet usage is metered", async () => {
+    const { tenant, recorder, client } = await setup();
     const tag = newCallTag();
     const { data: stream, response } = await client.chat.completions
       .create(
@@ -185,6 +194,7 @@ describe("chat completions", () => {
   });
 
   it("streaming with include_usage (gpt-5, reasoning + cached): the client sees the usage chunk it asked for", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const { data: stream, response } = await client.chat.completions
       .create(
@@ -227,8 +237,9 @@ describe("chat completions", () => {
   });
 });
 
-describe("responses API", () => {
+describe.concurrent("responses API", () => {
   it("non-streaming (gpt-5, reasoning + cached)", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const { data, response } = await client.responses
       .create(
@@ -257,6 +268,7 @@ describe("responses API", () => {
   });
 
   it("streaming: typed events end in response.completed carrying the usage that was metered", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const { data: stream, response } = await client.responses
       .create(
@@ -291,8 +303,9 @@ describe("responses API", () => {
   });
 });
 
-describe("embeddings", () => {
+describe.concurrent("embeddings", () => {
   it("the SDK decodes the vectors; prompt tokens are metered with no output", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const { data, response } = await client.embeddings
       .create(
@@ -322,8 +335,9 @@ describe("embeddings", () => {
   });
 });
 
-describe("tool calls", () => {
+describe.concurrent("tool calls", () => {
   it("non-streaming: the SDK parses the tool call", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const { data, response } = await client.chat.completions
       .create(
@@ -359,6 +373,7 @@ describe("tool calls", () => {
   });
 
   it("streaming with the SDK's stream helper: fragments assemble into the tool call", async () => {
+    const { tenant, recorder, client } = await setup();
     const tag = newCallTag();
     const stream = client.chat.completions.stream(
       {
@@ -392,8 +407,9 @@ describe("tool calls", () => {
   });
 });
 
-describe("upstream errors", () => {
+describe.concurrent("upstream errors", () => {
   it("429: the SDK raises RateLimitError with OpenAI's error body and Outlay's request id", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const error = await client.chat.completions
       .create(
@@ -434,6 +450,7 @@ describe("upstream errors", () => {
   });
 
   it("500 on a stream request: the SDK raises InternalServerError with the body intact", async () => {
+    const { tenant, client } = await setup();
     const tag = newCallTag();
     const error = await client.chat.completions
       .create(
@@ -470,8 +487,9 @@ describe("upstream errors", () => {
   });
 });
 
-describe("broken streams", () => {
+describe.concurrent("broken streams", () => {
   it("a stream cut by the upstream ends in an error at the SDK, and one upstream_cut event with estimated usage", async () => {
+    const { tenant, recorder, client } = await setup();
     const tag = newCallTag();
     const { data: stream, response } = await client.chat.completions
       .create(
@@ -524,6 +542,7 @@ describe("broken streams", () => {
   });
 
   it("a client that aborts mid-stream leaves exactly one client_abort event", async () => {
+    const { tenant, recorder, client } = await setup();
     const tag = newCallTag();
     const controller = new AbortController();
     const { data: stream, response } = await client.chat.completions

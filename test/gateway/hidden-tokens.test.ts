@@ -3,6 +3,10 @@
 // any call a block budget covers without its own output limit) is sent with the output limit the
 // budget buys, in each provider's own field, so the provider stops with its hidden tokens
 // counted. Each case finds its own upstream request by a tag header (the log is shared).
+//
+// The tests run concurrently: each has its own tenants (budgets, policies, ledger, usage events)
+// and its own upstream tags, so none can see another's state; most of their time is waiting for
+// the usage queue's batches, which overlap when run together.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { keyHash } from "../../shared/crypto.ts";
@@ -72,7 +76,7 @@ async function budgeted(limitUsd: string) {
   return { tenant, budget, spent: async () => nano((await settledStatus(tenant, budget)).spent_usd) };
 }
 
-describe("a stream that starts on what is left of a block budget carries the limit the rest buys", () => {
+describe.concurrent("a stream that starts on what is left of a block budget carries the limit the rest buys", () => {
   it("OpenAI chat, reasoning model, no limit of its own: max_completion_tokens, reasoning included", async () => {
     const limit = "0.0002";
     const { tenant, spent } = await budgeted(limit);
@@ -205,7 +209,7 @@ describe("a stream that starts on what is left of a block budget carries the lim
   });
 });
 
-describe("any call a block budget covers", () => {
+describe.concurrent("any call a block budget covers", () => {
   it("without a limit of its own, is sent the 4,096 tokens it is held for (non-stream, every format)", async () => {
     const { tenant } = await budgeted("10");
     const chat = await send(tenant, "chat", { model: "o4-mini", messages: USER }, HIDDEN);
@@ -265,7 +269,7 @@ describe("any call a block budget covers", () => {
   });
 });
 
-describe("the ledger never throws on a token count", () => {
+describe.concurrent("the ledger never throws on a token count", () => {
   it("refuses impossible counts as a value (bad_request), and still admits a sane one", async () => {
     const tenant = await newTenant();
     await createBudget(tenant, { limit_usd: "1" });
@@ -313,7 +317,7 @@ describe("the ledger never throws on a token count", () => {
   });
 });
 
-describe("a call that asks for several answers (n, best_of, candidateCount)", () => {
+describe.concurrent("a call that asks for several answers (n, best_of, candidateCount)", () => {
   // Each answer may use the whole output limit, and the provider bills them all.
   const body = { model: "gpt-4o-mini", messages: USER, max_tokens: 100 };
 

@@ -5,6 +5,11 @@
 // upstream: each call carries a fresh test id header, under which the demo upstream files what
 // it receives (it logs no message content), so "never reached" is checked in that call's own
 // view of the upstream, which no other test's traffic can fill or push out.
+//
+// The tests run concurrently: each has a tenant of its own (its keys, rules, limits, usage events
+// and audit trail) and reads the upstream only through its own call ids, so no test can see
+// another's state. Most of a test's time is the usage queue's one-second batch before a refused
+// call's event is in D1; run one after another, those waits add up.
 import { describe, expect, it } from "vitest";
 import {
   newTenant,
@@ -172,7 +177,7 @@ async function refusalAudit(t: Tenant, requestId: string): Promise<Json | undefi
 
 type ChatAnswer = { usage: { completion_tokens: number }; choices: { finish_reason: string }[] };
 
-describe("policies: models", () => {
+describe.concurrent("policies: models", () => {
   it("refuses a model a deny_models glob matches and admits another", async () => {
     const t = await newTenant();
     const id = await createRule(t, "/policies", { name: "No 4o", deny_models: ["gpt-4o*"] });
@@ -209,7 +214,7 @@ describe("policies: models", () => {
   });
 });
 
-describe("policies: providers", () => {
+describe.concurrent("policies: providers", () => {
   it("admits only the providers allow_providers names", async () => {
     const t = await newTenant();
     const id = await createRule(t, "/policies", { name: "Anthropic only", allow_providers: ["anthropic"] });
@@ -230,7 +235,7 @@ describe("policies: providers", () => {
   });
 });
 
-describe("policies: key scope", () => {
+describe.concurrent("policies: key scope", () => {
   it("applies a key's own policy to that key only", async () => {
     const t = await newTenant();
     const other = await secondKey(t);
@@ -257,7 +262,7 @@ describe("policies: key scope", () => {
   });
 });
 
-describe("policies: output tokens", () => {
+describe.concurrent("policies: output tokens", () => {
   it("refuses a request asking for more than max_tokens_cap", async () => {
     const t = await newTenant();
     const id = await createRule(t, "/policies", { name: "Cap 100", max_tokens_cap: 100 });
@@ -312,7 +317,7 @@ describe("policies: output tokens", () => {
   });
 });
 
-describe("policies: required dimensions", () => {
+describe.concurrent("policies: required dimensions", () => {
   it("refuses a call without a required dimension and admits one that carries it", async () => {
     const t = await newTenant();
     const id = await createRule(t, "/policies", { name: "Team required", required_dimensions: ["team"] });
@@ -341,7 +346,7 @@ describe("policies: required dimensions", () => {
   });
 });
 
-describe("policies: allowed sources", () => {
+describe.concurrent("policies: allowed sources", () => {
   const sources = ["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"];
   const cases: [string, string | null, boolean][] = [
     ["an allowed address", "203.0.113.7", true],
@@ -381,7 +386,7 @@ describe("policies: allowed sources", () => {
   });
 });
 
-describe("key expiry", () => {
+describe.concurrent("key expiry", () => {
   it("refuses a key once its expiry has passed, and never calls the upstream", async () => {
     const t = await newTenant();
     // Long enough that the call before it is made in time on a loaded machine.
@@ -406,7 +411,7 @@ describe("key expiry", () => {
   });
 });
 
-describe("rate limits", () => {
+describe.concurrent("rate limits", () => {
   it("refuses the fourth call of a minute under requests_per_minute 3", async () => {
     const t = await newTenant();
     const id = await createRule(t, "/rate-limits", { name: "Three a minute", requests_per_minute: 3 });
@@ -489,7 +494,7 @@ describe("rate limits", () => {
   });
 });
 
-describe("audit of refusals", () => {
+describe.concurrent("audit of refusals", () => {
   it("records a refused call as call.refused, naming the rule and the code", async () => {
     const t = await newTenant();
     const id = await createRule(t, "/policies", { name: "No 4o", deny_models: ["gpt-4o*"] });

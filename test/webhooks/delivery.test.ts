@@ -3,6 +3,10 @@
 // renew the timestamp; recover and replay send again; rotation overlaps; 410 and five days of
 // failures disable the endpoint; redirects are not followed; attempts are logged without the
 // receiver's body. Retries here are 1 s apart (WEBHOOK_RETRY_DELAYS in vitest.config.ts).
+//
+// The tests run concurrently: each has a tenant of its own and a hook name of its own at the
+// receiver, and reads only those, so no test can see another's deliveries. Nearly all of their
+// time is spent waiting for queue batches and retry delays, which overlap when run together.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DAY_MS } from "../../shared/time.ts";
@@ -39,7 +43,7 @@ async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeout
   }
 }
 
-describe("delivery", () => {
+describe.concurrent("delivery", () => {
   it("delivers every event once per webhook-id through failures, verified, with seqs in order recoverable", async () => {
     const t = await newTenant({ providers: false });
     const { name, endpoint } = await subscribe(t);
