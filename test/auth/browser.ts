@@ -1,7 +1,9 @@
 // A scripted browser for the dashboard's route tests: a cookie jar, the Origin header a real
 // browser sends with a form post, redirects not followed (each step is asserted), and the page's
 // CSRF token picked up from its forms.
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { createAccount } from "../../workers/auth/accounts.ts";
+import { hashPassword } from "../../workers/auth/password.ts";
 
 export type Page = { status: number; html: string; location: string | null; headers: Headers };
 
@@ -92,6 +94,27 @@ export async function signUp(b: Browser, who: { email?: string; org?: string; na
   if (page.status !== 303) throw new Error(`sign-up: ${page.status} ${page.html.slice(0, 300)}`);
   const account = await b.get("/account");
   return { email: address, page: account };
+}
+
+/** PASSWORD's scrypt hash, made once per test file (see existingAccount). */
+let passwordHash: Promise<string> | undefined;
+
+/** A person with PASSWORD who owns a new organisation, signed out (no session): made by the
+ * function sign-up ends in (createAccount), with PASSWORD hashed once per file instead of once per
+ * person. For tests that need someone to exist but are not about signing up: a scrypt run is most
+ * of what a sign-up costs. Unlike signUp, nothing is audited and no sign-up is counted. */
+export async function existingAccount(who: { email?: string; org?: string; name?: string } = {}) {
+  const address = who.email ?? email();
+  const orgName = who.org ?? `Org ${address.slice(0, 12)}`;
+  passwordHash ??= hashPassword(PASSWORD, env.KEY_PEPPER);
+  const created = await createAccount(env, {
+    email: address,
+    name: who.name ?? "Test Person",
+    orgName,
+    passwordHash: await passwordHash,
+  });
+  if (!created) throw new Error(`an account for ${address} exists already`);
+  return { email: address, orgName, ...created };
 }
 
 export async function signIn(b: Browser, address: string, password = PASSWORD): Promise<Page> {
