@@ -1,6 +1,6 @@
 // The SQL that writes the dashboard benchmark's usage events (dashboard-seed.ts runs it): the
 // events of a range of the plan's hours, drawn from integer hashes of the event number, stored
-// as the usage consumer stores them and not rolled up yet (`rolled_up = 0`).
+// as the usage consumer stores them, not rolled up yet (dashboard-seed.ts rolls each chunk up).
 import { HOUR_MS, SLOTS } from "./dashboard-data.ts";
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
@@ -41,7 +41,7 @@ const FIRST_BYTE = `(CASE WHEN ${FAILED} THEN NULL ELSE 120 + g.r7 % 900 END)`;
 
 export const EVENTS_SQL = `INSERT INTO usage_events (tenant_id, request_id, key_id, provider, model, endpoint, stream, status,
     outcome, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, usage_source,
-    cost_nano_usd, unpriced, price, started_at, first_byte_ms, total_ms, dimensions, rolled_up)
+    cost_nano_usd, unpriced, price, started_at, first_byte_ms, total_ms, dimensions)
   SELECT ?1, 'req_' || ${base32("g.t", 11)} || ${base32("g.r1 * 512 + g.r7 % 512", 5)} || ${base32("g.n", 5)},
     c.key_id, c.provider, c.model, c.endpoint,
     CASE WHEN c.endpoint <> 'embeddings' AND g.r5 % 3 = 0 THEN 1 ELSE 0 END,
@@ -55,7 +55,7 @@ export const EVENTS_SQL = `INSERT INTO usage_events (tenant_id, request_id, key_
     CASE WHEN ${FAILED} THEN NULL ELSE c.price END,
     g.t, ${FIRST_BYTE},
     COALESCE(${FIRST_BYTE}, 300) + ${OUTP} * (20 + g.r5 % 40) / 10,
-    c.dims, 0
+    c.dims
   FROM (${DRAWS}) g
   JOIN bench_slots s ON s.s = g.r1 % ${SLOTS}
   JOIN bench_combos c ON c.c = s.combo`;

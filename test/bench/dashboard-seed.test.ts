@@ -37,12 +37,11 @@ type EventRow = {
   first_byte_ms: number | null;
   total_ms: number;
   dimensions: string;
-  rolled_up: number;
 };
 
 const EVENT_COLUMNS = `request_id, key_id, provider, model, endpoint, stream, status, outcome, input_tokens,
   cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, usage_source, cost_nano_usd, unpriced,
-  price, started_at, first_byte_ms, total_ms, dimensions, rolled_up`;
+  price, started_at, first_byte_ms, total_ms, dimensions`;
 const ROLLUP_COLUMNS = `hour, provider, model, key_id, dim_name, dim_value, requests, input_tokens, cached_input_tokens,
   cache_write_tokens, output_tokens, reasoning_tokens, cost_nano_usd, unpriced_requests`;
 

@@ -2,13 +2,13 @@
 // workerd with the Worker's own D1 binding). It writes the data set of dashboard-data.ts inside
 // SQLite: usage events from INSERT … SELECT over the plan's hours (a few hundred thousand rows
 // per statement, no row crosses the process boundary; dashboard-seed-sql.ts), each chunk then
-// rolled up by the usage consumer's own statements (rollUp of workers/store/usage-events.ts:
-// hourly and daily rollups, the keys' last use, rolled_up = 1). The read-only functions (checks,
+// rolled up by the usage consumer's own statements (markUsage before the chunk, rollUp after it,
+// of workers/store/usage-events.ts: hourly and daily rollups, the keys' last use). The read-only functions (checks,
 // query plans) are in dashboard-inspect.ts.
 import type { HookDb, HookFn } from "./worker-host.ts";
 import { type DataPlan, HOUR_MS } from "./dashboard-data.ts";
 import { tenantDb } from "../../workers/store/tenant-db.ts";
-import { rollUp } from "../../workers/store/usage-events.ts";
+import { markUsage, rollUp } from "../../workers/store/usage-events.ts";
 import { EVENTS_SQL } from "./dashboard-seed-sql.ts";
 
 export { check, counts, explain } from "./dashboard-inspect.ts";
@@ -156,8 +156,7 @@ async function spreadRefusals(db: HookDb, args: SeedArgs): Promise<number> {
          WHERE tenant_id = ?1`,
       )
       .bind(tenantId, before + 3_600_000),
-    // Rolled up again at their new times with the first chunk.
-    db.prepare("UPDATE usage_events SET rolled_up = 0 WHERE tenant_id = ?1").bind(tenantId),
+    // Rolled up again at their new times with the first chunk (its mark is 0).
     db.prepare("DELETE FROM usage_rollups_hourly WHERE tenant_id = ?1").bind(tenantId),
     db.prepare("DELETE FROM usage_rollups_daily WHERE tenant_id = ?1").bind(tenantId),
     db.prepare("UPDATE api_keys SET last_used_at = NULL WHERE tenant_id = ?1").bind(tenantId),
@@ -198,9 +197,11 @@ export const seed: HookFn = async (db, raw, log) => {
   let done = 0;
   let size = 0;
   const chunks = chunksOf(plan.hourly, args.chunkEvents);
-  // The consumer's statements take the tenant's events with rolled_up = 0: the chunk just written.
+  // The consumer's statements take the tenant's events inserted since its mark: the chunk just
+  // written (and, with the first chunk, the refused calls moved above).
   const tdb = tenantDb(db as unknown as D1Database, tenantId);
   for (const [index, [from, to]] of chunks.entries()) {
+    await markUsage(tdb, index === 0 ? 0 : undefined).run();
     const t0 = performance.now();
     const inserted = await db.prepare(EVENTS_SQL).bind(tenantId, from, to).run();
     const t1 = performance.now();

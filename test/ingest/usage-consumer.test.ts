@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest";
 import { newId, newRequestId } from "../../shared/ids.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import worker from "../../workers/index.ts";
+import type { TenantDb } from "../../workers/store/tenant-db.ts";
+import { rollUp } from "../../workers/store/usage-events.ts";
 
 function event(tenantId: string, overrides: Partial<UsageEvent> = {}): UsageEvent {
   const startedAt = Date.UTC(2026, 10, 20, 10, 15);
@@ -84,6 +86,50 @@ describe("usage consumer", () => {
       },
       { dim_name: "team", dim_value: "search", model: "mystery", requests: 1, input_tokens: 100, cost_nano_usd: 0 },
     ]);
+  });
+
+  it("rolls up only what each batch inserted: a batch of old and new events, other tenants' batches between", async () => {
+    const [a, b] = [newId(), newId()];
+    const firstA = [event(a), event(a, { dimensions: {} })];
+    await deliver(firstA);
+    await deliver([event(b), event(b)]);
+    // A redelivery of a's first event beside a new one, in one message batch: only the new one is added.
+    await deliver([firstA[0] as UsageEvent, event(a, { model: "gpt-4o-mini" })], 2);
+    await deliver([event(b)], 2);
+    const totals = async (tenantId: string) =>
+      (
+        await env.DB.prepare(
+          "SELECT model, requests FROM usage_rollups_hourly WHERE tenant_id = ? AND dim_name = '' ORDER BY model",
+        )
+          .bind(tenantId)
+          .all()
+      ).results;
+    expect(await totals(a)).toEqual([
+      { model: "gpt-4o", requests: 2 },
+      { model: "gpt-4o-mini", requests: 1 },
+    ]);
+    expect(await totals(b)).toEqual([{ model: "gpt-4o", requests: 3 }]);
+  });
+
+  it("reads the inserted rows by rowid range, never the tenant's whole time index", async () => {
+    const tenantId = newId();
+    await deliver([event(tenantId)]);
+    const statements: string[] = [];
+    const recorder = {
+      prepare: (sql: string) => {
+        statements.push(sql);
+        return env.DB.prepare("SELECT 1");
+      },
+    } as unknown as TenantDb;
+    rollUp(recorder);
+    expect(statements).toHaveLength(5);
+    for (const sql of statements) {
+      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(tenantId).all<{ detail: string }>();
+      const steps = plan.results.map((r) => r.detail);
+      expect(steps.filter((d) => /\bSCAN\b|SEARCH/.test(d) && /usage_events\b|\be\b/.test(d))).toEqual([
+        expect.stringMatching(/INTEGER PRIMARY KEY \(rowid>\?\)/),
+      ]);
+    }
   });
 
   it("keeps each key's last use; a late event never moves it back", async () => {

@@ -60,7 +60,7 @@ const rollupUpsert = (
   unpriced_requests = unpriced_requests + excluded.unpriced_requests`;
 
 /** Stores the events (one already stored is ignored) and rolls them up, in one batch (one
- * transaction): the inserts, then rollUp's statements. */
+ * transaction): the mark, the inserts, then rollUp's statements. */
 export async function writeUsageEvents(db: TenantDb, events: readonly UsageEvent[]): Promise<void> {
   const inserts = events.map((e) =>
     db.prepare(
@@ -92,12 +92,33 @@ export async function writeUsageEvents(db: TenantDb, events: readonly UsageEvent
       JSON.stringify(e.dimensions),
     ),
   );
-  await db.batch([...inserts, ...rollUp(db)]);
+  await db.batch([markUsage(db), ...inserts, ...rollUp(db)]);
 }
 
-/** The statements that roll a tenant's events not yet rolled up into the hourly and daily (UTC)
- * rollups (the totals row and one per dimension), move each key's last use, and mark the events
- * rolled up. Run in the same batch as the inserts; the benchmark's seeding runs them too. */
+/**
+ * The first statement of a usage batch: records the largest rowid of usage_events (or
+ * `afterRowid`), so that rollUp, later in the same batch, takes exactly the rows inserted in
+ * between — D1 runs a batch as one transaction, one writer at a time, and a new row's rowid is
+ * larger than every rowid there is. An event already stored is not inserted again, so a
+ * redelivered batch adds nothing to the rollups.
+ */
+export function markUsage(db: TenantDb, afterRowid?: number): D1PreparedStatement {
+  const value = afterRowid === undefined ? "(SELECT COALESCE(MAX(rowid), 0) FROM usage_events)" : "?2";
+  return db.prepare(
+    `INSERT INTO usage_marks (tenant_id, after_rowid) VALUES (?1, ${value})
+     ON CONFLICT (tenant_id) DO UPDATE SET after_rowid = excluded.after_rowid`,
+    ...(afterRowid === undefined ? [] : [afterRowid]),
+  );
+}
+
+/** The rows inserted since the tenant's mark: a rowid range (the `+` keeps SQLite from reading
+ * the tenant's whole time index instead). */
+const INSERTED = (alias: string) =>
+  `${alias}rowid > (SELECT after_rowid FROM usage_marks WHERE tenant_id = ?1) AND +${alias}tenant_id = ?1`;
+
+/** The statements that roll the rows inserted since the tenant's mark (markUsage) into the hourly
+ * and daily (UTC) rollups (the totals row and one per dimension) and move each key's last use.
+ * Run in the same batch as the mark and the inserts; the benchmark's seeding runs them too. */
 export function rollUp(db: TenantDb): D1PreparedStatement[] {
   const rollups = (["hour", "day"] as const).flatMap((time) => {
     const table = time === "hour" ? "usage_rollups_hourly" : "usage_rollups_daily";
@@ -108,12 +129,12 @@ export function rollUp(db: TenantDb): D1PreparedStatement[] {
       db.prepare(
         `INSERT INTO ${table} ${columns}
          SELECT tenant_id, ${start}, provider, model, key_id, '', '', ${ROLLUP_SUMS}
-         FROM usage_events WHERE tenant_id = ?1 AND rolled_up = 0 GROUP BY 2, 3, 4, 5 ${rollupUpsert(time)}`,
+         FROM usage_events WHERE ${INSERTED("")} GROUP BY 2, 3, 4, 5 ${rollupUpsert(time)}`,
       ),
       db.prepare(
         `INSERT INTO ${table} ${columns}
          SELECT e.tenant_id, ${start}, provider, model, key_id, d.key, d.value, ${ROLLUP_SUMS}
-         FROM usage_events e, json_each(e.dimensions) d WHERE e.tenant_id = ?1 AND e.rolled_up = 0
+         FROM usage_events e, json_each(e.dimensions) d WHERE ${INSERTED("e.")}
          GROUP BY 2, 3, 4, 5, 6, 7 ${rollupUpsert(time)}`,
       ),
     ];
@@ -123,10 +144,9 @@ export function rollUp(db: TenantDb): D1PreparedStatement[] {
     // Each key's latest call, for the key list (a late event never moves it back).
     db.prepare(
       `UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), latest.at)
-       FROM (SELECT key_id, MAX(started_at) AS at FROM usage_events WHERE tenant_id = ?1 AND rolled_up = 0 GROUP BY key_id) AS latest
+       FROM (SELECT key_id, MAX(started_at) AS at FROM usage_events WHERE ${INSERTED("")} GROUP BY key_id) AS latest
        WHERE api_keys.tenant_id = ?1 AND api_keys.id = latest.key_id`,
     ),
-    db.prepare("UPDATE usage_events SET rolled_up = 1 WHERE tenant_id = ?1 AND rolled_up = 0"),
   ];
 }
 
