@@ -10,6 +10,7 @@ import { keyHash } from "../../shared/crypto.ts";
 import { newId } from "../../shared/ids.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { Outbox } from "../../workers/ledger/outbox.ts";
+import { migrate } from "../../workers/ledger/schema.ts";
 import type { AdmitRequest } from "../../workers/ledger/types.ts";
 import { newTenant, waitForEvent, type Tenant } from "../helpers.ts";
 import { usageEvent, waitFor } from "./support.ts";
@@ -231,6 +232,67 @@ describe("audit outbox", () => {
     expect(JSON.parse(after.find((r) => r.seq === 2)?.data ?? "{}")).toMatchObject({ reason: "refused" });
     expect(after.find((r) => r.seq === 8)).toBeUndefined();
     expect((await deadRows(tenantId)).map((d) => [d.seq, d.reason])).toEqual([[2, "refused"]]);
+  });
+});
+
+describe("audit seqs", () => {
+  const seqsOf = (sql: SqlStorage) =>
+    sql
+      .exec<{ seq: number }>("SELECT seq FROM audit_outbox ORDER BY seq")
+      .toArray()
+      .map((r) => r.seq);
+
+  it("are never given twice: not after the sent rows are gone, nor past one refused and left waiting", async () => {
+    const tenantId = newId();
+    const poison = (body: unknown) =>
+      (auditEventsOf(body) ?? []).some((e) => (e.data as { poison?: boolean }).poison === true);
+    const seqs = await runInDurableObject(ledger(tenantId), async (_i, state) => {
+      const sql = state.storage.sql;
+      const outbox = new Outbox(sql, { ...env, AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, poison) });
+      outbox.audit(draft({ n: 1, poison: true }));
+      outbox.audit(draft({ n: 2 }));
+      outbox.audit(draft({ n: 3 }));
+      await outbox.flush(tenantId);
+      const waiting = seqsOf(sql);
+      outbox.audit(draft({ n: 4 }));
+      const next = seqsOf(sql);
+      await new Outbox(sql, env).flush(tenantId);
+      const emptied = seqsOf(sql);
+      // A transaction that fails takes its seq back with it: no gap.
+      expect(() =>
+        state.storage.transactionSync(() => {
+          outbox.audit(draft({ n: 5 }));
+          throw new Error("rolled back");
+        }),
+      ).toThrow("rolled back");
+      outbox.audit(draft({ n: 6 }));
+      return { waiting, next, emptied, last: seqsOf(sql) };
+    });
+    expect(seqs).toEqual({ waiting: [1], next: [1, 4], emptied: [], last: [5] });
+  });
+
+  it("go on from the old AUTOINCREMENT counter when a version 4 ledger is migrated", async () => {
+    const tenantId = newId();
+    const seqs = await runInDurableObject(ledger(tenantId), async (_i, state) => {
+      const sql = state.storage.sql;
+      // The version 4 table, seven events given, six sent (their rows gone), one waiting.
+      sql.exec(`DROP TABLE audit_outbox;
+        CREATE TABLE audit_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+        DELETE FROM meta WHERE k = 'audit_seq';
+        UPDATE meta SET v = '4' WHERE k = 'schema_version';`);
+      for (let n = 1; n <= 7; n++)
+        sql.exec("INSERT INTO audit_outbox (event) VALUES (?)", JSON.stringify(draft({ n })));
+      sql.exec("DELETE FROM audit_outbox WHERE seq <> 5");
+      migrate(sql);
+      new Outbox(sql, env).audit(draft({ n: 8 }));
+      const autoincrement = sql
+        .exec<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'audit_outbox' AND sql LIKE '%AUTOINCREMENT%'",
+        )
+        .one().n;
+      return { seqs: seqsOf(sql), autoincrement };
+    });
+    expect(seqs).toEqual({ seqs: [5, 8], autoincrement: 0 });
   });
 });
 

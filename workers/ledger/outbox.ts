@@ -35,8 +35,14 @@ export class Outbox {
     this.#sql.exec("INSERT INTO outbox (sql, params) VALUES (?, ?)", sql, JSON.stringify(params));
   }
 
+  /** The event gets the tenant's next seq: one above every seq given before, waiting or sent. */
   audit(draft: AuditDraft): void {
-    this.#sql.exec("INSERT INTO audit_outbox (event) VALUES (?)", JSON.stringify(draft));
+    this.#sql.exec(
+      `INSERT INTO audit_outbox (seq, event) VALUES (MAX(
+         COALESCE((SELECT MAX(seq) FROM audit_outbox), 0),
+         COALESCE((SELECT CAST(v AS INTEGER) FROM meta WHERE k = 'audit_seq'), 0)) + 1, ?)`,
+      JSON.stringify(draft),
+    );
   }
 
   /** Usage events to carry to USAGE_QUEUE (the gateway could not queue them itself). */
@@ -144,6 +150,14 @@ export class Outbox {
           // Unreadable drafts are set aside by the lane (an audit.event_dropped notice keeps the seq).
           if (!isAuditEvent(event)) throw new Error("stored audit draft is malformed");
           return event;
+        },
+        // The highest seq sent, kept once its row is gone (one row written per message, not per event).
+        accepted: (seqs) => {
+          this.#sql.exec(
+            `INSERT INTO meta (k, v) VALUES ('audit_seq', ?) ON CONFLICT (k)
+               DO UPDATE SET v = CAST(MAX(CAST(v AS INTEGER), CAST(excluded.v AS INTEGER)) AS TEXT)`,
+            String(Math.max(...seqs)),
+          );
         },
         setAside: (seq, stored, reason, bytes) => {
           const type = typeOf(stored);

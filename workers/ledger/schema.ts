@@ -2,7 +2,7 @@
 // and the tenant it belongs to (bound by the first change). Every table and row shape is
 // documented in workers/ledger/README.md.
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -47,6 +47,15 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TABLE outbox_dead (
      id INTEGER PRIMARY KEY AUTOINCREMENT, outbox TEXT NOT NULL, seq INTEGER NOT NULL, reason TEXT NOT NULL,
      bytes INTEGER NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL);`,
+  // Audit seqs without AUTOINCREMENT, whose sqlite_sequence row was one more row written per
+  // event: the next seq is one above both the outbox's highest and `meta.audit_seq`, the highest
+  // ever sent (outbox.ts), so a seq is never given twice once its row has gone.
+  `INSERT OR REPLACE INTO meta (k, v)
+     SELECT 'audit_seq', CAST(seq AS TEXT) FROM sqlite_sequence WHERE name = 'audit_outbox';
+   CREATE TABLE audit_outbox_v5 (seq INTEGER PRIMARY KEY, event TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+   INSERT INTO audit_outbox_v5 (seq, event, attempts) SELECT seq, event, attempts FROM audit_outbox;
+   DROP TABLE audit_outbox;
+   ALTER TABLE audit_outbox_v5 RENAME TO audit_outbox;`,
 ];
 
 export function migrate(sql: SqlStorage): void {
