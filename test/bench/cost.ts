@@ -65,6 +65,8 @@ export type CostResult = {
   totalUsdPerMillion: number;
   /** Calls one D1 database holds at this size per call. */
   callsPerDatabase: number;
+  /** Rows written per call by statement, most first: D1's and the Durable Objects' SQLite. */
+  rowsBySql: { store: "D1" | "DO"; sql: string; perCall: number }[];
   /** The raw counts before and after, for bench-results/latest.json. */
   before: Counts;
   after: Counts;
@@ -158,9 +160,18 @@ export function costOf(before: Counts, after: Counts, cpuMsPerCall: number): Cos
     "D1 storage, one month": ((perCall.d1Bytes * M) / 1e9) * PRICES.d1GbMonth,
     "R2 operations (audit archive)": M * (perCall.r2ClassA * PRICES.r2ClassA + perCall.r2ClassB * PRICES.r2ClassB),
   };
+  const bySql = (store: "D1" | "DO", a: Record<string, number>, b: Record<string, number>) =>
+    Object.entries(a).map(([sql, rows]) => ({ store, sql, perCall: (rows - (b[sql] ?? 0)) / calls }));
+  const rowsBySql = [
+    ...bySql("D1", after.rowsBySql.d1, before.rowsBySql.d1),
+    ...bySql("DO", after.rowsBySql.doSql, before.rowsBySql.doSql),
+  ]
+    .filter((r) => r.perCall >= 0.005)
+    .sort((x, y) => y.perCall - x.perCall);
   return {
     calls,
     perCall,
+    rowsBySql,
     usdPerMillion,
     totalUsdPerMillion: sum(usdPerMillion),
     callsPerDatabase: perCall.d1Bytes > 0 ? D1_MAX_BYTES / perCall.d1Bytes : Number.POSITIVE_INFINITY,

@@ -26,6 +26,8 @@ export type Counts = {
   queues: Record<string, QueueCount>;
   d1: { statements: number; rowsWritten: number; rowsRead: number; sizeAfter: number };
   r2: { classA: number; classB: number };
+  /** Rows written by statement (its SQL's start, whitespace folded): where the rows go. */
+  rowsBySql: { d1: Record<string, number>; doSql: Record<string, number> };
 };
 
 const counts: Counts = {
@@ -39,7 +41,17 @@ const counts: Counts = {
   queues: {},
   d1: { statements: 0, rowsWritten: 0, rowsRead: 0, sizeAfter: 0 },
   r2: { classA: 0, classB: 0 },
+  rowsBySql: { d1: {}, doSql: {} },
 };
+
+/** A statement's name in rowsBySql: its first 90 characters, whitespace folded. */
+function sqlName(query: string): string {
+  return query.replace(/\s+/g, " ").trim().slice(0, 90);
+}
+
+function noteRows(table: Record<string, number>, query: string, rows: number): void {
+  if (rows > 0) table[sqlName(query)] = (table[sqlName(query)] ?? 0) + rows;
+}
 
 const OP_BYTES = 64 * 1024;
 const encoder = new TextEncoder();
@@ -65,33 +77,34 @@ function bound(target: object, property: string | symbol): unknown {
   return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
 }
 
-function noteD1(meta: D1Meta | undefined): void {
+function noteD1(query: string, meta: D1Meta | undefined): void {
   counts.d1.statements += 1;
   if (!meta) return;
+  noteRows(counts.rowsBySql.d1, query, meta.rows_written ?? 0);
   counts.d1.rowsWritten += meta.rows_written ?? 0;
   counts.d1.rowsRead += meta.rows_read ?? 0;
   if (typeof meta.size_after === "number") counts.d1.sizeAfter = meta.size_after;
 }
 
-const inner = new WeakMap<object, D1PreparedStatement>();
+const inner = new WeakMap<object, { statement: D1PreparedStatement; query: string }>();
 
-function countedStatement(statement: D1PreparedStatement): D1PreparedStatement {
+function countedStatement(statement: D1PreparedStatement, query: string): D1PreparedStatement {
   const wrapper = {
-    bind: (...values: unknown[]) => countedStatement(statement.bind(...values)),
+    bind: (...values: unknown[]) => countedStatement(statement.bind(...values), query),
     run: async () => {
       const result = await statement.run();
-      noteD1(result.meta);
+      noteD1(query, result.meta);
       return result;
     },
     all: async () => {
       const result = await statement.all();
-      noteD1(result.meta);
+      noteD1(query, result.meta);
       return result;
     },
     // first() answers no meta: read the rows with all() and give the first, as first() would.
     first: async (column?: string) => {
       const result = await statement.all();
-      noteD1(result.meta);
+      noteD1(query, result.meta);
       const row = result.results[0];
       if (row === undefined) return null;
       return column === undefined ? row : (row[column] ?? null);
@@ -100,16 +113,17 @@ function countedStatement(statement: D1PreparedStatement): D1PreparedStatement {
       throw new Error("count-entry: raw() is not counted; add it");
     },
   } as unknown as D1PreparedStatement;
-  inner.set(wrapper, statement);
+  inner.set(wrapper, { statement, query });
   return wrapper;
 }
 
 function countedD1(db: D1Database): D1Database {
   return {
-    prepare: (query: string) => countedStatement(db.prepare(query)),
+    prepare: (query: string) => countedStatement(db.prepare(query), query),
     batch: async (statements: D1PreparedStatement[]) => {
-      const results = await db.batch(statements.map((s) => inner.get(s) ?? s));
-      for (const result of results) noteD1(result.meta);
+      const known = statements.map((s) => inner.get(s));
+      const results = await db.batch(statements.map((s, i) => known[i]?.statement ?? s));
+      for (const [i, result] of results.entries()) noteD1(known[i]?.query ?? "(not counted)", result.meta);
       return results;
     },
     exec: (query: string) => db.exec(query),
@@ -211,6 +225,7 @@ function countSql(ctx: DurableObjectState, className: string): void {
   Object.defineProperty(sql, "exec", {
     value: (query: string, ...bindings: unknown[]) => {
       const cursor = exec(query, ...bindings);
+      noteRows(counts.rowsBySql.doSql, query, cursor.rowsWritten);
       counts.doSqlRowsWritten += cursor.rowsWritten;
       counts.doSqlRowsRead += cursor.rowsRead;
       if (cursor.rowsWritten > 0) counts.doSqlBytes[className] = sql.databaseSize;

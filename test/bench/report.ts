@@ -204,6 +204,12 @@ function costSection(cost: CostResult): string[] {
     `| **total** | **${cost.totalUsdPerMillion.toFixed(2)}** |`,
     "",
     `Prices: Workers Paid, beyond the plan's inclusions (${PRICE_SOURCES.join(", ")}). One D1 database (10 GB) holds ${(cost.callsPerDatabase / 1e6).toFixed(1)} million calls at this size per call.`,
+    "",
+    "Where the rows written go (per call, each statement's own count, its indexes included; 0.005 and more):",
+    "",
+    "| store | statement | rows per call |",
+    "|---|---|---:|",
+    ...cost.rowsBySql.map((r) => `| ${r.store} | \`${r.sql.replaceAll("|", "\\|")}\` | ${r.perCall.toFixed(3)} |`),
   ];
 }
 
