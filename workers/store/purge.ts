@@ -51,10 +51,11 @@ export async function tenantsDueForPurge(db: D1Database, now: number): Promise<s
   return results.map((r) => r.id);
 }
 
-/** The rollup tables are WITHOUT ROWID: a chunk of them is named by its primary key. */
+/** The rollup tables and audit_events are WITHOUT ROWID: a chunk of them is named by its primary key. */
 const ROW_KEY: Partial<Record<TenantTable, string>> = {
   usage_rollups_hourly: "dim_name, hour, provider, model, key_id, dim_value",
   usage_rollups_daily: "dim_name, day, provider, model, key_id, dim_value",
+  audit_events: "seq",
 };
 
 function chunkDelete(table: TenantTable): string {
