@@ -46,6 +46,22 @@ const DROP_REQUEST = new Set([
 ]);
 
 /** The base URL the call goes to; an AppError when there is none or the stored one is no longer allowed. */
+/** Stored base URLs this isolate has checked, with the answer: a check is a pure function of the
+ * URL and the loopback switch, and its rules change only with a deployment (a new isolate). */
+const checked = new Map<string, AppError | null>();
+const CHECKED_MAX = 1_000;
+
+function recheck(stored: string, allowLoopback: boolean): AppError | null {
+  const key = `${allowLoopback ? "1" : "0"}${stored}`;
+  let answer = checked.get(key);
+  if (answer === undefined) {
+    answer = checkBaseUrl(stored, { allowLoopback });
+    if (checked.size >= CHECKED_MAX) checked.clear();
+    checked.set(key, answer);
+  }
+  return answer;
+}
+
 export function baseUrlFor(env: Env, provider: string, admitted: Admitted): string | AppError {
   const stored = admitted.provider?.baseUrl;
   const baseUrl = stored ?? KNOWN_PROVIDERS[provider]?.baseUrl;
@@ -55,7 +71,7 @@ export function baseUrlFor(env: Env, provider: string, admitted: Admitted): stri
   if (!stored) return baseUrl;
   // Checked when stored; checked again here, so one stored before a rule was tightened (a private
   // or metadata address) is never called.
-  const stale = checkBaseUrl(stored, { allowLoopback: env.ALLOW_LOOPBACK_UPSTREAMS === "true" });
+  const stale = recheck(stored, env.ALLOW_LOOPBACK_UPSTREAMS === "true");
   if (!stale) return stored;
   return new AppError(
     "provider_not_configured",
