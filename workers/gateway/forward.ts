@@ -45,7 +45,6 @@ const DROP_REQUEST = new Set([
   "true-client-ip",
 ]);
 
-/** The base URL the call goes to; an AppError when there is none or the stored one is no longer allowed. */
 /** Stored base URLs this isolate has checked, with the answer: a check is a pure function of the
  * URL and the loopback switch, and its rules change only with a deployment (a new isolate). */
 const checked = new Map<string, AppError | null>();
@@ -62,6 +61,7 @@ function recheck(stored: string, allowLoopback: boolean): AppError | null {
   return answer;
 }
 
+/** The base URL the call goes to; an AppError when there is none or the stored one is no longer allowed. */
 export function baseUrlFor(env: Env, provider: string, admitted: Admitted): string | AppError {
   const stored = admitted.provider?.baseUrl;
   const baseUrl = stored ?? KNOWN_PROVIDERS[provider]?.baseUrl;

@@ -2,8 +2,8 @@
 // packs them, usage-delivery.ts): settles events with the tenant's ledger (reconciliation), then writes raw
 // events, hourly and daily (UTC) rollups and each key's last use to D1 in one batch (one transaction) per tenant
 // (the store's writeUsageEvents). Idempotent by request
-// id: an event already stored is ignored, and rollups only take events not yet rolled up, so a
-// redelivered batch changes nothing.
+// id: an event already stored is ignored, and rollups take only the rows the batch inserted, so
+// a redelivered batch changes nothing.
 import { storedRequestIds, tenantDb, writeUsageEvents } from "../store/index.ts";
 import { type UsageEvent, usageEventsOf } from "../../shared/usage.ts";
 import { perTenant } from "./batches.ts";

@@ -52,7 +52,8 @@ export function auditExportPage(
   );
 }
 
-/** A usage_events row as exported: every column, the cost as decimal text, read exactly whatever its size; price and dimensions as stored JSON. */
+/** A usage_events row as exported: every column, the cost as decimal text (read exactly whatever
+ * its size), price and dimensions as stored JSON. */
 export type UsageExportRow = Omit<UsageEventRow, "cost"> & { cost_nano_usd: string | null };
 
 /** Where a usage export page starts: after this (started_at, request_id). */
