@@ -3,6 +3,7 @@
 // only: ids, names, codes, amounts; never a prompt, a response, a key or a credential. `seq`
 // is the tenant's own order (assigned by its ledger, strictly increasing), so order is
 // recoverable wherever the events travel.
+import { itemsOfMessage } from "./queue-limits.ts";
 
 export const AUDIT_TYPES = [
   "call.admitted",
@@ -106,13 +107,7 @@ export type AuditPack = { v: 1; pack: "audit"; tenantId: string; events: AuditEv
 
 /** The events an audit queue message carries (one event, or a pack of one organisation's); null for anything else. */
 export function auditEventsOf(body: unknown): AuditEvent[] | null {
-  if (isAuditEvent(body)) return [body];
-  if (typeof body !== "object" || body === null) return null;
-  const p = body as Partial<Record<keyof AuditPack, unknown>>;
-  if (p.v !== 1 || p.pack !== "audit" || typeof p.tenantId !== "string" || !Array.isArray(p.events)) return null;
-  const events: unknown[] = p.events;
-  if (events.length === 0 || !events.every((e) => isAuditEvent(e) && e.tenantId === p.tenantId)) return null;
-  return events as AuditEvent[];
+  return itemsOfMessage(body, "audit", isAuditEvent);
 }
 
 /** A v1 event of a catalogued type, with its envelope's fields of the right kinds. */

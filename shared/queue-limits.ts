@@ -53,6 +53,25 @@ export function splitBatches<T extends { bytes: number }>(items: readonly T[]): 
   });
 }
 
+/**
+ * The items a queue message carries: the body itself when `isItem` takes it, or the events of a
+ * pack of `kind` (`{v: 1, pack: kind, tenantId, events}`, at least one, all of that
+ * organisation's and each taken by `isItem`); null for anything else.
+ */
+export function itemsOfMessage<T extends { tenantId: string }>(
+  body: unknown,
+  kind: string,
+  isItem: (value: unknown) => value is T,
+): T[] | null {
+  if (isItem(body)) return [body];
+  if (typeof body !== "object" || body === null) return null;
+  const p = body as { v?: unknown; pack?: unknown; tenantId?: unknown; events?: unknown };
+  if (p.v !== 1 || p.pack !== kind || typeof p.tenantId !== "string" || !Array.isArray(p.events)) return null;
+  const events: unknown[] = p.events;
+  if (events.length === 0 || !events.every((e) => isItem(e) && e.tenantId === p.tenantId)) return null;
+  return events as T[];
+}
+
 /** Counted for a pack's own envelope (its type, tenant and brackets) on top of its events. */
 const PACK_OVERHEAD_BYTES = 512;
 

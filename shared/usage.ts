@@ -1,5 +1,6 @@
 // The metadata-only usage event: what every proxied call leaves behind. No prompt, response,
 // key or credential ever goes in here.
+import { itemsOfMessage } from "./queue-limits.ts";
 
 /** Token counts by kind. `inputTokens` is the whole prompt (cached and cache-write included);
  * `outputTokens` is the whole completion (reasoning included). The kinds beside them are parts. */
@@ -78,11 +79,5 @@ function isUsageEvent(body: unknown): body is UsageEvent {
 
 /** The events a usage queue message carries (one event, or a pack of one organisation's); null for anything else. */
 export function usageEventsOf(body: unknown): UsageEvent[] | null {
-  if (isUsageEvent(body)) return [body];
-  if (typeof body !== "object" || body === null) return null;
-  const p = body as Partial<Record<keyof UsagePack, unknown>>;
-  if (p.v !== 1 || p.pack !== "usage" || typeof p.tenantId !== "string" || !Array.isArray(p.events)) return null;
-  const events: unknown[] = p.events;
-  if (events.length === 0 || !events.every((e) => isUsageEvent(e) && e.tenantId === p.tenantId)) return null;
-  return events as UsageEvent[];
+  return itemsOfMessage(body, "usage", isUsageEvent);
 }

@@ -40,6 +40,17 @@ function usage(tenantId: string): UsageEvent {
   return usageEvent(tenantId, Date.now());
 }
 
+/** A queue stand-in that keeps what the consumer sends back to it. */
+function sendingBack(): { queue: Queue; sentBack: unknown[] } {
+  const sentBack: unknown[] = [];
+  const queue = {
+    send: async (body: unknown) => {
+      sentBack.push(body);
+    },
+  } as unknown as Queue;
+  return { queue, sentBack };
+}
+
 describe("ingest: one poison message in a tenant's group", () => {
   // Each passes the consumer's shape check and fails at the write.
   const auditPoisons: [string, (tenantId: string) => unknown][] = [
@@ -106,12 +117,7 @@ describe("ingest: one poison message in a tenant's group", () => {
     "audit, packed (%s): the pack is acked, its others stored, the poison sent back alone",
     async (_, poison) => {
       const tenantId = newId();
-      const sentBack: unknown[] = [];
-      const queue = {
-        send: async (body: unknown) => {
-          sentBack.push(body);
-        },
-      } as unknown as Queue;
+      const { queue, sentBack } = sendingBack();
       const pack = {
         v: 1,
         pack: "audit",
@@ -149,12 +155,7 @@ describe("ingest: one poison message in a tenant's group", () => {
     "usage, packed (%s): the pack is acked, its others stored, the poison sent back alone",
     async (_, poison) => {
       const tenantId = newId();
-      const sentBack: unknown[] = [];
-      const queue = {
-        send: async (body: unknown) => {
-          sentBack.push(body);
-        },
-      } as unknown as Queue;
+      const { queue, sentBack } = sendingBack();
       const good = [usage(tenantId), usage(tenantId), usage(tenantId)];
       const pack = { v: 1, pack: "usage", tenantId, events: [good[0], poison(tenantId), good[1]] };
       const { acked, retried } = await deliver("outlay-usage", [pack, good[2]], { USAGE_QUEUE: queue });
