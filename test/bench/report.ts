@@ -230,12 +230,8 @@ export function renderLatest(results: BenchResults): string {
   }
   lines.push("### Outlay against the null proxy and Portkey", "", ...comparison(results), "");
   lines.push("### Targets", "", "| Target | Mode | Result | Limit | Met |", "|---|---|---:|---|---|");
-  for (const mode of MODES) {
-    for (const t of targets(mode, results.modes[mode])) {
-      lines.push(`| ${t.name} | ${mode.toUpperCase()} | ${t.detail} | ${t.limit} | ${t.met ? "met" : "**not met**"} |`);
-    }
-  }
-  for (const t of runTargets(results)) {
+  const all = [...MODES.flatMap((mode) => targets(mode, results.modes[mode])), ...runTargets(results)];
+  for (const t of all) {
     lines.push(`| ${t.name} | ${t.mode.toUpperCase()} | ${t.detail} | ${t.limit} | ${t.met ? "met" : "**not met**"} |`);
   }
   if (!results.rules) {
