@@ -10,6 +10,7 @@ import { keyHash } from "../../shared/crypto.ts";
 import { newId } from "../../shared/ids.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { Outbox } from "../../workers/ledger/outbox.ts";
+import type { TenantLedger } from "../../workers/ledger/index.ts";
 import { migrate } from "../../workers/ledger/schema.ts";
 import type { AdmitRequest } from "../../workers/ledger/types.ts";
 import { newTenant, waitForEvent, type Tenant } from "../helpers.ts";
@@ -232,6 +233,184 @@ describe("audit outbox", () => {
     expect(JSON.parse(after.find((r) => r.seq === 2)?.data ?? "{}")).toMatchObject({ reason: "refused" });
     expect(after.find((r) => r.seq === 8)).toBeUndefined();
     expect((await deadRows(tenantId)).map((d) => [d.seq, d.reason])).toEqual([[2, "refused"]]);
+  });
+});
+
+describe("audit runs (several events in one outbox row)", () => {
+  type OutboxRow = { seq: number; n: number; attempts: number };
+  const outboxRows = (sql: SqlStorage) =>
+    sql.exec<OutboxRow>("SELECT seq, n, attempts FROM audit_outbox ORDER BY seq").toArray();
+
+  it("calls decided in the same turn of the ledger are written as one row, then delivered one event each in order", async () => {
+    const tenant = await newTenant({ providers: false });
+    const keyHashed = await keyHash(env.KEY_PEPPER, tenant.proxyKey);
+    const requestIds = Array.from({ length: 20 }, () => `req_${newId()}`);
+    const request = (requestId: string, model: string): AdmitRequest => ({
+      keyId: tenant.keyId,
+      keyHash: keyHashed,
+      provider: "openai",
+      builtInProvider: true,
+      requestId,
+      now: Date.now(),
+      call: {
+        model,
+        endpoint: "chat.completions",
+        stream: false,
+        metered: true,
+        inputTokens: 10,
+        maxOutputTokens: 10,
+        dimensions: {},
+        source: null,
+      },
+    });
+    const policy = await tenant.api("/policies", {
+      method: "POST",
+      json: { name: "only mini", allow_models: ["gpt-4o-mini"] },
+    });
+    expect(policy.status).toBe(201);
+    const { results, rows } = await runInDurableObject(
+      ledger(tenant.tenantId),
+      async (instance: TenantLedger, state) => {
+        const sql = state.storage.sql;
+        await new Outbox(sql, env).flush(tenant.tenantId);
+        const before = outboxRows(sql).length;
+        // Every fifth call is refused by the policy: refusals join the same run.
+        const admitted = await Promise.all(
+          requestIds.map((id, i) => instance.admit(request(id, i % 5 === 4 ? "gpt-4o" : "gpt-4o-mini"))),
+        );
+        return { results: admitted.map((r) => r.ok), rows: outboxRows(sql).slice(before) };
+      },
+    );
+    expect(results).toEqual(requestIds.map((_, i) => i % 5 !== 4));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ n: 20, attempts: 0 });
+    await runInDurableObject(ledger(tenant.tenantId), (_i, state) =>
+      new Outbox(state.storage.sql, env).flush(tenant.tenantId),
+    );
+    const trail = await waitFor(async () => {
+      const all = await env.DB.prepare(
+        "SELECT seq, type, request_id FROM audit_events WHERE tenant_id = ? AND type LIKE 'call.%' ORDER BY seq",
+      )
+        .bind(tenant.tenantId)
+        .all<{ seq: number; type: string; request_id: string }>();
+      return all.results.length === 20 ? all.results : null;
+    }, "the run's 20 events");
+    const first = rows[0]?.seq ?? 0;
+    expect(trail.map((r) => [r.seq, r.request_id, r.type])).toEqual(
+      requestIds.map((id, i) => [first + i, id, i % 5 === 4 ? "call.refused" : "call.admitted"]),
+    );
+    // The seqs go on after the run.
+    const next = await runInDurableObject(ledger(tenant.tenantId), (_i, state) => {
+      const outbox = new Outbox(state.storage.sql, env);
+      outbox.audit(draft({ after: "the run" }));
+      return outboxRows(state.storage.sql).at(-1)?.seq;
+    });
+    expect(next).toBeGreaterThan(first + 19);
+  });
+
+  it("a run the queue keeps refusing is split; only the event at fault is set aside, the others keep their seqs", async () => {
+    const tenantId = newId();
+    const poison = (body: unknown) =>
+      (auditEventsOf(body) ?? []).some((e) => (e.data as { poison?: boolean }).poison === true);
+    const result = await runInDurableObject(ledger(tenantId), async (_i, state) => {
+      const sql = state.storage.sql;
+      const outbox = new Outbox(sql, { ...env, AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, poison) });
+      outbox.audit(draft({ n: 1 }));
+      outbox.auditRun([draft({ n: 2 }), draft({ n: 3, poison: true }), draft({ n: 4 })]);
+      const written = outboxRows(sql);
+      const rounds: boolean[] = [];
+      const shapes: OutboxRow[][] = [];
+      for (let round = 0; round < 6; round++) {
+        // Refusals are counted only while the queue takes other messages.
+        outbox.audit(draft({ n: 10 + round }));
+        rounds.push(await outbox.flush(tenantId));
+        shapes.push(outboxRows(sql));
+      }
+      await new Outbox(sql, env).flush(tenantId);
+      return { written, rounds, shapes };
+    });
+    expect(result.written.map((r) => [r.seq, r.n])).toEqual([
+      [1, 1],
+      [2, 3],
+    ]);
+    // Three refusals of the run, then it is split into one row per event, nothing set aside yet.
+    expect(result.shapes[2]?.map((r) => [r.seq, r.n])).toEqual([
+      [2, 1],
+      [3, 1],
+      [4, 1],
+    ]);
+    // The split rows go on: the poison is refused three more times by itself, then set aside.
+    expect(result.shapes[5]?.map((r) => r.seq)).toEqual([3]);
+    expect(result.rounds).toEqual([false, false, true, false, false, true]);
+    const rows = await waitForAudit(tenantId, "the notice at seq 3", (r) => r.type === "audit.event_dropped");
+    const described = rows.map((r) => [r.seq, r.type === "audit.event_dropped" ? "notice" : JSON.parse(r.data).n]);
+    expect(described.slice(0, 4)).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, "notice"],
+      [4, 4],
+    ]);
+    expect(described.slice(4)).toEqual(Array.from({ length: 6 }, (_, round) => [5 + round, 10 + round]));
+    expect((await deadRows(tenantId)).map((d) => [d.seq, d.reason])).toEqual([[3, "refused"]]);
+  });
+
+  it("a run too large for a message, or with one malformed event, goes on event by event; an unreadable run leaves a notice at each seq", async () => {
+    const tenantId = newId();
+    await runInDurableObject(ledger(tenantId), async (_i, state) => {
+      const sql = state.storage.sql;
+      const insert = (seq: number, n: number, event: string) =>
+        sql.exec("INSERT INTO audit_outbox (seq, n, event) VALUES (?, ?, ?)", seq, n, event);
+      // Two 70 KB events (written by hand: auditRun would give each a row of its own).
+      const big = [draft({ part: 1, model: "m".repeat(70_000) }), draft({ part: 2, model: "m".repeat(70_000) })];
+      insert(1, 2, JSON.stringify(big));
+      insert(3, 2, JSON.stringify([draft({ part: 3 }), { type: 42 }]));
+      insert(5, 3, "[not json");
+      insert(8, 1, JSON.stringify(draft({ part: 8 })));
+      const outbox = new Outbox(sql, env);
+      for (let round = 0; round < 3; round++) await outbox.flush(tenantId);
+    });
+    const rows = await waitFor(async () => {
+      const all = await auditRows(tenantId);
+      return all.length === 8 ? all : null;
+    }, "eight seqs");
+    expect(rows.map((r) => [r.seq, r.type === "audit.event_dropped" ? "notice" : JSON.parse(r.data).part])).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [4, "notice"],
+      [5, "notice"],
+      [6, "notice"],
+      [7, "notice"],
+      [8, 8],
+    ]);
+    // The unreadable run in the first flush, the malformed event once its run was split.
+    expect((await deadRows(tenantId)).map((d) => [d.seq, d.reason])).toEqual([
+      [5, "unreadable"],
+      [4, "unreadable"],
+    ]);
+  });
+
+  it("auditRun keeps a large draft in a row of its own and cuts runs under the size bound", async () => {
+    const tenantId = newId();
+    const rows = await runInDurableObject(ledger(tenantId), (_i, state) => {
+      const outbox = new Outbox(state.storage.sql, env);
+      outbox.auditRun([
+        ...Array.from({ length: 3 }, (_, i) => draft({ i })),
+        draft({ big: "b".repeat(20_000) }),
+        ...Array.from({ length: 300 }, (_, i) => draft({ i, pad: "p".repeat(300) })),
+      ]);
+      return outboxRows(state.storage.sql);
+    });
+    expect(rows.slice(0, 2).map((r) => [r.seq, r.n])).toEqual([
+      [1, 3],
+      [4, 1],
+    ]);
+    // 300 drafts of ~400 characters: more than one run of at most 40,000 characters.
+    expect(rows.length).toBeGreaterThan(3);
+    expect(rows.slice(2).reduce((sum, r) => sum + r.n, 0)).toBe(300);
+    expect(rows.map((r) => r.seq)).toEqual(
+      rows.map((_r, i) => 1 + rows.slice(0, i).reduce((sum, before) => sum + before.n, 0)),
+    );
   });
 });
 

@@ -1,20 +1,26 @@
 // `admit`, the ledger's side of a proxied call, in one transaction with no D1 query: the key
 // (its secret, revoked, expired), the provider, then decide() (admission.ts) for policies, rate
 // limits and budgets; an admitted call's worst case is held (holds.ts) and every decision about
-// the tenant's own key is an audit event (call.admitted / call.refused).
+// the tenant's own key is an audit event (call.admitted / call.refused), written with the other
+// calls decided in the same turn of the ledger as one outbox row.
 import { decide } from "./admission.ts";
 import { matchSecret } from "./key-secret.ts";
 import { AUDIT_FLUSH_MS, type LedgerParts } from "./parts.ts";
 import type { AdmitRequest, AdmitResult, Refused } from "./types.ts";
 
-/** Decides the call, then makes sure the alarm sends its audit event soon. */
+/**
+ * Decides the call, then answers once its audit event is stored (written in one run with the
+ * decisions made meanwhile: Outbox.deferAudit) and the alarm will send it soon.
+ */
 export async function admit(parts: LedgerParts, request: AdmitRequest): Promise<AdmitResult> {
-  const result = admitCall(parts, request);
-  await parts.wakeBy(request.now + AUDIT_FLUSH_MS);
+  const { result, audited } = admitCall(parts, request);
+  await Promise.all([audited, parts.wakeBy(request.now + AUDIT_FLUSH_MS)]);
   return result;
 }
 
-function admitCall(parts: LedgerParts, request: AdmitRequest): AdmitResult {
+type Decided = { result: AdmitResult; audited: Promise<void> | null };
+
+function admitCall(parts: LedgerParts, request: AdmitRequest): Decided {
   const { catalog, rules } = parts;
   const { now, call } = request;
   const key = catalog.key(request.keyId);
@@ -43,8 +49,7 @@ function admitCall(parts: LedgerParts, request: AdmitRequest): AdmitResult {
       message: "Incorrect or missing Outlay API key.",
     };
     // An unknown key id or a wrong secret is not the tenant's key: nothing is recorded for it.
-    if (key && reason !== "unknown") auditRefusal(parts, request, refused);
-    return refused;
+    return { result: refused, audited: key && reason !== "unknown" ? auditRefusal(parts, request, refused) : null };
   }
   const settings = catalog.settings();
   const base = {
@@ -61,19 +66,21 @@ function admitCall(parts: LedgerParts, request: AdmitRequest): AdmitResult {
       code: "unknown_provider",
       message: `Provider "${request.provider}" is not configured for this organisation.`,
     };
-    auditRefusal(parts, request, refused);
-    return refused;
+    return { result: refused, audited: auditRefusal(parts, request, refused) };
   }
   if (!call)
     return {
-      ...base,
-      dimensions: key.dimensions,
-      injectMaxOutputTokens: null,
-      heldNano: 0n,
-      held: false,
-      budgets: [],
-      credit: null,
-      failOpen: false,
+      result: {
+        ...base,
+        dimensions: key.dimensions,
+        injectMaxOutputTokens: null,
+        heldNano: 0n,
+        held: false,
+        budgets: [],
+        credit: null,
+        failOpen: false,
+      },
+      audited: null,
     };
 
   const take = decide(
@@ -91,43 +98,39 @@ function admitCall(parts: LedgerParts, request: AdmitRequest): AdmitResult {
     call,
     now,
   );
-  if ("ok" in take) {
-    auditRefusal(parts, request, take);
-    return take;
-  }
-  const budgetIds = take.budgets.map((b) => b.budget.id);
-  const held = parts.storage.transactionSync(() => {
-    const opened = parts.holds.open(request.requestId, key.row.id, take, now);
-    parts.outbox.audit({
-      at: now,
-      type: "call.admitted",
-      actor: { kind: "key", id: key.row.id },
-      requestId: request.requestId,
-      subject: null,
-      data: {
-        provider: request.provider,
-        model: call.model,
-        heldNanoUsd: take.amount.toString(),
-        tokens: take.tokens,
-        budgets: budgetIds,
-      },
-    });
-    return opened;
+  if ("ok" in take) return { result: take, audited: auditRefusal(parts, request, take) };
+  const held = parts.storage.transactionSync(() => parts.holds.open(request.requestId, key.row.id, take, now));
+  const audited = parts.outbox.deferAudit({
+    at: now,
+    type: "call.admitted",
+    actor: { kind: "key", id: key.row.id },
+    requestId: request.requestId,
+    subject: null,
+    data: {
+      provider: request.provider,
+      model: call.model,
+      heldNanoUsd: take.amount.toString(),
+      tokens: take.tokens,
+      budgets: take.budgets.map((b) => b.budget.id),
+    },
   });
   return {
-    ...base,
-    dimensions: take.dimensions,
-    injectMaxOutputTokens: take.injectMaxOutputTokens,
-    heldNano: take.amount,
-    held,
-    budgets: take.headroom,
-    credit: take.credit,
-    failOpen: take.failOpen,
+    result: {
+      ...base,
+      dimensions: take.dimensions,
+      injectMaxOutputTokens: take.injectMaxOutputTokens,
+      heldNano: take.amount,
+      held,
+      budgets: take.headroom,
+      credit: take.credit,
+      failOpen: take.failOpen,
+    },
+    audited,
   };
 }
 
-function auditRefusal(parts: LedgerParts, request: AdmitRequest, refused: Refused): void {
-  parts.outbox.audit({
+function auditRefusal(parts: LedgerParts, request: AdmitRequest, refused: Refused): Promise<void> {
+  return parts.outbox.deferAudit({
     at: request.now,
     type: "call.refused",
     actor: { kind: "key", id: request.keyId },

@@ -30,16 +30,16 @@ export function renewLease(parts: LedgerParts, report: LeaseReport): LeaseGrant 
   const settings = catalog.settings();
   const leaseId = report.leaseId ?? newId();
   holds.settle(report.events, settings.timeZone, now);
-  for (const event of report.events) {
-    outbox.audit({
+  outbox.auditRun(
+    report.events.map((event) => ({
       at: event.startedAt,
       type: "call.admitted",
       actor: { kind: "key", id: event.keyId },
       requestId: event.requestId,
       subject: null,
       data: { provider: event.provider, model: event.model, admission: "lease", leaseId },
-    });
-  }
+    })),
+  );
 
   const leasing = settings.admissionMode === "lease";
   const grants: LeaseGrant["grants"] = [];

@@ -8,7 +8,7 @@ import { bindTenant } from "./schema.ts";
 export async function recordAudit(parts: LedgerParts, { tenantId, drafts }: RecordAuditRequest): Promise<void> {
   bindTenant(parts.sql, tenantId);
   parts.storage.transactionSync(() => {
-    for (const draft of drafts) parts.outbox.audit(draft);
+    parts.outbox.auditRun(drafts);
   });
   await parts.send();
 }

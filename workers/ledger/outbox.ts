@@ -10,20 +10,30 @@ import { deadLetter, flushLane, MAX_ATTEMPTS, type DeadReason } from "./queue-la
 import { z } from "zod";
 import { parseStored } from "../../shared/stored-json.ts";
 
-/** An audit draft as stored: an object (its fields are checked with the event it becomes). */
+/** An audit draft as stored: an object (its fields are checked with the event it becomes), or a
+ * run of them. */
 const Draft = z.record(z.string(), z.unknown());
+const StoredAudit = z.union([Draft, z.array(Draft).min(2)]);
 
 /** A mirror statement's parameters, as stored beside its SQL. */
 const Params = z.array(z.union([z.string(), z.number(), z.boolean(), z.null()]));
 
 const BATCH = 50;
 const TYPE_CHARS = 64;
+/** A run of audit events shares one outbox row up to this much JSON (a queue message holds
+ * 126,000 bytes; a run that still comes out larger is split by the lane, never set aside). */
+const RUN_MAX_CHARS = 40_000;
+/** A draft larger than this gets a row of its own, so that it is set aside alone if it must be. */
+const DRAFT_ALONE_CHARS = 8_000;
 
 export class Outbox {
   readonly #sql: SqlStorage;
   readonly #env: Env;
   /** One flush at a time, so mirrored changes reach D1 in the order the ledger made them. */
   #flushing: Promise<void> = Promise.resolve();
+  /** Decision events waiting for the ledger's next turn (deferAudit), and that turn's write. */
+  #deferred: AuditDraft[] = [];
+  #deferredWrite: Promise<void> | null = null;
 
   constructor(sql: SqlStorage, env: Env) {
     this.#sql = sql;
@@ -37,11 +47,61 @@ export class Outbox {
 
   /** The event gets the tenant's next seq: one above every seq given before, waiting or sent. */
   audit(draft: AuditDraft): void {
+    this.#insertAudit(JSON.stringify(draft), 1);
+  }
+
+  /**
+   * Events in order, on consecutive seqs, written as runs: one row holds a JSON array of up to
+   * RUN_MAX_CHARS of drafts (its seq is the first event's, `n` how many), so a burst of events
+   * costs one row written and one deleted instead of one each.
+   */
+  auditRun(drafts: readonly AuditDraft[]): void {
+    let run: string[] = [];
+    let chars = 0;
+    const close = () => {
+      if (run.length > 0) this.#insertAudit(run.length === 1 ? (run[0] ?? "") : `[${run.join(",")}]`, run.length);
+      run = [];
+      chars = 0;
+    };
+    for (const draft of drafts) {
+      const text = JSON.stringify(draft);
+      if (text.length > DRAFT_ALONE_CHARS) {
+        close();
+        this.#insertAudit(text, 1);
+        continue;
+      }
+      if (chars + text.length > RUN_MAX_CHARS) close();
+      run.push(text);
+      chars += text.length + 1;
+    }
+    close();
+  }
+
+  /**
+   * An event of a call's decision (admitted, refused), written together with the decisions made
+   * before the ledger's next turn as one run (auditRun): resolves once it is written, so the
+   * caller answers only after its event is stored. Seqs are in the order events are written.
+   */
+  deferAudit(draft: AuditDraft): Promise<void> {
+    this.#deferred.push(draft);
+    this.#deferredWrite ??= new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
+      const drafts = this.#deferred;
+      this.#deferred = [];
+      this.#deferredWrite = null;
+      this.auditRun(drafts);
+    });
+    return this.#deferredWrite;
+  }
+
+  /** One row of `n` events (a draft, or a JSON array of them): seqs one above every seq given before. */
+  #insertAudit(event: string, n: number): void {
+    // Rows never overlap and go up by seq, so the last row's last seq is the highest waiting.
     this.#sql.exec(
-      `INSERT INTO audit_outbox (seq, event) VALUES (MAX(
-         COALESCE((SELECT MAX(seq) FROM audit_outbox), 0),
-         COALESCE((SELECT CAST(v AS INTEGER) FROM meta WHERE k = 'audit_seq'), 0)) + 1, ?)`,
-      JSON.stringify(draft),
+      `INSERT INTO audit_outbox (seq, n, event) VALUES (MAX(
+         COALESCE((SELECT seq + n - 1 FROM audit_outbox ORDER BY seq DESC LIMIT 1), 0),
+         COALESCE((SELECT CAST(v AS INTEGER) FROM meta WHERE k = 'audit_seq'), 0)) + 1, ?, ?)`,
+      n,
+      event,
     );
   }
 
@@ -144,20 +204,47 @@ export class Outbox {
       {
         table: "audit_outbox",
         queue: this.#env.AUDIT_QUEUE,
-        pack: (events): AuditPack => ({ v: 1, pack: "audit", tenantId, events: events as AuditEvent[] }),
-        toBody: (seq, stored): AuditEvent => {
-          const event: unknown = { v: 1, tenantId, seq, ...parseStored(Draft, stored, "audit draft") };
-          // Unreadable drafts are set aside by the lane (an audit.event_dropped notice keeps the seq).
-          if (!isAuditEvent(event)) throw new Error("stored audit draft is malformed");
-          return event;
+        pack: (bodies): AuditPack => ({ v: 1, pack: "audit", tenantId, events: bodies.flat() as AuditEvent[] }),
+        // A row is one event, or a run of them (an array) on consecutive seqs from the row's.
+        toBody: (seq, stored): AuditEvent | AuditEvent[] => {
+          const drafts = parseStored(StoredAudit, stored, "audit draft");
+          const events = (Array.isArray(drafts) ? drafts : [drafts]).map((draft, i) => {
+            const event: unknown = { v: 1, tenantId, seq: seq + i, ...draft };
+            // Unreadable drafts are set aside by the lane (an audit.event_dropped notice keeps the seq).
+            if (!isAuditEvent(event)) throw new Error("stored audit draft is malformed");
+            return event;
+          });
+          return Array.isArray(drafts) ? events : (events[0] as AuditEvent);
         },
         // The highest seq sent, kept once its row is gone (one row written per message, not per event).
         accepted: (seqs) => {
+          const { last } = this.#sql
+            .exec<{ last: number }>(
+              "SELECT MAX(seq + n - 1) AS last FROM audit_outbox WHERE seq IN (SELECT value FROM json_each(?))",
+              JSON.stringify(seqs),
+            )
+            .one();
           this.#sql.exec(
             `INSERT INTO meta (k, v) VALUES ('audit_seq', ?) ON CONFLICT (k)
                DO UPDATE SET v = CAST(MAX(CAST(v AS INTEGER), CAST(excluded.v AS INTEGER)) AS TEXT)`,
-            String(Math.max(...seqs)),
+            String(last),
           );
+        },
+        // A run the queue keeps refusing, or too large after all, goes on as one row per event:
+        // only the event at fault is then set aside.
+        split: (seq, stored) => {
+          let drafts: unknown;
+          try {
+            drafts = JSON.parse(stored);
+          } catch {
+            return false;
+          }
+          if (!Array.isArray(drafts) || drafts.length < 2) return false;
+          this.#sql.exec("DELETE FROM audit_outbox WHERE seq = ?", seq);
+          drafts.forEach((draft: unknown, i) => {
+            this.#sql.exec("INSERT INTO audit_outbox (seq, n, event) VALUES (?, 1, ?)", seq + i, JSON.stringify(draft));
+          });
+          return true;
         },
         setAside: (seq, stored, reason, bytes) => {
           const type = typeOf(stored);
@@ -168,15 +255,21 @@ export class Outbox {
             this.#sql.exec("UPDATE audit_outbox SET attempts = 0 WHERE seq = ?", seq);
             return;
           }
-          const notice: AuditDraft = {
+          // An unreadable run leaves a notice at each of its seqs.
+          const n = this.#sql.exec<{ n: number }>("SELECT n FROM audit_outbox WHERE seq = ?", seq).one().n;
+          const notices = Array.from({ length: n }, (_, i): AuditDraft => ({
             at: now,
             type: "audit.event_dropped",
             actor: SYSTEM,
             requestId: null,
             subject: null,
-            data: { seq, droppedType: type, bytes, reason },
-          };
-          this.#sql.exec("UPDATE audit_outbox SET event = ?, attempts = 0 WHERE seq = ?", JSON.stringify(notice), seq);
+            data: { seq: seq + i, droppedType: type, bytes, reason },
+          }));
+          this.#sql.exec(
+            "UPDATE audit_outbox SET event = ?, attempts = 0 WHERE seq = ?",
+            JSON.stringify(n === 1 ? notices[0] : notices),
+            seq,
+          );
         },
       },
       now,

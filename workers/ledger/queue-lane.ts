@@ -10,7 +10,9 @@
 //                                   counted); MAX_ATTEMPTS counted refusals ── set aside
 //
 // Setting aside keeps a bounded copy in outbox_dead and reports it (see deadLetter); what the
-// lane does with the row itself (replace it by a notice, delete it) is its caller's choice.
+// lane does with the row itself (replace it by a notice, delete it) is its caller's choice. A row
+// that holds a run of messages (audit_outbox) is never set aside whole: it is split into one row
+// per message first, and each goes on by itself.
 import {
   BATCH_MAX_MESSAGES,
   MESSAGE_MAX_BYTES,
@@ -64,11 +66,17 @@ export type Lane = {
   toBody: (seq: number, stored: string) => unknown;
   /** Removes or replaces a row that was set aside (its dead letter is already written). */
   setAside: (seq: number, stored: string, reason: DeadReason, bytes: number) => void;
+  /**
+   * A row of several bodies (a run) that would be set aside is instead replaced by one row per
+   * body, so that only the one at fault is set aside later; true when it was.
+   */
+  split?: (seq: number, stored: string) => boolean;
   /** Rows the queue accepted, before they are deleted. */
   accepted?: (seqs: readonly number[]) => void;
   /**
-   * When set, rows go out packed: as many bodies as fit go in one message (this body). A pack the
-   * queue refuses is sent again one body per message, each counted as below.
+   * When set, rows go out packed: as many bodies as fit go in one message (this body; a row's
+   * body may itself be an array of items). A pack the queue refuses is sent again one row per
+   * message, each counted as below.
    */
   pack?: (bodies: unknown[]) => unknown;
 };
@@ -124,7 +132,7 @@ export async function flushLane(sql: SqlStorage, lane: Lane, now: number): Promi
         // Nothing goes through at all: the queue is down, not one message bad. Retry later.
         if (accepted === 0 && failed.length >= 2) return false;
         try {
-          await lane.queue.send(m.body, { contentType: "json" });
+          await lane.queue.send(pack ? pack([m.body]) : m.body, { contentType: "json" });
           done([m]);
         } catch {
           failed.push(m);
@@ -156,6 +164,7 @@ function setAside(
   bytes: number,
   now: number,
 ): void {
+  if (lane.split?.(seq, stored)) return;
   deadLetter(sql, lane.table === "audit_outbox" ? "audit" : "usage", seq, reason, bytes, stored, now);
   lane.setAside(seq, stored, reason, bytes);
 }

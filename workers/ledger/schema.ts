@@ -2,7 +2,7 @@
 // and the tenant it belongs to (bound by the first change). Every table and row shape is
 // documented in workers/ledger/README.md.
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -56,6 +56,9 @@ export const MIGRATIONS: readonly string[] = [
    INSERT INTO audit_outbox_v5 (seq, event, attempts) SELECT seq, event, attempts FROM audit_outbox;
    DROP TABLE audit_outbox;
    ALTER TABLE audit_outbox_v5 RENAME TO audit_outbox;`,
+  // Runs of audit events in one row (outbox.ts auditRun): `event` is then a JSON array of `n`
+  // drafts on the seqs from `seq` to `seq + n - 1`.
+  `ALTER TABLE audit_outbox ADD COLUMN n INTEGER NOT NULL DEFAULT 1;`,
 ];
 
 export function migrate(sql: SqlStorage): void {
