@@ -2,11 +2,13 @@
 // tenant's AuditArchiver, which seals runs without a gap into gzip NDJSON segments in R2 (never
 // overwritten) and signs a checkpoint at each segment's end; the API serves them to the token's
 // own organisation only, and the public keys at /.well-known/outlay-audit-keys.
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AuditEvent } from "../../shared/audit.ts";
 import { newId } from "../../shared/ids.ts";
 import {
+  canonicalEvent,
   checkpointOrigin,
   Frontier,
   openNote,
@@ -18,7 +20,8 @@ import {
 } from "../../shared/tlog.ts";
 import { toBase64 } from "../../shared/encoding.ts";
 import { AppError } from "../../shared/errors.ts";
-import { archiverFor } from "../../workers/archive/index.ts";
+import { archiverFor, AuditArchiver } from "../../workers/archive/index.ts";
+import { segmentKey } from "../../workers/archive/layout.ts";
 import { createAdminToken } from "../../workers/auth/index.ts";
 import { ensureTenant } from "../../workers/store/index.ts";
 import { apiCall, newTenant, worker, type Tenant } from "../helpers.ts";
@@ -144,6 +147,105 @@ describe("the archive", () => {
       refused: "this archive belongs to another organisation",
     });
     expect(await archiver.status()).toEqual({ treeSize: 4, pending: 0, nextSeq: 5, waitingForNext: false });
+  });
+
+  describe("events waiting to be sealed, kept as runs", () => {
+    const stub = (tenantId: string) => env.AUDIT_ARCHIVER.get(env.AUDIT_ARCHIVER.idFromName(tenantId));
+    const runsOf = (tenantId: string) =>
+      runInDurableObject(stub(tenantId), (_i, state) =>
+        state.storage.sql
+          .exec<{ first_seq: number; last_seq: number }>("SELECT first_seq, last_seq FROM runs ORDER BY first_seq")
+          .toArray()
+          .map((r) => [r.first_seq, r.last_seq]),
+      );
+    /** Every sealed event, segment by segment, read back from R2: [seq, data.n]. */
+    async function sealedLines(tenantId: string): Promise<number[][]> {
+      const out: number[][] = [];
+      for (const segment of await archiverFor(env, tenantId).segments({ fromSeq: 1, limit: 100 })) {
+        const object = await env.AUDIT_ARCHIVE.get(segmentKey(tenantId, segment.firstSeq, segment.lastSeq));
+        if (!object) throw new Error(`segment ${segment.firstSeq}-${segment.lastSeq} missing`);
+        for await (const line of readSegmentLines(object.body)) {
+          const e = JSON.parse(line) as AuditEvent;
+          out.push([e.seq, (e.data as { n: number }).n]);
+        }
+      }
+      return out;
+    }
+    const events = (tenantId: string, from: number, to: number, n?: (seq: number) => number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => {
+        const e = event(tenantId, from + i);
+        return n ? { ...e, data: { n: n(e.seq) } } : e;
+      });
+
+    it("one row per stretch of consecutive seqs; a repeat keeps the first copy; sealed in order", async () => {
+      const tenantId = newId();
+      const archiver = archiverFor(env, tenantId);
+      await archiver.append({ tenantId, events: [...events(tenantId, 7, 9), ...events(tenantId, 1, 3)] });
+      expect(await runsOf(tenantId)).toEqual([
+        [1, 3],
+        [7, 9],
+      ]);
+      // Repeats of 2 and 8 with other content, and the missing 4-6: a row for the new stretch only.
+      await archiver.append({
+        tenantId,
+        events: [...events(tenantId, 4, 6), ...events(tenantId, 8, 8, () => -8), ...events(tenantId, 2, 2, () => -2)],
+      });
+      expect(await runsOf(tenantId)).toEqual([
+        [1, 3],
+        [4, 6],
+        [7, 9],
+      ]);
+      expect(await archiver.status()).toEqual({ treeSize: 0, pending: 9, nextSeq: 1, waitingForNext: false });
+      await archiver.sealNow();
+      expect(await runsOf(tenantId)).toEqual([]);
+      expect(await sealedLines(tenantId)).toEqual(Array.from({ length: 9 }, (_, i) => [i + 1, i + 1]));
+    });
+
+    it("a run longer than a segment is sealed in part; its rest waits as a run of its own", async () => {
+      const tenantId = newId();
+      const archiver = archiverFor(env, tenantId);
+      // 5,500 at once: a full segment (5,000) is sealed at once, 500 wait (under the 1,000 that seal at once).
+      await archiver.append({ tenantId, events: events(tenantId, 1, 5_500) });
+      expect(await archiver.status()).toEqual({ treeSize: 5_000, pending: 500, nextSeq: 5_001, waitingForNext: false });
+      expect(await runsOf(tenantId)).toEqual([[5_001, 5_500]]);
+      await archiver.append({ tenantId, events: events(tenantId, 5_501, 6_300) });
+      expect(await archiver.status()).toMatchObject({ treeSize: 6_300, pending: 0 });
+      const segments = await archiver.segments({ fromSeq: 1, limit: 10 });
+      expect(segments.map((s) => [s.firstSeq, s.lastSeq])).toEqual([
+        [1, 5_000],
+        [5_001, 6_300],
+      ]);
+      expect(await sealedLines(tenantId)).toEqual(Array.from({ length: 6_300 }, (_, i) => [i + 1, i + 1]));
+    });
+
+    it("events an older archiver kept in `pending`, one row each, become runs and are sealed", async () => {
+      const tenantId = newId();
+      const archiver = archiverFor(env, tenantId);
+      await archiver.append({ tenantId, events: events(tenantId, 1, 2) });
+      const status = await runInDurableObject(stub(tenantId), async (_i, state) => {
+        const sql = state.storage.sql;
+        sql.exec(`DELETE FROM runs;
+          CREATE TABLE pending (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, received_at INTEGER NOT NULL);`);
+        for (const e of events(tenantId, 1, 3))
+          sql.exec("INSERT INTO pending (seq, line, received_at) VALUES (?, ?, ?)", e.seq, canonicalEvent(e), 0);
+        const reopened = new AuditArchiver(state, env);
+        const tables = sql
+          .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('pending', 'runs')")
+          .toArray()
+          .map((t) => t.name);
+        await reopened.sealNow();
+        return { tables, status: reopened.status() };
+      });
+      expect(status).toEqual({
+        tables: ["runs"],
+        status: { treeSize: 3, pending: 0, nextSeq: 4, waitingForNext: false },
+      });
+      expect(await sealedLines(tenantId)).toEqual([
+        [1, 1],
+        [2, 2],
+        [3, 3],
+      ]);
+    });
   });
 
   it("never overwrites an object: R2's create-only put refuses a second write", async () => {

@@ -1,7 +1,8 @@
 // AuditArchiver: one Durable Object per tenant (named by tenant id) that turns the tenant's audit
 // events into the sealed archive in R2. The audit consumer hands it every event it takes off the
-// queue (in any order, redeliveries included); it keeps them in `pending` until the run that
-// follows the last sealed seq is long enough (SEGMENT_MIN events) or old enough (sealAfterMs),
+// queue (in any order, redeliveries included); it keeps them in `runs` (one row per stretch of
+// consecutive seqs received together, so a batch costs a row, not a row per event) until the run
+// that follows the last sealed seq is long enough (SEGMENT_MIN events) or old enough (sealAfterMs),
 // then seals that run as one segment: gzip NDJSON in seq order, written with a create-only put,
 // the Merkle frontier advanced, and a checkpoint for the new tree size signed and written beside
 // it. It never seals past a missing seq, so segments have no gap and no overlap.
@@ -33,12 +34,24 @@ const DEFAULT_SEAL_AFTER_MS = 60_000;
 /** A seal that failed (R2 or the signing keys) is tried again this much later. */
 const RETRY_MS = 30_000;
 
+// `runs` holds events received and not yet sealed: the canonical lines of the seqs first_seq to
+// last_seq, joined by "\n" (a canonical line never holds one). Runs never overlap, and each
+// starts after the last sealed seq.
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS pending (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, received_at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS runs (
+    first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, lines TEXT NOT NULL, received_at INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS segments (
     first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, events INTEGER NOT NULL, bytes INTEGER NOT NULL,
     sealed_at INTEGER NOT NULL);`;
+
+/** Before runs, each waiting event had a `pending` row: they become runs of one. */
+const FROM_PENDING = `
+  INSERT OR IGNORE INTO runs (first_seq, last_seq, lines, received_at) SELECT seq, seq, line, received_at FROM pending;
+  DROP TABLE pending;`;
+
+type Run = { first_seq: number; last_seq: number };
+type Line = { seq: number; line: string };
 
 export type SegmentEntry = { firstSeq: number; lastSeq: number; events: number; bytes: number; sealedAt: number };
 
@@ -66,6 +79,9 @@ export class AuditArchiver extends DurableObject<Env> {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
     this.#sql.exec(SCHEMA);
+    if (this.#sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pending'").toArray().length > 0) {
+      ctx.storage.transactionSync(() => this.#sql.exec(FROM_PENDING));
+    }
   }
 
   /** Takes events (any order, repeats ignored); seals what is ready. */
@@ -76,18 +92,7 @@ export class AuditArchiver extends DurableObject<Env> {
       return { refused: "an event of another shape or organisation" };
     }
     const now = Date.now();
-    const sealed = this.#treeSize();
-    this.ctx.storage.transactionSync(() => {
-      for (const event of events) {
-        if (event.seq <= sealed) continue;
-        this.#sql.exec(
-          "INSERT OR IGNORE INTO pending (seq, line, received_at) VALUES (?, ?, ?)",
-          event.seq,
-          canonicalEvent(event),
-          now,
-        );
-      }
-    });
+    this.ctx.storage.transactionSync(() => this.#store(events, now));
     // The events are stored: a seal that fails now is the alarm's to retry, not the queue's.
     if (this.#fullRunWaits()) {
       try {
@@ -121,8 +126,10 @@ export class AuditArchiver extends DurableObject<Env> {
 
   status(): ArchiveStatus {
     const treeSize = this.#treeSize();
-    const pending = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM pending").one().n;
-    const next = this.#sql.exec("SELECT 1 FROM pending WHERE seq = ?", treeSize + 1).toArray().length > 0;
+    const pending = this.#sql
+      .exec<{ n: number }>("SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) AS n FROM runs")
+      .one().n;
+    const next = this.#sql.exec("SELECT 1 FROM runs WHERE first_seq = ?", treeSize + 1).toArray().length > 0;
     return { treeSize, pending, nextSeq: treeSize + 1, waitingForNext: pending > 0 && !next };
   }
 
@@ -153,6 +160,47 @@ export class AuditArchiver extends DurableObject<Env> {
     this.#sealed = 0;
   }
 
+  /**
+   * Stores the events not sealed and not already held (the first copy of a seq is kept), one
+   * row per stretch of consecutive seqs.
+   */
+  #store(events: readonly AuditEvent[], now: number): void {
+    const sealed = this.#treeSize();
+    const fresh = events.filter((e) => e.seq > sealed).sort((a, b) => a.seq - b.seq);
+    const low = fresh[0]?.seq;
+    const high = fresh.at(-1)?.seq;
+    if (low === undefined || high === undefined) return;
+    const held = this.#sql
+      .exec<Run>("SELECT first_seq, last_seq FROM runs WHERE last_seq >= ? AND first_seq <= ?", low, high)
+      .toArray();
+    let stretch: Line[] = [];
+    const write = () => {
+      const first = stretch[0];
+      const last = stretch.at(-1);
+      if (first && last) {
+        this.#sql.exec(
+          "INSERT INTO runs (first_seq, last_seq, lines, received_at) VALUES (?, ?, ?, ?)",
+          first.seq,
+          last.seq,
+          stretch.map((l) => l.line).join("\n"),
+          now,
+        );
+      }
+      stretch = [];
+    };
+    for (const event of fresh) {
+      const previous = stretch.at(-1)?.seq;
+      if (previous === event.seq) continue;
+      if (held.some((r) => r.first_seq <= event.seq && event.seq <= r.last_seq)) {
+        write();
+        continue;
+      }
+      if (previous !== undefined && event.seq !== previous + 1) write();
+      stretch.push({ seq: event.seq, line: canonicalEvent(event) });
+    }
+    write();
+  }
+
   /** Binds this archive to its tenant on the first append; false for any other tenant later. */
   #bind(tenantId: string): boolean {
     const bound = this.#meta("tenant_id");
@@ -179,14 +227,35 @@ export class AuditArchiver extends DurableObject<Env> {
     return frontier;
   }
 
-  /** Whether SEGMENT_MIN events follow the last sealed seq without a gap: seqs are unique, so
-   * SEGMENT_MIN of them in [next, next + SEGMENT_MIN) are exactly that run. */
+  /** Whether SEGMENT_MIN events follow the last sealed seq without a gap. */
   #fullRunWaits(): boolean {
-    const next = this.#treeSize() + 1;
-    const { n } = this.#sql
-      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM pending WHERE seq >= ? AND seq < ?", next, next + SEGMENT_MIN)
-      .one();
-    return n === SEGMENT_MIN;
+    let next = this.#treeSize() + 1;
+    const start = next;
+    for (const run of this.#sql.exec<Run>(
+      "SELECT first_seq, last_seq FROM runs WHERE first_seq >= ? ORDER BY first_seq",
+      next,
+    )) {
+      if (run.first_seq !== next) break;
+      next = run.last_seq + 1;
+      if (next - start >= SEGMENT_MIN) return true;
+    }
+    return false;
+  }
+
+  /** The events that follow the last sealed seq without a gap, at most SEGMENT_MAX. */
+  #nextLines(next: number): Line[] {
+    const lines: Line[] = [];
+    for (const run of this.#sql.exec<Run & { lines: string }>(
+      "SELECT first_seq, last_seq, lines FROM runs WHERE first_seq >= ? ORDER BY first_seq",
+      next,
+    )) {
+      if (run.first_seq !== next + lines.length) break;
+      for (const [i, line] of run.lines.split("\n").entries()) {
+        if (lines.length === SEGMENT_MAX) return lines;
+        lines.push({ seq: run.first_seq + i, line });
+      }
+    }
+    return lines;
   }
 
   #seal(all: boolean): Promise<void> {
@@ -202,22 +271,13 @@ export class AuditArchiver extends DurableObject<Env> {
   async #sealRuns(all: boolean): Promise<void> {
     for (;;) {
       const frontier = this.#frontier();
-      const next = frontier.size + 1;
-      const rows = this.#sql
-        .exec<{ seq: number; line: string }>(
-          "SELECT seq, line FROM pending WHERE seq >= ? ORDER BY seq LIMIT ?",
-          next,
-          SEGMENT_MAX,
-        )
-        .toArray();
-      let run = 0;
-      while (run < rows.length && rows[run]?.seq === next + run) run++;
-      if (run === 0 || (!all && run < SEGMENT_MIN)) return;
-      await this.#sealOne(frontier, rows.slice(0, run));
+      const rows = this.#nextLines(frontier.size + 1);
+      if (rows.length === 0 || (!all && rows.length < SEGMENT_MIN)) return;
+      await this.#sealOne(frontier, rows);
     }
   }
 
-  async #sealOne(frontier: Frontier, rows: { seq: number; line: string }[]): Promise<void> {
+  async #sealOne(frontier: Frontier, rows: Line[]): Promise<void> {
     const tenantId = this.#meta("tenant_id");
     if (tenantId === null) throw new Error("archiver: sealing before any event");
     const keys = await loadSigningKeys(this.env.AUDIT_SIGNING_KEYS ?? "");
@@ -268,7 +328,26 @@ export class AuditArchiver extends DurableObject<Env> {
 
     this.ctx.storage.transactionSync(() => {
       this.#sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('frontier', ?)", JSON.stringify(frontier.toJSON()));
-      this.#sql.exec("DELETE FROM pending WHERE seq <= ?", last);
+      // The run the segment ends in may go on past it: its rest stays, starting after the segment.
+      const cut = this.#sql
+        .exec<Run & { lines: string }>(
+          "SELECT first_seq, last_seq, lines FROM runs WHERE first_seq <= ? AND last_seq > ?",
+          last,
+          last,
+        )
+        .toArray()[0];
+      this.#sql.exec("DELETE FROM runs WHERE last_seq <= ?", last);
+      if (cut) {
+        this.#sql.exec(
+          "UPDATE runs SET first_seq = ?, lines = ? WHERE first_seq = ?",
+          last + 1,
+          cut.lines
+            .split("\n")
+            .slice(last + 1 - cut.first_seq)
+            .join("\n"),
+          cut.first_seq,
+        );
+      }
       this.#sql.exec(
         "INSERT OR REPLACE INTO segments (first_seq, last_seq, events, bytes, sealed_at) VALUES (?, ?, ?, ?, ?)",
         first,
@@ -285,7 +364,7 @@ export class AuditArchiver extends DurableObject<Env> {
   async #armAlarm(): Promise<void> {
     const next = this.#treeSize() + 1;
     const head = this.#sql
-      .exec<{ received_at: number }>("SELECT received_at FROM pending WHERE seq = ?", next)
+      .exec<{ received_at: number }>("SELECT received_at FROM runs WHERE first_seq = ?", next)
       .toArray()[0];
     if (!head) return;
     const at = head.received_at + sealAfterMs(this.env);
