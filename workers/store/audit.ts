@@ -20,6 +20,19 @@ export type AuditRow = {
 
 const AuditData = z.record(z.string(), z.unknown());
 
+/** One event per proxied call: most of a trail, and left out of audit_events_by_type. */
+export const CALL_ADMITTED = "call.admitted";
+/**
+ * How a read of one type (not call.admitted) names audit_events_by_type. The index is partial
+ * (migration 0011), and SQLite uses one only for a query that states its condition. It is named
+ * outright because on the WITHOUT ROWID table (migration 0010), with no statistics, SQLite's
+ * planner prefers walking the primary key (tenant_id, seq) and filtering, which for a rare type
+ * reads the tenant's whole trail; INDEXED BY also makes a query that could not use it an error,
+ * not a slow scan.
+ */
+export const BY_TYPE = "INDEXED BY audit_events_by_type";
+export const WITHOUT_CALLS = "type <> 'call.admitted'";
+
 /** The event's data object. */
 export function auditData(r: Pick<AuditRow, "data">): Record<string, unknown> {
   return parseStored(AuditData, r.data, "audit_events.data");
@@ -68,17 +81,21 @@ export function auditEventsAfter(
   page: { after: number; type: string | null; limit: number },
 ): Promise<AuditRow[]> {
   const columns = "seq, at, type, actor_kind, actor_id, request_id, subject, data";
-  // Two statements, not `(?3 IS NULL OR type = ?3)`: SQLite plans a statement once, and with the
-  // OR it cannot use audit_events_by_type (tenant_id, type, seq) for a type filter.
-  if (page.type === null) {
+  // Separate statements, not `(?3 IS NULL OR type = ?3)`: SQLite plans a statement once, and with
+  // the OR it cannot use audit_events_by_type (tenant_id, type, seq) for a type filter. That index
+  // leaves call.admitted out (WITHOUT_CALLS): those walk the primary key, where they are dense.
+  if (page.type === null || page.type === CALL_ADMITTED) {
     return db.all<AuditRow>(
-      `SELECT ${columns} FROM audit_events WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3`,
+      `SELECT ${columns} FROM audit_events WHERE tenant_id = ?1 AND seq > ?2 AND (?3 IS NULL OR type = ?3)
+         ORDER BY seq LIMIT ?4`,
       page.after,
+      page.type,
       page.limit,
     );
   }
   return db.all<AuditRow>(
-    `SELECT ${columns} FROM audit_events WHERE tenant_id = ?1 AND type = ?3 AND seq > ?2 ORDER BY seq LIMIT ?4`,
+    `SELECT ${columns} FROM audit_events ${BY_TYPE} WHERE tenant_id = ?1 AND type = ?3 AND ${WITHOUT_CALLS}
+       AND seq > ?2 ORDER BY seq LIMIT ?4`,
     page.after,
     page.type,
     page.limit,
@@ -87,10 +104,11 @@ export function auditEventsAfter(
 
 export type AuditCategory = "decisions" | "calls" | "changes" | "access";
 
-/** Which event types each category holds (fixed SQL: no user input reaches it). */
+/** Which event types each category holds (fixed SQL: no user input reaches it). A category's page
+ * walks the primary key newest first (a page of several types in seq order). */
 const CATEGORY_SQL: Record<AuditCategory, string> = {
   decisions: "type IN ('call.refused', 'budget.threshold', 'hold.expired')",
-  calls: "type = 'call.admitted'",
+  calls: `type = '${CALL_ADMITTED}'`,
   changes:
     "type NOT IN ('call.refused', 'budget.threshold', 'hold.expired', 'call.admitted', 'lease.granted', 'access.dashboard', 'access.api', 'access.operator')",
   access: "type IN ('access.dashboard', 'access.api', 'access.operator')",
@@ -149,8 +167,8 @@ export type Refusal = {
 /** The tenant's latest refused calls, newest first. */
 export async function recentRefusals(db: TenantDb, limit: number): Promise<Refusal[]> {
   const rows = await db.all<Omit<Refusal, "data"> & { data: string }>(
-    `SELECT at, actor_id, subject, data FROM audit_events WHERE tenant_id = ?1 AND type = 'call.refused'
-         ORDER BY seq DESC LIMIT ?2`,
+    `SELECT at, actor_id, subject, data FROM audit_events ${BY_TYPE} WHERE tenant_id = ?1 AND type = 'call.refused'
+         AND ${WITHOUT_CALLS} ORDER BY seq DESC LIMIT ?2`,
     limit,
   );
   return rows.map((r) => ({ ...r, data: parseStored(RefusalData, r.data, "audit_events.data (call.refused)") }));
