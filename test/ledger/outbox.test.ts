@@ -245,13 +245,14 @@ describe("audit runs (several events in one outbox row)", () => {
     const tenant = await newTenant({ providers: false });
     const keyHashed = await keyHash(env.KEY_PEPPER, tenant.proxyKey);
     const requestIds = Array.from({ length: 20 }, () => `req_${newId()}`);
+    const now = Date.now();
     const request = (requestId: string, model: string): AdmitRequest => ({
       keyId: tenant.keyId,
       keyHash: keyHashed,
       provider: "openai",
       builtInProvider: true,
       requestId,
-      now: Date.now(),
+      now,
       call: {
         model,
         endpoint: "chat.completions",
@@ -274,9 +275,8 @@ describe("audit runs (several events in one outbox row)", () => {
         const sql = state.storage.sql;
         await new Outbox(sql, env).flush(tenant.tenantId);
         const before = outboxRows(sql).length;
-        // Twenty calls in one turn (the isolate's clock does not move within it): the first finds
-        // the ledger quiet, the others find it busy. Every fifth is refused by the policy:
-        // refusals join the same run.
+        // Twenty calls made at the same time: the first finds the ledger quiet, the others find
+        // it busy. Every fifth is refused by the policy: refusals join the same run.
         const written: number[] = [];
         const decided = requestIds.map((id, i) => {
           const result = instance.admit(request(id, i % 5 === 4 ? "gpt-4o" : "gpt-4o-mini"));

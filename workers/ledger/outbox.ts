@@ -26,8 +26,9 @@ const RUN_MAX_CHARS = 40_000;
 /** A draft larger than this gets a row of its own, so that it is set aside alone if it must be. */
 const DRAFT_ALONE_CHARS = 8_000;
 /**
- * Decisions closer together than this mean the ledger is busy, and the next waits for the ledger's
- * next turn (a timer, about a millisecond here) to share a row with the others decided meanwhile.
+ * Calls closer together than this (by the time each call's decision is made for, `at`) mean the
+ * ledger is busy: the next decision waits for the ledger's next turn (a timer, about a millisecond
+ * here) to share a row with the others decided meanwhile.
  */
 const BUSY_GAP_MS = 1;
 
@@ -39,7 +40,7 @@ export class Outbox {
   /** Decision events waiting for the ledger's next turn (deferAudit), and that turn's write. */
   #deferred: AuditDraft[] = [];
   #deferredWrite: Promise<void> | null = null;
-  /** When the last decision event came (the isolate's clock, which moves between events). */
+  /** The time of the last decision (its call's `now`, as the gateway gave it). */
   #lastDecisionAt = 0;
 
   constructor(sql: SqlStorage, env: Env) {
@@ -85,16 +86,16 @@ export class Outbox {
   }
 
   /**
-   * An event of a call's decision (admitted, refused). When the ledger is busy (another decision
-   * within BUSY_GAP_MS, or a run already waiting) it is written together with the decisions made
-   * before the ledger's next turn as one run (auditRun); otherwise at once, so that a call at a
-   * quiet time never waits for a timer. Resolves once it is written: the caller answers only after
-   * its event is stored. Seqs are in the order the decisions were made.
+   * An event of a call's decision (admitted, refused). When the ledger is busy (the previous
+   * decision's call came within BUSY_GAP_MS of this one, or a run is already waiting) it is
+   * written together with the decisions made before the ledger's next turn as one run
+   * (auditRun); otherwise at once, so that a call at a quiet time never waits for a timer.
+   * Resolves once it is written: the caller answers only after its event is stored. Seqs are in
+   * the order the decisions were made.
    */
   deferAudit(draft: AuditDraft): Promise<void> {
-    const now = Date.now();
-    const busy = this.#deferredWrite !== null || now - this.#lastDecisionAt < BUSY_GAP_MS;
-    this.#lastDecisionAt = now;
+    const busy = this.#deferredWrite !== null || Math.abs(draft.at - this.#lastDecisionAt) < BUSY_GAP_MS;
+    this.#lastDecisionAt = draft.at;
     if (!busy) {
       this.audit(draft);
       return Promise.resolve();
