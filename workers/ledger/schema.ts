@@ -2,7 +2,7 @@
 // and the tenant it belongs to (bound by the first change). Every table and row shape is
 // documented in workers/ledger/README.md.
 
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -59,6 +59,21 @@ export const MIGRATIONS: readonly string[] = [
   // Runs of audit events in one row (outbox.ts auditRun): `event` is then a JSON array of `n`
   // drafts on the seqs from `seq` to `seq + n - 1`.
   `ALTER TABLE audit_outbox ADD COLUMN n INTEGER NOT NULL DEFAULT 1;`,
+  // The two tables a settled call writes, keyed by their primary key alone (WITHOUT ROWID): a
+  // hold and a settled id each wrote three rows (the row, its key index, its time index), now two.
+  `CREATE TABLE holds_v7 (
+     request_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, amount TEXT NOT NULL, drawn TEXT NOT NULL, tokens INTEGER NOT NULL,
+     budgets TEXT NOT NULL, limits TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO holds_v7 (request_id, key_id, amount, drawn, tokens, budgets, limits, created_at, expires_at)
+     SELECT request_id, key_id, amount, drawn, tokens, budgets, limits, created_at, expires_at FROM holds;
+   DROP TABLE holds;
+   ALTER TABLE holds_v7 RENAME TO holds;
+   CREATE INDEX holds_by_expiry ON holds (expires_at);
+   CREATE TABLE settled_v7 (request_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO settled_v7 (request_id, at) SELECT request_id, at FROM settled;
+   DROP TABLE settled;
+   ALTER TABLE settled_v7 RENAME TO settled;
+   CREATE INDEX settled_by_time ON settled (at);`,
 ];
 
 export function migrate(sql: SqlStorage): void {
