@@ -1,15 +1,18 @@
 // The platform-cost point of the gateway part (docs/benchmarks.md, "Platform cost per million
 // calls"): Outlay bundled with count-entry.ts as its entry (in a temp copy; the project is never
 // modified), so that every billable operation is counted where it happens. JSON calls at c=16 to
-// the tenant without rules; the counts taken once everything they caused (queues, consumers,
-// alarms) has gone quiet, before and after; divided by the calls the Worker received, and priced
-// at Cloudflare's published Workers Paid prices (PRICES).
+// the tenant without rules, or to a strict-mode tenant with rules; the counts taken once
+// everything they caused (queues, consumers, alarms) has gone quiet, before and after; divided by
+// the calls the Worker received, and priced at Cloudflare's published Workers Paid prices
+// (PRICES). What the calls cause later is not in the window: a settled call's id is deleted from
+// the ledger's `settled` table two hours after (SETTLED_KEEP_MS).
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bundleOutlay, ROOT, startOutlay } from "./arms.ts";
 import { CONFIG, requestBody } from "./config.ts";
 import type { Counts } from "./count-entry.ts";
 import { patchedCopy } from "./patch.ts";
+import { provisionTenant, type TenantRules } from "./ledger-setup.ts";
 import { log } from "./points.ts";
 import { sleep, stop } from "./procs.ts";
 import { measureSequential } from "./sequential.ts";
@@ -184,14 +187,29 @@ export function costOf(before: Counts, after: Counts, cpuMsPerCall: number): Cos
  * Bundles the counting build, starts it against `upstream`, sends CONFIG.durationS of JSON calls
  * at c=CONFIG.concurrentConnections after a warm-up, and prices what they cost.
  */
-export async function costPoint(tmp: string, upstream: string, cpuMsPerCall: number): Promise<CostResult> {
+/**
+ * The cost point: calls to the arm's own tenant (no rules), or, with `rules`, to a tenant of its
+ * own provisioned with them (the ledger part's tenants: a budget, a policy, a rate limit).
+ */
+export async function costPoint(
+  tmp: string,
+  upstream: string,
+  cpuMsPerCall: number,
+  rules?: TenantRules,
+): Promise<CostResult> {
   log("cost: bundling Outlay with the counting entry (test/bench/count-entry.ts)");
   const bundle = await bundleOutlay(join(tmp, "count-bundle"), countingCopy(join(tmp, "count-src")), "count-entry.js");
   const arm = await startOutlay(upstream, bundle, CONFIG.startupTimeoutMs);
   try {
     const base = arm.admin?.base;
-    if (!base) throw new Error("the counting Outlay has no base URL");
-    const target = { url: arm.url, headers: arm.headers, body: requestBody("json") };
+    if (!base || !arm.admin) throw new Error("the counting Outlay has no base URL");
+    const headers = rules
+      ? {
+          "content-type": "application/json",
+          authorization: `Bearer ${(await provisionTenant(arm.admin, `cost ${rules.mode}`, rules)).proxyKey}`,
+        }
+      : arm.headers;
+    const target = { url: arm.url, headers, body: requestBody("json") };
     const drive = (durationS: number) =>
       measureSequential(target, { warmupS: 0, durationS, stream: false, connections: CONFIG.concurrentConnections });
     await drive(CONFIG.warmupS);

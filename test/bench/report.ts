@@ -179,13 +179,13 @@ function streamsSection(r: StreamsResult): string[] {
 }
 
 /** What one call costs the platform: the counts per call and the price of a million calls. */
-function costSection(cost: CostResult): string[] {
+function costSection(cost: CostResult, title: string, tenant: string): string[] {
   const p = cost.perCall;
   const n = (v: number, digits = 3) => v.toFixed(digits);
   return [
-    "### Platform cost per million calls",
+    `### ${title}`,
     "",
-    `${cost.calls} JSON calls at c=16 to the tenant without rules, on a build whose bindings count every billable operation (test/bench/count-entry.ts); counts taken after the queues, consumers and alarms went quiet, divided by the calls the Worker received.`,
+    `${cost.calls} JSON calls at c=16 to ${tenant}, on a build whose bindings count every billable operation (test/bench/count-entry.ts); counts taken after the queues, consumers and alarms went quiet, divided by the calls the Worker received.`,
     "",
     "| per call | count |",
     "|---|---:|",
@@ -238,7 +238,19 @@ export function renderLatest(results: BenchResults): string {
     lines.push("", "The strict- and lease-mode rows come from the ledger part: `npm run bench` runs both.");
   }
   if (results.streams) lines.push("", ...streamsSection(results.streams));
-  if (results.cost) lines.push("", ...costSection(results.cost));
+  if (results.cost) {
+    lines.push("", ...costSection(results.cost, "Platform cost per million calls", "the tenant without rules"));
+  }
+  if (results.costStrict) {
+    lines.push(
+      "",
+      ...costSection(
+        results.costStrict,
+        "Platform cost per million calls, strict mode with rules",
+        "a strict-mode tenant with a budget, a policy and a rate limit (the ledger part's C-strict; CPU priced at the rules-free C's)",
+      ),
+    );
+  }
   const cold = results.coldStart;
   if (cold) {
     lines.push(

@@ -56,6 +56,8 @@ export type BenchResults = {
   coldStart?: { bundleBytes: number; bundleGzipBytes: number; firstMs: PerArm<number>; secondMs: PerArm<number> };
   /** The platform-cost point (cost.ts), JSON at c=16 on a counting build. */
   cost?: CostResult;
+  /** The same for a strict-mode tenant with a budget, a policy and a rate limit (RULES.strict). */
+  costStrict?: CostResult;
   /** The concurrent-streams point (streams.ts): SSE streams held open at once, TTFT and heap. */
   streams?: StreamsResult;
   /** JSON throughput at c=64 of the ledger part's rule-bearing tenants (same run; `npm run bench` only). */
@@ -133,6 +135,18 @@ export function runTargets(results: BenchResults): Target[] {
       limit: "≤ 150 B",
       met: bytes <= 150,
       detail: `${bytes.toFixed(0)} B (${(cost.callsPerDatabase / 1e6).toFixed(1)} M calls per 10 GB database)`,
+    });
+  }
+  const strict = results.costStrict;
+  if (strict) {
+    const usd = strict.totalUsdPerMillion;
+    out.push({
+      name: "platform cost per million calls, strict mode with a budget, a policy and a rate limit",
+      mode: "json",
+      value: usd,
+      limit: "≤ $2",
+      met: usd <= 2,
+      detail: `$${usd.toFixed(2)}`,
     });
   }
   return out;

@@ -39,7 +39,7 @@ import { costPoint } from "./cost.ts";
 import { streamsPoint } from "./streams.ts";
 import { idleCpuRate } from "./cpu.ts";
 import { dashboardPart, publishDashboard, withWebChanges } from "./dashboard.ts";
-import { measureLedger } from "./ledger.ts";
+import { measureLedger, RULES } from "./ledger.ts";
 import { renderLedger, writeLedgerDocs } from "./ledger-report.ts";
 import type { LedgerResults } from "./ledger-results.ts";
 import { machineFacts, sourceRevision } from "./machine.ts";
@@ -247,6 +247,7 @@ async function gatewayPart(ctx: Context, arms: PerArm<Arm>, upstream: string): P
   const adminInfo = C.admin;
   const recorded = adminInfo ? await recordedRequests(adminInfo.base, adminInfo.token) : 0;
   const cost = await costPoint(ctx.tmp, upstream, json.cpu.C.msPerRequest);
+  const costStrict = await costPoint(ctx.tmp, upstream, json.cpu.C.msPerRequest, RULES.strict);
   const streams = await streamsPoint(upstream, ctx.bundle);
 
   const results: BenchResults = {
@@ -259,6 +260,7 @@ async function gatewayPart(ctx: Context, arms: PerArm<Arm>, upstream: string): P
     outlayEvents: { recorded, completedRequests: run.sentToC },
     coldStart: { ...bundleSize(ctx.bundle), firstMs, secondMs },
     cost,
+    costStrict,
     streams,
     elapsedS: (performance.now() - began) / 1_000,
   };
