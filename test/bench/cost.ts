@@ -198,7 +198,8 @@ export async function costPoint(
   rules?: TenantRules,
 ): Promise<CostResult> {
   log("cost: bundling Outlay with the counting entry (test/bench/count-entry.ts)");
-  const bundle = await bundleOutlay(join(tmp, "count-bundle"), countingCopy(join(tmp, "count-src")), "count-entry.js");
+  const dir = (name: string) => join(tmp, rules ? `${name}-${rules.mode}` : name);
+  const bundle = await bundleOutlay(dir("count-bundle"), countingCopy(dir("count-src")), "count-entry.js");
   const arm = await startOutlay(upstream, bundle, CONFIG.startupTimeoutMs);
   try {
     const base = arm.admin?.base;
