@@ -3,12 +3,12 @@
 // ledger.ts) with wrk at c=64, records a V8 CPU profile of the isolate meanwhile (the gateway,
 // the TenantLedger and the queue consumers share it under Miniflare) and prints the functions
 // with the most self time and the inclusive time of the hot path's main steps.
-//   BENCH_DURATION=8 node test/bench/ledger-profile.ts [--tenant lease] [--json out.cpuprofile]
+//   BENCH_DURATION=8 node test/bench/ledger-profile.ts [--tenant lease] [--mode sse] [--json out.cpuprofile]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleOutlay, startDirect, startOutlay, upstreamOrigin } from "./arms.ts";
-import { CONFIG } from "./config.ts";
+import { CONFIG, MODES, type Mode } from "./config.ts";
 import { ADMISSION_MARK, expectOk, RULES, targetFor } from "./ledger.ts";
 import { leaseShare, VARIANT_IDS, type VariantId } from "./ledger-results.ts";
 import { provisionTenant } from "./ledger-setup.ts";
@@ -50,6 +50,10 @@ const STEPS = [
   "sendEvent",
   "sendEvents",
   "fetch",
+  "meteredBody",
+  "pull",
+  "onEvent",
+  "feed",
 ];
 
 /** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */
@@ -124,6 +128,8 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const tenantId = (argFlag(argv, "tenant") ?? "lease") as VariantId;
   if (!VARIANT_IDS.includes(tenantId)) throw new Error(`--tenant must be one of ${VARIANT_IDS.join(", ")}`);
+  const mode = (argFlag(argv, "mode") ?? "json") as Mode;
+  if (!MODES.includes(mode)) throw new Error(`--mode must be one of ${MODES.join(", ")}`);
   const tmp = mkdtempSync(join(tmpdir(), "outlay-ledger-profile-"));
   try {
     const inspectorPort = await freePort();
@@ -134,7 +140,7 @@ async function main(): Promise<void> {
     const C = await startOutlay(upstreamOrigin(A), bundle, CONFIG.startupTimeoutMs);
     if (!C.admin) throw new Error("no admin access to Outlay");
     const tenant = await provisionTenant(C.admin, `profile ${tenantId}`, RULES[tenantId]);
-    const target = targetFor(C, tenant, "json");
+    const target = targetFor(C, tenant, mode);
     await expectOk(tenantId, target);
     const script = writeScript(tmp, "profile", target, ADMISSION_MARK);
     const opts = { connections: CONFIG.throughputConnections, threads: CONFIG.throughputThreads };
