@@ -67,8 +67,8 @@ const HASH_BYTES = 32;
 /**
  * SHA-256 of the parts, in order, as a plain Uint8Array. The platform's native hash (node:crypto)
  * rather than one in JavaScript: a seal hashes each of up to 5,000 events and the nodes above
- * them, and with @noble/hashes a seal of 1,000 held the archiver's thread for 10-16 ms (under
- * Miniflare, the gateway's thread too); natively it is a few times faster.
+ * them. In workerd each call still pays for node:crypto's Buffer wrappers: a run's seals spent a
+ * third less time hashing than with @noble/hashes (docs/decisions.md), not the 2-3x of Node.
  */
 function sha256(...parts: Uint8Array[]): Uint8Array {
   const hash = createHash("sha256");
