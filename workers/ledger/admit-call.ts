@@ -1,16 +1,17 @@
 // `admit`, the ledger's side of a proxied call, in one transaction with no D1 query: the key
 // (its secret, revoked, expired), the provider, then decide() (admission.ts) for policies, rate
 // limits and budgets; an admitted call's worst case is held (holds.ts) and every decision about
-// the tenant's own key is an audit event (call.admitted / call.refused), written with the other
-// calls decided in the same turn of the ledger as one outbox row.
+// the tenant's own key is an audit event (call.admitted / call.refused); when the ledger is busy,
+// written with the other calls decided before its next turn as one outbox row.
 import { decide } from "./admission.ts";
 import { matchSecret } from "./key-secret.ts";
 import { AUDIT_FLUSH_MS, type LedgerParts } from "./parts.ts";
 import type { AdmitRequest, AdmitResult, Refused } from "./types.ts";
 
 /**
- * Decides the call, then answers once its audit event is stored (written in one run with the
- * decisions made meanwhile: Outbox.deferAudit) and the alarm will send it soon.
+ * Decides the call, then answers once its audit event is stored (at once, or when the ledger is
+ * busy in one run with the decisions made meanwhile: Outbox.deferAudit) and the alarm will send
+ * it soon.
  */
 export async function admit(parts: LedgerParts, request: AdmitRequest): Promise<AdmitResult> {
   const { result, audited } = admitCall(parts, request);
