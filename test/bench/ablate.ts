@@ -159,6 +159,102 @@ const NO_METER: Patch = {
     ],
   ],
 };
+/** The SSE body through a JavaScript TransformStream that forwards each chunk, nothing metered. */
+const TRANSFORM_PASS: Patch = {
+  name: "TRANSFORM_PASS",
+  versions: [
+    [
+      {
+        file: "workers/gateway/relay.ts",
+        find: "  const body = meteredBody(upstream.body, {",
+        replace: `  finish("complete");
+  const forward = new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, c) => c.enqueue(chunk) });
+  if (headers !== null) return new Response(upstream.body.pipeThrough(forward), init);
+  const body = meteredBody(upstream.body, {`,
+      },
+    ],
+  ],
+};
+/** The SSE body teed: the client's branch native, the other read to its end in JavaScript. */
+const TEE_READ: Patch = {
+  name: "TEE_READ",
+  versions: [
+    [
+      {
+        file: "workers/gateway/relay.ts",
+        find: "  const body = meteredBody(upstream.body, {",
+        replace: `  finish("complete");
+  if (headers !== null) {
+    const [toClient, toMeter] = upstream.body.tee();
+    const reader = toMeter.getReader();
+    void (async () => {
+      for (;;) if ((await reader.read()).done) return;
+    })();
+    return new Response(toClient, init);
+  }
+  const body = meteredBody(upstream.body, {`,
+      },
+    ],
+  ],
+};
+/** The SSE body copied chunk by chunk by JavaScript into a native IdentityTransformStream. */
+const IDENTITY_PUMP: Patch = {
+  name: "IDENTITY_PUMP",
+  versions: [
+    [
+      {
+        file: "workers/gateway/relay.ts",
+        find: "  const body = meteredBody(upstream.body, {",
+        replace: `  finish("complete");
+  if (headers !== null) {
+    const pipe = new IdentityTransformStream();
+    const reader = upstream.body.getReader();
+    const writer = pipe.writable.getWriter();
+    void (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return writer.close();
+        await writer.write(value);
+      }
+    })();
+    return new Response(pipe.readable, init);
+  }
+  const body = meteredBody(upstream.body, {`,
+      },
+    ],
+  ],
+};
+/** The metering stream's pull loop with nothing read from the chunks (no decoding, no events). */
+const PULL_PASS: Patch = {
+  name: "PULL_PASS",
+  versions: [
+    [
+      {
+        file: "workers/gateway/metered-stream.ts",
+        find: "const framed = strip || credit !== null;",
+        replace: "const framed = false;",
+      },
+      {
+        file: "workers/gateway/metered-stream.ts",
+        find: "            parser.feed(decoder.decode(result.value, { stream: true }));\n",
+        replace: "",
+      },
+    ],
+  ],
+};
+/** The metering stream reads events (decodes, frames, strips) but the meter parses none. */
+const NO_EVENT_PARSE: Patch = {
+  name: "NO_EVENT_PARSE",
+  versions: [
+    [
+      {
+        file: "workers/gateway/metered-stream.ts",
+        find: "      if (!meter.onEvent(message.event, message.data) && strip) dropped.push(message.data);",
+        replace: '      if (message.data === "\\u0000" && strip) dropped.push(message.data);',
+      },
+    ],
+  ],
+};
 const CACHE_HASH: Patch = {
   name: "CACHE_HASH",
   versions: [
@@ -263,6 +359,20 @@ const VARIANTS: Record<string, { what: string; patches: Patch[] }> = {
   "no-ledger": { what: "TenantLedger.admit answered from an isolate cache (no DO round trip)", patches: [CACHE_ADMIT] },
   "no-decrypt": { what: "provider credential decrypted once per isolate", patches: [CACHE_CREDENTIAL] },
   "no-meter": { what: "upstream body returned as is (no metering stream)", patches: [NO_METER] },
+  "transform-pass": {
+    what: "SSE through a JavaScript TransformStream forwarding each chunk (nothing metered)",
+    patches: [TRANSFORM_PASS],
+  },
+  "tee-read": { what: "SSE teed: the client's branch native, the other read in JavaScript", patches: [TEE_READ] },
+  "identity-pump": {
+    what: "SSE copied by JavaScript into a native IdentityTransformStream",
+    patches: [IDENTITY_PUMP],
+  },
+  "pull-pass": { what: "SSE through the metering stream's pull loop, chunks not read", patches: [PULL_PASS] },
+  "no-event-parse": {
+    what: "the metering stream frames and strips, the meter parses no event",
+    patches: [NO_EVENT_PARSE],
+  },
   "no-hmac": { what: "key HMAC computed once per isolate", patches: [CACHE_HASH] },
   "-usage-ledger": { what: "cumulative: no usage event, no DO round trip", patches: [NO_USAGE, CACHE_ADMIT] },
   "-usage-ledger-meter": {
@@ -284,6 +394,8 @@ type Row = {
   ttftP50: number;
   rps: number;
   cpuMs: number;
+  sseRps: number;
+  sseCpuMs: number;
 };
 
 async function measure(arm: Arm, tmp: string, seconds: number): Promise<Omit<Row, "variant">> {
@@ -295,28 +407,37 @@ async function measure(arm: Arm, tmp: string, seconds: number): Promise<Omit<Row
     { url: arm.url, headers: arm.headers, body: requestBody("sse") },
     { warmupS: 1, durationS: seconds, stream: true },
   );
-  const script = writeScript(tmp, `ablate-${arm.proc.pid}`, {
-    url: arm.url,
-    headers: arm.headers,
-    body: requestBody("json"),
-  });
-  await runWrk(script, arm.url, { connections: 64, threads: 2, durationS: 1 });
-  await settle(arm.proc.pid, 15_000);
-  const before = treeCpuMs(arm.proc.pid);
-  const wrk = await runWrk(script, arm.url, { connections: 64, threads: 2, durationS: seconds });
-  await settle(arm.proc.pid, 15_000);
+  /** Requests per second and CPU per request at c=64, the tree's CPU read once it went quiet. */
+  const load = async (mode: "json" | "sse") => {
+    const script = writeScript(tmp, `ablate-${mode}-${arm.proc.pid}`, {
+      url: arm.url,
+      headers: arm.headers,
+      body: requestBody(mode),
+    });
+    await runWrk(script, arm.url, { connections: 64, threads: 2, durationS: 1 });
+    await settle(arm.proc.pid, 15_000);
+    const before = treeCpuMs(arm.proc.pid);
+    const wrk = await runWrk(script, arm.url, { connections: 64, threads: 2, durationS: seconds });
+    await settle(arm.proc.pid, 15_000);
+    return { rps: wrk.rps, cpuMs: (treeCpuMs(arm.proc.pid) - before) / Math.max(1, wrk.requests) };
+  };
+  const jsonLoad = await load("json");
+  const sseLoad = await load("sse");
   return {
     jsonP50: json.latency.p50Ms,
     jsonP99: json.latency.p99Ms,
     ssep50: sse.latency.p50Ms,
     ttftP50: sse.ttft?.p50Ms ?? Number.NaN,
-    rps: wrk.rps,
-    cpuMs: (treeCpuMs(arm.proc.pid) - before) / Math.max(1, wrk.requests),
+    rps: jsonLoad.rps,
+    cpuMs: jsonLoad.cpuMs,
+    sseRps: sseLoad.rps,
+    sseCpuMs: sseLoad.cpuMs,
   };
 }
 
 function print(rows: Row[]): void {
-  const head = "variant          JSON p50  JSON p99   SSE p50  TTFT p50   req/s c=64  CPU ms/req";
+  const head =
+    "variant          JSON p50  JSON p99   SSE p50  TTFT p50   req/s c=64  CPU ms/req  SSE req/s  SSE CPU ms";
   const lines = rows.map((r) =>
     [
       r.variant.padEnd(15),
@@ -326,6 +447,8 @@ function print(rows: Row[]): void {
       r.ttftP50.toFixed(3).padStart(9),
       r.rps.toFixed(0).padStart(12),
       r.cpuMs.toFixed(3).padStart(11),
+      r.sseRps.toFixed(0).padStart(10),
+      r.sseCpuMs.toFixed(3).padStart(11),
     ].join(" "),
   );
   process.stdout.write(`\n${head}\n${lines.join("\n")}\n`);
