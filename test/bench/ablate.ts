@@ -224,7 +224,7 @@ const IDENTITY_PUMP: Patch = {
     ],
   ],
 };
-/** The metering stream's pull loop with nothing read from the chunks (no decoding, no events). */
+/** The metering stream's copy (its pull loop before the pump) with nothing read from the chunks. */
 const PULL_PASS: Patch = {
   name: "PULL_PASS",
   versions: [
@@ -237,6 +237,19 @@ const PULL_PASS: Patch = {
       {
         file: "workers/gateway/metered-stream.ts",
         find: "            parser.feed(decoder.decode(result.value, { stream: true }));\n",
+        replace: "",
+      },
+    ],
+    // The pump into an IdentityTransformStream (the copy, chunks not read).
+    [
+      {
+        file: "workers/gateway/metered-stream.ts",
+        find: "const framed = strip || credit !== null;",
+        replace: "const framed = false;",
+      },
+      {
+        file: "workers/gateway/metered-stream.ts",
+        find: "        parser.feed(decoder.decode(result.value, { stream: true }));\n",
         replace: "",
       },
     ],
