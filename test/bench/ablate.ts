@@ -159,55 +159,32 @@ const NO_METER: Patch = {
     ],
   ],
 };
-/** The SSE body through a JavaScript TransformStream that forwards each chunk, nothing metered. */
-const TRANSFORM_PASS: Patch = {
-  name: "TRANSFORM_PASS",
-  versions: [
-    [
-      {
-        file: "workers/gateway/relay.ts",
-        find: "  const body = meteredBody(upstream.body, {",
-        replace: `  finish("complete");
-  const forward = new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, c) => c.enqueue(chunk) });
-  if (headers !== null) return new Response(upstream.body.pipeThrough(forward), init);
-  const body = meteredBody(upstream.body, {`,
-      },
-    ],
-  ],
-};
+const METERED = "  const body = meteredBody(upstream.body, {";
+/** relay.ts answering an SSE call by `statements` (which return the Response), nothing metered. */
+function sseBody(name: string, statements: string): Patch {
+  const replace = `  finish("complete");\n  if (headers !== null) {\n${statements}\n  }\n${METERED}`;
+  return { name, versions: [[{ file: "workers/gateway/relay.ts", find: METERED, replace }]] };
+}
+/** The SSE body through a JavaScript TransformStream that forwards each chunk. */
+const TRANSFORM_PASS = sseBody(
+  "TRANSFORM_PASS",
+  `    const forward = new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, c) => c.enqueue(chunk) });
+    return new Response(upstream.body.pipeThrough(forward), init);`,
+);
 /** The SSE body teed: the client's branch native, the other read to its end in JavaScript. */
-const TEE_READ: Patch = {
-  name: "TEE_READ",
-  versions: [
-    [
-      {
-        file: "workers/gateway/relay.ts",
-        find: "  const body = meteredBody(upstream.body, {",
-        replace: `  finish("complete");
-  if (headers !== null) {
-    const [toClient, toMeter] = upstream.body.tee();
+const TEE_READ = sseBody(
+  "TEE_READ",
+  `    const [toClient, toMeter] = upstream.body.tee();
     const reader = toMeter.getReader();
     void (async () => {
       for (;;) if ((await reader.read()).done) return;
     })();
-    return new Response(toClient, init);
-  }
-  const body = meteredBody(upstream.body, {`,
-      },
-    ],
-  ],
-};
+    return new Response(toClient, init);`,
+);
 /** The SSE body copied chunk by chunk by JavaScript into a native IdentityTransformStream. */
-const IDENTITY_PUMP: Patch = {
-  name: "IDENTITY_PUMP",
-  versions: [
-    [
-      {
-        file: "workers/gateway/relay.ts",
-        find: "  const body = meteredBody(upstream.body, {",
-        replace: `  finish("complete");
-  if (headers !== null) {
-    const pipe = new IdentityTransformStream();
+const IDENTITY_PUMP = sseBody(
+  "IDENTITY_PUMP",
+  `    const pipe = new IdentityTransformStream();
     const reader = upstream.body.getReader();
     const writer = pipe.writable.getWriter();
     void (async () => {
@@ -217,44 +194,23 @@ const IDENTITY_PUMP: Patch = {
         await writer.write(value);
       }
     })();
-    return new Response(pipe.readable, init);
-  }
-  const body = meteredBody(upstream.body, {`,
-      },
-    ],
-  ],
-};
-/** The metering stream's copy (its pull loop before the pump) with nothing read from the chunks. */
-const PULL_PASS: Patch = {
-  name: "PULL_PASS",
-  versions: [
-    [
-      {
-        file: "workers/gateway/metered-stream.ts",
-        find: "const framed = strip || credit !== null;",
-        replace: "const framed = false;",
-      },
-      {
-        file: "workers/gateway/metered-stream.ts",
-        find: "            parser.feed(decoder.decode(result.value, { stream: true }));\n",
-        replace: "",
-      },
-    ],
-    // The pump into an IdentityTransformStream (the copy, chunks not read).
-    [
-      {
-        file: "workers/gateway/metered-stream.ts",
-        find: "const framed = strip || credit !== null;",
-        replace: "const framed = false;",
-      },
-      {
-        file: "workers/gateway/metered-stream.ts",
-        find: "        parser.feed(decoder.decode(result.value, { stream: true }));\n",
-        replace: "",
-      },
-    ],
-  ],
-};
+    return new Response(pipe.readable, init);`,
+);
+/** The metering stream's copy with nothing read from the chunks: `indent` is the feed line's. */
+const unread = (indent: string) => [
+  {
+    file: "workers/gateway/metered-stream.ts",
+    find: "const framed = strip || credit !== null;",
+    replace: "const framed = false;",
+  },
+  {
+    file: "workers/gateway/metered-stream.ts",
+    find: `${indent}parser.feed(decoder.decode(result.value, { stream: true }));\n`,
+    replace: "",
+  },
+];
+/** The metering stream's copy (the pull loop before c952d9e, the pump since), chunks not read. */
+const PULL_PASS: Patch = { name: "PULL_PASS", versions: [unread(" ".repeat(12)), unread(" ".repeat(8))] };
 /** The metering stream reads events (decodes, frames, strips) but the meter parses none. */
 const NO_EVENT_PARSE: Patch = {
   name: "NO_EVENT_PARSE",

@@ -116,17 +116,13 @@ export function runTargets(results: BenchResults): Target[] {
       detail: heap === null ? "no answer" : `${(heap / 1024 ** 2).toFixed(1)} MB`,
     });
   }
+  const costRow = (name: string, cost: CostResult) => {
+    const usd = cost.totalUsdPerMillion;
+    out.push({ name, mode: "json", value: usd, limit: "≤ $2", met: usd <= 2, detail: `$${usd.toFixed(2)}` });
+  };
   const cost = results.cost;
   if (cost) {
-    const usd = cost.totalUsdPerMillion;
-    out.push({
-      name: "platform cost per million calls (published prices, counts measured)",
-      mode: "json",
-      value: usd,
-      limit: "≤ $2",
-      met: usd <= 2,
-      detail: `$${usd.toFixed(2)}`,
-    });
+    costRow("platform cost per million calls (published prices, counts measured)", cost);
     const bytes = cost.perCall.d1Bytes;
     out.push({
       name: "bytes stored in D1 per call",
@@ -137,17 +133,11 @@ export function runTargets(results: BenchResults): Target[] {
       detail: `${bytes.toFixed(0)} B (${(cost.callsPerDatabase / 1e6).toFixed(1)} M calls per 10 GB database)`,
     });
   }
-  const strict = results.costStrict;
-  if (strict) {
-    const usd = strict.totalUsdPerMillion;
-    out.push({
-      name: "platform cost per million calls, strict mode with a budget, a policy and a rate limit",
-      mode: "json",
-      value: usd,
-      limit: "≤ $2",
-      met: usd <= 2,
-      detail: `$${usd.toFixed(2)}`,
-    });
+  if (results.costStrict) {
+    costRow(
+      "platform cost per million calls, strict mode with a budget, a policy and a rate limit",
+      results.costStrict,
+    );
   }
   return out;
 }

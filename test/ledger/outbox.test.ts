@@ -43,6 +43,28 @@ function draft(data: AuditDraft["data"], type: AuditDraft["type"] = "call.refuse
   return { at: Date.now(), type, actor: SYSTEM, requestId: null, subject: null, data };
 }
 
+/** A chat completion call of the tenant's own key, as the gateway asks the ledger to admit it. */
+async function admitRequest(tenant: Tenant, model: string, now = Date.now()): Promise<AdmitRequest> {
+  return {
+    keyId: tenant.keyId,
+    keyHash: await keyHash(env.KEY_PEPPER, tenant.proxyKey),
+    provider: "openai",
+    builtInProvider: true,
+    requestId: `req_${newId()}`,
+    now,
+    call: {
+      model,
+      endpoint: "chat.completions",
+      stream: false,
+      metered: true,
+      inputTokens: 10,
+      maxOutputTokens: 10,
+      dimensions: {},
+      source: null,
+    },
+  };
+}
+
 /** The queue at its boundary, refusing the messages `refuse` picks (the platform stand-in). */
 function refusing(queue: Queue, refuse: (body: unknown) => boolean): Queue {
   return {
@@ -114,25 +136,8 @@ describe("audit outbox", () => {
             })
           : null;
       expect(policy?.status ?? 201).toBe(201);
-      const request = {
-        keyId: tenant.keyId,
-        keyHash: await keyHash(env.KEY_PEPPER, tenant.proxyKey),
-        provider: "openai",
-        builtInProvider: true,
-        requestId: `req_${newId()}`,
-        now: Date.now(),
-        call: {
-          model: "m".repeat(1_000_000),
-          endpoint: "chat.completions",
-          stream: false,
-          metered: true,
-          inputTokens: 10,
-          maxOutputTokens: 10,
-          dimensions: {},
-          source: null,
-        },
-      };
-      const result = await ledger(tenant.tenantId).admit(request as AdmitRequest);
+      const request = await admitRequest(tenant, "m".repeat(1_000_000));
+      const result = await ledger(tenant.tenantId).admit(request);
       expect(result.ok).toBe(outcome === "admitted");
       const keyRes = await tenant.api("/keys", { method: "POST", json: { name: "later key" } });
       expect(keyRes.status).toBe(201);
@@ -243,27 +248,12 @@ describe("audit runs (several events in one outbox row)", () => {
 
   it("a call at a quiet time is written at once; calls decided while the ledger is busy share one row; all delivered in order", async () => {
     const tenant = await newTenant({ providers: false });
-    const keyHashed = await keyHash(env.KEY_PEPPER, tenant.proxyKey);
-    const requestIds = Array.from({ length: 20 }, () => `req_${newId()}`);
     const now = Date.now();
-    const request = (requestId: string, model: string): AdmitRequest => ({
-      keyId: tenant.keyId,
-      keyHash: keyHashed,
-      provider: "openai",
-      builtInProvider: true,
-      requestId,
-      now,
-      call: {
-        model,
-        endpoint: "chat.completions",
-        stream: false,
-        metered: true,
-        inputTokens: 10,
-        maxOutputTokens: 10,
-        dimensions: {},
-        source: null,
-      },
-    });
+    // Every fifth is refused by the policy below.
+    const requests = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => admitRequest(tenant, i % 5 === 4 ? "gpt-4o" : "gpt-4o-mini", now)),
+    );
+    const requestIds = requests.map((r) => r.requestId);
     const policy = await tenant.api("/policies", {
       method: "POST",
       json: { name: "only mini", allow_models: ["gpt-4o-mini"] },
@@ -278,8 +268,8 @@ describe("audit runs (several events in one outbox row)", () => {
         // Twenty calls made at the same time: the first finds the ledger quiet, the others find
         // it busy. Every fifth is refused by the policy: refusals join the same run.
         const written: number[] = [];
-        const decided = requestIds.map((id, i) => {
-          const result = instance.admit(request(id, i % 5 === 4 ? "gpt-4o" : "gpt-4o-mini"));
+        const decided = requests.map((request) => {
+          const result = instance.admit(request);
           written.push(outboxRows(sql).length - before);
           return result;
         });
