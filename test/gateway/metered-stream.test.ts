@@ -38,7 +38,6 @@ async function run(text: string, sizes: number[]) {
     onEnd: (how) => {
       ended = how;
     },
-    keepAlive: () => undefined,
   });
   const out = await new Response(body).text();
   return { out, usage: meter.usage(), ended };

@@ -110,6 +110,5 @@ export async function proxyCall(c: GatewayContext, route: Route): Promise<Respon
     headers: admissionHeaders(admission),
     credit: shape.stream ? admission.credit : null,
     draw: drawFrom(ledger, requestId),
-    keepAlive: (work) => c.executionCtx.waitUntil(work),
   });
 }

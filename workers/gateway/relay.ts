@@ -65,8 +65,6 @@ export type RelayContext = {
   /** Set for a stream whose hold is drawn down as it runs. */
   credit: StreamCredit | null;
   draw: Draw;
-  /** The call's `waitUntil`: a stream's copy to the client ends the call even after the client left. */
-  keepAlive: (work: Promise<void>) => void;
 };
 
 type Measure = { outcome: Outcome; usage: TokenUsage | null; usageSource: UsageSource; firstByteAt: number | null };
@@ -126,7 +124,6 @@ export async function relay(upstream: Response, ctx: RelayContext): Promise<Resp
       firstByteAt = Date.now();
     },
     onEnd: finish,
-    keepAlive: ctx.keepAlive,
   });
   return new Response(body, init);
 }
