@@ -65,6 +65,10 @@ async function admitRequest(tenant: Tenant, model: string, now = Date.now()): Pr
   };
 }
 
+/** Whether a message carries a poison event (alone, or in a pack of the outbox's). */
+const carriesPoison = (body: unknown) =>
+  (auditEventsOf(body) ?? []).some((e) => (e.data as { poison?: boolean }).poison === true);
+
 /** The queue at its boundary, refusing the messages `refuse` picks (the platform stand-in). */
 function refusing(queue: Queue, refuse: (body: unknown) => boolean): Queue {
   return {
@@ -198,11 +202,8 @@ describe("audit outbox", () => {
 
   it("a message the queue keeps refusing while it takes others is set aside after three refusals", async () => {
     const tenantId = newId();
-    // The queue refuses any message carrying a poison event: alone, or in a pack of the outbox's.
-    const poison = (body: unknown) =>
-      (auditEventsOf(body) ?? []).some((e) => (e.data as { poison?: boolean }).poison === true);
     const queued = await runInDurableObject(ledger(tenantId), async (_i, state) => {
-      const outbox = new Outbox(state.storage.sql, { ...env, AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, poison) });
+      const outbox = new Outbox(state.storage.sql, { ...env, AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, carriesPoison) });
       const results: boolean[] = [];
       outbox.audit(draft({ n: 1 }));
       outbox.audit(draft({ n: 2, poison: true }));
@@ -309,11 +310,9 @@ describe("audit runs (several events in one outbox row)", () => {
 
   it("a run the queue keeps refusing is split; only the event at fault is set aside, the others keep their seqs", async () => {
     const tenantId = newId();
-    const poison = (body: unknown) =>
-      (auditEventsOf(body) ?? []).some((e) => (e.data as { poison?: boolean }).poison === true);
     const result = await runInDurableObject(ledger(tenantId), async (_i, state) => {
       const sql = state.storage.sql;
-      const outbox = new Outbox(sql, { ...env, AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, poison) });
+      const outbox = new Outbox(sql, { ...env, AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, carriesPoison) });
       outbox.audit(draft({ n: 1 }));
       outbox.auditRun([draft({ n: 2 }), draft({ n: 3, poison: true }), draft({ n: 4 })]);
       const written = outboxRows(sql);
@@ -422,11 +421,9 @@ describe("audit seqs", () => {
 
   it("are never given twice: not after the sent rows are gone, nor past one refused and left waiting", async () => {
     const tenantId = newId();
-    const poison = (body: unknown) =>
-      (auditEventsOf(body) ?? []).some((e) => (e.data as { poison?: boolean }).poison === true);
     const seqs = await runInDurableObject(ledger(tenantId), async (_i, state) => {
       const sql = state.storage.sql;
-      const outbox = new Outbox(sql, { ...env, AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, poison) });
+      const outbox = new Outbox(sql, { ...env, AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, carriesPoison) });
       outbox.audit(draft({ n: 1, poison: true }));
       outbox.audit(draft({ n: 2 }));
       outbox.audit(draft({ n: 3 }));
