@@ -3,6 +3,8 @@
 // for any other condition (waitFor); a per-test view of the demo upstream's traffic.
 import { env, exports } from "cloudflare:workers";
 import { newId } from "../shared/ids.ts";
+import type { UsageEvent } from "../shared/usage.ts";
+import { tenantDb, usageEventsPage } from "../workers/store/index.ts";
 
 export const BASE = "http://outlay.test";
 
@@ -82,24 +84,48 @@ export type EventRow = Record<string, unknown> & {
   dimensions: string;
 };
 
+/** A stored usage event as the row it was before packs (migration 0012): the tests' view of it. */
+function rowOf(e: UsageEvent): EventRow {
+  return {
+    request_id: e.requestId,
+    key_id: e.keyId,
+    provider: e.provider,
+    model: e.model,
+    endpoint: e.endpoint,
+    stream: e.stream ? 1 : 0,
+    status: e.status,
+    outcome: e.outcome,
+    input_tokens: e.usage.inputTokens,
+    cached_input_tokens: e.usage.cachedInputTokens,
+    cache_write_tokens: e.usage.cacheWriteTokens,
+    output_tokens: e.usage.outputTokens,
+    reasoning_tokens: e.usage.reasoningTokens,
+    usage_source: e.usageSource,
+    cost_nano_usd: e.costNanoUsd,
+    unpriced: e.costNanoUsd === null ? 1 : 0,
+    price: e.price ? JSON.stringify(e.price) : null,
+    started_at: e.startedAt,
+    first_byte_ms: e.firstByteMs,
+    total_ms: e.totalMs,
+    dimensions: JSON.stringify(e.dimensions),
+  };
+}
+
+/** The tenant's stored usage events, oldest first (every copy, were one ever stored twice). */
+export async function eventsOf(tenantId: string): Promise<EventRow[]> {
+  const events = await usageEventsPage(tenantDb(env.DB, tenantId), { order: "asc", cursor: null, limit: 1_000_000 });
+  return events.map(rowOf);
+}
+
 /** Waits until the usage event of a request is in D1 (the queue consumer runs asynchronously). */
 export async function waitForEvent(tenantId: string, requestId: string, timeoutMs = 10_000): Promise<EventRow> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const row = await env.DB.prepare("SELECT * FROM usage_events WHERE tenant_id = ? AND request_id = ?")
-      .bind(tenantId, requestId)
-      .first<EventRow>();
+    const row = (await eventsOf(tenantId)).find((r) => r.request_id === requestId);
     if (row) return row;
     if (Date.now() > until) throw new Error(`no usage event for ${requestId}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-export async function eventsOf(tenantId: string): Promise<EventRow[]> {
-  const res = await env.DB.prepare("SELECT * FROM usage_events WHERE tenant_id = ? ORDER BY started_at")
-    .bind(tenantId)
-    .all<EventRow>();
-  return res.results;
 }
 
 export async function waitForEventCount(tenantId: string, count: number, timeoutMs = 10_000): Promise<EventRow[]> {

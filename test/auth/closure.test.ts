@@ -155,7 +155,7 @@ describe("closing and purging an organisation", () => {
 
   it("lists the tenant-owned tables from the migrations", () => {
     expect(tenantTables()).toEqual(
-      expect.arrayContaining(["admin_tokens", "api_keys", "audit_events", "memberships", "sessions", "usage_events"]),
+      expect.arrayContaining(["admin_tokens", "api_keys", "audit_events", "memberships", "sessions", "usage_packs"]),
     );
   });
 

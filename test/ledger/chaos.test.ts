@@ -1,12 +1,14 @@
 // 1,000 calls with random client aborts, upstream 429/500 and cut streams, JSON and SSE, OpenAI
 // and Anthropic: afterwards the ledger's spent equals the sum of the usage events to the
-// nano-dollar, no hold is left, and redelivering every event (queue and direct settle) changes
-// nothing. Then a hold whose settle was lost expires and is reconciled from its usage event.
+// nano-dollar, no hold is left, and redelivering every event (every queue message as sent, every
+// event of a pack again as that part of its pack, and direct settles) changes nothing. Then a hold whose settle was lost expires and is reconciled from its usage event.
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { keyHash } from "../../shared/crypto.ts";
-import type { UsageEvent } from "../../shared/usage.ts";
+import { packIdOf, type UsageEvent, usageEventsOf, type UsagePack } from "../../shared/usage.ts";
+import { spyOnUsageQueue } from "../e2e/support.ts";
+import { messageBytes, splitBatches } from "../../shared/queue-limits.ts";
 import {
   eventsOf,
   newTenant,
@@ -104,8 +106,13 @@ describe("ledger under chaos", () => {
     const alert = await createBudget(tenant, { limit_usd: "0.01", mode: "alert", window: "rolling", rolling_hours: 1 });
     const rand = seededRandom(20261123);
     const plan = Array.from({ length: 1000 }, () => KINDS[Math.floor(rand() * KINDS.length)] ?? "json");
-    for (let i = 0; i < plan.length; i += 25) {
-      await Promise.all(plan.slice(i, i + 25).map((kind) => oneCall(tenant, kind, rand)));
+    const spy = spyOnUsageQueue();
+    try {
+      for (let i = 0; i < plan.length; i += 25) {
+        await Promise.all(plan.slice(i, i + 25).map((kind) => oneCall(tenant, kind, rand)));
+      }
+    } finally {
+      spy.restore();
     }
     const events = await waitForEventCount(tenant.tenantId, 1000, 60_000);
     expect(events.length).toBe(1000);
@@ -119,11 +126,29 @@ describe("ledger under chaos", () => {
     expect(nano((await settledStatus(tenant, alert)).spent_usd)).toBe(total);
     expect(await ledgerOf(tenant.tenantId).openHolds()).toEqual([]);
 
-    // Redeliver every event: through the queue (as a retried batch would) and straight to settle.
-    const again = events.map((row) => toEvent(row, tenant.tenantId));
-    for (let i = 0; i < again.length; i += 100) {
-      await env.USAGE_QUEUE.sendBatch(again.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
+    // Redeliver every event: through the queue every message as it was sent (as a retried batch
+    // would, or the ledger sending on a pack it took over), every event of a pack once more alone
+    // as that part of its pack (as the consumer sends back an event of a pack it could not store
+    // whole), and straight to settle.
+    const sent = spy.bodies.filter((body) => usageEventsOf(body)?.[0]?.tenantId === tenant.tenantId);
+    const parts = sent.flatMap((body) => {
+      const carried = usageEventsOf(body) ?? [];
+      if (carried.length < 2) return [];
+      return carried.map((event, part): UsagePack => ({
+        v: 1,
+        pack: "usage",
+        tenantId: tenant.tenantId,
+        events: [event],
+        id: packIdOf(carried),
+        part,
+      }));
+    });
+    expect(parts.length).toBeGreaterThan(0);
+    const redelivered = [...sent, ...parts].map((body) => ({ body, bytes: messageBytes(body) }));
+    for (const batch of splitBatches(redelivered)) {
+      await env.USAGE_QUEUE.sendBatch(batch.map(({ body }) => ({ body, contentType: "json" as const })));
     }
+    const again = events.map((row) => toEvent(row, tenant.tenantId));
     await ledgerOf(tenant.tenantId).settle({ events: again });
     await ledgerOf(tenant.tenantId).settle({ events: again.slice(0, 10) });
     // Read once the queue is past the redelivered events, not after a fixed wait: an event of

@@ -5,7 +5,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { UsageEvent } from "../../shared/usage.ts";
+import type { UsageEvent, UsageMessage } from "../../shared/usage.ts";
 import { finishCall, ledgerOf } from "../../workers/gateway/admit.ts";
 import type { Admitted } from "../../workers/ledger/index.ts";
 import { spyOnUsageQueue } from "../e2e/support.ts";
@@ -38,19 +38,49 @@ describe("usage events the queue refuses", () => {
     }
   });
 
+  it("a batch the queue took but answered with an error is stored once: the ledger sends on the same packs", async () => {
+    const tenant = await newTenant({ providers: false });
+    // The platform stand-in for a send whose answer was lost: the messages are queued, the caller sees a failure.
+    const tookButFailed = {
+      send: async (body: unknown, options?: QueueSendOptions) => {
+        await env.USAGE_QUEUE.send(body, options);
+        throw new Error("network connection lost");
+      },
+      sendBatch: async (batch: Iterable<MessageSendRequest>) => {
+        await env.USAGE_QUEUE.sendBatch(batch);
+        throw new Error("network connection lost");
+      },
+    } as unknown as Queue;
+    const events = Array.from({ length: 40 }, () => usageEvent(tenant, { startedAt: Date.now(), costNanoUsd: 7 }));
+    const ledger = ledgerOf(env, tenant.tenantId);
+    await sendEvents(tookButFailed as Queue<UsageMessage>, events, async (messages) => {
+      await ledger?.forwardUsage({ tenantId: tenant.tenantId, messages });
+      return null;
+    });
+    await waitFor(async () => ((await eventsOf(tenant.tenantId)).length >= 40 ? true : null), "40 events in D1");
+    // The queue has had every message twice (two tries) and the ledger's copy once more: give them time to land.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const stored = (await eventsOf(tenant.tenantId)).map((e) => e.request_id).sort();
+    expect(stored).toEqual(events.map((e) => e.requestId).sort());
+    const totals = await env.DB.prepare(
+      "SELECT SUM(requests) AS n, SUM(cost_nano_usd) AS cost FROM usage_rollups_hourly WHERE tenant_id = ? AND dim_name = ''",
+    )
+      .bind(tenant.tenantId)
+      .first<{ n: number; cost: number }>();
+    expect(totals).toEqual({ n: 40, cost: 280 });
+  });
+
   it("a batch of them (lease mode's report) takes the same way", async () => {
     const tenant = await newTenant({ providers: false });
     const events = Array.from({ length: 150 }, () => usageEvent(tenant, { startedAt: Date.now(), costNanoUsd: 1 }));
     const ledger = ledgerOf(env, tenant.tenantId);
-    await sendEvents(refusingQueue as Queue<UsageEvent>, events, async (batch) => {
-      await ledger?.forwardUsage({ tenantId: tenant.tenantId, events: batch });
+    await sendEvents(refusingQueue as Queue<UsageMessage>, events, async (messages) => {
+      await ledger?.forwardUsage({ tenantId: tenant.tenantId, messages });
       return null;
     });
     const stored = await waitFor(async () => {
-      const n = await env.DB.prepare("SELECT COUNT(*) AS n FROM usage_events WHERE tenant_id = ?")
-        .bind(tenant.tenantId)
-        .first<{ n: number }>();
-      return n?.n === 150 ? n.n : null;
+      const n = (await eventsOf(tenant.tenantId)).length;
+      return n === 150 ? n : null;
     }, "150 events in D1");
     expect(stored).toBe(150);
   });

@@ -17,14 +17,8 @@ import {
   type UsageGroup,
   type UsageRow,
 } from "../../shared/usage-query.ts";
-import {
-  eventDimensions,
-  eventPrice,
-  queryRollups,
-  sumUsageEvents,
-  type UsageEventRow,
-  usageEventsBefore,
-} from "../store/index.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+import { queryRollups, SUM_EVENTS_MAX, sumUsageEvents, TooManyEvents, usageEventsPage } from "../store/index.ts";
 
 function parseGroups(text: string | undefined): UsageGroup[] | AppError {
   if (!text) return [];
@@ -131,9 +125,17 @@ usage.get("/", async (c) => {
   // Rollups are hourly: the range widens to whole hours.
   const fromHour = Math.floor(start / HOUR_MS) * HOUR_MS;
   const toHour = Math.ceil(end / HOUR_MS) * HOUR_MS;
-  const rows = rollupProblem(groups, filters)
-    ? await sumUsageEvents(c.var.db, groups, filters, fromHour, toHour)
-    : await queryRollups(c.var.db, { from: fromHour, to: toHour, groups, filters });
+  let rows: UsageRow[];
+  try {
+    rows = rollupProblem(groups, filters)
+      ? await sumUsageEvents(c.var.db, groups, filters, fromHour, toHour)
+      : await queryRollups(c.var.db, { from: fromHour, to: toHour, groups, filters });
+  } catch (error) {
+    if (!(error instanceof TooManyEvents)) throw error;
+    const most = SUM_EVENTS_MAX.toLocaleString("en-US");
+    const message = `Two or more dimensions at once are summed from the calls themselves, at most ${most} of them: narrow from and to.`;
+    return apiError(c, new AppError("bad_request", message, "from"));
+  }
   return c.json({
     from: new Date(fromHour).toISOString(),
     to: new Date(toHour).toISOString(),
@@ -141,8 +143,8 @@ usage.get("/", async (c) => {
   });
 });
 
-function encodeCursor(row: UsageEventRow): string {
-  return btoa(`${row.started_at}:${row.request_id}`).replace(/=+$/, "");
+function encodeCursor(e: UsageEvent): string {
+  return btoa(`${e.startedAt}:${e.requestId}`).replace(/=+$/, "");
 }
 
 function decodeCursor(text: string): { at: number; id: string } | null {
@@ -164,32 +166,32 @@ usage.get("/events", async (c) => {
   const cursor = cursorText ? decodeCursor(cursorText) : null;
   if (cursorText && !cursor)
     return apiError(c, new AppError("bad_request", "cursor is not one this API gave out.", "cursor"));
-  const rows = await usageEventsBefore(c.var.db, cursor, limit + 1);
+  const rows = await usageEventsPage(c.var.db, { order: "desc", cursor, limit: limit + 1 });
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return c.json({
-    events: page.map((r) => ({
-      request_id: r.request_id,
-      key_id: r.key_id,
-      provider: r.provider,
-      model: r.model,
-      endpoint: r.endpoint,
-      stream: r.stream === 1,
-      status: r.status,
-      outcome: r.outcome,
-      input_tokens: r.input_tokens,
-      cached_input_tokens: r.cached_input_tokens,
-      cache_write_tokens: r.cache_write_tokens,
-      output_tokens: r.output_tokens,
-      reasoning_tokens: r.reasoning_tokens,
-      usage_source: r.usage_source,
-      cost_usd: r.cost === null ? null : formatUsd(BigInt(r.cost)),
-      unpriced: r.unpriced === 1,
-      price: eventPrice(r),
-      started_at: new Date(r.started_at).toISOString(),
-      first_byte_ms: r.first_byte_ms,
-      total_ms: r.total_ms,
-      dimensions: eventDimensions(r),
+    events: page.map((e) => ({
+      request_id: e.requestId,
+      key_id: e.keyId,
+      provider: e.provider,
+      model: e.model,
+      endpoint: e.endpoint,
+      stream: e.stream,
+      status: e.status,
+      outcome: e.outcome,
+      input_tokens: e.usage.inputTokens,
+      cached_input_tokens: e.usage.cachedInputTokens,
+      cache_write_tokens: e.usage.cacheWriteTokens,
+      output_tokens: e.usage.outputTokens,
+      reasoning_tokens: e.usage.reasoningTokens,
+      usage_source: e.usageSource,
+      cost_usd: e.costNanoUsd === null ? null : formatUsd(BigInt(e.costNanoUsd)),
+      unpriced: e.costNanoUsd === null,
+      price: e.price,
+      started_at: new Date(e.startedAt).toISOString(),
+      first_byte_ms: e.firstByteMs,
+      total_ms: e.totalMs,
+      dimensions: e.dimensions,
     })),
     next_cursor: rows.length > limit && last ? encodeCursor(last) : null,
   });

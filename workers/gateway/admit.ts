@@ -12,7 +12,7 @@
 // Every call to the ledger's stub is caught where it is made and becomes a value: the ledger
 // could not answer (ledger_unavailable). Nothing here throws to carry a decision.
 import { AppError } from "../../shared/errors.ts";
-import type { UsageEvent } from "../../shared/usage.ts";
+import type { UsageEvent, UsageMessage } from "../../shared/usage.ts";
 import { type AdmitRequest, type AdmitResult, type Admitted, type Ledger, ledgerFor } from "../ledger/index.ts";
 import { failOpenAdmission, forgetKey, rememberAdmission } from "./fail-open.ts";
 import { admitFromLease, afterCall, settleFromLease, type Renewal } from "./lease.ts";
@@ -97,12 +97,12 @@ async function settle(ledger: Ledger | null, events: UsageEvent[]): Promise<void
   );
 }
 
-/** Usage events the queue refused go to the tenant's ledger, which sends them on (durably). */
+/** Usage messages the queue refused go to the tenant's ledger, which sends them on (durably). */
 function handOffTo(ledger: Ledger | null, tenantId: string): UsageHandOff {
-  return async (events) => {
+  return async (messages) => {
     if (!ledger) return unavailable();
     try {
-      await ledger.forwardUsage({ tenantId, events });
+      await ledger.forwardUsage({ tenantId, messages });
       return null;
     } catch {
       return unavailable();
@@ -111,7 +111,7 @@ function handOffTo(ledger: Ledger | null, tenantId: string): UsageHandOff {
 }
 
 function renewal(env: Env, ledger: Ledger | null, tenantId: string): Renewal {
-  const queue = env.USAGE_QUEUE as Queue<UsageEvent>;
+  const queue = env.USAGE_QUEUE as Queue<UsageMessage>;
   return {
     lease: async (report) => {
       if (!ledger) return unavailable();
@@ -141,7 +141,7 @@ export function finishCall(
     const send: BatchSend = async (events, held) => {
       const stub = ledgerOf(env, tenantId);
       await Promise.all([
-        sendEvents(env.USAGE_QUEUE as Queue<UsageEvent>, events, handOffTo(stub, tenantId)),
+        sendEvents(env.USAGE_QUEUE as Queue<UsageMessage>, events, handOffTo(stub, tenantId)),
         held.length > 0 ? settle(stub, held) : null,
       ]);
     };

@@ -2,19 +2,21 @@
 //
 //   events ─ each made sendable (one too large for a queue message is shrunk and flagged)
 //          ─ packed: one queue message carries as many of the organisation's events as fit
-//            (a UsagePack; one event alone goes as itself)
+//            (a UsagePack; one event alone goes as itself). The consumer stores a pack once, by
+//            an id made from its request ids (packIdOf), so a pack is never re-packed on its way
 //          ─ sendBatch in batches under the Queues limits, one retry
-//              └─ refused twice ── handed to the tenant's ledger (TenantLedger.forwardUsage): it
-//                 settles them and keeps them in its outbox, which sends them on, alarm-retried
+//              └─ refused twice ── the messages, as packed, handed to the tenant's ledger
+//                 (TenantLedger.forwardUsage): it settles their events and keeps the messages in
+//                 its outbox, which sends them on, alarm-retried
 //                    └─ the ledger cannot take them either ── retried twice more, then an
 //                       alert naming the request ids (the one place left where an event is lost:
 //                       the queue and the ledger both down for the whole of waitUntil)
 import type { AppError } from "../../shared/errors.ts";
 import { MESSAGE_MAX_BYTES, messageBytes, splitBatches, splitPacks } from "../../shared/queue-limits.ts";
-import type { UsageEvent, UsagePack } from "../../shared/usage.ts";
+import { type UsageEvent, usageEventsOf, type UsageMessage, type UsagePack } from "../../shared/usage.ts";
 
-/** Takes events the queue would not (the tenant's ledger): null when taken, else why not. */
-export type UsageHandOff = (events: UsageEvent[]) => Promise<AppError | null>;
+/** Takes messages the queue would not (the tenant's ledger): null when taken, else why not. */
+export type UsageHandOff = (messages: UsageMessage[]) => Promise<AppError | null>;
 
 /** Bounds a shrunk event's fields are cut to (docs/budgets.md, "Delivery"). */
 export const SHRUNK = { model: 256, name: 64, dimensionName: 32, dimensionValue: 128, dimensions: 32 } as const;
@@ -56,21 +58,20 @@ export function sendable(event: UsageEvent): UsageEvent {
 type Sized<T> = { body: T; bytes: number };
 
 /** One queue message: a pack of the events, or the event itself when it is alone. */
-function messageOf(events: readonly Sized<UsageEvent>[]): Sized<UsageEvent | UsagePack> & { events: UsageEvent[] } {
-  const bodies = events.map((e) => e.body);
+function messageOf(events: readonly Sized<UsageEvent>[]): Sized<UsageMessage> {
   const [only] = events;
-  if (only && events.length === 1) return { body: only.body, bytes: only.bytes, events: bodies };
+  if (only && events.length === 1) return only;
   const tenantId = only?.body.tenantId ?? "";
-  const pack: UsagePack = { v: 1, pack: "usage", tenantId, events: bodies };
-  return { body: pack, bytes: messageBytes(pack), events: bodies };
+  const pack: UsagePack = { v: 1, pack: "usage", tenantId, events: events.map((e) => e.body) };
+  return { body: pack, bytes: messageBytes(pack) };
 }
 
 /**
- * Sends one organisation's usage events to the queue, packed; the events of a batch the queue
+ * Sends one organisation's usage events to the queue, packed; the messages of a batch the queue
  * refuses go to `handOff` (see the tree above).
  */
 export async function sendEvents(
-  queue: Queue<UsageEvent | UsagePack>,
+  queue: Queue<UsageMessage>,
   events: readonly UsageEvent[],
   handOff: UsageHandOff,
 ): Promise<void> {
@@ -84,7 +85,7 @@ export async function sendEvents(
     if ((await tryTwice(() => queue.sendBatch(sent))) === null) continue;
     await handOver(
       handOff,
-      batch.flatMap((m) => m.events),
+      batch.map((m) => m.body),
     );
   }
 }
@@ -103,14 +104,14 @@ async function tryTwice(send: () => Promise<unknown>): Promise<string | null> {
   return failure;
 }
 
-async function handOver(handOff: UsageHandOff, events: UsageEvent[]): Promise<void> {
+async function handOver(handOff: UsageHandOff, messages: UsageMessage[]): Promise<void> {
   for (let i = 0; i < HAND_OFF_TRIES; i += 1) {
-    const failure = await handOff(events);
+    const failure = await handOff(messages);
     if (!failure) return;
     if (i === HAND_OFF_TRIES - 1) {
       console.error(
         "usage events lost: neither the queue nor the ledger took them",
-        events.map((e) => e.requestId),
+        messages.flatMap((m) => usageEventsOf(m) ?? []).map((e) => e.requestId),
         failure.code,
       );
       return;

@@ -14,8 +14,23 @@ const WRITE_CHUNK = 500;
 
 type Carried<T> = { message: Message; items: T[] };
 
-async function writeAll<T>(write: TenantWriter<T>, env: Env, tenantId: string, items: T[]): Promise<void> {
-  for (let i = 0; i < items.length; i += WRITE_CHUNK) await write(env, tenantId, items.slice(i, i + WRITE_CHUNK));
+/** Writes the messages' items in chunks of about WRITE_CHUNK, cut between messages (a usage pack
+ * is stored whole only when all its events are written together) unless one message alone is
+ * larger. */
+async function writeAll<T>(write: TenantWriter<T>, env: Env, tenantId: string, messages: T[][]): Promise<void> {
+  let chunk: T[] = [];
+  for (const items of messages) {
+    if (chunk.length > 0 && chunk.length + items.length > WRITE_CHUNK) {
+      await write(env, tenantId, chunk);
+      chunk = [];
+    }
+    for (let i = 0; i < items.length; i += WRITE_CHUNK) {
+      const part = items.slice(i, i + WRITE_CHUNK);
+      if (part.length === WRITE_CHUNK) await write(env, tenantId, part);
+      else chunk.push(...part);
+    }
+  }
+  if (chunk.length > 0) await write(env, tenantId, chunk);
 }
 
 export async function perTenant<T extends { tenantId: string }>(
@@ -45,7 +60,7 @@ export async function perTenant<T extends { tenantId: string }>(
         write,
         env,
         tenantId,
-        group.flatMap((m) => m.items),
+        group.map((m) => m.items),
       );
       for (const m of group) m.message.ack();
       continue;
@@ -73,7 +88,7 @@ async function writeOne<T>(
   },
 ): Promise<void> {
   try {
-    await writeAll(to.write, to.env, to.tenantId, items);
+    await writeAll(to.write, to.env, to.tenantId, [items]);
     message.ack();
     return;
   } catch (error) {

@@ -5,7 +5,7 @@
 // messages go through queue-lane.ts; a mirror statement D1 keeps refusing is set aside here.
 import { isAuditEvent, SYSTEM, type AuditDraft, type AuditEvent, type AuditPack } from "../../shared/audit.ts";
 import { tenantDb } from "../store/index.ts";
-import type { UsageEvent } from "../../shared/usage.ts";
+import type { UsageMessage } from "../../shared/usage.ts";
 import { deadLetter, flushLane, MAX_ATTEMPTS, type DeadReason } from "./queue-lane.ts";
 import { z } from "zod";
 import { parseStored } from "../../shared/stored-json.ts";
@@ -122,10 +122,13 @@ export class Outbox {
     );
   }
 
-  /** Usage events to carry to USAGE_QUEUE (the gateway could not queue them itself). */
-  usage(events: readonly UsageEvent[]): void {
-    for (const e of events) {
-      this.#sql.exec("INSERT INTO usage_outbox (request_id, event) VALUES (?, ?)", e.requestId, JSON.stringify(e));
+  /** Usage queue messages to carry to USAGE_QUEUE as they are (the gateway could not queue them):
+   * a pack is stored by its contents, so it must arrive as packed. `request_id` is the first
+   * event's, for the notice if the message is ever set aside. */
+  usage(messages: readonly UsageMessage[]): void {
+    for (const m of messages) {
+      const first = "pack" in m ? m.events[0]?.requestId : m.requestId;
+      this.#sql.exec("INSERT INTO usage_outbox (request_id, event) VALUES (?, ?)", first ?? "", JSON.stringify(m));
     }
   }
 
@@ -322,8 +325,10 @@ export class Outbox {
         },
         accepted: (seqs) => {
           this.#sql.exec(
-            `UPDATE settled SET at = MAX(at, ?) WHERE request_id IN
-               (SELECT request_id FROM usage_outbox WHERE seq IN (SELECT value FROM json_each(?)))`,
+            `UPDATE settled SET at = MAX(at, ?1) WHERE request_id IN
+               (SELECT json_extract(o.event, '$.requestId') FROM usage_outbox o WHERE o.seq IN (SELECT value FROM json_each(?2))
+                UNION ALL SELECT json_extract(e.value, '$.requestId') FROM usage_outbox o, json_each(o.event, '$.events') e
+                WHERE o.seq IN (SELECT value FROM json_each(?2)))`,
             now,
             JSON.stringify(seqs),
           );

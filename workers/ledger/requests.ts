@@ -6,7 +6,7 @@
 // LeaseReport (types.ts), which already carry their `now`.
 import type { AuditActor, AuditDraft } from "../../shared/audit.ts";
 import type { PriceOverride } from "../../shared/pricing.ts";
-import type { UsageEvent } from "../../shared/usage.ts";
+import type { UsageEvent, UsageMessage } from "../../shared/usage.ts";
 import type { KeyRotation, NewKey, ProviderUpdate, RuleDraft, RuleKind, TenantSettings } from "./types.ts";
 
 /** What every change carries: the tenant, who made it and when. */
@@ -16,7 +16,14 @@ type Change = { tenantId: string; actor?: AuditActor; now?: number };
 
 export type SettleRequest = { events: readonly UsageEvent[]; now?: number };
 
-export type ForwardUsageRequest = { tenantId: string; events: readonly UsageEvent[]; now?: number };
+/** Usage queue messages the gateway could not send, as packed (`events`: from a gateway of before
+ * packs were kept whole, each event its own message). */
+export type ForwardUsageRequest = {
+  tenantId: string;
+  messages?: readonly UsageMessage[];
+  events?: readonly UsageEvent[];
+  now?: number;
+};
 
 /** A running stream's draw-down: what it has used so far and how much more it wants held. */
 export type DrawRequest = { requestId: string; usedNano: bigint; wantNano: bigint; now?: number };

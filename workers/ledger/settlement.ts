@@ -6,6 +6,7 @@
 import { SETTLED_KEEP_MS } from "./holds.ts";
 import { renewLease } from "./leases.ts";
 import { AUDIT_FLUSH_MS, type LedgerParts } from "./parts.ts";
+import { usageEventsOf } from "../../shared/usage.ts";
 import type { DrawRequest, ForwardUsageRequest, SettleRequest } from "./requests.ts";
 import { bindTenant } from "./schema.ts";
 import type { LeaseGrant, LeaseReport } from "./types.ts";
@@ -18,15 +19,21 @@ export async function settle(parts: LedgerParts, { events, now = Date.now() }: S
 
 export async function forwardUsage(
   parts: LedgerParts,
-  { tenantId, events, now = Date.now() }: ForwardUsageRequest,
+  { tenantId, messages: packed, events: alone, now = Date.now() }: ForwardUsageRequest,
 ): Promise<void> {
   bindTenant(parts.sql, tenantId);
+  const messages = packed ?? alone ?? [];
+  const events = messages.flatMap((m) => {
+    const carried = usageEventsOf(m);
+    if (!carried) throw new Error("not a usage queue message");
+    return carried;
+  });
   // An invariant: the gateway hands over only events of the tenant it serves this ledger for.
   if (events.some((e) => e.tenantId !== tenantId)) throw new Error("usage event of another tenant");
   const { timeZone } = parts.catalog.settings();
   parts.storage.transactionSync(() => {
     parts.holds.settle(events, timeZone, now);
-    parts.outbox.usage(events);
+    parts.outbox.usage(messages);
   });
   await parts.send();
 }

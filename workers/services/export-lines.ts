@@ -4,14 +4,8 @@
 // spreadsheet would read as a formula (starting with = + - @, tab or CR) is prefixed with an
 // apostrophe, except a plain number (a negative amount stays a number).
 import { formatUsd } from "../../shared/money.ts";
-import {
-  auditData,
-  auditEventFromRow,
-  eventDimensions,
-  eventPrice,
-  type AuditRow,
-  type UsageExportRow,
-} from "../store/index.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+import { auditData, auditEventFromRow, type AuditRow } from "../store/index.ts";
 
 const FORMULA_START = /^[=+\-@\t\r]/;
 const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
@@ -86,43 +80,43 @@ class Digits {
 
 type UsageValue = string | number | boolean | null | Digits | Record<string, unknown>;
 
-function costDigits(text: string | null): Digits | null {
-  if (text === null) return null;
-  if (!/^-?\d{1,20}$/.test(text)) throw new Error("usage_events.cost_nano_usd is not an integer");
-  return new Digits(text);
+function costDigits(cost: number | null): Digits | null {
+  if (cost === null) return null;
+  if (!Number.isSafeInteger(cost)) throw new Error("a usage event's costNanoUsd is not an integer");
+  return new Digits(String(cost));
 }
 
-function usageValues(tenantId: string, r: UsageExportRow): Record<(typeof USAGE_FIELDS)[number], UsageValue> {
-  const cost = costDigits(r.cost_nano_usd);
+function usageValues(tenantId: string, e: UsageEvent): Record<(typeof USAGE_FIELDS)[number], UsageValue> {
+  const cost = costDigits(e.costNanoUsd);
   return {
     tenant_id: tenantId,
-    request_id: r.request_id,
-    started_at: new Date(r.started_at).toISOString(),
-    key_id: r.key_id,
-    provider: r.provider,
-    model: r.model,
-    endpoint: r.endpoint,
-    stream: r.stream === 1,
-    status: r.status,
-    outcome: r.outcome,
-    input_tokens: r.input_tokens,
-    cached_input_tokens: r.cached_input_tokens,
-    cache_write_tokens: r.cache_write_tokens,
-    output_tokens: r.output_tokens,
-    reasoning_tokens: r.reasoning_tokens,
-    usage_source: r.usage_source,
+    request_id: e.requestId,
+    started_at: new Date(e.startedAt).toISOString(),
+    key_id: e.keyId,
+    provider: e.provider,
+    model: e.model,
+    endpoint: e.endpoint,
+    stream: e.stream,
+    status: e.status,
+    outcome: e.outcome,
+    input_tokens: e.usage.inputTokens,
+    cached_input_tokens: e.usage.cachedInputTokens,
+    cache_write_tokens: e.usage.cacheWriteTokens,
+    output_tokens: e.usage.outputTokens,
+    reasoning_tokens: e.usage.reasoningTokens,
+    usage_source: e.usageSource,
     cost_nano_usd: cost,
     cost_usd: cost === null ? null : formatUsd(BigInt(cost.digits)),
-    unpriced: r.unpriced === 1,
-    price: eventPrice(r),
-    first_byte_ms: r.first_byte_ms,
-    total_ms: r.total_ms,
-    dimensions: eventDimensions(r),
+    unpriced: e.costNanoUsd === null,
+    price: e.price,
+    first_byte_ms: e.firstByteMs,
+    total_ms: e.totalMs,
+    dimensions: e.dimensions,
   };
 }
 
 /** One usage event as a JSON object (the fields above, in order), newline-terminated. */
-export function usageNdjsonLine(tenantId: string, r: UsageExportRow): string {
+export function usageNdjsonLine(tenantId: string, r: UsageEvent): string {
   const values = usageValues(tenantId, r);
   const fields = USAGE_FIELDS.map((name) => {
     const value = values[name];
@@ -132,7 +126,7 @@ export function usageNdjsonLine(tenantId: string, r: UsageExportRow): string {
 }
 
 /** One usage event as a CSV record: price and dimensions as JSON text, null as an empty cell. */
-export function usageCsvLine(tenantId: string, r: UsageExportRow): string {
+export function usageCsvLine(tenantId: string, r: UsageEvent): string {
   const values = usageValues(tenantId, r);
   return csvLine(
     USAGE_FIELDS.map((name) => {

@@ -7,7 +7,7 @@
 import { AUDIT_TYPES, type AuditType } from "../../shared/audit.ts";
 import { AppError } from "../../shared/errors.ts";
 import { parseInstant } from "../../shared/time.ts";
-import { auditExportPage, usageExportPage, type ExportRange, type TenantDb } from "../store/index.ts";
+import { auditExportPage, type ExportRange, type TenantDb, type UsageCursor, usageEventsPage } from "../store/index.ts";
 import {
   AUDIT_CSV_HEADER,
   auditCsvLine,
@@ -155,9 +155,9 @@ export function exportUsageEvents(db: TenantDb, q: UsageExportQuery, now = Date.
   const body = pagedStream({
     header: csv ? USAGE_CSV_HEADER : "",
     start: { at: q.range.from, id: "" },
-    page: (cursor: { at: number; id: string }) =>
-      usageExportPage(db, { cursor, to: q.range.to, limit: EXPORT_PAGE_SIZE }),
-    after: (r) => ({ at: r.started_at, id: r.request_id }),
+    page: (cursor: UsageCursor) =>
+      usageEventsPage(db, { order: "asc", cursor, from: q.range.from, to: q.range.to, limit: EXPORT_PAGE_SIZE }),
+    after: (e) => ({ at: e.startedAt, id: e.requestId }),
     line: (r) => (csv ? usageCsvLine(db.tenantId, r) : usageNdjsonLine(db.tenantId, r)),
   });
   return answer(body, "events", db.tenantId, q.format, now);

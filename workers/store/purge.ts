@@ -6,8 +6,7 @@ import type { TenantDb } from "./tenant-db.ts";
 
 /** Tables holding a tenant's rows, children before parents (D1 enforces foreign keys). */
 export const TENANT_TABLES = [
-  "usage_events",
-  "usage_marks",
+  "usage_packs",
   "usage_rollups_hourly",
   "usage_rollups_daily",
   "audit_events",

@@ -1,55 +1,114 @@
-// Raw usage events (usage_events): one row per proxied call, written by the usage consumer in one
-// batch with the rollups they add to (rollUp), read newest first by GET /api/v1/usage/events, and
-// summed directly only for questions the rollups cannot answer (two dimensions at once, API only).
-import { z } from "zod";
+// Usage events (usage_packs): a call's metadata is kept in a pack, one row per queue message's
+// events of one UTC minute of their start, gzipped NDJSON (migration 0012; d1/SCHEMA.md). The
+// usage consumer writes packs with the rollups they add to (writeUsageParts), in one batch (one
+// transaction); readers walk the events newest first (GET /api/v1/usage/events) or oldest first
+// (exports), and sum them for questions the rollups cannot answer (two dimensions at once).
+//
+// A pack is stored once: its rows are keyed by (pack id, minute, part). `part` -1 is all the
+// pack's events of that minute; a pack that could not be written whole is written event by event
+// (`part` = the event's index), and a pack already there in either form is not written again:
+// only the events of it still missing are.
 import { DAY_MS, HOUR_MS } from "../../shared/time.ts";
-import type { UsageEvent } from "../../shared/usage.ts";
+import type { PackedUsage, UsageEvent } from "../../shared/usage.ts";
 import type { UsageFilters, UsageGroup, UsageRow } from "../../shared/usage-query.ts";
-import { parseStored } from "../../shared/stored-json.ts";
+import { newId } from "../../shared/ids.ts";
 import type { TenantDb } from "./tenant-db.ts";
-import { sumsOf } from "./usage.ts";
+import { emptySums } from "../../shared/usage-query.ts";
 
-/** A usage_events row as listed (cost as decimal text; price and dimensions as stored JSON). */
-export type UsageEventRow = {
-  request_id: string;
-  key_id: string;
-  provider: string;
-  model: string;
-  endpoint: string;
-  stream: number;
-  status: number;
-  outcome: string;
-  input_tokens: number;
-  cached_input_tokens: number;
-  cache_write_tokens: number;
-  output_tokens: number;
-  reasoning_tokens: number;
-  usage_source: string;
-  cost: string | null;
-  unpriced: number;
-  price: string | null;
-  started_at: number;
-  first_byte_ms: number | null;
-  total_ms: number;
-  dimensions: string;
-};
+/** A row holds events that started within one UTC minute: readers look this far past a bound. */
+export const BUCKET_MS = 60_000;
+/** The part of a row that holds all of its pack's events of that minute. */
+const WHOLE = -1;
 
-const StoredPrice = z.record(z.string(), z.unknown());
-const StoredDimensions = z.record(z.string(), z.string());
+/** One row to store: events of one pack and minute, all of them (part -1) or the one at `part`. */
+export type UsageRowToStore = { packId: string; bucket: number; part: number; events: UsageEvent[] };
 
-/** The event's price record as stored (null when it was unpriced). */
-export function eventPrice(r: Pick<UsageEventRow, "price">): Record<string, unknown> | null {
-  return r.price ? parseStored(StoredPrice, r.price, "usage_events.price") : null;
+const bucketOf = (e: UsageEvent) => Math.floor(e.startedAt / BUCKET_MS);
+const rowKey = (packId: string, bucket: number, part: number) => `${packId}\u0000${bucket}\u0000${part}`;
+
+/** The rows of these packs stored already, as rowKey()s. */
+async function storedRows(db: TenantDb, packIds: readonly string[]): Promise<Set<string>> {
+  const rows = await db.all<{ pack_id: string; bucket: number; part: number }>(
+    "SELECT pack_id, bucket, part FROM usage_packs WHERE tenant_id = ?1 AND pack_id IN (SELECT value FROM json_each(?2))",
+    JSON.stringify([...new Set(packIds)]),
+  );
+  return new Set(rows.map((r) => rowKey(r.pack_id, r.bucket, r.part)));
 }
 
-export function eventDimensions(r: Pick<UsageEventRow, "dimensions">): Record<string, string> {
-  return parseStored(StoredDimensions, r.dimensions, "usage_events.dimensions");
+/**
+ * The rows that store what of these events is not stored yet. A pack all of whose events are here
+ * (and none came back alone) is stored as one row per minute; an event that came alone, or whose
+ * pack is here only in part (a pack split across writes), as a row of its own. A minute already
+ * stored whole takes nothing more; one stored event by event takes the events it lacks.
+ */
+export async function missingRows(db: TenantDb, items: readonly PackedUsage[]): Promise<UsageRowToStore[]> {
+  const stored = await storedRows(
+    db,
+    items.map((i) => i.packId),
+  );
+  // One item per event of a pack: a message delivered twice in one batch, or a pack and an event
+  // of it sent back alone, carry it more than once.
+  const packs = new Map<string, Map<number, PackedUsage>>();
+  for (const item of items) {
+    const group = packs.get(item.packId) ?? new Map<number, PackedUsage>();
+    const had = group.get(item.index);
+    if (!had || (had.alone && !item.alone)) group.set(item.index, item);
+    packs.set(item.packId, group);
+  }
+  const rows: UsageRowToStore[] = [];
+  for (const [packId, byIndex] of packs) {
+    const group = [...byIndex.values()];
+    const whole = group.every((i) => !i.alone && i.count === group.length) ? group : [];
+    const buckets = new Map<number, UsageEvent[]>();
+    for (const { event } of whole) {
+      const bucket = bucketOf(event);
+      buckets.set(bucket, [...(buckets.get(bucket) ?? []), event]);
+    }
+    const singles = (bucket: number) =>
+      [...stored].some((k) => k.startsWith(`${packId}\u0000${bucket}\u0000`) && !k.endsWith(`\u0000${WHOLE}`));
+    for (const [bucket, events] of buckets) {
+      if (stored.has(rowKey(packId, bucket, WHOLE))) continue;
+      if (!singles(bucket)) {
+        rows.push({ packId, bucket, part: WHOLE, events });
+        continue;
+      }
+      for (const item of group) {
+        if (bucketOf(item.event) === bucket && !stored.has(rowKey(packId, bucket, item.index)))
+          rows.push({ packId, bucket, part: item.index, events: [item.event] });
+      }
+    }
+    if (whole.length > 0) continue;
+    for (const item of group) {
+      const bucket = bucketOf(item.event);
+      if (stored.has(rowKey(packId, bucket, WHOLE)) || stored.has(rowKey(packId, bucket, item.index))) continue;
+      rows.push({ packId, bucket, part: item.index, events: [item.event] });
+    }
+  }
+  return rows;
 }
 
-const ROLLUP_SUMS = `COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens),
-  SUM(reasoning_tokens), COALESCE(SUM(cost_nano_usd), 0), SUM(unpriced)`;
-const ROLLUP_COLUMNS = `(tenant_id, hour, provider, model, key_id, dim_name, dim_value, requests, input_tokens, cached_input_tokens,
-  cache_write_tokens, output_tokens, reasoning_tokens, cost_nano_usd, unpriced_requests)`;
+async function gzipLines(events: readonly UsageEvent[]): Promise<Uint8Array> {
+  const text = events.map((e) => JSON.stringify(e)).join("\n");
+  const zipped = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(zipped).arrayBuffer());
+}
+
+/** A stored body: gzipped NDJSON (a BLOB, which D1 returns as an array of bytes), or a JSON array
+ * (TEXT: rows migration 0012 made from usage_events). */
+async function eventsOfBody(body: unknown): Promise<UsageEvent[]> {
+  if (typeof body === "string") return JSON.parse(body) as UsageEvent[];
+  const bytes =
+    body instanceof ArrayBuffer
+      ? new Uint8Array(body)
+      : body instanceof Uint8Array
+        ? body
+        : Uint8Array.from(body as number[]);
+  const text = await new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+  return text.split("\n").map((line) => JSON.parse(line) as UsageEvent);
+}
+
+const SUM_COLUMNS = `requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
+  cost_nano_usd, unpriced_requests`;
 const rollupUpsert = (
   time: "hour" | "day",
 ) => `ON CONFLICT (tenant_id, dim_name, ${time}, provider, model, key_id, dim_value) DO UPDATE SET
@@ -59,129 +118,186 @@ const rollupUpsert = (
   reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, cost_nano_usd = cost_nano_usd + excluded.cost_nano_usd,
   unpriced_requests = unpriced_requests + excluded.unpriced_requests`;
 
-/** Stores the events (one already stored is ignored) and rolls them up, in one batch (one
- * transaction): the mark, the inserts, then rollUp's statements. */
-export async function writeUsageEvents(db: TenantDb, events: readonly UsageEvent[]): Promise<void> {
-  const inserts = events.map((e) =>
-    db.prepare(
-      `INSERT INTO usage_events (tenant_id, request_id, key_id, provider, model, endpoint, stream, status, outcome,
-         input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, usage_source,
-         cost_nano_usd, unpriced, price, started_at, first_byte_ms, total_ms, dimensions)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
-       ON CONFLICT (tenant_id, request_id) DO NOTHING`,
-      e.requestId,
-      e.keyId,
-      e.provider,
-      e.model,
-      e.endpoint,
-      e.stream ? 1 : 0,
-      e.status,
-      e.outcome,
-      e.usage.inputTokens,
-      e.usage.cachedInputTokens,
-      e.usage.cacheWriteTokens,
-      e.usage.outputTokens,
-      e.usage.reasoningTokens,
-      e.usageSource,
-      e.costNanoUsd,
-      e.costNanoUsd === null ? 1 : 0,
-      e.price ? JSON.stringify(e.price) : null,
-      e.startedAt,
-      e.firstByteMs,
-      e.totalMs,
-      JSON.stringify(e.dimensions),
-    ),
-  );
-  await db.batch([markUsage(db), ...inserts, ...rollUp(db)]);
+/** A rollup row's share from one stored row: [pack, minute, part, time, provider, model, key,
+ * dimension name, value, then the sums in SUM_COLUMNS' order]. */
+type Share = [string, number, number, number, string, string, string, string, string, ...number[]];
+
+/** What each row adds to the hourly or daily rollups: the totals row and one per dimension. */
+function sharesOf(rows: readonly UsageRowToStore[], size: number): Share[] {
+  const shares = new Map<string, Share>();
+  for (const row of rows) {
+    for (const e of row.events) {
+      const time = Math.floor(e.startedAt / size) * size;
+      const head = [row.packId, row.bucket, row.part, time, e.provider, e.model, e.keyId] as const;
+      for (const [name, value] of [["", ""], ...Object.entries(e.dimensions)]) {
+        const key = JSON.stringify([...head, name, value]);
+        const share = shares.get(key) ?? ([...head, name, value, 0, 0, 0, 0, 0, 0, 0, 0] as Share);
+        const sums = [
+          1,
+          e.usage.inputTokens,
+          e.usage.cachedInputTokens,
+          e.usage.cacheWriteTokens,
+          e.usage.outputTokens,
+          e.usage.reasoningTokens,
+          e.costNanoUsd ?? 0,
+          e.costNanoUsd === null ? 1 : 0,
+        ];
+        sums.forEach((n, i) => {
+          share[9 + i] = (share[9 + i] as number) + n;
+        });
+        shares.set(key, share);
+      }
+    }
+  }
+  return [...shares.values()];
 }
 
 /**
- * The first statement of a usage batch: records the largest rowid of usage_events (or
- * `afterRowid`), so that rollUp, later in the same batch, takes exactly the rows inserted in
- * between — D1 runs a batch as one transaction, one writer at a time, and a new row's rowid is
- * larger than every rowid there is. An event already stored is not inserted again, so a
- * redelivered batch adds nothing to the rollups.
+ * Stores the rows (each only if nothing of it is stored yet) and adds them to the hourly and daily
+ * (UTC) rollups and each key's last use, in one batch (one transaction). The rollups take a row's
+ * share only when this write inserted it (its nonce), so two writes of one pack that raced add it
+ * once.
  */
-export function markUsage(db: TenantDb, afterRowid?: number): D1PreparedStatement {
-  const value = afterRowid === undefined ? "(SELECT COALESCE(MAX(rowid), 0) FROM usage_events)" : "?2";
-  return db.prepare(
-    `INSERT INTO usage_marks (tenant_id, after_rowid) VALUES (?1, ${value})
-     ON CONFLICT (tenant_id) DO UPDATE SET after_rowid = excluded.after_rowid`,
-    ...(afterRowid === undefined ? [] : [afterRowid]),
-  );
-}
-
-/** The rows inserted since the tenant's mark: a rowid range (the `+` keeps SQLite from reading
- * the tenant's whole time index instead). */
-const INSERTED = (alias: string) =>
-  `${alias}rowid > (SELECT after_rowid FROM usage_marks WHERE tenant_id = ?1) AND +${alias}tenant_id = ?1`;
-
-/** The statements that roll the rows inserted since the tenant's mark (markUsage) into the hourly
- * and daily (UTC) rollups (the totals row and one per dimension) and move each key's last use.
- * Run in the same batch as the mark and the inserts; the benchmark's seeding runs them too. */
-export function rollUp(db: TenantDb): D1PreparedStatement[] {
-  const rollups = (["hour", "day"] as const).flatMap((time) => {
-    const table = time === "hour" ? "usage_rollups_hourly" : "usage_rollups_daily";
-    const size = time === "hour" ? HOUR_MS : DAY_MS;
-    const start = `(started_at / ${size}) * ${size}`;
-    const columns = ROLLUP_COLUMNS.replace("hour", time);
-    return [
+export async function writeUsageRows(db: TenantDb, rows: readonly UsageRowToStore[]): Promise<void> {
+  if (rows.length === 0) return;
+  const nonce = Math.floor(Math.random() * Number.MAX_SAFE_INTEGER);
+  const inserts = await Promise.all(
+    rows.map(async (row) =>
       db.prepare(
-        `INSERT INTO ${table} ${columns}
-         SELECT tenant_id, ${start}, provider, model, key_id, '', '', ${ROLLUP_SUMS}
-         FROM usage_events WHERE ${INSERTED("")} GROUP BY 2, 3, 4, 5 ${rollupUpsert(time)}`,
+        `INSERT INTO usage_packs (tenant_id, pack_id, bucket, part, first_at, last_at, n, nonce, body)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE NOT EXISTS (SELECT 1 FROM usage_packs
+           WHERE tenant_id = ?1 AND pack_id = ?2 AND bucket = ?3 AND (?4 < 0 OR part < 0 OR part = ?4))`,
+        row.packId,
+        row.bucket,
+        row.part,
+        Math.min(...row.events.map((e) => e.startedAt)),
+        Math.max(...row.events.map((e) => e.startedAt)),
+        row.events.length,
+        nonce,
+        await gzipLines(row.events),
       ),
-      db.prepare(
-        `INSERT INTO ${table} ${columns}
-         SELECT e.tenant_id, ${start}, provider, model, key_id, d.key, d.value, ${ROLLUP_SUMS}
-         FROM usage_events e, json_each(e.dimensions) d WHERE ${INSERTED("e.")}
-         GROUP BY 2, 3, 4, 5, 6, 7 ${rollupUpsert(time)}`,
-      ),
-    ];
-  });
-  return [
-    ...rollups,
-    // Each key's latest call, for the key list (a late event never moves it back).
-    db.prepare(
-      `UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), latest.at)
-       FROM (SELECT key_id, MAX(started_at) AS at FROM usage_events WHERE ${INSERTED("")} GROUP BY key_id) AS latest
-       WHERE api_keys.tenant_id = ?1 AND api_keys.id = latest.key_id`,
     ),
-  ];
-}
-
-/** Which of these request ids are stored already. */
-export async function storedRequestIds(db: TenantDb, requestIds: readonly string[]): Promise<Set<string>> {
-  const stored = await db.all<{ request_id: string }>(
-    "SELECT request_id FROM usage_events WHERE tenant_id = ?1 AND request_id IN (SELECT value FROM json_each(?2))",
-    JSON.stringify(requestIds),
   );
-  return new Set(stored.map((r) => r.request_id));
+  const rollups = (["hour", "day"] as const).map((time) => {
+    const table = time === "hour" ? "usage_rollups_hourly" : "usage_rollups_daily";
+    const share = (i: number) => `json_extract(s.value, '$[${i}]')`;
+    const sums = SUM_COLUMNS.split(",")
+      .map((_, i) => `SUM(${share(9 + i)})`)
+      .join(", ");
+    return db.prepare(
+      `INSERT INTO ${table} (tenant_id, ${time}, provider, model, key_id, dim_name, dim_value, ${SUM_COLUMNS})
+       SELECT ?1, ${share(3)}, ${share(4)}, ${share(5)}, ${share(6)}, ${share(7)}, ${share(8)}, ${sums}
+       FROM json_each(?2) s
+       WHERE EXISTS (SELECT 1 FROM usage_packs p WHERE p.tenant_id = ?1 AND p.pack_id = ${share(0)}
+         AND p.bucket = ${share(1)} AND p.part = ${share(2)} AND p.nonce = ?3)
+       GROUP BY 2, 3, 4, 5, 6, 7 ${rollupUpsert(time)}`,
+      JSON.stringify(sharesOf(rows, time === "hour" ? HOUR_MS : DAY_MS)),
+      nonce,
+    );
+  });
+  const latest = new Map<string, number>();
+  for (const e of rows.flatMap((r) => r.events)) latest.set(e.keyId, Math.max(latest.get(e.keyId) ?? 0, e.startedAt));
+  // Each key's latest call, for the key list (a late event never moves it back).
+  const lastUse = db.prepare(
+    `UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), latest.at)
+     FROM (SELECT json_extract(value, '$[0]') AS key_id, json_extract(value, '$[1]') AS at FROM json_each(?2)) AS latest
+     WHERE api_keys.tenant_id = ?1 AND api_keys.id = latest.key_id`,
+    JSON.stringify([...latest]),
+  );
+  await db.batch([...inserts, ...rollups, lastUse]);
 }
 
-const EVENT_COLUMNS = `request_id, key_id, provider, model, endpoint, stream, status, outcome, input_tokens, cached_input_tokens,
-    cache_write_tokens, output_tokens, reasoning_tokens, usage_source, CAST(cost_nano_usd AS TEXT) AS cost, unpriced, price,
-    started_at, first_byte_ms, total_ms, dimensions`;
+/** Stores events as one new pack (tests and tools; the consumer stores the packs it is sent). */
+export async function writeUsageEvents(db: TenantDb, events: readonly UsageEvent[]): Promise<void> {
+  const packId = `w:${newId()}`;
+  const items = events.map((event, index) => ({
+    tenantId: db.tenantId,
+    event,
+    packId,
+    index,
+    count: events.length,
+    alone: false,
+  }));
+  await writeUsageRows(db, await missingRows(db, items));
+}
 
-/** Up to `limit` events, newest first (by start, then request id), from before `cursor` if given. */
-export function usageEventsBefore(
+/** Where a page of events starts: after (or, newest first, before) this start and request id. */
+export type UsageCursor = { at: number; id: string };
+
+type StoredRow = { id: number; first_at: number; last_at: number; body: unknown };
+
+/** How many rows a walk reads first, and at most at a time (it doubles while it needs more). */
+const FIRST_READ = 2;
+const MAX_READ = 32;
+
+const before = (a: UsageEvent, c: UsageCursor) => a.startedAt < c.at || (a.startedAt === c.at && a.requestId < c.id);
+const after = (a: UsageEvent, c: UsageCursor) => a.startedAt > c.at || (a.startedAt === c.at && a.requestId > c.id);
+const newestFirst = (a: UsageEvent, b: UsageEvent) =>
+  b.startedAt - a.startedAt || (a.requestId < b.requestId ? 1 : a.requestId > b.requestId ? -1 : 0);
+
+/**
+ * Up to `limit` events in (start, request id) order, newest first ("desc": before `cursor`, and
+ * from `from` on) or oldest first ("asc": after `cursor`, and before `to`). Rows are read in the
+ * order of their last start (newest first) or first start (oldest first); an event is placed once
+ * no row still unread can hold one that sorts before it.
+ */
+export async function usageEventsPage(
   db: TenantDb,
-  cursor: { at: number; id: string } | null,
-  limit: number,
-): Promise<UsageEventRow[]> {
-  return cursor
-    ? db.all<UsageEventRow>(
-        `SELECT ${EVENT_COLUMNS} FROM usage_events WHERE tenant_id = ?1 AND (started_at < ?2 OR (started_at = ?2 AND request_id < ?3))
-         ORDER BY started_at DESC, request_id DESC LIMIT ?4`,
-        cursor.at,
-        cursor.id,
-        limit,
-      )
-    : db.all<UsageEventRow>(
-        `SELECT ${EVENT_COLUMNS} FROM usage_events WHERE tenant_id = ?1 ORDER BY started_at DESC, request_id DESC LIMIT ?2`,
-        limit,
-      );
+  page: { order: "desc" | "asc"; cursor: UsageCursor | null; from?: number; to?: number; limit: number },
+): Promise<UsageEvent[]> {
+  const desc = page.order === "desc";
+  const from = page.from ?? 0;
+  const to = page.to ?? Number.MAX_SAFE_INTEGER;
+  const cursor = page.cursor;
+  const wanted = (e: UsageEvent) =>
+    e.startedAt >= from && e.startedAt < to && (!cursor || (desc ? before(e, cursor) : after(e, cursor)));
+  // Rows past the bound by less than a minute may still hold events inside it.
+  const bound = desc ? Math.min(to - 1, cursor?.at ?? to - 1) : Math.max(from, cursor?.at ?? from);
+  const found: UsageEvent[] = [];
+  let edge: { at: number; id: number } | null = null;
+  for (let take = FIRST_READ; ; take = Math.min(take * 2, MAX_READ)) {
+    const rows: StoredRow[] = desc
+      ? await db.all<StoredRow>(
+          `SELECT rowid AS id, first_at, last_at, body FROM usage_packs INDEXED BY usage_packs_by_last
+           WHERE tenant_id = ?1 AND last_at < ?2 AND last_at >= ?3 AND first_at <= ?4
+             AND (?5 IS NULL OR last_at < ?5 OR (last_at = ?5 AND rowid < ?6))
+           ORDER BY last_at DESC, rowid DESC LIMIT ?7`,
+          bound + BUCKET_MS,
+          from,
+          bound,
+          edge?.at ?? null,
+          edge?.id ?? null,
+          take,
+        )
+      : await db.all<StoredRow>(
+          `SELECT rowid AS id, first_at, last_at, body FROM usage_packs INDEXED BY usage_packs_by_first
+           WHERE tenant_id = ?1 AND first_at > ?2 AND first_at < ?3 AND last_at >= ?4
+             AND (?5 IS NULL OR first_at > ?5 OR (first_at = ?5 AND rowid > ?6))
+           ORDER BY first_at, rowid LIMIT ?7`,
+          bound - BUCKET_MS,
+          to,
+          bound,
+          edge?.at ?? null,
+          edge?.id ?? null,
+          take,
+        );
+    for (const row of rows) found.push(...(await eventsOfBody(row.body)).filter(wanted));
+    found.sort(desc ? newestFirst : (a, b) => newestFirst(b, a));
+    const last = rows[rows.length - 1];
+    if (!last || rows.length < take) return found.slice(0, page.limit);
+    const at = desc ? last.last_at : last.first_at;
+    edge = { at, id: last.id };
+    // Rows still unread start (asc) or end (desc) beyond the edge: events before it are placed.
+    const placed = found.filter((e) => (desc ? e.startedAt > at : e.startedAt < at)).length;
+    if (placed >= page.limit) return found.slice(0, page.limit);
+  }
 }
+
+/** Events the multi-dimension sums read at most in one query (they decompress every call). */
+export const SUM_EVENTS_MAX = 1_000_000;
+
+/** Thrown when a sum would read more than SUM_EVENTS_MAX events. */
+export class TooManyEvents extends Error {}
 
 /** Sums of the raw events of [fromHour, toHour) by the groups, under the filters, highest cost
  * first: for two or more dimensions at once, which the rollups cannot answer (days in UTC). */
@@ -192,48 +308,63 @@ export async function sumUsageEvents(
   fromHour: number,
   toHour: number,
 ): Promise<UsageRow[]> {
-  const params: unknown[] = [fromHour, toHour];
-  const bind = (value: unknown) => `?${params.push(value) + 1}`;
-  const exprs = groups.map((g) => {
+  const counted = await db.first<{ n: number | null }>(
+    `SELECT SUM(n) AS n FROM usage_packs INDEXED BY usage_packs_by_first
+     WHERE tenant_id = ?1 AND first_at > ?2 AND first_at < ?3 AND last_at >= ?4`,
+    fromHour - BUCKET_MS,
+    toHour,
+    fromHour,
+  );
+  if ((counted?.n ?? 0) > SUM_EVENTS_MAX) throw new TooManyEvents();
+  const has = (values: readonly string[] | undefined, value: string) => !values?.length || values.includes(value);
+  const dimension = filters.dimension;
+  const valueOf = (e: UsageEvent, g: UsageGroup): string | number | null => {
     switch (g.kind) {
       case "provider":
-        return "provider";
+        return e.provider;
       case "model":
-        return "model";
+        return e.model;
       case "key":
-        return "key_id";
+        return e.keyId;
       case "hour":
-        return `(started_at / ${HOUR_MS}) * ${HOUR_MS}`;
+        return Math.floor(e.startedAt / HOUR_MS) * HOUR_MS;
       case "day":
-        return `(started_at / ${DAY_MS}) * ${DAY_MS}`;
+        return Math.floor(e.startedAt / DAY_MS) * DAY_MS;
       case "dimension":
-        return `json_extract(dimensions, '$.' || ${bind(g.dim)})`;
+        return e.dimensions[g.dim] ?? null;
     }
-  });
-  const where = ["tenant_id = ?1", "started_at >= ?2", "started_at < ?3"];
-  const list = (column: string, values: readonly string[] | undefined) => {
-    if (values?.length) where.push(`${column} IN (SELECT value FROM json_each(${bind(JSON.stringify(values))}))`);
   };
-  list("provider", filters.providers);
-  list("model", filters.models);
-  list("key_id", filters.keys);
-  if (filters.dimension) {
-    const value = `json_extract(dimensions, '$.' || ${bind(filters.dimension.name)})`;
-    if (filters.dimension.values?.length) {
-      where.push(`${value} IN (SELECT value FROM json_each(${bind(JSON.stringify(filters.dimension.values))}))`);
-    } else {
-      where.push(`${value} IS NOT NULL`);
+  const sums = new Map<string, UsageRow>();
+  let cursor: UsageCursor | null = null;
+  for (;;) {
+    const events = await usageEventsPage(db, { order: "asc", cursor, from: fromHour, to: toHour, limit: 5_000 });
+    for (const e of events) {
+      if (!has(filters.providers, e.provider) || !has(filters.models, e.model) || !has(filters.keys, e.keyId)) continue;
+      if (dimension) {
+        const value = e.dimensions[dimension.name];
+        if (value === undefined || !has(dimension.values, value)) continue;
+      }
+      const values = groups.map((g) => valueOf(e, g));
+      const key = JSON.stringify(values);
+      const row = sums.get(key) ?? { ...emptySums(), values };
+      row.requests += 1;
+      row.inputTokens += e.usage.inputTokens;
+      row.cachedInputTokens += e.usage.cachedInputTokens;
+      row.cacheWriteTokens += e.usage.cacheWriteTokens;
+      row.outputTokens += e.usage.outputTokens;
+      row.reasoningTokens += e.usage.reasoningTokens;
+      row.costNano += BigInt(e.costNanoUsd ?? 0);
+      row.unpricedRequests += e.costNanoUsd === null ? 1 : 0;
+      sums.set(key, row);
     }
+    const last = events[events.length - 1];
+    if (!last || events.length < 5_000) break;
+    cursor = { at: last.startedAt, id: last.requestId };
   }
-  const select = exprs.map((e, i) => `${e} AS g${i}`).join(", ");
-  const by = exprs.map((_, i) => `g${i}`).join(", ");
-  const rows = await db.all<Record<string, string | number | null>>(
-    `SELECT ${select}, COUNT(*) AS requests, SUM(input_tokens) AS input_tokens, SUM(cached_input_tokens) AS cached_input_tokens,
-       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens, SUM(reasoning_tokens) AS reasoning_tokens,
-       CAST(COALESCE(SUM(cost_nano_usd), 0) AS TEXT) AS cost, SUM(unpriced) AS unpriced_requests
-     FROM usage_events WHERE ${where.join(" AND ")}
-     GROUP BY ${by} ORDER BY SUM(cost_nano_usd) DESC, ${by}`,
-    ...params,
+  const text = (v: string | number | null) => (v === null ? "" : String(v));
+  return [...sums.values()].sort(
+    (a, b) =>
+      (a.costNano < b.costNano ? 1 : a.costNano > b.costNano ? -1 : 0) ||
+      a.values.map(text).join("\u0000").localeCompare(b.values.map(text).join("\u0000")),
   );
-  return rows.map((r) => ({ ...sumsOf(r), values: groups.map((_, i) => r[`g${i}`] ?? null) }));
 }
