@@ -252,6 +252,13 @@ const NO_D1_WRITE: Patch = {
     [
       {
         file: "workers/ingest/usage-consumer.ts",
+        find: "  await writeUsageRows(db, rows);",
+        replace: "  if (rows.length < 0) await writeUsageRows(db, rows);",
+      },
+    ],
+    [
+      {
+        file: "workers/ingest/usage-consumer.ts",
         find: "  await writeUsage(env.DB, tenantId, events);",
         replace: "  if (events.length < 0) await writeUsage(env.DB, tenantId, events);",
       },

@@ -1,20 +1,49 @@
 // Read-only hook functions of the dashboard benchmark (re-exported by dashboard-seed.ts, the
 // host's hook module): stored counts, the rollups' sums against the events' sums, and the plan
-// and SQL time of a page's query.
-import type { HookFn } from "./worker-host.ts";
+// and SQL time of a page's query. Usage events are kept in packs (usage_packs): the queue
+// consumer writes gzipped NDJSON bodies, which only the app's reader (usageEventsPage) can read,
+// and the seed writes JSON arrays (TEXT), which SQL reads with json_each. So the counts, taken
+// before seeding (the refused calls made through the gateway), read events with usageEventsPage,
+// and the check, taken after it (every body the seed's), sums them in SQL over json_each(body).
+import type { HookDb, HookFn } from "./worker-host.ts";
+import type { UsageEvent } from "../../shared/usage.ts";
+import { tenantDb } from "../../workers/store/tenant-db.ts";
+import { type UsageCursor, usageEventsPage } from "../../workers/store/usage-events.ts";
 
 type Meta = { duration?: number; rows_read?: number };
 
-/** Stored rows of the tenant: usage events by outcome and call.refused audit events. */
+const PAGE = 1_000;
+
+/** Every usage event the tenant has stored, oldest first, read as the app reads them
+ * (usageEventsPage: gzipped or TEXT bodies). Each crosses the process boundary: for the refused
+ * calls stored before seeding, not for a seeded data set. */
+export async function storedEvents(db: HookDb, tenantId: string): Promise<UsageEvent[]> {
+  const tdb = tenantDb(db as unknown as D1Database, tenantId);
+  const events: UsageEvent[] = [];
+  let cursor: UsageCursor | null = null;
+  for (;;) {
+    const page = await usageEventsPage(tdb, { order: "asc", cursor, limit: PAGE });
+    events.push(...page);
+    const last = page.at(-1);
+    if (!last || page.length < PAGE) return events;
+    cursor = { at: last.startedAt, id: last.requestId };
+  }
+}
+
+/** Stored rows of the tenant: usage events by outcome (every event read: storedEvents) and audit
+ * events by type. */
 export const counts: HookFn = async (db, raw) => {
   const { tenantId } = raw as { tenantId: string };
-  const [events, audit] = await db.batch([
-    db.prepare("SELECT outcome, COUNT(*) AS n FROM usage_events WHERE tenant_id = ?1 GROUP BY outcome").bind(tenantId),
-    db.prepare("SELECT type, COUNT(*) AS n FROM audit_events WHERE tenant_id = ?1 GROUP BY type").bind(tenantId),
-  ]);
-  const byKey = (rows: unknown[] | undefined, key: string) =>
-    Object.fromEntries((rows ?? []).map((r) => [(r as Record<string, string>)[key], (r as { n: number }).n]));
-  return { events: byKey(events?.results, "outcome"), audit: byKey(audit?.results, "type") };
+  const events: Record<string, number> = {};
+  for (const e of await storedEvents(db, tenantId)) events[e.outcome] = (events[e.outcome] ?? 0) + 1;
+  const audit = await db
+    .prepare("SELECT type, COUNT(*) AS n FROM audit_events WHERE tenant_id = ?1 GROUP BY type")
+    .bind(tenantId)
+    .all<{ type: string; n: number }>();
+  return {
+    events,
+    audit: Object.fromEntries((audit.results as { type: string; n: number }[]).map((r) => [r.type, r.n])),
+  };
 };
 
 export type SumRow = {
@@ -44,8 +73,12 @@ export type CheckResult = {
   seconds: number;
 };
 
-const SUMS = `CAST(COUNT(*) AS TEXT) AS requests, CAST(COALESCE(SUM(cost_nano_usd), 0) AS TEXT) AS cost,
-  CAST(SUM(input_tokens) AS TEXT) AS input, CAST(SUM(output_tokens) AS TEXT) AS output, CAST(SUM(unpriced) AS TEXT) AS unpriced`;
+/** The tenant's events (`e.value`, one UsageEvent object each) in the TEXT bodies of its packs. */
+const EVENTS = "usage_packs p, json_each(p.body) e";
+const field = (path: string) => `json_extract(e.value, '$.${path}')`;
+const SUMS = `CAST(COUNT(*) AS TEXT) AS requests, CAST(COALESCE(SUM(${field("costNanoUsd")}), 0) AS TEXT) AS cost,
+  CAST(SUM(${field("usage.inputTokens")}) AS TEXT) AS input, CAST(SUM(${field("usage.outputTokens")}) AS TEXT) AS output,
+  CAST(SUM(${field("costNanoUsd")} IS NULL) AS TEXT) AS unpriced`;
 
 const rollupSums = (table: string) => `SELECT dim_name, CAST(SUM(requests) AS TEXT) AS requests,
     CAST(SUM(cost_nano_usd) AS TEXT) AS cost, CAST(SUM(input_tokens) AS TEXT) AS input,
@@ -54,22 +87,32 @@ const rollupSums = (table: string) => `SELECT dim_name, CAST(SUM(requests) AS TE
 
 /** The events' sums (in all, and per dimension name through json_each) and the hourly and daily
  * rollups' sums per dim_name ('' = totals), as exact decimal strings; and whether every key's
- * last_used_at is the start of its latest event. */
+ * last_used_at is the start of its latest event. The events are read in SQL from the packs' TEXT
+ * bodies, which the seed writes (and migration 0012 wrote); a tenant with a gzipped body (written
+ * by the app since) is refused rather than summed in part. */
 export const check: HookFn = async (db, raw) => {
   const { tenantId } = raw as { tenantId: string };
   const began = performance.now();
+  const zipped = await db
+    .prepare("SELECT COUNT(*) AS n FROM usage_packs WHERE tenant_id = ?1 AND typeof(body) <> 'text'")
+    .bind(tenantId)
+    .first<{ n: number }>();
+  if ((zipped?.n ?? 0) > 0) throw new Error(`tenant ${tenantId} has ${zipped?.n} packs with gzipped bodies`);
   const [totals, perDimension, hourly, daily, latest, keys, refused] = await db.batch([
-    db.prepare(`SELECT '' AS dim_name, ${SUMS} FROM usage_events WHERE tenant_id = ?1`).bind(tenantId),
+    db.prepare(`SELECT '' AS dim_name, ${SUMS} FROM ${EVENTS} WHERE p.tenant_id = ?1`).bind(tenantId),
     db
       .prepare(
-        `SELECT d.key AS dim_name, ${SUMS.replaceAll("cost_nano_usd", "e.cost_nano_usd")}
-         FROM usage_events e, json_each(e.dimensions) d WHERE e.tenant_id = ?1 GROUP BY d.key`,
+        `SELECT d.key AS dim_name, ${SUMS} FROM ${EVENTS}, json_each(e.value, '$.dimensions') d
+         WHERE p.tenant_id = ?1 GROUP BY d.key`,
       )
       .bind(tenantId),
     db.prepare(rollupSums("usage_rollups_hourly")).bind(tenantId),
     db.prepare(rollupSums("usage_rollups_daily")).bind(tenantId),
     db
-      .prepare("SELECT key_id, MAX(started_at) AS at FROM usage_events WHERE tenant_id = ?1 GROUP BY key_id")
+      .prepare(
+        `SELECT ${field("keyId")} AS key_id, MAX(${field("startedAt")}) AS at FROM ${EVENTS}
+         WHERE p.tenant_id = ?1 GROUP BY 1`,
+      )
       .bind(tenantId),
     db.prepare("SELECT id, last_used_at FROM api_keys WHERE tenant_id = ?1").bind(tenantId),
     db.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = ?1 AND type = 'call.refused'").bind(tenantId),
