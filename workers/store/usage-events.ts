@@ -8,6 +8,7 @@
 // pack's events of that minute; a pack that could not be written whole is written event by event
 // (`part` = the event's index), and a pack already there in either form is not written again:
 // only the events of it still missing are.
+import { gunzipSync, gzipSync } from "node:zlib";
 import { DAY_MS, HOUR_MS } from "../../shared/time.ts";
 import type { PackedUsage, UsageEvent } from "../../shared/usage.ts";
 import type { UsageFilters, UsageGroup, UsageRow } from "../../shared/usage-query.ts";
@@ -87,15 +88,16 @@ export async function missingRows(db: TenantDb, items: readonly PackedUsage[]): 
   return rows;
 }
 
-async function gzipLines(events: readonly UsageEvent[]): Promise<Uint8Array> {
-  const text = events.map((e) => JSON.stringify(e)).join("\n");
-  const zipped = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
-  return new Uint8Array(await new Response(zipped).arrayBuffer());
+// The platform's zlib (workerd's nodejs_compat), called synchronously: in workerd, per event of a
+// 100-event pack, gzip 1.5 µs and gunzip 0.6 µs against 2.4 and 1.1 µs through
+// CompressionStream / DecompressionStream (measured in the test runtime, 30,000 events).
+function gzipLines(events: readonly UsageEvent[]): Uint8Array {
+  return gzipSync(events.map((e) => JSON.stringify(e)).join("\n"));
 }
 
 /** A stored body: gzipped NDJSON (a BLOB, which D1 returns as an array of bytes), or a JSON array
  * (TEXT: rows migration 0012 made from usage_events). */
-async function eventsOfBody(body: unknown): Promise<UsageEvent[]> {
+function eventsOfBody(body: unknown): UsageEvent[] {
   if (typeof body === "string") return JSON.parse(body) as UsageEvent[];
   const bytes =
     body instanceof ArrayBuffer
@@ -103,8 +105,10 @@ async function eventsOfBody(body: unknown): Promise<UsageEvent[]> {
       : body instanceof Uint8Array
         ? body
         : Uint8Array.from(body as number[]);
-  const text = await new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
-  return text.split("\n").map((line) => JSON.parse(line) as UsageEvent);
+  return gunzipSync(bytes)
+    .toString("utf8")
+    .split("\n")
+    .map((line) => JSON.parse(line) as UsageEvent);
 }
 
 const SUM_COLUMNS = `requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
@@ -161,21 +165,19 @@ function sharesOf(rows: readonly UsageRowToStore[], size: number): Share[] {
 export async function writeUsageRows(db: TenantDb, rows: readonly UsageRowToStore[]): Promise<void> {
   if (rows.length === 0) return;
   const nonce = Math.floor(Math.random() * Number.MAX_SAFE_INTEGER);
-  const inserts = await Promise.all(
-    rows.map(async (row) =>
-      db.prepare(
-        `INSERT INTO usage_packs (tenant_id, pack_id, bucket, part, first_at, last_at, n, nonce, body)
+  const inserts = rows.map((row) =>
+    db.prepare(
+      `INSERT INTO usage_packs (tenant_id, pack_id, bucket, part, first_at, last_at, n, nonce, body)
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE NOT EXISTS (SELECT 1 FROM usage_packs
            WHERE tenant_id = ?1 AND pack_id = ?2 AND bucket = ?3 AND (?4 < 0 OR part < 0 OR part = ?4))`,
-        row.packId,
-        row.bucket,
-        row.part,
-        Math.min(...row.events.map((e) => e.startedAt)),
-        Math.max(...row.events.map((e) => e.startedAt)),
-        row.events.length,
-        nonce,
-        await gzipLines(row.events),
-      ),
+      row.packId,
+      row.bucket,
+      row.part,
+      Math.min(...row.events.map((e) => e.startedAt)),
+      Math.max(...row.events.map((e) => e.startedAt)),
+      row.events.length,
+      nonce,
+      gzipLines(row.events),
     ),
   );
   const rollups = (["hour", "day"] as const).map((time) => {
@@ -281,7 +283,7 @@ export async function usageEventsPage(
           edge?.id ?? null,
           take,
         );
-    for (const row of rows) found.push(...(await eventsOfBody(row.body)).filter(wanted));
+    for (const row of rows) found.push(...eventsOfBody(row.body).filter(wanted));
     found.sort(desc ? newestFirst : (a, b) => newestFirst(b, a));
     const last = rows[rows.length - 1];
     if (!last || rows.length < take) return found.slice(0, page.limit);
