@@ -4,7 +4,7 @@
 import { env, exports } from "cloudflare:workers";
 import { newId } from "../shared/ids.ts";
 import type { UsageEvent } from "../shared/usage.ts";
-import { tenantDb, usageEventsPage } from "../workers/store/index.ts";
+import { type AuditRow, auditEventsAfter, tenantDb, usageEventsPage } from "../workers/store/index.ts";
 
 export const BASE = "http://outlay.test";
 
@@ -115,6 +115,11 @@ function rowOf(e: UsageEvent): EventRow {
 export async function eventsOf(tenantId: string): Promise<EventRow[]> {
   const events = await usageEventsPage(tenantDb(env.DB, tenantId), { order: "asc", cursor: null, limit: 1_000_000 });
   return events.map(rowOf);
+}
+
+/** The tenant's audit index, oldest first: audit_events and the call.admitted runs merged by seq. */
+export async function auditRowsOf(tenantId: string): Promise<AuditRow[]> {
+  return auditEventsAfter(tenantDb(env.DB, tenantId), { after: 0, type: null, limit: 1_000_000 });
 }
 
 /** Waits until the usage event of a request is in D1 (the queue consumer runs asynchronously). */

@@ -13,19 +13,13 @@ import { Outbox } from "../../workers/ledger/outbox.ts";
 import type { TenantLedger } from "../../workers/ledger/index.ts";
 import { migrate } from "../../workers/ledger/schema.ts";
 import type { AdmitRequest } from "../../workers/ledger/types.ts";
-import { newTenant, waitForEvent, type Tenant } from "../helpers.ts";
+import type { AuditRow } from "../../workers/store/index.ts";
+import { auditRowsOf, newTenant, waitForEvent, type Tenant } from "../helpers.ts";
 import { usageEvent, waitFor } from "./support.ts";
-
-type AuditRow = { seq: number; type: string; data: string };
 
 const ledger = (tenantId: string) => env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId));
 
-async function auditRows(tenantId: string): Promise<AuditRow[]> {
-  const res = await env.DB.prepare("SELECT seq, type, data FROM audit_events WHERE tenant_id = ? ORDER BY seq")
-    .bind(tenantId)
-    .all<AuditRow>();
-  return res.results;
-}
+const auditRows = auditRowsOf;
 
 /** Waits until the tenant's audit trail in D1 has an event matching `found`. */
 function waitForAudit(tenantId: string, what: string, found: (row: AuditRow) => boolean, timeoutMs = 15_000) {
@@ -288,12 +282,8 @@ describe("audit runs (several events in one outbox row)", () => {
       new Outbox(state.storage.sql, env).flush(tenant.tenantId),
     );
     const trail = await waitFor(async () => {
-      const all = await env.DB.prepare(
-        "SELECT seq, type, request_id FROM audit_events WHERE tenant_id = ? AND type LIKE 'call.%' ORDER BY seq",
-      )
-        .bind(tenant.tenantId)
-        .all<{ seq: number; type: string; request_id: string }>();
-      return all.results.length === 20 ? all.results : null;
+      const all = (await auditRowsOf(tenant.tenantId)).filter((r) => r.type.startsWith("call."));
+      return all.length === 20 ? all : null;
     }, "the 20 events");
     const first = rows[0]?.seq ?? 0;
     expect(trail.map((r) => [r.seq, r.request_id, r.type])).toEqual(
@@ -549,10 +539,7 @@ describe("usage outbox (events the gateway could not queue)", () => {
     await runInDurableObject(ledger(tenantId), (_i, state) => new Outbox(state.storage.sql, env).flush(tenantId));
     const rows = await waitForAudit(tenantId, "usage.event_dropped", (r) => r.type === "usage.event_dropped");
     expect(rows).toHaveLength(1);
-    const notice = await env.DB.prepare("SELECT request_id FROM audit_events WHERE tenant_id = ?")
-      .bind(tenantId)
-      .first<{ request_id: string }>();
-    expect(notice?.request_id).toBe(poison.requestId);
+    expect(rows[0]?.request_id).toBe(poison.requestId);
   });
 });
 

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { AuditDraft } from "../../shared/audit.ts";
 import { ledgerFor } from "../../workers/ledger/index.ts";
 import { addMember, api, createToken, newOrg, type Org, type Person } from "../auth/orgs.ts";
-import { worker } from "../helpers.ts";
+import { auditRowsOf, worker } from "../helpers.ts";
 
 type Made = { id: string; key: string; prefix: string };
 
@@ -31,10 +31,7 @@ function must(res: Response, status: number, what: string): void {
 }
 
 async function auditCount(tenantId: string, type: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = ? AND type = ?")
-    .bind(tenantId, type)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
+  return (await auditRowsOf(tenantId)).filter((r) => r.type === type).length;
 }
 
 /** Waits until D1 holds at least `n` events of `type` (ledger → queue → consumer). */

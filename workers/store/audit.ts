@@ -1,9 +1,11 @@
-// The audit index in D1 (audit_events): one row per event the tenant's ledger sequenced, written
-// by the audit consumer (workers/ingest/audit-consumer.ts), read by the API, /activity and the
-// overview's recent refusals.
+// The audit index in D1 (audit_events): one row per event the tenant's ledger sequenced, but
+// call.admitted (one per proxied call, kept as runs in audit_call_runs: audit-calls.ts), written by
+// the audit consumer (workers/ingest/audit-consumer.ts), read by the API, /activity and the
+// overview's recent refusals; the reads that take call.admitted merge the two by seq.
 import { z } from "zod";
 import type { AuditActor, AuditEvent, AuditType } from "../../shared/audit.ts";
 import { parseStored } from "../../shared/stored-json.ts";
+import { CALL_ADMITTED, callRowsPage, callRunStatements, mergeBySeq } from "./audit-calls.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
 export type AuditRow = {
@@ -20,8 +22,6 @@ export type AuditRow = {
 
 const AuditData = z.record(z.string(), z.unknown());
 
-/** One event per proxied call: most of a trail, and left out of audit_events_by_type. */
-export const CALL_ADMITTED = "call.admitted";
 /**
  * How a read of one type (not call.admitted) names audit_events_by_type. The index is partial
  * (migration 0011), and SQLite uses one only for a query that states its condition. It is named
@@ -55,10 +55,13 @@ export function auditEventFromRow(tenantId: string, r: AuditRow): AuditEvent {
   };
 }
 
-/** Stores the events in one batch; an event already stored (same tenant and seq) is ignored. */
+/** Stores the events in one batch (call.admitted as runs); an event already stored (same tenant
+ * and seq) is ignored. */
 export async function insertAuditEvents(db: TenantDb, events: readonly AuditEvent[]): Promise<void> {
-  await db.batch(
-    events.map((e) =>
+  const runs = await callRunStatements(db, events);
+  const rows = events
+    .filter((e) => e.type !== CALL_ADMITTED)
+    .map((e) =>
       db.prepare(
         `INSERT INTO audit_events (tenant_id, seq, at, type, actor_kind, actor_id, request_id, subject, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (tenant_id, seq) DO NOTHING`,
@@ -71,27 +74,30 @@ export async function insertAuditEvents(db: TenantDb, events: readonly AuditEven
         e.subject,
         JSON.stringify(e.data),
       ),
-    ),
-  );
+    );
+  if (rows.length + runs.length > 0) await db.batch([...rows, ...runs]);
 }
 
 /** The tenant's events after `seq` (oldest first), of one type or all, at most `limit`. */
-export function auditEventsAfter(
+export async function auditEventsAfter(
   db: TenantDb,
   page: { after: number; type: string | null; limit: number },
 ): Promise<AuditRow[]> {
   const columns = "seq, at, type, actor_kind, actor_id, request_id, subject, data";
+  const calls = (limit: number) => callRowsPage(db, { order: "asc", after: page.after, from: null, to: null, limit });
+  if (page.type === CALL_ADMITTED) return calls(page.limit);
   // Separate statements, not `(?3 IS NULL OR type = ?3)`: SQLite plans a statement once, and with
-  // the OR it cannot use audit_events_by_type (tenant_id, type, seq) for a type filter. That index
-  // leaves call.admitted out (WITHOUT_CALLS): those walk the primary key, where they are dense.
-  if (page.type === null || page.type === CALL_ADMITTED) {
-    return db.all<AuditRow>(
-      `SELECT ${columns} FROM audit_events WHERE tenant_id = ?1 AND seq > ?2 AND (?3 IS NULL OR type = ?3)
-         ORDER BY seq LIMIT ?4`,
-      page.after,
-      page.type,
-      page.limit,
-    );
+  // the OR it cannot use audit_events_by_type (tenant_id, type, seq) for a type filter.
+  if (page.type === null) {
+    const [others, admitted] = await Promise.all([
+      db.all<AuditRow>(
+        `SELECT ${columns} FROM audit_events WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3`,
+        page.after,
+        page.limit,
+      ),
+      calls(page.limit),
+    ]);
+    return mergeBySeq(others, admitted, "asc", page.limit);
   }
   return db.all<AuditRow>(
     `SELECT ${columns} FROM audit_events ${BY_TYPE} WHERE tenant_id = ?1 AND type = ?3 AND ${WITHOUT_CALLS}
@@ -106,9 +112,8 @@ export type AuditCategory = "decisions" | "calls" | "changes" | "access";
 
 /** Which event types each category holds (fixed SQL: no user input reaches it). A category's page
  * walks the primary key newest first (a page of several types in seq order). */
-const CATEGORY_SQL: Record<AuditCategory, string> = {
+const CATEGORY_SQL: Record<Exclude<AuditCategory, "calls">, string> = {
   decisions: "type IN ('call.refused', 'budget.threshold', 'hold.expired')",
-  calls: `type = '${CALL_ADMITTED}'`,
   changes:
     "type NOT IN ('call.refused', 'budget.threshold', 'hold.expired', 'call.admitted', 'lease.granted', 'access.dashboard', 'access.api', 'access.operator')",
   access: "type IN ('access.dashboard', 'access.api', 'access.operator')",
@@ -130,6 +135,18 @@ export type AuditFilter = {
 
 /** The tenant's events of a category under the filter, newest first. */
 export function auditEventsBefore(db: TenantDb, f: AuditFilter): Promise<AuditRow[]> {
+  if (f.category === "calls") {
+    // A refusal code names call.refused events only: no admitted call has one.
+    if (f.code !== null) return Promise.resolve([]);
+    return callRowsPage(db, {
+      order: "desc",
+      before: f.before,
+      from: f.from,
+      to: f.to,
+      keyId: f.keyId,
+      limit: f.limit,
+    });
+  }
   return db.all<AuditRow>(
     `SELECT seq, at, type, actor_kind, actor_id, request_id, subject, data FROM audit_events
        WHERE tenant_id = ?1 AND ${CATEGORY_SQL[f.category]}

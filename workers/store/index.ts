@@ -4,6 +4,7 @@
 export * from "./tenant-db.ts";
 export * from "./usage.ts";
 export * from "./audit.ts";
+export * from "./audit-calls.ts";
 export * from "./usage-events.ts";
 export * from "./keys.ts";
 export * from "./rules.ts";

@@ -10,6 +10,7 @@ export const TENANT_TABLES = [
   "usage_rollups_hourly",
   "usage_rollups_daily",
   "audit_events",
+  "audit_call_runs",
   "ledger_rules",
   "api_keys",
   "provider_credentials",
@@ -50,11 +51,12 @@ export async function tenantsDueForPurge(db: D1Database, now: number): Promise<s
   return results.map((r) => r.id);
 }
 
-/** The rollup tables and audit_events are WITHOUT ROWID: a chunk of them is named by its primary key. */
+/** The rollup tables, audit_events and audit_call_runs are WITHOUT ROWID: a chunk of them is named by its primary key. */
 const ROW_KEY: Partial<Record<TenantTable, string>> = {
   usage_rollups_hourly: "dim_name, hour, provider, model, key_id, dim_value",
   usage_rollups_daily: "dim_name, day, provider, model, key_id, dim_value",
   audit_events: "seq",
+  audit_call_runs: "first_seq",
 };
 
 function chunkDelete(table: TenantTable): string {
