@@ -5,7 +5,7 @@
 // daily rollups, the keys' last use) and stored as packs (usage_packs) the way migration 0012
 // stored the old rows: up to 100 events of one UTC minute a row, the body a JSON array (TEXT).
 import { DAY_MS, HOUR_MS, SLOTS } from "./dashboard-data.ts";
-import { BUCKET_MS } from "../../workers/store/usage-events.ts";
+import { BUCKET_MS, rollupUpsert } from "../../workers/store/usage-events.ts";
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
 const U32 = 4_294_967_296;
@@ -93,14 +93,6 @@ const ROLLUP_SUMS = `COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(
 const rollupColumns = (time: "hour" | "day") => `(tenant_id, ${time}, provider, model, key_id, dim_name, dim_value,
   requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nano_usd,
   unpriced_requests)`;
-const rollupUpsert = (
-  time: "hour" | "day",
-) => `ON CONFLICT (tenant_id, dim_name, ${time}, provider, model, key_id, dim_value) DO UPDATE SET
-  requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
-  cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
-  cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, output_tokens = output_tokens + excluded.output_tokens,
-  reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, cost_nano_usd = cost_nano_usd + excluded.cost_nano_usd,
-  unpriced_requests = unpriced_requests + excluded.unpriced_requests`;
 
 /**
  * Roll the staged events of tenant ?1 into the hourly and daily (UTC) rollups (the totals row,

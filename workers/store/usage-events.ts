@@ -90,7 +90,8 @@ export async function missingRows(db: TenantDb, items: readonly PackedUsage[]): 
 
 const SUM_COLUMNS = `requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
   cost_nano_usd, unpriced_requests`;
-const rollupUpsert = (
+/** How a rollup insert adds to the row already there (the benchmark's seed uses it too). */
+export const rollupUpsert = (
   time: "hour" | "day",
 ) => `ON CONFLICT (tenant_id, dim_name, ${time}, provider, model, key_id, dim_value) DO UPDATE SET
   requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
