@@ -279,6 +279,14 @@ const NO_ADMITTED_AUDIT: Patch = {
     [
       {
         file: "workers/ledger/admit-call.ts",
+        find: '  const audited = parts.outbox.deferAudit({\n    at: now,\n    type: "call.admitted",',
+        replace:
+          '  const audited = now < 0 ? Promise.resolve() : parts.outbox.deferAudit({\n    at: now,\n    type: "call.admitted",',
+      },
+    ],
+    [
+      {
+        file: "workers/ledger/admit-call.ts",
         find: '    parts.outbox.audit({\n      at: now,\n      type: "call.admitted",',
         replace: '    if (now < 0) parts.outbox.audit({\n      at: now,\n      type: "call.admitted",',
       },
