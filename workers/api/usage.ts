@@ -19,6 +19,7 @@ import {
 } from "../../shared/usage-query.ts";
 import type { UsageEvent } from "../../shared/usage.ts";
 import { queryRollups, SUM_EVENTS_MAX, sumUsageEvents, TooManyEvents, usageEventsPage } from "../store/index.ts";
+import { usageValues } from "../services/index.ts";
 
 function parseGroups(text: string | undefined): UsageGroup[] | AppError {
   if (!text) return [];
@@ -143,6 +144,31 @@ usage.get("/", async (c) => {
   });
 });
 
+/** An event's fields in the answer of GET /api/v1/usage/events, in order (docs/api.md). */
+const EVENT_FIELDS = [
+  "request_id",
+  "key_id",
+  "provider",
+  "model",
+  "endpoint",
+  "stream",
+  "status",
+  "outcome",
+  "input_tokens",
+  "cached_input_tokens",
+  "cache_write_tokens",
+  "output_tokens",
+  "reasoning_tokens",
+  "usage_source",
+  "cost_usd",
+  "unpriced",
+  "price",
+  "started_at",
+  "first_byte_ms",
+  "total_ms",
+  "dimensions",
+] as const;
+
 function encodeCursor(e: UsageEvent): string {
   return btoa(`${e.startedAt}:${e.requestId}`).replace(/=+$/, "");
 }
@@ -170,29 +196,10 @@ usage.get("/events", async (c) => {
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return c.json({
-    events: page.map((e) => ({
-      request_id: e.requestId,
-      key_id: e.keyId,
-      provider: e.provider,
-      model: e.model,
-      endpoint: e.endpoint,
-      stream: e.stream,
-      status: e.status,
-      outcome: e.outcome,
-      input_tokens: e.usage.inputTokens,
-      cached_input_tokens: e.usage.cachedInputTokens,
-      cache_write_tokens: e.usage.cacheWriteTokens,
-      output_tokens: e.usage.outputTokens,
-      reasoning_tokens: e.usage.reasoningTokens,
-      usage_source: e.usageSource,
-      cost_usd: e.costNanoUsd === null ? null : formatUsd(BigInt(e.costNanoUsd)),
-      unpriced: e.costNanoUsd === null,
-      price: e.price,
-      started_at: new Date(e.startedAt).toISOString(),
-      first_byte_ms: e.firstByteMs,
-      total_ms: e.totalMs,
-      dimensions: e.dimensions,
-    })),
+    events: page.map((e) => {
+      const values = usageValues(c.var.db.tenantId, e);
+      return Object.fromEntries(EVENT_FIELDS.map((name) => [name, values[name]]));
+    }),
     next_cursor: rows.length > limit && last ? encodeCursor(last) : null,
   });
 });

@@ -86,7 +86,9 @@ function costDigits(cost: number | null): Digits | null {
   return new Digits(String(cost));
 }
 
-function usageValues(tenantId: string, e: UsageEvent): Record<(typeof USAGE_FIELDS)[number], UsageValue> {
+/** A usage event's fields as the exports and GET /api/v1/usage/events name them (`cost_nano_usd`
+ * as exact digits, for the exports only). */
+export function usageValues(tenantId: string, e: UsageEvent): Record<(typeof USAGE_FIELDS)[number], UsageValue> {
   const cost = costDigits(e.costNanoUsd);
   return {
     tenant_id: tenantId,

@@ -10,3 +10,4 @@ export * from "./providers.ts";
 export * from "./rules.ts";
 export * from "./settings.ts";
 export * from "./export.ts";
+export { usageValues } from "./export-lines.ts";

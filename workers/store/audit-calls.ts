@@ -6,7 +6,7 @@
 // The readers of audit.ts and exports.ts merge these with audit_events by seq.
 import type { AuditEvent } from "../../shared/audit.ts";
 import type { AuditRow } from "./audit.ts";
-import { packBody, unpackBody } from "./packed.ts";
+import { FIRST_READ, nextRead, packBody, unpackBody } from "./packed.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
 /** One proxied call's admission: the type kept in runs. */
@@ -86,10 +86,6 @@ export type CallPage = {
 
 type RunRow = { first_seq: number; body: unknown };
 
-/** How many rows a walk reads first, and at most at a time (it doubles while it needs more). */
-const FIRST_READ = 2;
-const MAX_READ = 32;
-
 /** The tenant's `call.admitted` events under the page's bounds, as audit rows, in seq order. */
 export async function callRowsPage(db: TenantDb, page: CallPage): Promise<AuditRow[]> {
   const asc = page.order === "asc";
@@ -104,7 +100,7 @@ export async function callRowsPage(db: TenantDb, page: CallPage): Promise<AuditR
     (!page.keyId || (e.actor.kind === "key" && e.actor.id === page.keyId));
   const found: AuditRow[] = [];
   let edge: number | null = null;
-  for (let take = FIRST_READ; found.length < page.limit; take = Math.min(take * 2, MAX_READ)) {
+  for (let take = FIRST_READ; found.length < page.limit; take = nextRead(take)) {
     // Rows do not overlap: in first_seq order their events are in seq order.
     const rows: RunRow[] = asc
       ? await db.all<RunRow>(

@@ -12,7 +12,7 @@ import { DAY_MS, HOUR_MS } from "../../shared/time.ts";
 import type { PackedUsage, UsageEvent } from "../../shared/usage.ts";
 import type { UsageFilters, UsageGroup, UsageRow } from "../../shared/usage-query.ts";
 import { newId } from "../../shared/ids.ts";
-import { packBody, unpackBody } from "./packed.ts";
+import { FIRST_READ, nextRead, packBody, unpackBody } from "./packed.ts";
 import type { TenantDb } from "./tenant-db.ts";
 import { emptySums } from "../../shared/usage-query.ts";
 
@@ -63,7 +63,9 @@ export async function missingRows(db: TenantDb, items: readonly PackedUsage[]): 
     const buckets = new Map<number, UsageEvent[]>();
     for (const { event } of whole) {
       const bucket = bucketOf(event);
-      buckets.set(bucket, [...(buckets.get(bucket) ?? []), event]);
+      const events = buckets.get(bucket) ?? [];
+      events.push(event);
+      buckets.set(bucket, events);
     }
     const singles = (bucket: number) =>
       [...stored].some((k) => k.startsWith(`${packId}\u0000${bucket}\u0000`) && !k.endsWith(`\u0000${WHOLE}`));
@@ -206,10 +208,6 @@ export type UsageCursor = { at: number; id: string };
 
 type StoredRow = { id: number; first_at: number; last_at: number; body: unknown };
 
-/** How many rows a walk reads first, and at most at a time (it doubles while it needs more). */
-const FIRST_READ = 2;
-const MAX_READ = 32;
-
 const before = (a: UsageEvent, c: UsageCursor) => a.startedAt < c.at || (a.startedAt === c.at && a.requestId < c.id);
 const after = (a: UsageEvent, c: UsageCursor) => a.startedAt > c.at || (a.startedAt === c.at && a.requestId > c.id);
 const newestFirst = (a: UsageEvent, b: UsageEvent) =>
@@ -235,7 +233,7 @@ export async function usageEventsPage(
   const bound = desc ? Math.min(to - 1, cursor?.at ?? to - 1) : Math.max(from, cursor?.at ?? from);
   const found: UsageEvent[] = [];
   let edge: { at: number; id: number } | null = null;
-  for (let take = FIRST_READ; ; take = Math.min(take * 2, MAX_READ)) {
+  for (let take = FIRST_READ; ; take = nextRead(take)) {
     const rows: StoredRow[] = desc
       ? await db.all<StoredRow>(
           `SELECT rowid AS id, first_at, last_at, body FROM usage_packs INDEXED BY usage_packs_by_last
