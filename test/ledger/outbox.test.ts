@@ -20,6 +20,9 @@ import { usageEvent, waitFor } from "./support.ts";
 const ledger = (tenantId: string) => env.TENANT_LEDGER.get(env.TENANT_LEDGER.idFromName(tenantId));
 
 const auditRows = auditRowsOf;
+/** The audit outbox's rows still to send (sent rows stay, to be written over: outbox.ts). */
+const WAITING_AUDIT = `SELECT seq, n, attempts FROM audit_outbox
+  WHERE seq > COALESCE((SELECT CAST(v AS INTEGER) FROM meta WHERE k = 'audit_sent'), 0) ORDER BY seq`;
 
 /** Waits until the tenant's audit trail in D1 has an event matching `found`. */
 function waitForAudit(tenantId: string, what: string, found: (row: AuditRow) => boolean, timeoutMs = 15_000) {
@@ -210,9 +213,7 @@ describe("audit outbox", () => {
       const down = new Outbox(state.storage.sql, { ...env, AUDIT_QUEUE: refusing(env.AUDIT_QUEUE, () => true) });
       outbox.audit(draft({ n: 7, poison: true }));
       for (let round = 0; round < 5; round++) results.push(await down.flush(tenantId));
-      const attempts = state.storage.sql
-        .exec<{ seq: number; attempts: number }>("SELECT seq, attempts FROM audit_outbox ORDER BY seq")
-        .toArray();
+      const attempts = state.storage.sql.exec<{ seq: number; attempts: number }>(WAITING_AUDIT).toArray();
       return { results, attempts };
     });
     // Rounds 1 and 2 leave the poison waiting; round 3 sets it aside (its notice then waits to go).
@@ -238,8 +239,7 @@ describe("audit outbox", () => {
 
 describe("audit runs (several events in one outbox row)", () => {
   type OutboxRow = { seq: number; n: number; attempts: number };
-  const outboxRows = (sql: SqlStorage) =>
-    sql.exec<OutboxRow>("SELECT seq, n, attempts FROM audit_outbox ORDER BY seq").toArray();
+  const outboxRows = (sql: SqlStorage) => sql.exec<OutboxRow>(WAITING_AUDIT).toArray();
 
   it("a call at a quiet time is written at once; calls decided while the ledger is busy share one row; all delivered in order", async () => {
     const tenant = await newTenant({ providers: false });
@@ -405,7 +405,7 @@ describe("audit runs (several events in one outbox row)", () => {
 describe("audit seqs", () => {
   const seqsOf = (sql: SqlStorage) =>
     sql
-      .exec<{ seq: number }>("SELECT seq FROM audit_outbox ORDER BY seq")
+      .exec<{ seq: number }>(WAITING_AUDIT)
       .toArray()
       .map((r) => r.seq);
 
@@ -434,6 +434,51 @@ describe("audit seqs", () => {
       return { waiting, next, emptied, last: seqsOf(sql) };
     });
     expect(seqs).toEqual({ waiting: [1], next: [1, 4], emptied: [], last: [5] });
+  });
+
+  it("a sent row is written over by the next event: one row written, not a new row and a delete; a sent backlog is trimmed", async () => {
+    const tenantId = newId();
+    const result = await runInDurableObject(ledger(tenantId), async (_i, state) => {
+      const sql = state.storage.sql;
+      let written = 0;
+      // The storage's own count of rows written (what the platform bills), over every statement.
+      const counted = new Proxy(sql, {
+        get(target, prop) {
+          if (prop !== "exec") return Reflect.get(target, prop, target) as unknown;
+          return (query: string, ...params: unknown[]) => {
+            const cursor = target.exec(query, ...params);
+            written += cursor.rowsWritten;
+            return cursor;
+          };
+        },
+      });
+      const outbox = new Outbox(counted, env);
+      const count = () => sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM audit_outbox").one().n;
+      for (let n = 1; n <= 3; n++) outbox.audit(draft({ n }));
+      await outbox.flush(tenantId);
+      written = 0;
+      outbox.audit(draft({ n: 4 }));
+      const one = { written, rows: count(), waiting: seqsOf(sql) };
+      // Its flush writes the sent mark alone, for any number of rows sent.
+      written = 0;
+      await outbox.flush(tenantId);
+      const flushed = { written, waiting: seqsOf(sql) };
+      // A backlog of 1,100 rows, sent in one flush: the sent rows kept are bounded.
+      for (let n = 5; n <= 1_104; n++) outbox.audit(draft({ n }));
+      await outbox.flush(tenantId);
+      const trimmed = { rows: count(), waiting: seqsOf(sql) };
+      outbox.audit(draft({ n: 1_105 }));
+      return { one, flushed, trimmed, after: { rows: count(), waiting: seqsOf(sql) } };
+    });
+    expect(result).toEqual({
+      one: { written: 1, rows: 3, waiting: [4] },
+      flushed: { written: 1, waiting: [] },
+      trimmed: { rows: 1_000, waiting: [] },
+      after: { rows: 1_000, waiting: [1_105] },
+    });
+    // Every event reached the trail once, in order.
+    const rows = await waitForAudit(tenantId, "1,104 events", (r) => r.seq === 1_104);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 1_104 }, (_, i) => i + 1));
   });
 
   it("go on from the old AUTOINCREMENT counter when a version 4 ledger is migrated", async () => {
@@ -481,8 +526,11 @@ describe("after a failed send", () => {
       const failed = [await down.flush(tenantId), await down.flush(tenantId)];
       const waiting = (table: string) =>
         state.storage.sql
-          .exec<{ seq: number; attempts: number }>(`SELECT seq, attempts FROM ${table} ORDER BY seq`)
-          .toArray();
+          .exec<{ seq: number; attempts: number }>(
+            table === "audit_outbox" ? WAITING_AUDIT : `SELECT seq, attempts FROM ${table} ORDER BY seq`,
+          )
+          .toArray()
+          .map((r) => ({ seq: r.seq, attempts: r.attempts }));
       const kept = { audit: waiting("audit_outbox"), usage: waiting("usage_outbox") };
       const up = new Outbox(state.storage.sql, env);
       up.audit(draft({ n: 3 }));

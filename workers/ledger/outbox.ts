@@ -31,6 +31,14 @@ const DRAFT_ALONE_CHARS = 8_000;
  * here) to share a row with the others decided meanwhile.
  */
 const BUSY_GAP_MS = 1;
+/**
+ * Sent audit rows kept to be written over by the next runs (#insertAudit). A flush (every 500 ms
+ * under load) sends what was written since the last one, and the rows it frees are the ones the
+ * next half second writes over; at 128 a tenant at 400 calls/s already deleted rows again. Past
+ * this many (a backlog once sent, or thousands of calls a second) they are deleted as they are
+ * sent, so stored stale drafts stay bounded.
+ */
+const SENT_KEEP = 1_000;
 
 export class Outbox {
   readonly #sql: SqlStorage;
@@ -110,16 +118,37 @@ export class Outbox {
     return this.#deferredWrite;
   }
 
-  /** One row of `n` events (a draft, or a JSON array of them): seqs one above every seq given before. */
+  /**
+   * One row of `n` events (a draft, or a JSON array of them): seqs one above every seq given
+   * before. The oldest sent row is written over when there is one (one row written, where a new
+   * row and the sent one's delete are two); otherwise a row is added.
+   */
   #insertAudit(event: string, n: number): void {
-    // Rows never overlap and go up by seq, so the last row's last seq is the highest waiting.
-    this.#sql.exec(
-      `INSERT INTO audit_outbox (seq, n, event) VALUES (MAX(
-         COALESCE((SELECT seq + n - 1 FROM audit_outbox ORDER BY seq DESC LIMIT 1), 0),
-         COALESCE((SELECT CAST(v AS INTEGER) FROM meta WHERE k = 'audit_seq'), 0)) + 1, ?, ?)`,
-      n,
-      event,
-    );
+    // Rows never overlap and go up by seq, so the last row's last seq is the highest kept; a sent
+    // row's seqs may be gone from the table (sent out of order, or trimmed), hence the marks.
+    const { next, spare } = this.#sql
+      .exec<{ next: number; spare: number | null }>(
+        `SELECT MAX(
+           COALESCE((SELECT seq + n - 1 FROM audit_outbox ORDER BY seq DESC LIMIT 1), 0),
+           COALESCE((SELECT CAST(v AS INTEGER) FROM meta WHERE k = 'audit_seq'), 0), ?1) + 1 AS next,
+         (SELECT seq FROM audit_outbox WHERE seq <= ?1 ORDER BY seq LIMIT 1) AS spare`,
+        this.#sentUpTo(),
+      )
+      .one();
+    if (spare !== null)
+      this.#sql.exec(
+        "UPDATE audit_outbox SET seq = ?, n = ?, event = ?, attempts = 0 WHERE seq = ?",
+        next,
+        n,
+        event,
+        spare,
+      );
+    else this.#sql.exec("INSERT INTO audit_outbox (seq, n, event) VALUES (?, ?, ?)", next, n, event);
+  }
+
+  /** Audit rows at or below this seq are sent: kept only to be written over (#insertAudit). */
+  #sentUpTo(): number {
+    return Number(this.#sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'audit_sent'").toArray()[0]?.v ?? 0);
   }
 
   /** Usage queue messages to carry to USAGE_QUEUE as they are (the gateway could not queue them):
@@ -135,7 +164,9 @@ export class Outbox {
   /** Whether queue messages are waiting (written since, or during, the last flush). */
   hasQueued(): boolean {
     return (
-      this.#sql.exec("SELECT 1 FROM audit_outbox UNION ALL SELECT 1 FROM usage_outbox LIMIT 1").toArray().length > 0
+      this.#sql
+        .exec("SELECT 1 FROM audit_outbox WHERE seq > ? UNION ALL SELECT 1 FROM usage_outbox LIMIT 1", this.#sentUpTo())
+        .toArray().length > 0
     );
   }
 
@@ -236,20 +267,8 @@ export class Outbox {
           });
           return Array.isArray(drafts) ? events : (events[0] as AuditEvent);
         },
-        // The highest seq sent, kept once its row is gone (one row written per message, not per event).
-        accepted: (seqs) => {
-          const { last } = this.#sql
-            .exec<{ last: number }>(
-              "SELECT MAX(seq + n - 1) AS last FROM audit_outbox WHERE seq IN (SELECT value FROM json_each(?))",
-              JSON.stringify(seqs),
-            )
-            .one();
-          this.#sql.exec(
-            `INSERT INTO meta (k, v) VALUES ('audit_seq', ?) ON CONFLICT (k)
-               DO UPDATE SET v = CAST(MAX(CAST(v AS INTEGER), CAST(excluded.v AS INTEGER)) AS TEXT)`,
-            String(last),
-          );
-        },
+        sentUpTo: () => this.#sentUpTo(),
+        retire: (seqs) => this.#retireAudit(seqs),
         // A run the queue keeps refusing, or too large after all, goes on as one row per event:
         // only the event at fault is then set aside.
         split: (seq, stored) => {
@@ -293,6 +312,50 @@ export class Outbox {
         },
       },
       now,
+    );
+  }
+
+  /**
+   * Rows the queue accepted. Those below every row still waiting are kept, to be written over,
+   * and `audit_sent` moves up past them (one row written per flush, not one per row). One
+   * accepted past a row still waiting (a refused message and the ones sent after it) is deleted,
+   * its last seq kept in `audit_seq` so that it is never given again. Sent rows beyond
+   * SENT_KEEP are deleted, oldest first.
+   */
+  #retireAudit(seqs: readonly number[]): void {
+    const sent = this.#sentUpTo();
+    const list = JSON.stringify(seqs);
+    const { lowest, top } = this.#sql
+      .exec<{ lowest: number | null; top: number | null }>(
+        `SELECT (SELECT MIN(seq) FROM audit_outbox WHERE seq > ?1 AND seq NOT IN (SELECT value FROM json_each(?2))) AS lowest,
+           (SELECT MAX(seq + n - 1) FROM audit_outbox WHERE seq IN (SELECT value FROM json_each(?2))) AS top`,
+        sent,
+        list,
+      )
+      .one();
+    if (lowest !== null && top !== null && top > lowest) {
+      this.#sql.exec(
+        `INSERT INTO meta (k, v) VALUES ('audit_seq', ?) ON CONFLICT (k)
+           DO UPDATE SET v = CAST(MAX(CAST(v AS INTEGER), CAST(excluded.v AS INTEGER)) AS TEXT)`,
+        String(top),
+      );
+      this.#sql.exec(
+        "DELETE FROM audit_outbox WHERE seq > ? AND seq IN (SELECT value FROM json_each(?))",
+        lowest,
+        list,
+      );
+    }
+    const upTo = lowest !== null ? lowest - 1 : (top ?? sent);
+    if (upTo <= sent) return;
+    // An upsert writes one row where INSERT OR REPLACE writes two (the row and its key's index).
+    this.#sql.exec(
+      "INSERT INTO meta (k, v) VALUES ('audit_sent', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+      String(upTo),
+    );
+    this.#sql.exec(
+      `DELETE FROM audit_outbox WHERE seq <= ?1
+         AND seq < (SELECT seq FROM audit_outbox WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1 OFFSET ${SENT_KEEP - 1})`,
+      upTo,
     );
   }
 

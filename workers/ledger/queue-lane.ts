@@ -74,6 +74,14 @@ export type Lane = {
   /** Rows the queue accepted, before they are deleted. */
   accepted?: (seqs: readonly number[]) => void;
   /**
+   * What becomes of rows the queue accepted, when not deleted: a lane that keeps sent rows to
+   * write over them later (audit_outbox) marks them sent here, and says with `sentUpTo` which
+   * rows to skip.
+   */
+  retire?: (seqs: readonly number[]) => void;
+  /** Rows at or below this seq are sent (kept only to be written over), never sent again. */
+  sentUpTo?: () => number;
+  /**
    * When set, rows go out packed: as many bodies as fit go in one message (this body; a row's
    * body may itself be an array of items). A pack the queue refuses is sent again one row per
    * message, each counted as below.
@@ -91,10 +99,11 @@ export async function flushLane(sql: SqlStorage, lane: Lane, now: number): Promi
   const done = (batch: readonly Ready[]) => {
     const seqs = batch.map((m) => m.seq);
     lane.accepted?.(seqs);
-    sql.exec(`DELETE FROM ${lane.table} WHERE seq IN (SELECT value FROM json_each(?))`, JSON.stringify(seqs));
+    if (lane.retire) lane.retire(seqs);
+    else sql.exec(`DELETE FROM ${lane.table} WHERE seq IN (SELECT value FROM json_each(?))`, JSON.stringify(seqs));
     accepted += seqs.length;
   };
-  let after = 0;
+  let after = lane.sentUpTo?.() ?? 0;
   for (;;) {
     const rows = sql
       .exec<Row>(
