@@ -18,13 +18,18 @@ export function newSecret(): string {
 
 /** Request ids sort by time: 11 base32 chars of milliseconds, then 10 random. */
 export function newRequestId(now = Date.now()): string {
+  return `${requestIdFloor(now)}${base32(randomBytes(7)).slice(0, 10)}`;
+}
+
+/** Below every request id made at `at` or later, and above every one made before it. */
+export function requestIdFloor(at: number): string {
   let time = "";
-  let value = now;
+  let value = at;
   for (let i = 0; i < 11; i++) {
     time = BASE32[value % 32] + time;
     value = Math.floor(value / 32);
   }
-  return `req_${time}${base32(randomBytes(7)).slice(0, 10)}`;
+  return `req_${time}`;
 }
 
 export const ID_PATTERN = /^[a-z2-7]{12}$/;

@@ -135,8 +135,10 @@ export class BudgetBook {
         )
         .toArray()[0];
       const next = (row ? BigInt(row.spent) : 0n) + amount;
+      // An upsert writes one row; INSERT OR REPLACE wrote two (the row and its key's index).
       this.#sql.exec(
-        "INSERT OR REPLACE INTO budget_spend (budget_id, window_key, spent) VALUES (?, ?, ?)",
+        `INSERT INTO budget_spend (budget_id, window_key, spent) VALUES (?, ?, ?)
+           ON CONFLICT (budget_id, window_key) DO UPDATE SET spent = excluded.spent`,
         budget.id,
         key,
         next.toString(),

@@ -12,6 +12,7 @@ import type { RateLimiter } from "./rate-limits.ts";
 import type { RuleStore } from "./rules.ts";
 import { HeldBudgets, HeldLimits } from "./stored-holds.ts";
 import { parseStored } from "../../shared/stored-json.ts";
+import { requestIdFloor } from "../../shared/ids.ts";
 
 /** A hold whose call never settles is released after this long (the usage event reconciles it). */
 export const HOLD_TTL_MS = 15 * 60_000;
@@ -21,6 +22,8 @@ export const HOLD_TTL_MS = 15 * 60_000;
  * Longer would cost storage: a tenant at 1,000 calls/s keeps about 7 million ids in two hours.
  */
 export const SETTLED_KEEP_MS = 2 * 3_600_000;
+/** Settled ids are swept at most this often (holds.ts nextWake). */
+const SETTLED_SWEEP_MS = 60_000;
 
 type HoldRow = {
   request_id: string;
@@ -224,14 +227,20 @@ export class Holds {
         data: { heldNanoUsd: hold.amount, keyId: hold.key_id },
       });
     }
-    this.#sql.exec("DELETE FROM settled WHERE at < ?", now - SETTLED_KEEP_MS);
+    // Request ids sort by the time their call started, before it settled: the old ones are a
+    // range of the key. The time check keeps any id made otherwise until it is old too.
+    const cut = now - SETTLED_KEEP_MS;
+    this.#sql.exec("DELETE FROM settled WHERE request_id < ? AND at < ?", requestIdFloor(cut), cut);
   }
 
   /** When the alarm must next look at holds and settled ids, or null. */
-  nextWake(): number | null {
+  nextWake(now: number): number | null {
     const expiry = this.#sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM holds").one().at;
-    const oldest = this.#sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM settled").one().at;
-    const wake = Math.min(expiry ?? Infinity, oldest === null ? Infinity : oldest + SETTLED_KEEP_MS);
+    // The first id by key is the oldest call's (a scan of every settled id for MIN(at) is not); an
+    // id made otherwise may sort first and stay, so this wake is never sooner than a sweep apart.
+    const first = this.#sql.exec<{ at: number }>("SELECT at FROM settled ORDER BY request_id LIMIT 1").toArray()[0];
+    const sweep = first ? Math.max(first.at + SETTLED_KEEP_MS, now + SETTLED_SWEEP_MS) : Infinity;
+    const wake = Math.min(expiry ?? Infinity, sweep);
     return Number.isFinite(wake) ? wake : null;
   }
 

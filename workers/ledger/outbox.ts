@@ -69,7 +69,7 @@ export class Outbox {
   /**
    * Events in order, on consecutive seqs, written as runs: one row holds a JSON array of up to
    * RUN_MAX_CHARS of drafts (its seq is the first event's, `n` how many), so a burst of events
-   * costs one row written and one deleted instead of one each.
+   * costs one row written (see #insertAudit) instead of one each.
    */
   auditRun(drafts: readonly AuditDraft[]): void {
     let run: string[] = [];

@@ -61,7 +61,7 @@ export class LedgerParts {
       this.book.prune(this.rules.list("budget"), this.catalog.settings().timeZone, now);
     });
     await this.send();
-    const wake = this.holds.nextWake();
+    const wake = this.holds.nextWake(now);
     if (wake !== null) await this.wakeBy(wake);
   }
 }

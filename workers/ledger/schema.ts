@@ -2,7 +2,7 @@
 // and the tenant it belongs to (bound by the first change). Every table and row shape is
 // documented in workers/ledger/README.md.
 
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -74,6 +74,11 @@ export const MIGRATIONS: readonly string[] = [
    DROP TABLE settled;
    ALTER TABLE settled_v7 RENAME TO settled;
    CREATE INDEX settled_by_time ON settled (at);`,
+  // No time index on holds or settled ids: each was one more row written per call. Holds are the
+  // calls in flight (a scan at the alarm is cheap); settled ids are request ids, which sort by
+  // time, so the old ones are a range of the primary key (holds.ts expire).
+  `DROP INDEX IF EXISTS holds_by_expiry;
+   DROP INDEX IF EXISTS settled_by_time;`,
 ];
 
 export function migrate(sql: SqlStorage): void {
