@@ -51,8 +51,9 @@ export async function tenantsDueForPurge(db: D1Database, now: number): Promise<s
   return results.map((r) => r.id);
 }
 
-/** The rollup tables, audit_events and audit_call_runs are WITHOUT ROWID: a chunk of them is named by its primary key. */
+/** The rollup tables, audit_events, audit_call_runs and usage_packs are WITHOUT ROWID: a chunk of them is named by its primary key. */
 const ROW_KEY: Partial<Record<TenantTable, string>> = {
+  usage_packs: "pack_id, bucket, part",
   usage_rollups_hourly: "dim_name, hour, provider, model, key_id, dim_value",
   usage_rollups_daily: "dim_name, day, provider, model, key_id, dim_value",
   audit_events: "seq",

@@ -206,7 +206,7 @@ export async function writeUsageEvents(db: TenantDb, events: readonly UsageEvent
 /** Where a page of events starts: after (or, newest first, before) this start and request id. */
 export type UsageCursor = { at: number; id: string };
 
-type StoredRow = { id: number; first_at: number; last_at: number; body: unknown };
+type StoredRow = { pack_id: string; bucket: number; part: number; first_at: number; last_at: number; body: unknown };
 
 const before = (a: UsageEvent, c: UsageCursor) => a.startedAt < c.at || (a.startedAt === c.at && a.requestId < c.id);
 const after = (a: UsageEvent, c: UsageCursor) => a.startedAt > c.at || (a.startedAt === c.at && a.requestId > c.id);
@@ -216,8 +216,8 @@ const newestFirst = (a: UsageEvent, b: UsageEvent) =>
 /**
  * Up to `limit` events in (start, request id) order, newest first ("desc": before `cursor`, and
  * from `from` on) or oldest first ("asc": after `cursor`, and before `to`). Rows are read in the
- * order of their last start (newest first) or first start (oldest first); an event is placed once
- * no row still unread can hold one that sorts before it.
+ * order of their last start (newest first) or first start (oldest first), ties by key; an event
+ * is placed once no row still unread can hold one that sorts before it.
  */
 export async function usageEventsPage(
   db: TenantDb,
@@ -232,39 +232,43 @@ export async function usageEventsPage(
   // Rows past the bound by less than a minute may still hold events inside it.
   const bound = desc ? Math.min(to - 1, cursor?.at ?? to - 1) : Math.max(from, cursor?.at ?? from);
   const found: UsageEvent[] = [];
-  let edge: { at: number; id: number } | null = null;
+  let edge: StoredRow | null = null;
+  const edgeParams = () => [
+    edge ? (desc ? edge.last_at : edge.first_at) : null,
+    edge?.pack_id ?? null,
+    edge?.bucket ?? null,
+    edge?.part ?? null,
+  ];
   for (let take = FIRST_READ; ; take = nextRead(take)) {
     const rows: StoredRow[] = desc
       ? await db.all<StoredRow>(
-          `SELECT rowid AS id, first_at, last_at, body FROM usage_packs INDEXED BY usage_packs_by_last
+          `SELECT pack_id, bucket, part, first_at, last_at, body FROM usage_packs INDEXED BY usage_packs_by_last
            WHERE tenant_id = ?1 AND last_at < ?2 AND last_at >= ?3 AND first_at <= ?4
-             AND (?5 IS NULL OR last_at < ?5 OR (last_at = ?5 AND rowid < ?6))
-           ORDER BY last_at DESC, rowid DESC LIMIT ?7`,
+             AND (?5 IS NULL OR (last_at, pack_id, bucket, part) < (?5, ?6, ?7, ?8))
+           ORDER BY last_at DESC, pack_id DESC, bucket DESC, part DESC LIMIT ?9`,
           bound + BUCKET_MS,
           from,
           bound,
-          edge?.at ?? null,
-          edge?.id ?? null,
+          ...edgeParams(),
           take,
         )
       : await db.all<StoredRow>(
-          `SELECT rowid AS id, first_at, last_at, body FROM usage_packs INDEXED BY usage_packs_by_first
+          `SELECT pack_id, bucket, part, first_at, last_at, body FROM usage_packs INDEXED BY usage_packs_by_first
            WHERE tenant_id = ?1 AND first_at > ?2 AND first_at < ?3 AND last_at >= ?4
-             AND (?5 IS NULL OR first_at > ?5 OR (first_at = ?5 AND rowid > ?6))
-           ORDER BY first_at, rowid LIMIT ?7`,
+             AND (?5 IS NULL OR (first_at, pack_id, bucket, part) > (?5, ?6, ?7, ?8))
+           ORDER BY first_at, pack_id, bucket, part LIMIT ?9`,
           bound - BUCKET_MS,
           to,
           bound,
-          edge?.at ?? null,
-          edge?.id ?? null,
+          ...edgeParams(),
           take,
         );
     for (const row of rows) found.push(...unpackBody<UsageEvent>(row.body).filter(wanted));
     found.sort(desc ? newestFirst : (a, b) => newestFirst(b, a));
     const last = rows[rows.length - 1];
     if (!last || rows.length < take) return found.slice(0, page.limit);
+    edge = last;
     const at = desc ? last.last_at : last.first_at;
-    edge = { at, id: last.id };
     // Rows still unread start (asc) or end (desc) beyond the edge: events before it are placed.
     const placed = found.filter((e) => (desc ? e.startedAt > at : e.startedAt < at)).length;
     if (placed >= page.limit) return found.slice(0, page.limit);
