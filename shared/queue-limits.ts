@@ -74,16 +74,26 @@ export function itemsOfMessage<T extends { tenantId: string }>(
 
 /** Counted for a pack's own envelope (its type, tenant and brackets) on top of its events. */
 const PACK_OVERHEAD_BYTES = 512;
+/** A pack's bodies, a comma between two, inside its envelope: under a message's limit. */
+const PACK_LIMITS = {
+  start: PACK_OVERHEAD_BYTES,
+  perItem: 1,
+  maxBytes: MESSAGE_MAX_BYTES,
+  maxItems: Number.POSITIVE_INFINITY,
+};
 
 /**
  * Splits items (each at most MESSAGE_MAX_BYTES) into packs, each sent as one message of all its
  * items' bodies (a comma between them): under MESSAGE_MAX_BYTES together, in order.
  */
 export function splitPacks<T extends { bytes: number }>(items: readonly T[]): T[][] {
-  return group(items, {
-    start: PACK_OVERHEAD_BYTES,
-    perItem: 1,
-    maxBytes: MESSAGE_MAX_BYTES,
-    maxItems: Number.POSITIVE_INFINITY,
-  });
+  return group(items, PACK_LIMITS);
+}
+
+/**
+ * A bound of a pack's size, from its items' sizes (its envelope counted as PACK_OVERHEAD_BYTES),
+ * so that a pack is measured without serializing it again.
+ */
+export function packBytesBound(itemBytes: readonly number[]): number {
+  return itemBytes.reduce((sum, bytes) => sum + bytes + PACK_LIMITS.perItem, PACK_LIMITS.start);
 }

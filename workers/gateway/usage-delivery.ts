@@ -12,7 +12,13 @@
 //                       alert naming the request ids (the one place left where an event is lost:
 //                       the queue and the ledger both down for the whole of waitUntil)
 import type { AppError } from "../../shared/errors.ts";
-import { MESSAGE_MAX_BYTES, messageBytes, splitBatches, splitPacks } from "../../shared/queue-limits.ts";
+import {
+  MESSAGE_MAX_BYTES,
+  messageBytes,
+  packBytesBound,
+  splitBatches,
+  splitPacks,
+} from "../../shared/queue-limits.ts";
 import { type UsageEvent, usageEventsOf, type UsageMessage, type UsagePack } from "../../shared/usage.ts";
 
 /** Takes messages the queue would not (the tenant's ledger): null when taken, else why not. */
@@ -29,13 +35,16 @@ function cut(value: string, max: number): string {
   return value.length <= max ? value : value.slice(0, max - MARK.length) + MARK;
 }
 
+type Sized<T> = { body: T; bytes: number };
+
 /**
  * The event as is when it fits in a queue message; else its free-text fields cut to SHRUNK (a
  * cut value ends in "…") and the dimension `outlay-truncated: true` added. Counts, cost and
- * times are never changed.
+ * times are never changed. With its size, measured once.
  */
-export function sendable(event: UsageEvent): UsageEvent {
-  if (messageBytes(event) <= MESSAGE_MAX_BYTES) return event;
+export function sendable(event: UsageEvent): Sized<UsageEvent> {
+  const bytes = messageBytes(event);
+  if (bytes <= MESSAGE_MAX_BYTES) return { body: event, bytes };
   const dimensions: Record<string, string> = {};
   for (const [name, value] of Object.entries(event.dimensions).slice(0, SHRUNK.dimensions - 1)) {
     dimensions[cut(name, SHRUNK.dimensionName)] = cut(value, SHRUNK.dimensionValue);
@@ -51,11 +60,9 @@ export function sendable(event: UsageEvent): UsageEvent {
     price: event.price ? { ...event.price, ref: cut(event.price.ref, SHRUNK.model) } : null,
     dimensions,
   };
-  console.error("usage event too large for the queue; fields cut", shrunk.requestId, messageBytes(event));
-  return shrunk;
+  console.error("usage event too large for the queue; fields cut", shrunk.requestId, bytes);
+  return { body: shrunk, bytes: messageBytes(shrunk) };
 }
-
-type Sized<T> = { body: T; bytes: number };
 
 /** One queue message: a pack of the events, or the event itself when it is alone. */
 function messageOf(events: readonly Sized<UsageEvent>[]): Sized<UsageMessage> {
@@ -63,7 +70,7 @@ function messageOf(events: readonly Sized<UsageEvent>[]): Sized<UsageMessage> {
   if (only && events.length === 1) return only;
   const tenantId = only?.body.tenantId ?? "";
   const pack: UsagePack = { v: 1, pack: "usage", tenantId, events: events.map((e) => e.body) };
-  return { body: pack, bytes: messageBytes(pack) };
+  return { body: pack, bytes: packBytesBound(events.map((e) => e.bytes)) };
 }
 
 /**
@@ -75,10 +82,7 @@ export async function sendEvents(
   events: readonly UsageEvent[],
   handOff: UsageHandOff,
 ): Promise<void> {
-  const ready = events.map((event) => {
-    const body = sendable(event);
-    return { body, bytes: messageBytes(body) };
-  });
+  const ready = events.map(sendable);
   const messages = splitPacks(ready).map(messageOf);
   for (const batch of splitBatches(messages)) {
     const sent = batch.map((m) => ({ body: m.body, contentType: "json" as const }));
