@@ -39,6 +39,8 @@ const BUSY_GAP_MS = 1;
  * sent, so stored stale drafts stay bounded.
  */
 const SENT_KEEP = 1_000;
+/** `meta.audit_sent` as a number in SQL (0 before the first flush that set it). */
+const SENT_UP_TO = "COALESCE((SELECT CAST(v AS INTEGER) FROM meta WHERE k = 'audit_sent'), 0)";
 
 export class Outbox {
   readonly #sql: SqlStorage;
@@ -128,11 +130,11 @@ export class Outbox {
     // row's seqs may be gone from the table (sent out of order, or trimmed), hence the marks.
     const { next, spare } = this.#sql
       .exec<{ next: number; spare: number | null }>(
-        `SELECT MAX(
+        `WITH sent (up_to) AS (SELECT ${SENT_UP_TO})
+         SELECT MAX(
            COALESCE((SELECT seq + n - 1 FROM audit_outbox ORDER BY seq DESC LIMIT 1), 0),
-           COALESCE((SELECT CAST(v AS INTEGER) FROM meta WHERE k = 'audit_seq'), 0), ?1) + 1 AS next,
-         (SELECT seq FROM audit_outbox WHERE seq <= ?1 ORDER BY seq LIMIT 1) AS spare`,
-        this.#sentUpTo(),
+           COALESCE((SELECT CAST(v AS INTEGER) FROM meta WHERE k = 'audit_seq'), 0), up_to) + 1 AS next,
+         (SELECT seq FROM audit_outbox WHERE seq <= up_to ORDER BY seq LIMIT 1) AS spare FROM sent`,
       )
       .one();
     if (spare !== null)
@@ -148,7 +150,7 @@ export class Outbox {
 
   /** Audit rows at or below this seq are sent: kept only to be written over (#insertAudit). */
   #sentUpTo(): number {
-    return Number(this.#sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'audit_sent'").toArray()[0]?.v ?? 0);
+    return this.#sql.exec<{ up_to: number }>(`SELECT ${SENT_UP_TO} AS up_to`).one().up_to;
   }
 
   /** Usage queue messages to carry to USAGE_QUEUE as they are (the gateway could not queue them):
